@@ -1,0 +1,151 @@
+# relayguard — see README.md.  `make V=1` shows the commands.
+PREFIX	?= /usr/local
+DESTDIR	?=
+SBINDIR	?= $(PREFIX)/sbin
+BINDIR	?= $(PREFIX)/bin
+MANDIR	?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+
+CC	?= cc
+FUZZ_CC	?= clang
+FUZZ_SECONDS ?= 30
+
+# Sanitizers: address, undefined, or both ("address,undefined").  Each
+# combination builds into its own directory so the builds never mix.
+SANITIZER ?=
+ifeq ($(SANITIZER),)
+BUILD	?= build
+SANFLAGS =
+else ifneq ($(filter-out address undefined,$(subst $(comma), ,$(SANITIZER))),)
+$(error SANITIZER must be address, undefined or address,undefined, not '$(SANITIZER)')
+else
+BUILD	?= build-$(subst $(comma),-,$(SANITIZER))
+SANFLAGS = -fsanitize=$(SANITIZER) -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
+comma := ,
+
+WARN	= -Wall -Wextra -Werror \
+	  -Wshadow \
+	  -Wpointer-arith \
+	  -Wcast-qual \
+	  -Wstrict-prototypes \
+	  -Wmissing-prototypes \
+	  -Wformat=2 \
+	  -Wvla
+CFLAGS	?= -O2 -g
+ALL_CFLAGS = -std=gnu11 $(WARN) -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
+	  -D_GNU_SOURCE -MMD -MP -Ifilters -Icommon $(SANFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+
+PKGS_TOOL = libpcap jansson
+PKGS_DAEMON = jansson sqlite3 libnftnl libmnl libnetfilter_queue libcap libseccomp
+pc_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
+pc_libs = $(shell pkg-config --libs $(1) 2>/dev/null)
+
+ifeq ($(V),1)
+Q =
+quiet = @:
+else
+Q = @
+quiet = @printf '  %-7s %s\n'
+endif
+
+FILTERS_SRC = $(wildcard filters/*.c)
+COMMON_SRC  = $(wildcard common/*.c)
+TOOLS_SRC   = $(wildcard tools/*.c)
+DAEMON_SRC  = $(wildcard daemon/*.c)
+UNIT_SRC    = $(wildcard tests/unit/test_*.c)
+
+FILTERS_OBJ = $(FILTERS_SRC:%.c=$(BUILD)/%.o)
+COMMON_OBJ  = $(COMMON_SRC:%.c=$(BUILD)/%.o)
+TOOLS_OBJ   = $(TOOLS_SRC:%.c=$(BUILD)/%.o)
+DAEMON_OBJ  = $(DAEMON_SRC:%.c=$(BUILD)/%.o)
+UNIT_BIN    = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+LIBFILTERS = $(BUILD)/libfilters.a
+LIBCOMMON  = $(BUILD)/libcommon.a
+PROGS = $(BUILD)/relayguard $(if $(DAEMON_SRC),$(BUILD)/relayguardd)
+
+.PHONY: all check test unit fuzz fuzz-build bench install uninstall clean deps demo
+all: $(PROGS) $(UNIT_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(quiet) CC $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(call pc_cflags,$(PKGS_TOOL) $(PKGS_DAEMON)) -c -o $@ $<
+
+$(LIBFILTERS): $(FILTERS_OBJ)
+	$(quiet) AR $@
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIBCOMMON): $(COMMON_OBJ)
+	$(quiet) AR $@
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/relayguard: $(TOOLS_OBJ) $(LIBCOMMON) $(LIBFILTERS)
+	$(quiet) LD $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_TOOL))
+
+$(BUILD)/relayguardd: $(DAEMON_OBJ) $(LIBCOMMON) $(LIBFILTERS)
+	$(quiet) LD $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_DAEMON))
+
+# Unit tests link the whole filters library and common/; a test may also
+# #include a module's .c to reach its static functions.
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(LIBCOMMON) $(LIBFILTERS)
+	@mkdir -p $(dir $@)
+	$(quiet) CC $@
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(LIBCOMMON) $(LIBFILTERS) \
+		$(ALL_LDFLAGS) $(call pc_libs,$(PKGS_TOOL))
+
+deps:
+	@scripts/deps.sh
+
+# make check: install what is missing (as root), build and run every suite
+# once normally and once under ASan+UBSan; the last line is the total.
+check: deps
+	@scripts/check.sh
+
+test: all
+	@tests/run.sh $(BUILD)
+
+# libFuzzer harnesses.  A harness may #include the source it fuzzes to
+# reach static functions; the archive then supplies only the other modules.
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_FLAGS = -std=gnu11 -g -O1 -D_GNU_SOURCE -Ifilters -Icommon \
+	-fno-sanitize-recover=all -fno-omit-frame-pointer
+build-fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(quiet) FUZZCC $@
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+build-fuzz/libfilters.a: $(FILTERS_SRC:%.c=build-fuzz/obj/%.o)
+	$(Q)rm -f $@ && ar rcs $@ $^
+build-fuzz/%: tests/fuzz/%.c build-fuzz/libfilters.a
+	$(quiet) FUZZLD $@
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
+		build-fuzz/libfilters.a $(call pc_libs,jansson)
+fuzz-build: $(FUZZ_BIN)
+fuzz: fuzz-build
+	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+bench: all
+	@bench/replay
+
+install: $(PROGS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
+	install -m 755 $(BUILD)/relayguard $(DESTDIR)$(BINDIR)/relayguard
+	$(if $(DAEMON_SRC),install -m 755 $(BUILD)/relayguardd $(DESTDIR)$(SBINDIR)/relayguardd)
+	for m in man/*.8; do [ -f "$$m" ] && install -m 644 $$m $(DESTDIR)$(MANDIR)/man8/ || true; done
+	for m in man/*.5; do [ -f "$$m" ] && install -m 644 $$m $(DESTDIR)$(MANDIR)/man5/ || true; done
+	install -d $(DESTDIR)$(SYSCONFDIR)/relayguard
+	[ -f $(DESTDIR)$(SYSCONFDIR)/relayguard/relayguard.conf ] || \
+		install -m 644 etc/relayguard.conf $(DESTDIR)$(SYSCONFDIR)/relayguard/relayguard.conf
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/relayguard $(DESTDIR)$(SBINDIR)/relayguardd
+
+clean:
+	rm -rf build build-* 
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,71 @@
+/*
+ * config.h — the relayguard.conf parser, shared by the daemon and the tools.
+ *
+ * One "key value..." per line, '#' starts a comment.  Every key has a
+ * default (config_defaults()); an unknown key, a bad value, a bad network or
+ * a repeated key is an error naming the file, line and token.  Parsing works
+ * on a buffer and makes no system calls; config_load() in common/ reads the
+ * file.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include "rg.h"
+#include "address.h"
+#include "cidr.h"
+
+#define CONFIG_MAX_PORTS 64
+#define CONFIG_MAX_LINE 65536
+#define CONFIG_PATH_MAX 4096
+#define CONFIG_DEFAULT_PATH "/etc/relayguard/relayguard.conf"
+
+enum config_mode { CONFIG_MODE_ENFORCE, CONFIG_MODE_MONITOR };
+enum config_hook { CONFIG_HOOK_FORWARD, CONFIG_HOOK_INPUT };
+enum config_starttls { CONFIG_STARTTLS_ALLOW, CONFIG_STARTTLS_STRIP,
+	CONFIG_STARTTLS_DENY };
+
+struct config {
+	struct addr_domains local_domains;	/* default: none */
+	struct cidr_set relay_networks;		/* default: none */
+	uint16_t ports[CONFIG_MAX_PORTS];	/* default: 25 */
+	uint32_t nports;
+	enum config_mode mode;			/* default: enforce */
+	uint32_t block_after;			/* default: 3 */
+	rg_time_t attempt_window;		/* usec; default 10m */
+	rg_time_t block_for;			/* usec; default 1h */
+	rg_time_t block_for_max;		/* usec; default 7d */
+	enum config_hook hook;			/* default: forward */
+	uint16_t queue_first, queue_last;	/* default: 0-0 */
+	enum config_starttls starttls;		/* default: allow */
+	uint8_t min_ttl;			/* default: 0 (off) */
+	uint32_t max_flows;			/* default: 100000 */
+	uint64_t flow_memory;			/* bytes; default 64M */
+	char state_db[CONFIG_PATH_MAX];	/* /var/lib/relayguard/state.db */
+	char control_socket[CONFIG_PATH_MAX];	/* /run/relayguard/control.sock */
+};
+
+/* Fill with the defaults above. */
+void config_defaults(struct config *c);
+
+/*
+ * Parse text (len bytes, need not be NUL-terminated) named name (for error
+ * messages) into c, which must hold defaults.  On error returns false and
+ * writes "NAME:LINE: problem 'TOKEN'" into err; c is then unspecified and
+ * must be freed.
+ */
+bool config_parse(const char *name, const char *text, size_t len,
+    struct config *c, char *err, size_t errlen);
+
+void config_free(struct config *c);
+
+/* Durations "90", "90s", "10m", "1h", "7d", "2w" -> usec.  Sizes "64M",
+ * "512K", "1G", "4096" -> bytes.  Both reject overflow and junk. */
+bool config_parse_duration(const char *s, size_t len, rg_time_t *out);
+bool config_parse_size(const char *s, size_t len, uint64_t *out);
+/* "1h", "10m", "90s", "7d" — the shortest exact form. */
+const char *config_duration_str(rg_time_t usec, char *buf, size_t len);
+
+/* Write the effective configuration in config-file syntax (config-test). */
+size_t config_format(const struct config *c, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,92 @@
+/*
+ * engine.h — the whole inspection pipeline behind one call per packet:
+ * decode -> flow table -> TCP reassembly -> SMTP dialogue -> address and
+ * policy -> events and a verdict.
+ *
+ * The engine never calls out: the caller (replay tool, daemon, tests) hands
+ * it a packet, reads the verdict it returns, and drains the events it
+ * queued.  Time is the packet's timestamp only.
+ */
+#ifndef ENGINE_H
+#define ENGINE_H
+
+#include "rg.h"
+#include "config.h"
+#include "decode.h"
+#include "event.h"
+
+#define ENGINE_EVENT_QUEUE 1024
+
+enum engine_verdict {
+	ENGINE_ACCEPT,		/* pass the packet */
+	ENGINE_DROP,		/* drop it (enforce mode only) */
+};
+
+/* What the caller must do besides the verdict (inline daemon). */
+struct engine_result {
+	enum engine_verdict verdict;
+	/* Reset both ends of the connection: a RST to the server at its
+	 * expected sequence and one to the client at its expected sequence. */
+	bool reset;
+	struct rg_addr client, server;
+	uint16_t client_port, server_port;
+	uint32_t seq_to_server;	/* seq for a RST client->server */
+	uint32_t seq_to_client;	/* seq for a RST server->client */
+	/* Put this client into the block set for block_for. */
+	bool block;
+	rg_time_t block_for;
+	bool rewritten;		/* the packet was modified in place */
+	bool decoded;		/* packet was a TCP segment on our ports */
+};
+
+struct engine_stats {
+	uint64_t packets, bytes;	/* all packets handed in */
+	uint64_t tcp_packets;		/* on the configured ports */
+	uint64_t not_tcp, fragments, malformed, unsupported;
+	uint64_t flows_created, flows_active, flows_evicted, flows_expired;
+	uint64_t sessions;		/* flows that carried SMTP */
+	uint64_t commands, replies;
+	uint64_t relay_attempts, blocks, smuggling, anomalies;
+	uint64_t drops, resets;
+	uint64_t payload_bytes;		/* TCP payload inspected or skipped */
+	uint64_t body_bytes, opaque_bytes;
+	uint64_t gaps, gap_bytes, retrans, mismatches;
+	uint64_t events_lost;		/* queue overflow */
+	size_t mem_used, mem_peak;
+	uint64_t mem_refused;
+};
+
+struct engine;
+
+/*
+ * Build an engine for this configuration.  inline_mode means packets will
+ * really be dropped or passed on the verdict (the daemon); replay is
+ * passive and only reports.  The configuration is copied by reference:
+ * conf must outlive the engine or be replaced with engine_reload().
+ */
+struct engine *engine_new(const struct config *conf, bool inline_mode);
+void engine_free(struct engine *e);
+/* Switch to a new configuration; flows and offender history are kept. */
+void engine_reload(struct engine *e, const struct config *conf);
+
+/*
+ * One packet of the given link type (decode.h), captured at ts.  data is
+ * writable so that inline normalisation can rewrite it.  res may be NULL.
+ */
+enum engine_verdict engine_packet(struct engine *e, int linktype,
+    rg_time_t ts, uint8_t *data, size_t caplen, size_t wirelen,
+    struct engine_result *res);
+
+/* Advance the clock without a packet (idle expiry). */
+void engine_tick(struct engine *e, rg_time_t now);
+
+/* End of input: flush every flow (deliver early segments across holes,
+ * report what is pending) and expire them. */
+void engine_finish(struct engine *e);
+
+/* Take the next queued event; false when none is left. */
+bool engine_next_event(struct engine *e, struct event *ev);
+
+void engine_get_stats(const struct engine *e, struct engine_stats *s);
+
+#endif

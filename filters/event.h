@@ -1,0 +1,62 @@
+/*
+ * event.h — what the pipeline reports, and its JSON form (one object per
+ * line, written with jansson so attacker-controlled strings always come out
+ * escaped and valid).
+ */
+#ifndef EVENT_H
+#define EVENT_H
+
+#include "rg.h"
+
+#define EVENT_TEXT_MAX 512	/* helo, mail_from, rcpt: longer is cut */
+
+enum event_kind {
+	EVENT_RELAY_ATTEMPT,
+	EVENT_BLOCK,
+	EVENT_SMUGGLING,
+	EVENT_ANOMALY,
+};
+
+enum event_action {
+	EVENT_ACTION_NONE,	/* nothing to do (anomaly, report only) */
+	EVENT_ACTION_REPORT,	/* mode monitor: would have acted */
+	EVENT_ACTION_RESET,	/* mode enforce: segment dropped, reset */
+	EVENT_ACTION_BLOCK,	/* source put into the block set */
+};
+
+struct event {
+	enum event_kind kind;
+	enum event_action action;
+	rg_time_t time;
+	struct rg_addr client, server;
+	uint16_t client_port, server_port;
+	char helo[EVENT_TEXT_MAX];
+	char mail_from[EVENT_TEXT_MAX];
+	char rcpt[EVENT_TEXT_MAX];	/* path as written */
+	char domain[256];		/* where the path leads ("" if none) */
+	const char *reason;		/* static: why it is a relay attempt */
+	const char *trick;		/* static: routing trick or NULL */
+	const char *what;		/* static: anomaly/smuggling name */
+	uint32_t attempts;		/* block: attempts in the window */
+	uint32_t offences;		/* block: this client's block count */
+	rg_time_t duration;		/* block: usec */
+	bool truncated;			/* a text field was cut */
+};
+
+/*
+ * Write ev as one JSON object and a newline into buf.  Returns the length
+ * written, or 0 if buf is too small (4096 bytes always suffice).
+ */
+size_t event_json(const struct event *ev, char *buf, size_t len);
+
+/* "2026-11-28T00:43:30.123456Z" (gmtime_r, never the local zone). */
+const char *event_time_str(rg_time_t t, char *buf, size_t len);
+
+/* Copy at most dstlen-1 bytes, NUL-terminate; true if it all fit. */
+bool event_copy_text(char *dst, size_t dstlen, const uint8_t *src,
+    size_t len);
+
+const char *event_kind_str(enum event_kind k);
+const char *event_action_str(enum event_action a);
+
+#endif

@@ -1,0 +1,143 @@
+/*
+ * rg.c — addresses, the memory budget and byte buffers shared by the
+ * pipeline.  inet_ntop/inet_pton are pure library functions (no system
+ * call), so they are fine here.
+ */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rg.h"
+
+const char *
+rg_addr_str(const struct rg_addr *a, char *buf, size_t len)
+{
+	if (len == 0)
+		return buf;
+	if (a->family == 4) {
+		if (inet_ntop(AF_INET, a->bytes, buf, (socklen_t)len) != NULL)
+			return buf;
+	} else if (a->family == 6) {
+		if (inet_ntop(AF_INET6, a->bytes, buf, (socklen_t)len) != NULL)
+			return buf;
+	}
+	buf[0] = '\0';
+	return buf;
+}
+
+bool
+rg_addr_parse(const char *s, size_t len, struct rg_addr *out)
+{
+	char tmp[RG_ADDRSTRLEN + 1];
+
+	if (len == 0 || len >= sizeof(tmp))
+		return false;
+	memcpy(tmp, s, len);
+	tmp[len] = '\0';
+	memset(out, 0, sizeof(*out));
+	if (memchr(tmp, ':', len) != NULL) {
+		if (inet_pton(AF_INET6, tmp, out->bytes) != 1)
+			return false;
+		out->family = 6;
+	} else {
+		if (inet_pton(AF_INET, tmp, out->bytes) != 1)
+			return false;
+		out->family = 4;
+	}
+	return true;
+}
+
+bool
+rg_addr_eq(const struct rg_addr *a, const struct rg_addr *b)
+{
+	if (a->family != b->family)
+		return false;
+	return memcmp(a->bytes, b->bytes, a->family == 4 ? 4 : 16) == 0;
+}
+
+bool
+rg_mem_charge(struct rg_mem *m, size_t n)
+{
+	if (n > m->cap || m->used > m->cap - n) {
+		m->refused++;
+		return false;
+	}
+	m->used += n;
+	if (m->used > m->peak)
+		m->peak = m->used;
+	return true;
+}
+
+void
+rg_mem_release(struct rg_mem *m, size_t n)
+{
+	/* Releasing more than was charged is a bug; clamp rather than wrap. */
+	m->used = n > m->used ? 0 : m->used - n;
+}
+
+bool
+rg_buf_append(struct rg_buf *b, struct rg_mem *m, const void *p, size_t n,
+    size_t limit)
+{
+	size_t need, ncap;
+	uint8_t *nd;
+
+	if (n == 0)
+		return true;
+	if (limit > UINT32_MAX)
+		limit = UINT32_MAX;
+	if (n > limit || b->len > limit - n)
+		return false;
+	need = (size_t)b->len + n;
+	if (need > b->cap) {
+		ncap = b->cap ? b->cap : 64;
+		while (ncap < need)
+			ncap *= 2;
+		if (ncap > limit)
+			ncap = limit;
+		if (!rg_mem_charge(m, ncap - b->cap))
+			return false;
+		nd = realloc(b->data, ncap);
+		if (nd == NULL) {
+			rg_mem_release(m, ncap - b->cap);
+			return false;
+		}
+		b->data = nd;
+		b->cap = (uint32_t)ncap;
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += (uint32_t)n;
+	return true;
+}
+
+void
+rg_buf_consume(struct rg_buf *b, size_t n)
+{
+	if (n >= b->len) {
+		b->len = 0;
+		return;
+	}
+	memmove(b->data, b->data + n, b->len - n);
+	b->len -= (uint32_t)n;
+}
+
+void
+rg_buf_free(struct rg_buf *b, struct rg_mem *m)
+{
+	if (b->data != NULL)
+		rg_mem_release(m, b->cap);
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+bool
+rg_strncaseeq(const char *a, const char *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (rg_lower((unsigned char)a[i]) != rg_lower((unsigned char)b[i]))
+			return false;
+	return true;
+}

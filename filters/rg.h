@@ -1,0 +1,70 @@
+/*
+ * rg.h — basic types shared by every module of the filters/ pipeline.
+ *
+ * The pipeline is pure: bytes and packet timestamps in, events and verdicts
+ * out.  Nothing in filters/ makes a system call; memory use is bounded by an
+ * explicit budget (struct rg_mem) that every buffer allocation is charged to.
+ */
+#ifndef RG_H
+#define RG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Packet time: microseconds since the Unix epoch, taken from the capture. */
+typedef uint64_t rg_time_t;
+#define RG_USEC_PER_SEC 1000000ULL
+
+/* An IPv4 or IPv6 address; IPv4 lives in bytes[0..3], the rest zero. */
+struct rg_addr {
+	uint8_t family;		/* 4 or 6; 0 = unset */
+	uint8_t bytes[16];
+};
+
+#define RG_ADDRSTRLEN 46	/* INET6_ADDRSTRLEN */
+
+/* Format as inet_ntop() would ("192.0.2.1", "2001:db8::1"); returns buf. */
+const char *rg_addr_str(const struct rg_addr *a, char *buf, size_t len);
+/* Parse a textual IPv4/IPv6 address (no prefix); false if invalid. */
+bool rg_addr_parse(const char *s, size_t len, struct rg_addr *out);
+bool rg_addr_eq(const struct rg_addr *a, const struct rg_addr *b);
+
+/*
+ * Memory budget.  Every byte buffered by the flow table, the reassembler or
+ * the SMTP parser is charged here; a charge that would exceed cap fails and
+ * the caller degrades (drops the buffered data, counts it) instead of growing.
+ */
+struct rg_mem {
+	size_t used;
+	size_t cap;
+	size_t peak;
+	uint64_t refused;	/* charges refused because of cap */
+};
+
+bool rg_mem_charge(struct rg_mem *m, size_t n);
+void rg_mem_release(struct rg_mem *m, size_t n);
+
+/*
+ * A growable byte buffer charged to an rg_mem.  len never exceeds the limit
+ * given to rg_buf_append().  rg_buf_free() accepts a zeroed buffer.
+ */
+struct rg_buf {
+	uint8_t *data;
+	uint32_t len;
+	uint32_t cap;
+};
+
+/* Append n bytes; false (buffer unchanged) if len+n > limit or the budget
+ * refuses.  */
+bool rg_buf_append(struct rg_buf *b, struct rg_mem *m, const void *p,
+    size_t n, size_t limit);
+/* Remove the first n bytes (n <= len). */
+void rg_buf_consume(struct rg_buf *b, size_t n);
+void rg_buf_free(struct rg_buf *b, struct rg_mem *m);
+
+/* ASCII helpers that never depend on the locale. */
+static inline int rg_lower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
+bool rg_strncaseeq(const char *a, const char *b, size_t n);
+
+#endif
