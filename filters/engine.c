@@ -1,0 +1,687 @@
+/*
+ * engine.c — the pipeline behind engine_packet(): decode, flow lookup,
+ * reassembly, SMTP dialogue, policy, events and verdict.
+ *
+ * Data flows one way.  Reassembled bytes reach the SMTP parser through the
+ * stream sink (engine_sink), items from the parser are judged in
+ * engine_item(), and what must happen to the packet is collected in a
+ * per-packet context that engine_packet() turns into its verdict.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "address.h"
+#include "engine.h"
+#include "flow.h"
+#include "policy.h"
+
+#define ENGINE_ANOMALY_EVENTS_PER_FLOW 8
+#define ENGINE_MAX_CLIENTS 65536	/* offender tracker capacity */
+#define ENGINE_TEXT_LIMIT 256		/* helo / mail_from kept per flow */
+
+struct engine {
+	const struct config *conf;
+	bool inline_mode;
+	struct flow_table *flows;
+	struct policy *policy;
+	struct rg_mem mem;
+	struct engine_stats st;
+	rg_time_t now;
+	uint8_t port_map[65536 / 8];
+	/* event ring */
+	struct event *events;
+	uint32_t ev_head, ev_len;
+};
+
+/* What happened while one packet went through the pipeline. */
+struct engine_pkt {
+	struct engine *e;
+	struct flow *f;
+	enum smtp_dir dir;
+	bool relay;		/* a relay RCPT completed in this packet */
+	bool smuggling;		/* an ambiguous end-of-data in this packet */
+	bool block;
+	rg_time_t block_for;
+};
+
+static void
+engine_set_ports(struct engine *e, const struct config *c)
+{
+	uint32_t i;
+
+	memset(e->port_map, 0, sizeof(e->port_map));
+	for (i = 0; i < c->nports; i++)
+		e->port_map[c->ports[i] >> 3] |= (uint8_t)(1u << (c->ports[i] & 7));
+}
+
+static inline bool
+engine_port(const struct engine *e, uint16_t p)
+{
+	return (e->port_map[p >> 3] >> (p & 7)) & 1;
+}
+
+static void
+engine_policy_params(const struct config *c, struct policy_params *pp)
+{
+	memset(pp, 0, sizeof(*pp));
+	pp->local_domains = &c->local_domains;
+	pp->relay_networks = &c->relay_networks;
+	pp->block_after = c->block_after;
+	pp->attempt_window = c->attempt_window;
+	pp->block_for = c->block_for;
+	pp->block_for_max = c->block_for_max;
+	pp->max_clients = ENGINE_MAX_CLIENTS;
+}
+
+struct engine *
+engine_new(const struct config *conf, bool inline_mode)
+{
+	struct policy_params pp;
+	struct engine *e;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return NULL;
+	e->conf = conf;
+	e->inline_mode = inline_mode;
+	e->mem.cap = conf->flow_memory;
+	engine_set_ports(e, conf);
+	engine_policy_params(conf, &pp);
+	e->flows = flow_table_new(conf->max_flows, 0x5eed5eed5eedULL);
+	e->policy = policy_new(&pp);
+	e->events = calloc(ENGINE_EVENT_QUEUE, sizeof(*e->events));
+	if (e->flows == NULL || e->policy == NULL || e->events == NULL) {
+		engine_free(e);
+		return NULL;
+	}
+	return e;
+}
+
+void
+engine_free(struct engine *e)
+{
+	if (e == NULL)
+		return;
+	flow_table_free(e->flows, &e->mem);
+	policy_free(e->policy);
+	free(e->events);
+	free(e);
+}
+
+void
+engine_reload(struct engine *e, const struct config *conf)
+{
+	struct policy_params pp;
+
+	e->conf = conf;
+	e->mem.cap = conf->flow_memory;
+	engine_set_ports(e, conf);
+	engine_policy_params(conf, &pp);
+	policy_set_params(e->policy, &pp);
+}
+
+/* A slot for a new event; when the queue is full the event is lost and
+ * counted (the caller drains after every packet, so this means a flood). */
+static struct event *
+engine_event(struct engine *e, enum event_kind kind, const struct flow *f)
+{
+	struct event *ev;
+
+	if (e->ev_len >= ENGINE_EVENT_QUEUE) {
+		e->st.events_lost++;
+		return NULL;
+	}
+	ev = &e->events[(e->ev_head + e->ev_len) % ENGINE_EVENT_QUEUE];
+	e->ev_len++;
+	memset(ev, 0, offsetof(struct event, helo));
+	ev->helo[0] = ev->mail_from[0] = ev->rcpt[0] = ev->domain[0] = '\0';
+	ev->reason = ev->trick = ev->what = NULL;
+	ev->attempts = ev->offences = 0;
+	ev->duration = 0;
+	ev->truncated = false;
+	ev->kind = kind;
+	ev->time = e->now;
+	if (f != NULL) {
+		ev->client = f->client;
+		ev->server = f->server;
+		ev->client_port = f->client_port;
+		ev->server_port = f->server_port;
+	}
+	return ev;
+}
+
+bool
+engine_next_event(struct engine *e, struct event *ev)
+{
+	if (e->ev_len == 0)
+		return false;
+	*ev = e->events[e->ev_head];
+	e->ev_head = (e->ev_head + 1) % ENGINE_EVENT_QUEUE;
+	e->ev_len--;
+	return true;
+}
+
+static void
+engine_anomaly(struct engine *e, struct flow *f, const char *what)
+{
+	struct event *ev;
+
+	e->st.anomalies++;
+	if (f->anomaly_events >= ENGINE_ANOMALY_EVENTS_PER_FLOW)
+		return;
+	f->anomaly_events++;
+	if ((ev = engine_event(e, EVENT_ANOMALY, f)) != NULL)
+		ev->what = what;
+}
+
+/* Keep a short copy of a dialogue string (helo, mail from) in the flow. */
+static void
+engine_keep(struct engine *e, struct rg_buf *b, const uint8_t *p, size_t n)
+{
+	b->len = 0;
+	if (n > ENGINE_TEXT_LIMIT)
+		n = ENGINE_TEXT_LIMIT;
+	(void)rg_buf_append(b, &e->mem, p, n, ENGINE_TEXT_LIMIT);
+}
+
+/* The first blank-delimited token of s. */
+static size_t
+engine_token(const uint8_t *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] == ' ' || s[i] == '\t')
+			break;
+	return i;
+}
+
+/* MAIL FROM:<path> params -> the path as written (without brackets). */
+static void
+engine_mail_from(struct engine *e, struct flow *f, const uint8_t *a, size_t n)
+{
+	size_t i = 0, start, end;
+
+	if (n < 5 || !rg_strncaseeq((const char *)a, "FROM:", 5)) {
+		f->mail_from.len = 0;
+		return;
+	}
+	i = 5;
+	while (i < n && (a[i] == ' ' || a[i] == '\t'))
+		i++;
+	if (i < n && a[i] == '<') {
+		start = ++i;
+		while (i < n && a[i] != '>')
+			i++;
+		end = i;
+	} else {
+		start = i;
+		end = i + engine_token(a + i, n - i);
+	}
+	engine_keep(e, &f->mail_from, a + start, end - start);
+}
+
+static const char *
+engine_reason(const struct addr_path *p)
+{
+	switch (p->kind) {
+	case ADDR_DOMAIN:	return "foreign-domain";
+	case ADDR_LITERAL:	return "address-literal";
+	case ADDR_NO_DOMAIN:	return "no-domain";
+	case ADDR_NULL:		return "null-path";
+	case ADDR_POSTMASTER:	return "postmaster";
+	case ADDR_MALFORMED:	return "malformed";
+	}
+	return "malformed";
+}
+
+static const char *
+engine_trick(enum addr_trick t)
+{
+	switch (t) {
+	case ADDR_TRICK_NONE:		return NULL;
+	case ADDR_TRICK_SOURCE_ROUTE:	return "source-route";
+	case ADDR_TRICK_PERCENT:	return "percent-hack";
+	case ADDR_TRICK_BANG:		return "bang-path";
+	case ADDR_TRICK_QUOTED:		return "quoted-route";
+	}
+	return NULL;
+}
+
+static void
+engine_buf_text(char *dst, size_t dstlen, const struct rg_buf *b, bool *trunc)
+{
+	if (!event_copy_text(dst, dstlen, b->data, b->len))
+		*trunc = true;
+}
+
+static void
+engine_rcpt(struct engine_pkt *pk, const struct smtp_item *it)
+{
+	struct engine *e = pk->e;
+	struct flow *f = pk->f;
+	const struct config *c = e->conf;
+	struct addr_path path;
+	struct policy_block blk;
+	struct event *ev;
+	enum policy_verdict v;
+	char lit[RG_ADDRSTRLEN];
+
+	(void)addr_parse_rcpt((const char *)it->arg, it->arg_len,
+	    &c->local_domains, &f->server, &path);
+	v = policy_judge(e->policy, &f->client, &f->server,
+	    f->smtp.authenticated, &path);
+	if (v != POLICY_RELAY_ATTEMPT)
+		return;
+
+	e->st.relay_attempts++;
+	pk->relay = true;
+	if ((ev = engine_event(e, EVENT_RELAY_ATTEMPT, f)) != NULL) {
+		ev->action = c->mode == CONFIG_MODE_ENFORCE ?
+		    EVENT_ACTION_RESET : EVENT_ACTION_REPORT;
+		engine_buf_text(ev->helo, sizeof(ev->helo), &f->helo,
+		    &ev->truncated);
+		engine_buf_text(ev->mail_from, sizeof(ev->mail_from),
+		    &f->mail_from, &ev->truncated);
+		if (path.raw != NULL && !event_copy_text(ev->rcpt,
+		    sizeof(ev->rcpt), (const uint8_t *)path.raw, path.raw_len))
+			ev->truncated = true;
+		if (it->truncated)
+			ev->truncated = true;
+		if (path.kind == ADDR_DOMAIN)
+			(void)event_copy_text(ev->domain, sizeof(ev->domain),
+			    (const uint8_t *)path.domain, strlen(path.domain));
+		else if (path.kind == ADDR_LITERAL) {
+			rg_addr_str(&path.literal, lit, sizeof(lit));
+			snprintf(ev->domain, sizeof(ev->domain), "[%s]", lit);
+		}
+		ev->reason = engine_reason(&path);
+		ev->trick = engine_trick(path.trick);
+	}
+
+	if (!policy_offence(e->policy, &f->client, e->now, &blk))
+		return;
+	e->st.blocks++;
+	if ((ev = engine_event(e, EVENT_BLOCK, f)) != NULL) {
+		ev->action = c->mode == CONFIG_MODE_ENFORCE ?
+		    EVENT_ACTION_BLOCK : EVENT_ACTION_REPORT;
+		ev->attempts = blk.attempts;
+		ev->offences = blk.offences;
+		ev->duration = blk.duration;
+	}
+	pk->block = true;
+	pk->block_for = blk.duration;
+}
+
+static void
+engine_item(struct engine_pkt *pk, const struct smtp_item *it)
+{
+	struct engine *e = pk->e;
+	struct flow *f = pk->f;
+	struct event *ev;
+
+	if (!f->smtp_seen) {
+		f->smtp_seen = true;
+		e->st.sessions++;
+	}
+	switch (it->kind) {
+	case SMTP_ITEM_COMMAND:
+		e->st.commands++;
+		switch (it->verb) {
+		case SMTP_V_HELO:
+		case SMTP_V_EHLO:
+		case SMTP_V_LHLO:
+			engine_keep(e, &f->helo, it->arg,
+			    engine_token(it->arg, it->arg_len));
+			f->mail_from.len = 0;
+			break;
+		case SMTP_V_MAIL:
+			engine_mail_from(e, f, it->arg, it->arg_len);
+			break;
+		case SMTP_V_RSET:
+			f->mail_from.len = 0;
+			break;
+		case SMTP_V_RCPT:
+			engine_rcpt(pk, it);
+			break;
+		default:
+			break;
+		}
+		break;
+	case SMTP_ITEM_REPLY:
+		e->st.replies++;
+		if (it->verb == SMTP_V_CONNECT)
+			f->banner_seen = true;
+		break;
+	case SMTP_ITEM_SMUGGLING:
+		e->st.smuggling++;
+		pk->smuggling = true;
+		if ((ev = engine_event(e, EVENT_SMUGGLING, f)) != NULL) {
+			ev->what = it->what;
+			ev->action = e->conf->mode == CONFIG_MODE_ENFORCE ?
+			    EVENT_ACTION_RESET : EVENT_ACTION_REPORT;
+		}
+		break;
+	case SMTP_ITEM_ANOMALY:
+		engine_anomaly(e, f, it->what);
+		break;
+	case SMTP_ITEM_TLS:
+		break;
+	}
+}
+
+static void
+engine_drain_client(struct engine_pkt *pk)
+{
+	struct smtp_item it;
+	size_t used;
+	unsigned guard = 0;
+
+	/* Bounded: each round consumes pending bytes or ends. */
+	while (smtp_feed(&pk->f->smtp, &pk->e->mem, SMTP_CLIENT, NULL, 0,
+	    &used, &it) == SMTP_ITEM && guard++ < 1000000)
+		engine_item(pk, &it);
+}
+
+/* The stream sink: in-order bytes of direction pk->dir. */
+static void
+engine_sink(void *ctx, const uint8_t *data, size_t len, uint32_t gap)
+{
+	struct engine_pkt *pk = ctx;
+	struct smtp_session *s = &pk->f->smtp;
+	struct smtp_item it;
+	size_t used;
+
+	if (gap > 0) {
+		pk->e->st.gaps++;
+		pk->e->st.gap_bytes += gap;
+		smtp_gap(s, &pk->e->mem, (enum smtp_dir)pk->dir);
+	}
+	pk->e->st.payload_bytes += len;
+	/* Until the parser says AGAIN: an item may consume no bytes (a
+	 * smuggling report precedes the commands it exposes). */
+	for (unsigned guard = 0; guard < 10000000; guard++) {
+		if (smtp_feed(s, &pk->e->mem, (enum smtp_dir)pk->dir, data, len,
+		    &used, &it) != SMTP_ITEM)
+			break;
+		if (used > len)
+			used = len;
+		data += used;
+		len -= used;
+		engine_item(pk, &it);
+		if (it.kind == SMTP_ITEM_REPLY)
+			engine_drain_client(pk);
+	}
+}
+
+static void
+engine_sink_dir(struct engine_pkt *pk, int dir, void (*fn)(struct engine_pkt *,
+    int))
+{
+	enum smtp_dir saved = pk->dir;
+
+	pk->dir = (enum smtp_dir)dir;
+	fn(pk, dir);
+	pk->dir = saved;
+}
+
+static void
+engine_flush_dir(struct engine_pkt *pk, int dir)
+{
+	stream_flush(&pk->f->dir[dir], &pk->e->mem, engine_sink, pk);
+}
+
+/* End of a flow: deliver what waits behind holes, then count its stats. */
+static void
+engine_finish_flow(struct engine *e, struct flow *f)
+{
+	struct engine_pkt pk;
+
+	memset(&pk, 0, sizeof(pk));
+	pk.e = e;
+	pk.f = f;
+	engine_sink_dir(&pk, 0, engine_flush_dir);
+	engine_sink_dir(&pk, 1, engine_flush_dir);
+	e->st.body_bytes += f->smtp.body_bytes;
+	e->st.opaque_bytes += f->smtp.opaque_bytes;
+	e->st.retrans += f->dir[0].retrans + f->dir[1].retrans;
+	e->st.mismatches += f->dir[0].mismatches + f->dir[1].mismatches;
+}
+
+static void
+engine_expire(struct engine *e)
+{
+	struct flow *f;
+
+	while ((f = flow_expired(e->flows, e->now)) != NULL) {
+		engine_finish_flow(e, f);
+		e->st.flows_expired++;
+		flow_destroy(e->flows, f, &e->mem);
+	}
+}
+
+void
+engine_tick(struct engine *e, rg_time_t now)
+{
+	if (now > e->now)
+		e->now = now;
+	engine_expire(e);
+}
+
+void
+engine_finish(struct engine *e)
+{
+	struct flow *f;
+
+	while ((f = flow_pop(e->flows)) != NULL) {
+		engine_finish_flow(e, f);
+		flow_destroy(e->flows, f, &e->mem);
+	}
+}
+
+/* A new connection (SYN) or a pickup in the middle (data without one). */
+static struct flow *
+engine_new_flow(struct engine *e, const struct decode_packet *p, int dir)
+{
+	struct flow *f, *old;
+	const struct rg_addr *c = dir == 0 ? &p->src : &p->dst;
+	const struct rg_addr *s = dir == 0 ? &p->dst : &p->src;
+	uint16_t cp = dir == 0 ? p->sport : p->dport;
+	uint16_t sp = dir == 0 ? p->dport : p->sport;
+
+	f = flow_create(e->flows, c, cp, s, sp, e->now, &old);
+	if (old != NULL) {
+		e->st.flows_evicted++;
+		engine_finish_flow(e, old);
+		flow_destroy(e->flows, old, &e->mem);
+	}
+	if (f == NULL)
+		return NULL;
+	e->st.flows_created++;
+	return f;
+}
+
+static void
+engine_result_reset(struct engine_result *r, const struct flow *f,
+    uint32_t seq_to_server, uint32_t seq_to_client)
+{
+	r->reset = true;
+	r->client = f->client;
+	r->server = f->server;
+	r->client_port = f->client_port;
+	r->server_port = f->server_port;
+	r->seq_to_server = seq_to_server;
+	r->seq_to_client = seq_to_client;
+}
+
+enum engine_verdict
+engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
+    size_t caplen, size_t wirelen, struct engine_result *res)
+{
+	struct engine_result dummy;
+	struct decode_packet p;
+	struct engine_pkt pk;
+	struct stream_result sr;
+	struct flow *f;
+	struct stream *st;
+	uint32_t old_next;
+	int dir;
+	bool enforce;
+
+	if (res == NULL)
+		res = &dummy;
+	memset(res, 0, sizeof(*res));
+	res->verdict = ENGINE_ACCEPT;
+	e->st.packets++;
+	e->st.bytes += wirelen;
+	if (ts > e->now)
+		e->now = ts;
+
+	switch (decode_packet(linktype, data, caplen, wirelen, &p)) {
+	case DECODE_OK:
+		break;
+	case DECODE_NOT_TCP:
+		e->st.not_tcp++;
+		return ENGINE_ACCEPT;
+	case DECODE_FRAGMENT:
+		e->st.fragments++;
+		return ENGINE_ACCEPT;
+	case DECODE_MALFORMED:
+		e->st.malformed++;
+		return ENGINE_ACCEPT;
+	case DECODE_UNSUPPORTED:
+		e->st.unsupported++;
+		return ENGINE_ACCEPT;
+	}
+	if (engine_port(e, p.dport))
+		dir = 0;
+	else if (engine_port(e, p.sport))
+		dir = 1;
+	else
+		return ENGINE_ACCEPT;
+	e->st.tcp_packets++;
+	res->decoded = true;
+	enforce = e->inline_mode && e->conf->mode == CONFIG_MODE_ENFORCE;
+
+	f = dir == 0 ? flow_lookup(e->flows, &p.src, p.sport, &p.dst, p.dport)
+	    : flow_lookup(e->flows, &p.dst, p.dport, &p.src, p.sport);
+
+	/* A new SYN on a known key: the port was reused; start afresh. */
+	if (f != NULL && dir == 0 && (p.flags & (DECODE_TH_SYN | DECODE_TH_ACK))
+	    == DECODE_TH_SYN && f->dir[0].started &&
+	    p.seq + 1 != f->dir[0].next && f->state >= FLOW_CLOSING) {
+		engine_finish_flow(e, f);
+		flow_destroy(e->flows, f, &e->mem);
+		f = NULL;
+	}
+	if (f == NULL) {
+		/* Only a SYN or a segment with data opens a flow: bare ACKs,
+		 * FINs and RSTs of unknown connections are passed through. */
+		if ((p.flags & DECODE_TH_RST) ||
+		    (!(p.flags & DECODE_TH_SYN) && p.payload_wire_len == 0))
+			goto done;
+		if ((f = engine_new_flow(e, &p, dir)) == NULL)
+			goto done;
+		if (!(p.flags & DECODE_TH_SYN)) {
+			f->midstream = true;
+			smtp_init_midstream(&f->smtp);
+		} else
+			smtp_init(&f->smtp);
+	}
+	flow_touch(e->flows, f, ts);
+
+	if (f->killed) {
+		/* The session was reset: nothing more of it may pass. */
+		if (enforce) {
+			res->verdict = ENGINE_DROP;
+			e->st.drops++;
+		}
+		goto done;
+	}
+
+	st = &f->dir[dir];
+	if (p.flags & DECODE_TH_SYN) {
+		stream_syn(st, p.seq);
+		if (dir == 0 && f->state == FLOW_NEW)
+			f->state = FLOW_SYN;
+		else if (dir == 1 && f->state < FLOW_ESTABLISHED)
+			f->state = FLOW_ESTABLISHED;
+	}
+	if (p.flags & DECODE_TH_RST) {
+		f->state = FLOW_CLOSED;
+		goto done;
+	}
+
+	memset(&pk, 0, sizeof(pk));
+	pk.e = e;
+	pk.f = f;
+	pk.dir = (enum smtp_dir)dir;
+	old_next = st->next;
+	if (p.payload_len > 0 || p.payload_wire_len > 0) {
+		uint32_t seq = p.seq + ((p.flags & DECODE_TH_SYN) ? 1 : 0);
+
+		if (!st->started)
+			stream_start(st, seq);
+		if (enforce && dir == 0 && smtp_client_waiting(&f->smtp) &&
+		    SEQ_GT(seq + p.payload_len, st->next)) {
+			/* New client bytes that cannot be read until the
+			 * server answers: drop them, the client resends. */
+			res->verdict = ENGINE_DROP;
+			e->st.drops++;
+			goto done;
+		}
+		stream_segment(st, &e->mem, seq, (uint8_t *)(uintptr_t)p.payload,
+		    p.payload_len, enforce, engine_sink, &pk, &sr);
+		if (sr.mismatch)
+			engine_anomaly(e, f, "overlap-mismatch");
+		if (sr.rewritten) {
+			decode_tcp_checksum_fix(data, caplen, &p);
+			res->rewritten = true;
+		}
+		/* Bytes cut by the capture's snap length are a hole. */
+		if (p.payload_wire_len > p.payload_len)
+			stream_ack(st, &e->mem, seq + p.payload_wire_len,
+			    engine_sink, &pk);
+	}
+	if (p.flags & DECODE_TH_ACK) {
+		pk.dir = (enum smtp_dir)(1 - dir);
+		stream_ack(&f->dir[1 - dir], &e->mem, p.ack, engine_sink, &pk);
+		pk.dir = (enum smtp_dir)dir;
+	}
+	if (p.flags & DECODE_TH_FIN) {
+		stream_fin(st, p.seq + p.payload_wire_len);
+		f->state = (f->dir[1 - dir].fin_seen) ? FLOW_CLOSED :
+		    FLOW_CLOSING;
+	}
+
+	if ((pk.relay || pk.smuggling) && e->conf->mode == CONFIG_MODE_ENFORCE) {
+		engine_result_reset(res, f, old_next, dir == 0 ? p.ack :
+		    f->dir[1].next);
+		if (e->inline_mode) {
+			res->verdict = ENGINE_DROP;
+			e->st.drops++;
+			e->st.resets++;
+			f->killed = true;
+			f->state = FLOW_CLOSED;
+		}
+	}
+	if (pk.block && e->conf->mode == CONFIG_MODE_ENFORCE &&
+	    !policy_trusted(e->policy, &f->client)) {
+		res->block = true;
+		res->block_for = pk.block_for;
+		res->client = f->client;
+	}
+done:
+	engine_expire(e);
+	return res->verdict;
+}
+
+void
+engine_get_stats(const struct engine *e, struct engine_stats *s)
+{
+	*s = e->st;
+	s->flows_active = flow_count(e->flows);
+	s->mem_used = e->mem.used;
+	s->mem_peak = e->mem.peak;
+	s->mem_refused = e->mem.refused;
+}

@@ -1,0 +1,245 @@
+/*
+ * flow.c — the connection table: a chained hash table keyed by a seeded
+ * hash (so that an attacker cannot aim every flow at one bucket without
+ * knowing the seed), with an intrusive LRU list for eviction and expiry.
+ * Flows are allocated once per connection, never per packet.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "flow.h"
+
+struct flow_table {
+	struct flow **buckets;
+	uint32_t mask;
+	uint32_t count, max;
+	uint64_t seed;
+	struct flow *oldest, *newest;	/* LRU list */
+};
+
+static inline uint64_t
+flow_mix(uint64_t h, uint64_t v)
+{
+	h ^= v;
+	h *= 0x9e3779b97f4a7c15ULL;
+	return h ^ (h >> 29);
+}
+
+static uint32_t
+flow_hash(const struct flow_table *t, const struct rg_addr *c, uint16_t cp,
+    const struct rg_addr *s, uint16_t sp)
+{
+	uint64_t h = t->seed, w[2];
+
+	memcpy(w, c->bytes, 16);
+	h = flow_mix(h, w[0]);
+	h = flow_mix(h, w[1]);
+	memcpy(w, s->bytes, 16);
+	h = flow_mix(h, w[0]);
+	h = flow_mix(h, w[1]);
+	h = flow_mix(h, ((uint64_t)cp << 32) | ((uint64_t)sp << 16) |
+	    ((uint64_t)c->family << 8) | s->family);
+	h ^= h >> 32;
+	return (uint32_t)h;
+}
+
+struct flow_table *
+flow_table_new(uint32_t max_flows, uint64_t seed)
+{
+	struct flow_table *t;
+	uint32_t n = 1024;
+
+	if (max_flows == 0)
+		max_flows = 1;
+	/* About one bucket per flow, a power of two, capped at 2^24. */
+	while (n < max_flows && n < (1u << 24))
+		n <<= 1;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	if ((t->buckets = calloc(n, sizeof(*t->buckets))) == NULL) {
+		free(t);
+		return NULL;
+	}
+	t->mask = n - 1;
+	t->max = max_flows;
+	t->seed = seed ^ 0x243f6a8885a308d3ULL;
+	return t;
+}
+
+static void
+flow_lru_unlink(struct flow_table *t, struct flow *f)
+{
+	if (f->prev != NULL)
+		f->prev->next = f->next;
+	else
+		t->oldest = f->next;
+	if (f->next != NULL)
+		f->next->prev = f->prev;
+	else
+		t->newest = f->prev;
+	f->prev = f->next = NULL;
+}
+
+static void
+flow_lru_append(struct flow_table *t, struct flow *f)
+{
+	f->prev = t->newest;
+	f->next = NULL;
+	if (t->newest != NULL)
+		t->newest->next = f;
+	else
+		t->oldest = f;
+	t->newest = f;
+}
+
+static void
+flow_unlink(struct flow_table *t, struct flow *f)
+{
+	struct flow **pp;
+
+	if (!f->in_list)
+		return;
+	for (pp = &t->buckets[f->hash & t->mask]; *pp != NULL;
+	    pp = &(*pp)->hnext) {
+		if (*pp == f) {
+			*pp = f->hnext;
+			break;
+		}
+	}
+	f->hnext = NULL;
+	flow_lru_unlink(t, f);
+	f->in_list = false;
+	t->count--;
+}
+
+struct flow *
+flow_lookup(struct flow_table *t, const struct rg_addr *client, uint16_t cport,
+    const struct rg_addr *server, uint16_t sport)
+{
+	uint32_t h = flow_hash(t, client, cport, server, sport);
+	struct flow *f;
+
+	for (f = t->buckets[h & t->mask]; f != NULL; f = f->hnext)
+		if (f->hash == h && f->client_port == cport &&
+		    f->server_port == sport && rg_addr_eq(&f->client, client) &&
+		    rg_addr_eq(&f->server, server))
+			return f;
+	return NULL;
+}
+
+struct flow *
+flow_create(struct flow_table *t, const struct rg_addr *client, uint16_t cport,
+    const struct rg_addr *server, uint16_t sport, rg_time_t now,
+    struct flow **evicted)
+{
+	struct flow *f;
+	uint32_t h;
+
+	*evicted = NULL;
+	if (t->count >= t->max && t->oldest != NULL) {
+		*evicted = t->oldest;
+		flow_unlink(t, *evicted);
+	}
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return NULL;
+	h = flow_hash(t, client, cport, server, sport);
+	f->hash = h;
+	f->client = *client;
+	f->server = *server;
+	f->client_port = cport;
+	f->server_port = sport;
+	f->first = f->last = now;
+	stream_init(&f->dir[0]);
+	stream_init(&f->dir[1]);
+	f->hnext = t->buckets[h & t->mask];
+	t->buckets[h & t->mask] = f;
+	flow_lru_append(t, f);
+	f->in_list = true;
+	t->count++;
+	return f;
+}
+
+void
+flow_touch(struct flow_table *t, struct flow *f, rg_time_t now)
+{
+	/* Packet times from merged captures can step back; never go back. */
+	if (now > f->last)
+		f->last = now;
+	if (f->in_list && t->newest != f) {
+		flow_lru_unlink(t, f);
+		flow_lru_append(t, f);
+	}
+}
+
+static rg_time_t
+flow_timeout(const struct flow *f)
+{
+	switch (f->state) {
+	case FLOW_SYN:
+		return FLOW_TIMEOUT_SYN;
+	case FLOW_CLOSED:
+		return FLOW_TIMEOUT_CLOSED;
+	default:
+		return FLOW_TIMEOUT_ACTIVE;
+	}
+}
+
+struct flow *
+flow_expired(struct flow_table *t, rg_time_t now)
+{
+	struct flow *f = t->oldest;
+
+	/*
+	 * Only the oldest is checked: the list is ordered by last activity,
+	 * so a flow behind it with a shorter timeout waits until the oldest
+	 * goes.  That costs memory for a while, never correctness, and the
+	 * count stays under max_flows either way.
+	 */
+	if (f == NULL || now < f->last || now - f->last <= flow_timeout(f))
+		return NULL;
+	flow_unlink(t, f);
+	return f;
+}
+
+struct flow *
+flow_pop(struct flow_table *t)
+{
+	struct flow *f = t->oldest;
+
+	if (f != NULL)
+		flow_unlink(t, f);
+	return f;
+}
+
+void
+flow_destroy(struct flow_table *t, struct flow *f, struct rg_mem *m)
+{
+	if (f == NULL)
+		return;
+	flow_unlink(t, f);
+	stream_free(&f->dir[0], m);
+	stream_free(&f->dir[1], m);
+	smtp_free(&f->smtp, m);
+	rg_buf_free(&f->helo, m);
+	rg_buf_free(&f->mail_from, m);
+	free(f);
+}
+
+void
+flow_table_free(struct flow_table *t, struct rg_mem *m)
+{
+	struct flow *f;
+
+	if (t == NULL)
+		return;
+	while ((f = flow_pop(t)) != NULL)
+		flow_destroy(t, f, m);
+	free(t->buckets);
+	free(t);
+}
+
+uint32_t
+flow_count(const struct flow_table *t)
+{
+	return t->count;
+}

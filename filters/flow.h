@@ -1,0 +1,85 @@
+/*
+ * flow.h — the connection table: both directions of a TCP connection map
+ * to one flow, keyed by (client, client port, server, server port) where
+ * the server side is the one on a configured port.  The table is bounded:
+ * at most max_flows entries; creating one more evicts the least recently
+ * active flow.  Idle flows expire by packet time.
+ */
+#ifndef FLOW_H
+#define FLOW_H
+
+#include "rg.h"
+#include "smtp.h"
+#include "stream.h"
+
+enum flow_state {
+	FLOW_NEW,		/* data seen without a handshake (midstream) */
+	FLOW_SYN,		/* client SYN seen */
+	FLOW_ESTABLISHED,	/* SYN-ACK seen (or data both ways) */
+	FLOW_CLOSING,		/* FIN seen */
+	FLOW_CLOSED,		/* RST, or FIN both ways */
+};
+
+/* Idle timeouts, in packet time.  Servers give up on a silent client after
+ * 5 minutes (RFC 5321, 4.5.3.2.7); we keep flows twice as long. */
+#define FLOW_TIMEOUT_SYN	(30 * RG_USEC_PER_SEC)
+#define FLOW_TIMEOUT_ACTIVE	(600 * RG_USEC_PER_SEC)
+#define FLOW_TIMEOUT_CLOSED	(30 * RG_USEC_PER_SEC)
+
+struct flow {
+	struct flow *hnext;		/* hash chain */
+	struct flow *prev, *next;	/* LRU list: oldest first */
+	uint32_t hash;
+	struct rg_addr client, server;
+	uint16_t client_port, server_port;
+	uint8_t state;			/* enum flow_state */
+	bool midstream;			/* picked up without a handshake */
+	bool smtp_seen;			/* counted as an SMTP session */
+	bool banner_seen;		/* the server greeted this client */
+	bool killed;			/* reset by enforcement: drop the rest */
+	bool in_list;
+	uint8_t anomaly_events;		/* anomaly events emitted (capped) */
+	rg_time_t first, last;
+	struct stream dir[2];		/* 0: client->server, 1: server->client */
+	struct smtp_session smtp;
+	struct rg_buf helo;		/* last HELO/EHLO argument */
+	struct rg_buf mail_from;	/* current MAIL FROM path */
+};
+
+struct flow_table;
+
+struct flow_table *flow_table_new(uint32_t max_flows, uint64_t seed);
+/* Free every flow (releasing its buffers from m) and the table. */
+void flow_table_free(struct flow_table *t, struct rg_mem *m);
+
+/* Find the flow for this key, or NULL. */
+struct flow *flow_lookup(struct flow_table *t, const struct rg_addr *client,
+    uint16_t cport, const struct rg_addr *server, uint16_t sport);
+
+/*
+ * Create a flow (the key must not exist).  If the table is full the least
+ * recently active flow is evicted first and returned through *evicted for
+ * the caller to finish (flush, report) and then pass to flow_destroy();
+ * *evicted is NULL otherwise.  Never fails for lack of room; returns NULL
+ * only if malloc fails.
+ */
+struct flow *flow_create(struct flow_table *t, const struct rg_addr *client,
+    uint16_t cport, const struct rg_addr *server, uint16_t sport,
+    rg_time_t now, struct flow **evicted);
+
+/* Mark activity: the flow becomes the most recent. */
+void flow_touch(struct flow_table *t, struct flow *f, rg_time_t now);
+
+/* The oldest flow whose idle timeout has passed at now, unlinked from the
+ * table, or NULL.  The caller finishes it and calls flow_destroy(). */
+struct flow *flow_expired(struct flow_table *t, rg_time_t now);
+
+/* The oldest flow, unlinked, or NULL (used to drain the table at the end). */
+struct flow *flow_pop(struct flow_table *t);
+
+/* Unlink (if still linked) and free a flow, releasing its buffers. */
+void flow_destroy(struct flow_table *t, struct flow *f, struct rg_mem *m);
+
+uint32_t flow_count(const struct flow_table *t);
+
+#endif
