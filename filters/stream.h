@@ -24,6 +24,10 @@
 
 #define STREAM_OOO_MAX		(256u * 1024)	/* early bytes per direction */
 #define STREAM_RETAIN_MAX	(64u * 1024)	/* delivered, unacked bytes */
+#define STREAM_OOO_SEGS_MAX	1024u		/* early segments per direction */
+/* A segment ending more than this beyond next, or an ack this far ahead,
+ * is outside any plausible window and ignored. */
+#define STREAM_WINDOW		(1u << 30)
 
 /*
  * The sink receives in-order bytes.  gap_before > 0 says that many bytes
@@ -41,10 +45,12 @@ struct stream {
 	uint32_t next;		/* next sequence number to deliver */
 	uint32_t fin_seq;	/* sequence number of the FIN */
 	struct stream_seg *ooo;	/* early segments, sorted, not overlapping */
-	uint32_t ooo_bytes;
+	uint32_t ooo_bytes;	/* payload bytes in ooo */
+	uint32_t ooo_segs;	/* number of segments in ooo */
 	/* Retained delivered bytes: a ring holding [next - ret_len, next). */
 	uint8_t *ret;
 	uint32_t ret_len;
+	uint32_t ret_cap;	/* ring size: 0 or a power of two */
 	/* counters */
 	uint64_t bytes;		/* delivered */
 	uint64_t gaps, gap_bytes;
@@ -64,9 +70,11 @@ struct stream_result {
 };
 
 void stream_init(struct stream *st);
-/* The SYN (or SYN-ACK) carried seq: data starts at seq + 1. */
+/* The SYN (or SYN-ACK) carried seq: data starts at seq + 1.  No effect
+ * once the stream has started (free and re-init it for a new connection). */
 void stream_syn(struct stream *st, uint32_t seq);
-/* Pick up a stream in the middle: data starts at seq. */
+/* Pick up a stream in the middle: data starts at seq.  No effect once
+ * started. */
 void stream_start(struct stream *st, uint32_t seq);
 
 /*
