@@ -1,0 +1,857 @@
+/*
+ * config.c — the relayguard.conf parser.
+ *
+ * The file is parsed from a buffer: the caller (common/conffile.c) reads it,
+ * so this module makes no system calls and the fuzzer can drive it directly.
+ * Every problem is reported as "NAME:LINE: problem 'TOKEN'" with the token
+ * made printable and cut short, because the token may be anything an
+ * attacker or a broken editor put in the file and it ends up in a terminal
+ * or a log.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+
+#define CONFIG_TOKEN_SHOW 64	/* bytes of a bad token quoted in errors */
+#define CONFIG_MAX_QUEUES 64	/* one worker per queue: keep it sane */
+#define CONFIG_SUN_PATH 108	/* sizeof(((struct sockaddr_un *)0)->sun_path) */
+#define CONFIG_MIN_FLOW_MEMORY (1ULL << 20)
+#define CONFIG_MAX_FLOW_MEMORY (64ULL << 30)
+#define CONFIG_MAX_FLOWS 10000000U
+#define CONFIG_MAX_BLOCK_AFTER 1000U
+
+/* A token: a run of non-blank bytes inside the text being parsed. */
+struct config_tok {
+	const char *p;
+	size_t len;
+};
+
+/* Parser state shared by the key handlers. */
+struct config_ctx {
+	const char *name;
+	size_t line;
+	struct config *c;
+	char *err;
+	size_t errlen;
+	/* Remembered for the check between block-for and block-for-max,
+	 * which can only run once both are known. */
+	size_t block_for_line, block_for_max_line;
+	char block_for_tok[CONFIG_TOKEN_SHOW * 4 + 4];
+	char block_for_max_tok[CONFIG_TOKEN_SHOW * 4 + 4];
+};
+
+/* Called once per value; idx counts the values of the line from 0. */
+typedef bool (*config_key_fn)(struct config_ctx *, const struct config_tok *,
+    size_t);
+
+struct config_key {
+	const char *name;
+	config_key_fn fn;
+	bool list;		/* takes one or more values */
+};
+
+/*
+ * Render a token for an error message: printable ASCII as is, anything else
+ * as \xNN, at most CONFIG_TOKEN_SHOW input bytes and "..." when cut.  out
+ * must hold CONFIG_TOKEN_SHOW * 4 + 4 bytes.
+ */
+static void
+config_printable(const char *p, size_t len, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, n, o = 0;
+	bool cut = false;
+
+	if (outlen < CONFIG_TOKEN_SHOW * 4 + 4) {
+		if (outlen > 0)
+			out[0] = '\0';
+		return;
+	}
+	n = len;
+	if (n > CONFIG_TOKEN_SHOW) {
+		n = CONFIG_TOKEN_SHOW;
+		cut = true;
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)p[i];
+
+		if (ch >= 0x20 && ch < 0x7f)
+			out[o++] = (char)ch;
+		else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 0xf];
+		}
+	}
+	if (cut) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+}
+
+/* Write "NAME:LINE: problem 'TOKEN'" into the caller's buffer. */
+static bool
+config_error(struct config_ctx *x, size_t line, const char *problem,
+    const char *tok, size_t toklen)
+{
+	char show[CONFIG_TOKEN_SHOW * 4 + 4];
+
+	if (x->err == NULL || x->errlen == 0)
+		return false;
+	config_printable(tok, toklen, show, sizeof(show));
+	snprintf(x->err, x->errlen, "%s:%zu: %s '%s'", x->name, line, problem,
+	    show);
+	return false;
+}
+
+static bool
+config_tok_error(struct config_ctx *x, const char *problem,
+    const struct config_tok *t)
+{
+	return config_error(x, x->line, problem, t->p, t->len);
+}
+
+static bool
+config_tok_is(const struct config_tok *t, const char *word)
+{
+	size_t n = strlen(word);
+
+	return t->len == n && memcmp(t->p, word, n) == 0;
+}
+
+/*
+ * Unsigned decimal, digits only (no sign, no blanks), at most max.  Leading
+ * zeros are harmless and accepted.
+ */
+static bool
+config_parse_uint(const char *s, size_t len, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (len == 0)
+		return false;
+	for (i = 0; i < len; i++) {
+		unsigned d;
+
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		d = (unsigned)(s[i] - '0');
+		if (v > (max - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return true;
+}
+
+/* Digits followed by an optional one-letter unit; the multiplier comes
+ * from unit_fn.  Overflow of the product is refused. */
+static bool
+config_parse_scaled(const char *s, size_t len, uint64_t (*unit_fn)(char),
+    uint64_t *out)
+{
+	uint64_t v, mult = 1;
+
+	if (len == 0)
+		return false;
+	if (s[len - 1] < '0' || s[len - 1] > '9') {
+		mult = unit_fn(s[len - 1]);
+		if (mult == 0)
+			return false;
+		len--;
+	}
+	if (!config_parse_uint(s, len, UINT64_MAX, &v))
+		return false;
+	if (v > UINT64_MAX / mult)
+		return false;
+	*out = v * mult;
+	return true;
+}
+
+static uint64_t
+config_duration_unit(char u)
+{
+	switch (u) {
+	case 's':
+		return RG_USEC_PER_SEC;
+	case 'm':
+		return 60 * RG_USEC_PER_SEC;
+	case 'h':
+		return 3600 * RG_USEC_PER_SEC;
+	case 'd':
+		return 86400 * RG_USEC_PER_SEC;
+	case 'w':
+		return 7 * 86400 * RG_USEC_PER_SEC;
+	default:
+		return 0;
+	}
+}
+
+static uint64_t
+config_size_unit(char u)
+{
+	switch (u) {
+	case 'K':
+	case 'k':
+		return 1ULL << 10;
+	case 'M':
+	case 'm':
+		return 1ULL << 20;
+	case 'G':
+	case 'g':
+		return 1ULL << 30;
+	default:
+		return 0;
+	}
+}
+
+bool
+config_parse_duration(const char *s, size_t len, rg_time_t *out)
+{
+	uint64_t v;
+
+	/* A plain number is seconds, the unit everyone assumes. */
+	if (len > 0 && s[len - 1] >= '0' && s[len - 1] <= '9') {
+		if (!config_parse_uint(s, len, UINT64_MAX / RG_USEC_PER_SEC,
+		    &v))
+			return false;
+		*out = v * RG_USEC_PER_SEC;
+		return true;
+	}
+	if (!config_parse_scaled(s, len, config_duration_unit, &v))
+		return false;
+	*out = v;
+	return true;
+}
+
+bool
+config_parse_size(const char *s, size_t len, uint64_t *out)
+{
+	return config_parse_scaled(s, len, config_size_unit, out);
+}
+
+const char *
+config_duration_str(rg_time_t usec, char *buf, size_t len)
+{
+	static const struct {
+		char unit;
+		uint64_t secs;
+	} units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+		{ 'w', 7 * 86400 },
+	};
+	char best[32], cand[32];
+	uint64_t secs;
+	size_t i;
+
+	if (len == 0)
+		return buf;
+	if (usec % RG_USEC_PER_SEC != 0) {
+		/* Not produced by the parser (whole seconds only), but any
+		 * value must print sensibly: fractional seconds. */
+		uint64_t frac = usec % RG_USEC_PER_SEC;
+		int digits = 6;
+
+		while (frac % 10 == 0) {
+			frac /= 10;
+			digits--;
+		}
+		snprintf(buf, len, "%" PRIu64 ".%0*" PRIu64 "s",
+		    (uint64_t)(usec / RG_USEC_PER_SEC), digits, frac);
+		return buf;
+	}
+	secs = (uint64_t)(usec / RG_USEC_PER_SEC);
+	snprintf(best, sizeof(best), "%" PRIu64 "s", secs);
+	/* The shortest exact form; on a tie the smaller unit wins, so a
+	 * week reads "7d" as the configuration examples write it. */
+	for (i = 1; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (secs == 0 || secs % units[i].secs != 0)
+			break;
+		snprintf(cand, sizeof(cand), "%" PRIu64 "%c",
+		    secs / units[i].secs, units[i].unit);
+		if (strlen(cand) < strlen(best))
+			memcpy(best, cand, sizeof(best));
+	}
+	snprintf(buf, len, "%s", best);
+	return buf;
+}
+
+void
+config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->ports[0] = 25;
+	c->nports = 1;
+	c->mode = CONFIG_MODE_ENFORCE;
+	c->block_after = 3;
+	c->attempt_window = 10 * 60 * RG_USEC_PER_SEC;
+	c->block_for = 3600 * RG_USEC_PER_SEC;
+	c->block_for_max = 7 * 86400 * RG_USEC_PER_SEC;
+	c->hook = CONFIG_HOOK_FORWARD;
+	c->queue_first = c->queue_last = 0;
+	c->starttls = CONFIG_STARTTLS_ALLOW;
+	c->min_ttl = 0;
+	c->max_flows = 100000;
+	c->flow_memory = 64ULL << 20;
+	/* Both fit: the literals are far shorter than CONFIG_PATH_MAX. */
+	memcpy(c->state_db, "/var/lib/relayguard/state.db",
+	    sizeof("/var/lib/relayguard/state.db"));
+	memcpy(c->control_socket, "/run/relayguard/control.sock",
+	    sizeof("/run/relayguard/control.sock"));
+}
+
+void
+config_free(struct config *c)
+{
+	if (c == NULL)
+		return;
+	addr_domains_free(&c->local_domains);
+	cidr_set_free(&c->relay_networks);
+	/* Make a second config_free() (or a stray lookup) harmless. */
+	memset(&c->local_domains, 0, sizeof(c->local_domains));
+	memset(&c->relay_networks, 0, sizeof(c->relay_networks));
+}
+
+/* Key handlers: v is one value, n its index on the line (0 for non-list
+ * keys). */
+
+static bool
+config_key_local_domains(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	char problem[160];
+	const char *why = NULL;
+
+	(void)n;
+	if (!addr_domains_add(&x->c->local_domains, v->p, v->len, &why)) {
+		snprintf(problem, sizeof(problem), "invalid domain%s%s%s",
+		    why ? " (" : "", why ? why : "", why ? ")" : "");
+		return config_tok_error(x, problem, v);
+	}
+	return true;
+}
+
+static bool
+config_key_relay_networks(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	char problem[160];
+	const char *why = NULL;
+	struct cidr net;
+
+	(void)n;
+	if (!cidr_parse(v->p, v->len, &net, &why)) {
+		snprintf(problem, sizeof(problem), "invalid network%s%s%s",
+		    why ? " (" : "", why ? why : "", why ? ")" : "");
+		return config_tok_error(x, problem, v);
+	}
+	if (x->c->relay_networks.count >= CIDR_MAX)
+		return config_tok_error(x, "too many networks (at most 4096)",
+		    v);
+	if (!cidr_set_add(&x->c->relay_networks, &net))
+		return config_tok_error(x, "cannot add network", v);
+	return true;
+}
+
+static bool
+config_key_ports(struct config_ctx *x, const struct config_tok *v, size_t n)
+{
+	struct config *c = x->c;
+	uint64_t port;
+	uint32_t j;
+
+	/* The list replaces the default rather than adding to it. */
+	if (n == 0)
+		c->nports = 0;
+	if (!config_parse_uint(v->p, v->len, 65535, &port) || port == 0)
+		return config_tok_error(x, "invalid port (1-65535)", v);
+	for (j = 0; j < c->nports; j++)
+		if (c->ports[j] == port)
+			return config_tok_error(x, "duplicate port", v);
+	if (c->nports >= CONFIG_MAX_PORTS)
+		return config_tok_error(x, "too many ports (at most 64)", v);
+	c->ports[c->nports++] = (uint16_t)port;
+	return true;
+}
+
+static bool
+config_key_mode(struct config_ctx *x, const struct config_tok *v, size_t n)
+{
+	(void)n;
+	if (config_tok_is(v, "enforce"))
+		x->c->mode = CONFIG_MODE_ENFORCE;
+	else if (config_tok_is(v, "monitor"))
+		x->c->mode = CONFIG_MODE_MONITOR;
+	else
+		return config_tok_error(x, "invalid mode (enforce or monitor)",
+		    v);
+	return true;
+}
+
+static bool
+config_key_block_after(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	uint64_t val;
+
+	(void)n;
+	if (!config_parse_uint(v->p, v->len, CONFIG_MAX_BLOCK_AFTER, &val) ||
+	    val == 0)
+		return config_tok_error(x, "invalid block-after (1-1000)", v);
+	x->c->block_after = (uint32_t)val;
+	return true;
+}
+
+static bool
+config_duration_value(struct config_ctx *x, const struct config_tok *v,
+    rg_time_t *out)
+{
+	rg_time_t d;
+
+	if (!config_parse_duration(v->p, v->len, &d))
+		return config_tok_error(x, "invalid duration", v);
+	*out = d;
+	return true;
+}
+
+static bool
+config_key_attempt_window(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	(void)n;
+	if (!config_duration_value(x, v, &x->c->attempt_window))
+		return false;
+	if (x->c->attempt_window == 0)
+		return config_tok_error(x, "attempt-window must not be zero", v);
+	return true;
+}
+
+static bool
+config_key_block_for(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	(void)n;
+	if (!config_duration_value(x, v, &x->c->block_for))
+		return false;
+	if (x->c->block_for == 0)
+		return config_tok_error(x, "block-for must not be zero", v);
+	x->block_for_line = x->line;
+	config_printable(v->p, v->len, x->block_for_tok,
+	    sizeof(x->block_for_tok));
+	return true;
+}
+
+static bool
+config_key_block_for_max(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	(void)n;
+	if (!config_duration_value(x, v, &x->c->block_for_max))
+		return false;
+	x->block_for_max_line = x->line;
+	config_printable(v->p, v->len, x->block_for_max_tok,
+	    sizeof(x->block_for_max_tok));
+	return true;
+}
+
+static bool
+config_key_hook(struct config_ctx *x, const struct config_tok *v, size_t n)
+{
+	(void)n;
+	if (config_tok_is(v, "forward"))
+		x->c->hook = CONFIG_HOOK_FORWARD;
+	else if (config_tok_is(v, "input"))
+		x->c->hook = CONFIG_HOOK_INPUT;
+	else
+		return config_tok_error(x, "invalid hook (forward or input)", v);
+	return true;
+}
+
+static bool
+config_key_queue(struct config_ctx *x, const struct config_tok *v, size_t n)
+{
+	const char *dash;
+	uint64_t first, last;
+
+	(void)n;
+	dash = memchr(v->p, '-', v->len);
+	if (dash == NULL) {
+		if (!config_parse_uint(v->p, v->len, 65535, &first))
+			return config_tok_error(x, "invalid queue (0-65535 or "
+			    "N-M)", v);
+		last = first;
+	} else {
+		size_t l1 = (size_t)(dash - v->p);
+
+		if (!config_parse_uint(v->p, l1, 65535, &first) ||
+		    !config_parse_uint(dash + 1, v->len - l1 - 1, 65535, &last))
+			return config_tok_error(x, "invalid queue (0-65535 or "
+			    "N-M)", v);
+		if (first > last)
+			return config_tok_error(x, "invalid queue range (first "
+			    "above last)", v);
+		if (last - first + 1 > CONFIG_MAX_QUEUES)
+			return config_tok_error(x, "too many queues (at most "
+			    "64)", v);
+	}
+	x->c->queue_first = (uint16_t)first;
+	x->c->queue_last = (uint16_t)last;
+	return true;
+}
+
+static bool
+config_key_starttls(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	(void)n;
+	if (config_tok_is(v, "allow"))
+		x->c->starttls = CONFIG_STARTTLS_ALLOW;
+	else if (config_tok_is(v, "strip"))
+		x->c->starttls = CONFIG_STARTTLS_STRIP;
+	else if (config_tok_is(v, "deny"))
+		x->c->starttls = CONFIG_STARTTLS_DENY;
+	else
+		return config_tok_error(x, "invalid starttls (allow, strip or "
+		    "deny)", v);
+	return true;
+}
+
+static bool
+config_key_min_ttl(struct config_ctx *x, const struct config_tok *v, size_t n)
+{
+	uint64_t val;
+
+	(void)n;
+	if (!config_parse_uint(v->p, v->len, 255, &val))
+		return config_tok_error(x, "invalid min-ttl (0-255)", v);
+	x->c->min_ttl = (uint8_t)val;
+	return true;
+}
+
+static bool
+config_key_max_flows(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	uint64_t val;
+
+	(void)n;
+	if (!config_parse_uint(v->p, v->len, CONFIG_MAX_FLOWS, &val) ||
+	    val == 0)
+		return config_tok_error(x, "invalid max-flows (1-10000000)", v);
+	x->c->max_flows = (uint32_t)val;
+	return true;
+}
+
+static bool
+config_key_flow_memory(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	uint64_t val;
+
+	(void)n;
+	if (!config_parse_size(v->p, v->len, &val))
+		return config_tok_error(x, "invalid size", v);
+	if (val < CONFIG_MIN_FLOW_MEMORY || val > CONFIG_MAX_FLOW_MEMORY)
+		return config_tok_error(x, "invalid flow-memory (1M-64G)", v);
+	x->c->flow_memory = val;
+	return true;
+}
+
+/* An absolute path that fits in dst (and in max bytes with its NUL). */
+static bool
+config_path_value(struct config_ctx *x, const struct config_tok *v,
+    char *dst, size_t max)
+{
+	char problem[64];
+
+	if (v->len == 0 || v->p[0] != '/')
+		return config_tok_error(x, "path must be absolute", v);
+	if (v->len >= max) {
+		snprintf(problem, sizeof(problem), "path too long (at most %zu "
+		    "bytes)", max - 1);
+		return config_tok_error(x, problem, v);
+	}
+	/* Tokens hold no NUL (lines with NUL are refused), so the copy is
+	 * the whole path. */
+	memcpy(dst, v->p, v->len);
+	dst[v->len] = '\0';
+	return true;
+}
+
+static bool
+config_key_state_db(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	(void)n;
+	return config_path_value(x, v, x->c->state_db, CONFIG_PATH_MAX);
+}
+
+static bool
+config_key_control_socket(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	(void)n;
+	/* bind() takes at most sun_path bytes, NUL included. */
+	return config_path_value(x, v, x->c->control_socket, CONFIG_SUN_PATH);
+}
+
+static const struct config_key config_keys[] = {
+	{ "local-domains",	config_key_local_domains,	true },
+	{ "relay-networks",	config_key_relay_networks,	true },
+	{ "ports",		config_key_ports,		true },
+	{ "mode",		config_key_mode,		false },
+	{ "block-after",	config_key_block_after,		false },
+	{ "attempt-window",	config_key_attempt_window,	false },
+	{ "block-for",		config_key_block_for,		false },
+	{ "block-for-max",	config_key_block_for_max,	false },
+	{ "hook",		config_key_hook,		false },
+	{ "queue",		config_key_queue,		false },
+	{ "starttls",		config_key_starttls,		false },
+	{ "min-ttl",		config_key_min_ttl,		false },
+	{ "max-flows",		config_key_max_flows,		false },
+	{ "flow-memory",	config_key_flow_memory,		false },
+	{ "state-db",		config_key_state_db,		false },
+	{ "control-socket",	config_key_control_socket,	false },
+};
+#define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+
+static bool
+config_is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+/* The next token at or after *i, skipping blanks; false at the end of
+ * the line or at a comment. */
+static bool
+config_next_tok(const char *p, size_t len, size_t *i, struct config_tok *t)
+{
+	size_t start;
+
+	while (*i < len && config_is_blank(p[*i]))
+		(*i)++;
+	if (*i == len || p[*i] == '#')
+		return false;
+	start = *i;
+	while (*i < len && !config_is_blank(p[*i]))
+		(*i)++;
+	t->p = p + start;
+	t->len = *i - start;
+	return true;
+}
+
+/* Parse one line (without its line ending), one value at a time, so
+ * nothing is allocated however many values the line holds. */
+static bool
+config_parse_line(struct config_ctx *x, const char *p, size_t len,
+    size_t *seen)
+{
+	const struct config_key *key = NULL;
+	struct config_tok name, v, extra;
+	size_t i = 0, k, n;
+	char problem[96];
+
+	if (!config_next_tok(p, len, &i, &name))
+		return true;
+	for (k = 0; k < CONFIG_NKEYS; k++) {
+		if (config_tok_is(&name, config_keys[k].name)) {
+			key = &config_keys[k];
+			break;
+		}
+	}
+	if (key == NULL)
+		return config_tok_error(x, "unknown key", &name);
+	if (seen[k] != 0) {
+		snprintf(problem, sizeof(problem), "key given twice (first on "
+		    "line %zu)", seen[k]);
+		return config_tok_error(x, problem, &name);
+	}
+	seen[k] = x->line;
+	if (!config_next_tok(p, len, &i, &v))
+		return config_tok_error(x, "missing value for", &name);
+	if (!key->list) {
+		if (config_next_tok(p, len, &i, &extra))
+			return config_tok_error(x, "unexpected extra value",
+			    &extra);
+		return key->fn(x, &v, 0);
+	}
+	n = 0;
+	do {
+		if (!key->fn(x, &v, n++))
+			return false;
+	} while (config_next_tok(p, len, &i, &v));
+	return true;
+}
+
+bool
+config_parse(const char *name, const char *text, size_t len,
+    struct config *c, char *err, size_t errlen)
+{
+	struct config_ctx x;
+	size_t seen[CONFIG_NKEYS];
+	size_t off = 0;
+	bool ok = true;
+
+	memset(&x, 0, sizeof(x));
+	memset(seen, 0, sizeof(seen));
+	x.name = name != NULL ? name : "(config)";
+	x.c = c;
+	x.err = err;
+	x.errlen = errlen;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+
+	while (off < len && ok) {
+		const char *line = text + off;
+		const char *nl = memchr(line, '\n', len - off);
+		size_t llen = nl ? (size_t)(nl - line) : len - off;
+
+		off += llen + (nl ? 1 : 0);
+		x.line++;
+		/* Tolerate files written on Windows: one CR before LF. */
+		if (llen > 0 && line[llen - 1] == '\r')
+			llen--;
+		if (llen > CONFIG_MAX_LINE) {
+			char problem[64];
+
+			snprintf(problem, sizeof(problem), "line longer than %d "
+			    "bytes", CONFIG_MAX_LINE);
+			ok = config_error(&x, x.line, problem, line, llen);
+			break;
+		}
+		if (memchr(line, '\0', llen) != NULL) {
+			ok = config_error(&x, x.line, "NUL byte in line", line,
+			    llen);
+			break;
+		}
+		ok = config_parse_line(&x, line, llen, seen);
+	}
+	if (!ok)
+		return false;
+
+	if (c->block_for_max < c->block_for) {
+		/* Name the line that set block-for-max, or block-for's when
+		 * block-for-max was left at its default. */
+		if (err == NULL || errlen == 0)
+			return false;
+		if (x.block_for_max_line != 0)
+			snprintf(err, errlen, "%s:%zu: block-for-max shorter "
+			    "than block-for '%s'", x.name,
+			    x.block_for_max_line, x.block_for_max_tok);
+		else
+			snprintf(err, errlen, "%s:%zu: block-for longer than "
+			    "the default block-for-max (7d) '%s'", x.name,
+			    x.block_for_line, x.block_for_tok);
+		return false;
+	}
+	return true;
+}
+
+/* snprintf-style appending: o counts what would have been written. */
+struct config_out {
+	char *buf;
+	size_t len;
+	size_t o;
+};
+
+static void
+config_out(struct config_out *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+config_out(struct config_out *w, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	if (w->o < w->len)
+		r = vsnprintf(w->buf + w->o, w->len - w->o, fmt, ap);
+	else
+		r = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (r > 0)
+		w->o += (size_t)r;
+}
+
+size_t
+config_format(const struct config *c, char *buf, size_t len)
+{
+	static const char *modes[] = { "enforce", "monitor" };
+	static const char *hooks[] = { "forward", "input" };
+	static const char *starttls[] = { "allow", "strip", "deny" };
+	struct config_out w = { buf, len, 0 };
+	char d[32], net[RG_ADDRSTRLEN + 8];
+	uint32_t i;
+
+	if (len > 0)
+		buf[0] = '\0';
+	/* An empty list cannot be written as a key (a key needs a value),
+	 * so it becomes a comment: parsing it back gives the same empty
+	 * default. */
+	if (c->local_domains.count == 0)
+		config_out(&w, "# local-domains (none)\n");
+	else {
+		config_out(&w, "local-domains");
+		for (i = 0; i < c->local_domains.count; i++)
+			config_out(&w, " %s", c->local_domains.names[i]);
+		config_out(&w, "\n");
+	}
+	if (c->relay_networks.count == 0)
+		config_out(&w, "# relay-networks (none)\n");
+	else {
+		config_out(&w, "relay-networks");
+		for (i = 0; i < c->relay_networks.count; i++)
+			config_out(&w, " %s", cidr_str(&c->relay_networks.v[i],
+			    net, sizeof(net)));
+		config_out(&w, "\n");
+	}
+	config_out(&w, "ports");
+	for (i = 0; i < c->nports && i < CONFIG_MAX_PORTS; i++)
+		config_out(&w, " %u", (unsigned)c->ports[i]);
+	if (c->nports == 0)
+		config_out(&w, " 25");
+	config_out(&w, "\n");
+	config_out(&w, "mode %s\n",
+	    (unsigned)c->mode < 2 ? modes[c->mode] : "enforce");
+	config_out(&w, "block-after %" PRIu32 "\n", c->block_after);
+	config_out(&w, "attempt-window %s\n",
+	    config_duration_str(c->attempt_window, d, sizeof(d)));
+	config_out(&w, "block-for %s\n",
+	    config_duration_str(c->block_for, d, sizeof(d)));
+	config_out(&w, "block-for-max %s\n",
+	    config_duration_str(c->block_for_max, d, sizeof(d)));
+	config_out(&w, "hook %s\n",
+	    (unsigned)c->hook < 2 ? hooks[c->hook] : "forward");
+	if (c->queue_first == c->queue_last)
+		config_out(&w, "queue %u\n", (unsigned)c->queue_first);
+	else
+		config_out(&w, "queue %u-%u\n", (unsigned)c->queue_first,
+		    (unsigned)c->queue_last);
+	config_out(&w, "starttls %s\n",
+	    (unsigned)c->starttls < 3 ? starttls[c->starttls] : "allow");
+	config_out(&w, "min-ttl %u\n", (unsigned)c->min_ttl);
+	config_out(&w, "max-flows %" PRIu32 "\n", c->max_flows);
+	/* The largest exact binary unit keeps the value readable. */
+	if (c->flow_memory != 0 && c->flow_memory % (1ULL << 30) == 0)
+		config_out(&w, "flow-memory %" PRIu64 "G\n",
+		    c->flow_memory >> 30);
+	else if (c->flow_memory != 0 && c->flow_memory % (1ULL << 20) == 0)
+		config_out(&w, "flow-memory %" PRIu64 "M\n",
+		    c->flow_memory >> 20);
+	else if (c->flow_memory != 0 && c->flow_memory % (1ULL << 10) == 0)
+		config_out(&w, "flow-memory %" PRIu64 "K\n",
+		    c->flow_memory >> 10);
+	else
+		config_out(&w, "flow-memory %" PRIu64 "\n", c->flow_memory);
+	config_out(&w, "state-db %.*s\n", CONFIG_PATH_MAX, c->state_db);
+	config_out(&w, "control-socket %.*s\n", CONFIG_PATH_MAX,
+	    c->control_socket);
+	return w.o;
+}

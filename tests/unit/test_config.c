@@ -1,0 +1,816 @@
+/*
+ * test_config.c — the relayguard.conf parser: defaults, every key, the
+ * exact error messages, durations and sizes, and the config_format()
+ * round trip.
+ */
+#include <stdlib.h>
+
+#include "test.h"
+#include "../../filters/config.c"
+
+#define ERRLEN 512
+
+/* Parse NUL-terminated text from defaults; the config is freed unless the
+ * caller wants it (out != NULL). */
+static bool
+parse(const char *text, char *err, struct config *out)
+{
+	struct config c;
+	bool ok;
+
+	config_defaults(&c);
+	ok = config_parse("t.conf", text, strlen(text), &c, err, ERRLEN);
+	if (out != NULL)
+		*out = c;
+	else
+		config_free(&c);
+	return ok;
+}
+
+/* The text must be refused with exactly this message. */
+static void
+expect_err(const char *text, const char *want, int line)
+{
+	char err[ERRLEN] = "";
+
+	if (parse(text, err, NULL)) {
+		fprintf(stderr, "%s:%d: parse of \"%s\" succeeded\n", __FILE__,
+		    line, text);
+		test_failed_checks++;
+		return;
+	}
+	if (strcmp(err, want) != 0) {
+		fprintf(stderr, "%s:%d: error \"%s\" != \"%s\"\n", __FILE__,
+		    line, err, want);
+		test_failed_checks++;
+	}
+}
+#define EXPECT_ERR(text, want) expect_err((text), (want), __LINE__)
+
+/* The message comes partly from another module (address.c, cidr.c): check
+ * where it starts and which token it quotes. */
+static void
+expect_err_around(const char *text, const char *prefix, const char *suffix,
+    int line)
+{
+	char err[ERRLEN] = "";
+	size_t el, sl;
+
+	if (parse(text, err, NULL)) {
+		fprintf(stderr, "%s:%d: parse of \"%s\" succeeded\n", __FILE__,
+		    line, text);
+		test_failed_checks++;
+		return;
+	}
+	el = strlen(err);
+	sl = strlen(suffix);
+	if (strncmp(err, prefix, strlen(prefix)) != 0 || el < sl ||
+	    strcmp(err + el - sl, suffix) != 0) {
+		fprintf(stderr, "%s:%d: error \"%s\" not \"%s...%s\"\n",
+		    __FILE__, line, err, prefix, suffix);
+		test_failed_checks++;
+	}
+}
+#define EXPECT_ERR_AROUND(text, p, s) expect_err_around((text), (p), (s), \
+	__LINE__)
+
+static void
+expect_ok(const char *text, struct config *out, int line)
+{
+	char err[ERRLEN] = "";
+
+	if (!parse(text, err, out)) {
+		fprintf(stderr, "%s:%d: parse of \"%s\" failed: %s\n", __FILE__,
+		    line, text, err);
+		test_failed_checks++;
+	}
+}
+#define EXPECT_OK(text, out) expect_ok((text), (out), __LINE__)
+
+static void
+test_defaults(void)
+{
+	struct config c;
+
+	config_defaults(&c);
+	ASSERT_INT_EQ(c.local_domains.count, 0);
+	ASSERT_INT_EQ(c.relay_networks.count, 0);
+	ASSERT_INT_EQ(c.nports, 1);
+	ASSERT_INT_EQ(c.ports[0], 25);
+	ASSERT_INT_EQ(c.mode, CONFIG_MODE_ENFORCE);
+	ASSERT_INT_EQ(c.block_after, 3);
+	ASSERT_INT_EQ(c.attempt_window, 600 * RG_USEC_PER_SEC);
+	ASSERT_INT_EQ(c.block_for, 3600 * RG_USEC_PER_SEC);
+	ASSERT_INT_EQ(c.block_for_max, 7 * 86400 * RG_USEC_PER_SEC);
+	ASSERT_INT_EQ(c.hook, CONFIG_HOOK_FORWARD);
+	ASSERT_INT_EQ(c.queue_first, 0);
+	ASSERT_INT_EQ(c.queue_last, 0);
+	ASSERT_INT_EQ(c.starttls, CONFIG_STARTTLS_ALLOW);
+	ASSERT_INT_EQ(c.min_ttl, 0);
+	ASSERT_INT_EQ(c.max_flows, 100000);
+	ASSERT_INT_EQ(c.flow_memory, 64 * 1024 * 1024);
+	ASSERT_STR_EQ(c.state_db, "/var/lib/relayguard/state.db");
+	ASSERT_STR_EQ(c.control_socket, "/run/relayguard/control.sock");
+	config_free(&c);
+	config_free(&c);	/* twice is harmless */
+}
+
+static void
+test_empty_and_comments(void)
+{
+	struct config c, d;
+
+	config_defaults(&d);
+	EXPECT_OK("", &c);
+	ASSERT_MEM_EQ(&c, &d, sizeof(c));
+	config_free(&c);
+	EXPECT_OK("\n\n   \n\t\n# comment\n   # indented comment\n", &c);
+	ASSERT_MEM_EQ(&c, &d, sizeof(c));
+	config_free(&c);
+
+	EXPECT_OK("ports 25 587 # submission too\nmode monitor #x\n", &c);
+	ASSERT_INT_EQ(c.nports, 2);
+	ASSERT_INT_EQ(c.ports[1], 587);
+	config_free(&c);
+	/* '#' only starts a comment where a token could start. */
+	EXPECT_ERR("mode monitor#x\n", "t.conf:1: invalid mode (enforce or "
+	    "monitor) 'monitor#x'");
+	EXPECT_ERR("ports 25#x\n", "t.conf:1: invalid port (1-65535) '25#x'");
+	EXPECT_ERR("ports # none\n", "t.conf:1: missing value for 'ports'");
+	EXPECT_ERR("\n\n#x\nmode\n", "t.conf:4: missing value for 'mode'");
+	EXPECT_ERR("mode\t \n", "t.conf:1: missing value for 'mode'");
+	/* No final newline. */
+	EXPECT_OK("mode monitor", &c);
+	ASSERT_INT_EQ(c.mode, CONFIG_MODE_MONITOR);
+	config_free(&c);
+	/* Tabs and spaces both separate. */
+	EXPECT_OK("\tports\t\t25 \t 465\t", &c);
+	ASSERT_INT_EQ(c.nports, 2);
+	ASSERT_INT_EQ(c.ports[0], 25);
+	ASSERT_INT_EQ(c.ports[1], 465);
+	config_free(&c);
+}
+
+static void
+test_every_key(void)
+{
+	struct config c;
+	char buf[64];
+
+	EXPECT_OK(
+	    "local-domains   example.test .Example.TEST.\n"
+	    "relay-networks  192.0.2.0/24 2001:db8:1::/48\n"
+	    "ports           25 587 2525\n"
+	    "mode            monitor\n"
+	    "block-after     5\n"
+	    "attempt-window  15m\n"
+	    "block-for       2h\n"
+	    "block-for-max   2w\n"
+	    "hook            input\n"
+	    "queue           2-5\n"
+	    "starttls        strip\n"
+	    "min-ttl         3\n"
+	    "max-flows       5000\n"
+	    "flow-memory     512M\n"
+	    "state-db        /tmp/rg/state.db\n"
+	    "control-socket  /tmp/rg/control.sock\n", &c);
+	ASSERT_INT_EQ(c.local_domains.count, 2);
+	if (c.local_domains.count == 2) {
+		ASSERT_STR_EQ(c.local_domains.names[0], "example.test");
+		ASSERT_STR_EQ(c.local_domains.names[1], ".example.test");
+	}
+	ASSERT_INT_EQ(c.relay_networks.count, 2);
+	ASSERT_STR_EQ(cidr_str(&c.relay_networks.v[0], buf, sizeof(buf)),
+	    "192.0.2.0/24");
+	ASSERT_STR_EQ(cidr_str(&c.relay_networks.v[1], buf, sizeof(buf)),
+	    "2001:db8:1::/48");
+	ASSERT_INT_EQ(c.nports, 3);
+	ASSERT_INT_EQ(c.ports[0], 25);
+	ASSERT_INT_EQ(c.ports[1], 587);
+	ASSERT_INT_EQ(c.ports[2], 2525);
+	ASSERT_INT_EQ(c.mode, CONFIG_MODE_MONITOR);
+	ASSERT_INT_EQ(c.block_after, 5);
+	ASSERT_INT_EQ(c.attempt_window, 900 * RG_USEC_PER_SEC);
+	ASSERT_INT_EQ(c.block_for, 7200 * RG_USEC_PER_SEC);
+	ASSERT_INT_EQ(c.block_for_max, 14 * 86400 * RG_USEC_PER_SEC);
+	ASSERT_INT_EQ(c.hook, CONFIG_HOOK_INPUT);
+	ASSERT_INT_EQ(c.queue_first, 2);
+	ASSERT_INT_EQ(c.queue_last, 5);
+	ASSERT_INT_EQ(c.starttls, CONFIG_STARTTLS_STRIP);
+	ASSERT_INT_EQ(c.min_ttl, 3);
+	ASSERT_INT_EQ(c.max_flows, 5000);
+	ASSERT_INT_EQ(c.flow_memory, 512ULL << 20);
+	ASSERT_STR_EQ(c.state_db, "/tmp/rg/state.db");
+	ASSERT_STR_EQ(c.control_socket, "/tmp/rg/control.sock");
+	config_free(&c);
+
+	EXPECT_OK("mode enforce\nhook forward\nstarttls deny\n", &c);
+	ASSERT_INT_EQ(c.mode, CONFIG_MODE_ENFORCE);
+	ASSERT_INT_EQ(c.hook, CONFIG_HOOK_FORWARD);
+	ASSERT_INT_EQ(c.starttls, CONFIG_STARTTLS_DENY);
+	config_free(&c);
+	EXPECT_OK("starttls allow\n", &c);
+	ASSERT_INT_EQ(c.starttls, CONFIG_STARTTLS_ALLOW);
+	config_free(&c);
+}
+
+static void
+test_bounds(void)
+{
+	struct config c;
+
+	EXPECT_OK("ports 1 65535\nblock-after 1\nmin-ttl 255\n"
+	    "max-flows 10000000\nflow-memory 1M\nqueue 65535\n", &c);
+	ASSERT_INT_EQ(c.ports[0], 1);
+	ASSERT_INT_EQ(c.ports[1], 65535);
+	ASSERT_INT_EQ(c.block_after, 1);
+	ASSERT_INT_EQ(c.min_ttl, 255);
+	ASSERT_INT_EQ(c.max_flows, 10000000);
+	ASSERT_INT_EQ(c.flow_memory, 1048576);
+	ASSERT_INT_EQ(c.queue_first, 65535);
+	ASSERT_INT_EQ(c.queue_last, 65535);
+	config_free(&c);
+	EXPECT_OK("queue 0-63\n", &c);
+	ASSERT_INT_EQ(c.queue_first, 0);
+	ASSERT_INT_EQ(c.queue_last, 63);
+	config_free(&c);
+	EXPECT_OK("block-after 1000\nflow-memory 64G\nqueue 100-163\n"
+	    "max-flows 1\nmin-ttl 000\n", &c);
+	ASSERT_INT_EQ(c.block_after, 1000);
+	ASSERT_INT_EQ(c.flow_memory, 64ULL << 30);
+	ASSERT_INT_EQ(c.queue_first, 100);
+	ASSERT_INT_EQ(c.queue_last, 163);
+	ASSERT_INT_EQ(c.max_flows, 1);
+	config_free(&c);
+	EXPECT_OK("flow-memory 1048576\n", &c);
+	ASSERT_INT_EQ(c.flow_memory, 1048576);
+	config_free(&c);
+	EXPECT_OK("flow-memory 1024k\n", &c);
+	ASSERT_INT_EQ(c.flow_memory, 1048576);
+	config_free(&c);
+}
+
+static void
+test_bad_values(void)
+{
+	EXPECT_ERR("colour blue\n", "t.conf:1: unknown key 'colour'");
+	EXPECT_ERR("Ports 25\n", "t.conf:1: unknown key 'Ports'");
+	EXPECT_ERR("ports 0\n", "t.conf:1: invalid port (1-65535) '0'");
+	EXPECT_ERR("ports 65536\n", "t.conf:1: invalid port (1-65535) "
+	    "'65536'");
+	EXPECT_ERR("ports 25 smtp\n", "t.conf:1: invalid port (1-65535) "
+	    "'smtp'");
+	EXPECT_ERR("ports -25\n", "t.conf:1: invalid port (1-65535) '-25'");
+	EXPECT_ERR("ports +25\n", "t.conf:1: invalid port (1-65535) '+25'");
+	EXPECT_ERR("ports 99999999999999999999999\n", "t.conf:1: invalid "
+	    "port (1-65535) '99999999999999999999999'");
+	EXPECT_ERR("ports 25 587 25\n", "t.conf:1: duplicate port '25'");
+	EXPECT_ERR("mode Enforce\n", "t.conf:1: invalid mode (enforce or "
+	    "monitor) 'Enforce'");
+	EXPECT_ERR("mode enforce monitor\n", "t.conf:1: unexpected extra "
+	    "value 'monitor'");
+	EXPECT_ERR("block-after 0\n", "t.conf:1: invalid block-after (1-1000) "
+	    "'0'");
+	EXPECT_ERR("block-after 1001\n", "t.conf:1: invalid block-after "
+	    "(1-1000) '1001'");
+	EXPECT_ERR("block-after 3x\n", "t.conf:1: invalid block-after "
+	    "(1-1000) '3x'");
+	EXPECT_ERR("attempt-window 0\n", "t.conf:1: attempt-window must not "
+	    "be zero '0'");
+	EXPECT_ERR("attempt-window 0m\n", "t.conf:1: attempt-window must not "
+	    "be zero '0m'");
+	EXPECT_ERR("attempt-window 10y\n", "t.conf:1: invalid duration "
+	    "'10y'");
+	EXPECT_ERR("block-for 0s\n", "t.conf:1: block-for must not be zero "
+	    "'0s'");
+	EXPECT_ERR("block-for 1.5h\n", "t.conf:1: invalid duration '1.5h'");
+	EXPECT_ERR("block-for-max soon\n", "t.conf:1: invalid duration "
+	    "'soon'");
+	EXPECT_ERR("block-for-max 99999999999999w\n", "t.conf:1: invalid "
+	    "duration '99999999999999w'");
+	EXPECT_ERR("hook output\n", "t.conf:1: invalid hook (forward or "
+	    "input) 'output'");
+	EXPECT_ERR("queue 65536\n", "t.conf:1: invalid queue (0-65535 or N-M) "
+	    "'65536'");
+	EXPECT_ERR("queue 1-\n", "t.conf:1: invalid queue (0-65535 or N-M) "
+	    "'1-'");
+	EXPECT_ERR("queue -1\n", "t.conf:1: invalid queue (0-65535 or N-M) "
+	    "'-1'");
+	EXPECT_ERR("queue 1-2-3\n", "t.conf:1: invalid queue (0-65535 or N-M) "
+	    "'1-2-3'");
+	EXPECT_ERR("queue 5-3\n", "t.conf:1: invalid queue range (first above "
+	    "last) '5-3'");
+	EXPECT_ERR("queue 0-64\n", "t.conf:1: too many queues (at most 64) "
+	    "'0-64'");
+	EXPECT_ERR("queue 0-65535\n", "t.conf:1: too many queues (at most 64) "
+	    "'0-65535'");
+	EXPECT_ERR("starttls require\n", "t.conf:1: invalid starttls (allow, "
+	    "strip or deny) 'require'");
+	EXPECT_ERR("min-ttl 256\n", "t.conf:1: invalid min-ttl (0-255) '256'");
+	EXPECT_ERR("min-ttl -1\n", "t.conf:1: invalid min-ttl (0-255) '-1'");
+	EXPECT_ERR("max-flows 0\n", "t.conf:1: invalid max-flows (1-10000000) "
+	    "'0'");
+	EXPECT_ERR("max-flows 10000001\n", "t.conf:1: invalid max-flows "
+	    "(1-10000000) '10000001'");
+	EXPECT_ERR("flow-memory 1023K\n", "t.conf:1: invalid flow-memory "
+	    "(1M-64G) '1023K'");
+	EXPECT_ERR("flow-memory 65G\n", "t.conf:1: invalid flow-memory "
+	    "(1M-64G) '65G'");
+	EXPECT_ERR("flow-memory 64T\n", "t.conf:1: invalid size '64T'");
+	EXPECT_ERR("flow-memory 64MB\n", "t.conf:1: invalid size '64MB'");
+	EXPECT_ERR("flow-memory 9999999999G\n", "t.conf:1: invalid flow-memory "
+	    "(1M-64G) '9999999999G'");
+	EXPECT_ERR("flow-memory 999999999999999999999G\n", "t.conf:1: invalid "
+	    "size '999999999999999999999G'");
+	EXPECT_ERR("state-db state.db\n", "t.conf:1: path must be absolute "
+	    "'state.db'");
+	EXPECT_ERR("control-socket ./c.sock\n", "t.conf:1: path must be "
+	    "absolute './c.sock'");
+	EXPECT_ERR_AROUND("local-domains example.test bad_domain!\n",
+	    "t.conf:1: invalid domain", " 'bad_domain!'");
+	EXPECT_ERR_AROUND("\nrelay-networks 192.0.2.0/24 192.0.2.0/33\n",
+	    "t.conf:2: invalid network", " '192.0.2.0/33'");
+	EXPECT_ERR_AROUND("relay-networks 192.0.2.300\n",
+	    "t.conf:1: invalid network", " '192.0.2.300'");
+	EXPECT_ERR_AROUND("relay-networks 2001:db8::/129\n",
+	    "t.conf:1: invalid network", " '2001:db8::/129'");
+	EXPECT_ERR_AROUND("relay-networks example.test\n",
+	    "t.conf:1: invalid network", " 'example.test'");
+	/* Other whitespace is not a separator: it is part of a bad token. */
+	EXPECT_ERR("mode\vmonitor\n", "t.conf:1: unknown key 'mode\\x0bmonitor'");
+	EXPECT_ERR("mode monitor\f\n", "t.conf:1: invalid mode (enforce or "
+	    "monitor) 'monitor\\x0c'");
+	EXPECT_ERR("mode \xc3\xa9t\xc3\xa9\n", "t.conf:1: invalid mode (enforce "
+	    "or monitor) '\\xc3\\xa9t\\xc3\\xa9'");
+	/* A bare CR in the middle of a line is not a line ending. */
+	EXPECT_ERR("mode monitor\r\r\n", "t.conf:1: invalid mode "
+	    "(enforce or monitor) 'monitor\\x0d'");
+}
+
+static void
+test_too_many_ports(void)
+{
+	char text[1024], want[128];
+	size_t o;
+	int i;
+	struct config c;
+
+	o = (size_t)snprintf(text, sizeof(text), "ports");
+	for (i = 1; i <= CONFIG_MAX_PORTS; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, " %d", i);
+	snprintf(text + o, sizeof(text) - o, "\n");
+	EXPECT_OK(text, &c);
+	ASSERT_INT_EQ(c.nports, CONFIG_MAX_PORTS);
+	ASSERT_INT_EQ(c.ports[CONFIG_MAX_PORTS - 1], CONFIG_MAX_PORTS);
+	config_free(&c);
+	snprintf(text + o, sizeof(text) - o, " 1000\n");
+	snprintf(want, sizeof(want), "t.conf:1: too many ports (at most 64) "
+	    "'1000'");
+	EXPECT_ERR(text, want);
+}
+
+static void
+test_paths(void)
+{
+	char text[CONFIG_PATH_MAX + 64], want[512];
+	struct config c;
+	size_t n;
+
+	/* sun_path holds 108 bytes with the NUL: 107 characters fit. */
+	n = (size_t)snprintf(text, sizeof(text), "control-socket /");
+	memset(text + n, 'a', 106);
+	text[n + 106] = '\0';
+	EXPECT_OK(text, &c);
+	ASSERT_INT_EQ(strlen(c.control_socket), 107);
+	config_free(&c);
+	text[n + 106] = 'a';
+	text[n + 107] = '\0';
+	snprintf(want, sizeof(want), "t.conf:1: path too long (at most 107 "
+	    "bytes) '/%.63s...'", text + n);
+	EXPECT_ERR(text, want);
+
+	n = (size_t)snprintf(text, sizeof(text), "state-db /");
+	memset(text + n, 'b', CONFIG_PATH_MAX - 2);
+	text[n + CONFIG_PATH_MAX - 2] = '\0';
+	EXPECT_OK(text, &c);
+	ASSERT_INT_EQ(strlen(c.state_db), CONFIG_PATH_MAX - 1);
+	config_free(&c);
+	text[n + CONFIG_PATH_MAX - 2] = 'b';
+	text[n + CONFIG_PATH_MAX - 1] = '\0';
+	snprintf(want, sizeof(want), "t.conf:1: path too long (at most 4095 "
+	    "bytes) '/%.63s...'", text + n);
+	EXPECT_ERR(text, want);
+}
+
+static void
+test_given_twice(void)
+{
+	EXPECT_ERR("mode monitor\nhook input\n\nmode enforce\n",
+	    "t.conf:4: key given twice (first on line 1) 'mode'");
+	EXPECT_ERR("ports 25\nports 587\n",
+	    "t.conf:2: key given twice (first on line 1) 'ports'");
+	EXPECT_ERR("local-domains example.test\n# more\n"
+	    "local-domains other.test\n",
+	    "t.conf:3: key given twice (first on line 1) 'local-domains'");
+	/* Given twice even if the first had no valid value. */
+	EXPECT_ERR("block-for\nblock-for 1h\n", "t.conf:1: missing value for "
+	    "'block-for'");
+}
+
+static void
+test_crlf(void)
+{
+	struct config c;
+
+	EXPECT_OK("ports 25 587\r\nmode monitor\r\n# comment\r\n\r\n"
+	    "hook input\r\n", &c);
+	ASSERT_INT_EQ(c.nports, 2);
+	ASSERT_INT_EQ(c.ports[1], 587);
+	ASSERT_INT_EQ(c.mode, CONFIG_MODE_MONITOR);
+	ASSERT_INT_EQ(c.hook, CONFIG_HOOK_INPUT);
+	config_free(&c);
+	EXPECT_ERR("mode monitor\r\nhook sideways\r\n", "t.conf:2: invalid "
+	    "hook (forward or input) 'sideways'");
+}
+
+static void
+test_durations(void)
+{
+	static const struct {
+		const char *s;
+		bool ok;
+		uint64_t secs;
+	} cases[] = {
+		{ "90", true, 90 }, { "90s", true, 90 }, { "10m", true, 600 },
+		{ "1h", true, 3600 }, { "7d", true, 604800 },
+		{ "2w", true, 1209600 }, { "0", true, 0 }, { "007m", true, 420 },
+		{ "18446744073709", true, 18446744073709ULL },
+		{ "18446744073709s", true, 18446744073709ULL },
+		{ "18446744073710", false, 0 },
+		{ "18446744073710s", false, 0 },
+		{ "30500568w", true, 30500568ULL * 604800 },
+		{ "30500569w", false, 0 },
+		{ "99999999999999999999", false, 0 },
+		{ "", false, 0 }, { "s", false, 0 }, { "m", false, 0 },
+		{ "1x", false, 0 }, { "-1", false, 0 }, { "+1", false, 0 },
+		{ "1.5h", false, 0 }, { " 1", false, 0 }, { "1 ", false, 0 },
+		{ "1hh", false, 0 }, { "1h30m", false, 0 }, { "1H", false, 0 },
+		{ "1M", false, 0 }, { "0x10", false, 0 },
+	};
+	size_t i;
+	rg_time_t t;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool ok;
+
+		t = 12345;
+		ok = config_parse_duration(cases[i].s, strlen(cases[i].s), &t);
+		if (ok != cases[i].ok || (ok && t != cases[i].secs *
+		    RG_USEC_PER_SEC)) {
+			fprintf(stderr, "%s:%d: duration \"%s\": ok %d t %llu\n",
+			    __FILE__, __LINE__, cases[i].s, ok,
+			    (unsigned long long)t);
+			test_failed_checks++;
+		}
+	}
+	/* The length is honoured: no reading past it. */
+	TEST_CHECK(config_parse_duration("10mXX", 3, &t));
+	ASSERT_INT_EQ(t, 600 * RG_USEC_PER_SEC);
+}
+
+static void
+test_sizes(void)
+{
+	static const struct {
+		const char *s;
+		bool ok;
+		uint64_t v;
+	} cases[] = {
+		{ "4096", true, 4096 }, { "512K", true, 512 << 10 },
+		{ "512k", true, 512 << 10 }, { "64M", true, 64 << 20 },
+		{ "1G", true, 1ULL << 30 }, { "0", true, 0 },
+		{ "18446744073709551615", true, UINT64_MAX },
+		{ "18446744073709551616", false, 0 },
+		{ "17179869183G", true, 17179869183ULL << 30 },
+		{ "17179869184G", false, 0 },
+		{ "", false, 0 }, { "K", false, 0 }, { "1T", false, 0 },
+		{ "1KB", false, 0 }, { "-1", false, 0 }, { "1.5M", false, 0 },
+		{ " 1M", false, 0 },
+	};
+	size_t i;
+	uint64_t v;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool ok;
+
+		v = 12345;
+		ok = config_parse_size(cases[i].s, strlen(cases[i].s), &v);
+		if (ok != cases[i].ok || (ok && v != cases[i].v)) {
+			fprintf(stderr, "%s:%d: size \"%s\": ok %d v %llu\n",
+			    __FILE__, __LINE__, cases[i].s, ok,
+			    (unsigned long long)v);
+			test_failed_checks++;
+		}
+	}
+}
+
+static void
+test_duration_str(void)
+{
+	char buf[32];
+
+	ASSERT_STR_EQ(config_duration_str(0, buf, sizeof(buf)), "0s");
+	ASSERT_STR_EQ(config_duration_str(90 * RG_USEC_PER_SEC, buf,
+	    sizeof(buf)), "90s");
+	ASSERT_STR_EQ(config_duration_str(60 * RG_USEC_PER_SEC, buf,
+	    sizeof(buf)), "1m");
+	ASSERT_STR_EQ(config_duration_str(600 * RG_USEC_PER_SEC, buf,
+	    sizeof(buf)), "10m");
+	ASSERT_STR_EQ(config_duration_str(3600 * RG_USEC_PER_SEC, buf,
+	    sizeof(buf)), "1h");
+	ASSERT_STR_EQ(config_duration_str(3660 * RG_USEC_PER_SEC, buf,
+	    sizeof(buf)), "61m");
+	ASSERT_STR_EQ(config_duration_str(86400 * RG_USEC_PER_SEC, buf,
+	    sizeof(buf)), "1d");
+	ASSERT_STR_EQ(config_duration_str(7 * 86400 * RG_USEC_PER_SEC, buf,
+	    sizeof(buf)), "7d");
+	ASSERT_STR_EQ(config_duration_str(14 * 86400 * RG_USEC_PER_SEC, buf,
+	    sizeof(buf)), "2w");
+	ASSERT_STR_EQ(config_duration_str(365 * 86400 * RG_USEC_PER_SEC, buf,
+	    sizeof(buf)), "365d");
+	ASSERT_STR_EQ(config_duration_str(604801 * RG_USEC_PER_SEC, buf,
+	    sizeof(buf)), "604801s");
+	ASSERT_STR_EQ(config_duration_str(1500000, buf, sizeof(buf)), "1.5s");
+	ASSERT_STR_EQ(config_duration_str(1, buf, sizeof(buf)), "0.000001s");
+	ASSERT_STR_EQ(config_duration_str(UINT64_MAX, buf, sizeof(buf)),
+	    "18446744073709.551615s");
+	/* Truncated, still terminated. */
+	ASSERT_STR_EQ(config_duration_str(3600 * RG_USEC_PER_SEC, buf, 2), "1");
+}
+
+static void
+test_block_for_max(void)
+{
+	struct config c;
+
+	EXPECT_ERR("block-for 2h\n# x\nblock-for-max 1h\n",
+	    "t.conf:3: block-for-max shorter than block-for '1h'");
+	EXPECT_ERR("block-for-max 1h\nblock-for 2h\n",
+	    "t.conf:1: block-for-max shorter than block-for '1h'");
+	EXPECT_ERR("mode monitor\nblock-for 8d\n",
+	    "t.conf:2: block-for longer than the default block-for-max (7d) "
+	    "'8d'");
+	EXPECT_ERR("block-for-max 0\n",
+	    "t.conf:1: block-for-max shorter than block-for '0'");
+	EXPECT_OK("block-for 2h\nblock-for-max 2h\n", &c);
+	ASSERT_INT_EQ(c.block_for, c.block_for_max);
+	config_free(&c);
+	EXPECT_OK("block-for 1w\n", &c);
+	config_free(&c);
+}
+
+static void
+test_long_lines(void)
+{
+	char *text, want[512];
+	size_t n = CONFIG_MAX_LINE + 16;
+	struct config c;
+
+	text = malloc(n + 1);
+	if (text == NULL) {
+		TEST_CHECK(text != NULL);
+		return;
+	}
+	/* Exactly CONFIG_MAX_LINE bytes (plus CR LF) is fine. */
+	memset(text, '#', CONFIG_MAX_LINE);
+	memcpy(text + CONFIG_MAX_LINE, "\r\nmode monitor\n", 16);
+	EXPECT_OK(text, &c);
+	ASSERT_INT_EQ(c.mode, CONFIG_MODE_MONITOR);
+	config_free(&c);
+	/* One more is not, even as a comment. */
+	memset(text, '#', CONFIG_MAX_LINE + 1);
+	memcpy(text + CONFIG_MAX_LINE + 1, "\nmode x\n", 9);
+	snprintf(want, sizeof(want), "t.conf:1: line longer than 65536 bytes "
+	    "'%.64s...'", text);
+	EXPECT_ERR(text, want);
+	/* A long list that fits the line is fine. */
+	memcpy(text, "ports", 5);
+	memset(text + 5, ' ', CONFIG_MAX_LINE - 5);
+	memcpy(text + CONFIG_MAX_LINE - 6, "25 587\nmode monitor", 20);
+	EXPECT_OK(text, &c);
+	ASSERT_INT_EQ(c.nports, 2);
+	config_free(&c);
+	/* And a long one on the second line is found there. */
+	memcpy(text, "mode monitor\n", 13);
+	memset(text + 13, 'x', n - 13);
+	text[n] = '\0';
+	snprintf(want, sizeof(want), "t.conf:2: line longer than 65536 bytes "
+	    "'%.64s...'", text + 13);
+	EXPECT_ERR(text, want);
+	free(text);
+}
+
+static void
+test_nul(void)
+{
+	static const char t1[] = "mode monitor\nports 25\0 587\n";
+	static const char t2[] = "mode\0";
+	struct config c;
+	char err[ERRLEN];
+
+	config_defaults(&c);
+	TEST_CHECK(!config_parse("t.conf", t1, sizeof(t1) - 1, &c, err,
+	    sizeof(err)));
+	ASSERT_STR_EQ(err, "t.conf:2: NUL byte in line 'ports 25\\x00 587'");
+	config_free(&c);
+	config_defaults(&c);
+	TEST_CHECK(!config_parse("t.conf", t2, sizeof(t2) - 1, &c, err,
+	    sizeof(err)));
+	ASSERT_STR_EQ(err, "t.conf:1: NUL byte in line 'mode\\x00'");
+	config_free(&c);
+}
+
+static void
+test_err_buffer(void)
+{
+	struct config c;
+	char err[8];
+
+	/* A short buffer is truncated, never overrun; NULL is allowed. */
+	memset(err, 'z', sizeof(err));
+	config_defaults(&c);
+	TEST_CHECK(!config_parse("t.conf", "mode x\n", 7, &c, err, 6));
+	ASSERT_STR_EQ(err, "t.con");
+	ASSERT_INT_EQ(err[6], 'z');
+	config_free(&c);
+	config_defaults(&c);
+	TEST_CHECK(!config_parse("t.conf", "mode x\n", 7, &c, NULL, 0));
+	config_free(&c);
+	config_defaults(&c);
+	TEST_CHECK(!config_parse("t.conf", "block-for 8d\n", 13, &c, NULL, 0));
+	config_free(&c);
+	/* Success clears the buffer. */
+	config_defaults(&c);
+	memset(err, 'z', sizeof(err));
+	TEST_CHECK(config_parse("t.conf", "mode monitor", 12, &c, err,
+	    sizeof(err)));
+	ASSERT_STR_EQ(err, "");
+	config_free(&c);
+}
+
+static void
+test_printable(void)
+{
+	char out[CONFIG_TOKEN_SHOW * 4 + 4];
+	char in[200];
+
+	config_printable("a\x01\x7f\xff'z", 6, out, sizeof(out));
+	ASSERT_STR_EQ(out, "a\\x01\\x7f\\xff'z");
+	memset(in, '\xff', sizeof(in));
+	config_printable(in, sizeof(in), out, sizeof(out));
+	ASSERT_INT_EQ(strlen(out), CONFIG_TOKEN_SHOW * 4 + 3);
+	ASSERT_STR_EQ(out + CONFIG_TOKEN_SHOW * 4, "...");
+	config_printable(in, 64, out, sizeof(out));
+	ASSERT_INT_EQ(strlen(out), CONFIG_TOKEN_SHOW * 4);
+	/* Too small an output buffer gives an empty string, not overrun. */
+	config_printable("abc", 3, out, 10);
+	ASSERT_STR_EQ(out, "");
+}
+
+/* Two configurations hold the same values. */
+static void
+same_config(const struct config *a, const struct config *b)
+{
+	uint32_t i;
+	char x[64], y[64];
+
+	ASSERT_INT_EQ(a->local_domains.count, b->local_domains.count);
+	for (i = 0; i < a->local_domains.count &&
+	    i < b->local_domains.count; i++)
+		ASSERT_STR_EQ(a->local_domains.names[i],
+		    b->local_domains.names[i]);
+	ASSERT_INT_EQ(a->relay_networks.count, b->relay_networks.count);
+	for (i = 0; i < a->relay_networks.count &&
+	    i < b->relay_networks.count; i++)
+		ASSERT_STR_EQ(cidr_str(&a->relay_networks.v[i], x, sizeof(x)),
+		    cidr_str(&b->relay_networks.v[i], y, sizeof(y)));
+	ASSERT_INT_EQ(a->nports, b->nports);
+	ASSERT_MEM_EQ(a->ports, b->ports, sizeof(a->ports));
+	ASSERT_INT_EQ(a->mode, b->mode);
+	ASSERT_INT_EQ(a->block_after, b->block_after);
+	ASSERT_INT_EQ(a->attempt_window, b->attempt_window);
+	ASSERT_INT_EQ(a->block_for, b->block_for);
+	ASSERT_INT_EQ(a->block_for_max, b->block_for_max);
+	ASSERT_INT_EQ(a->hook, b->hook);
+	ASSERT_INT_EQ(a->queue_first, b->queue_first);
+	ASSERT_INT_EQ(a->queue_last, b->queue_last);
+	ASSERT_INT_EQ(a->starttls, b->starttls);
+	ASSERT_INT_EQ(a->min_ttl, b->min_ttl);
+	ASSERT_INT_EQ(a->max_flows, b->max_flows);
+	ASSERT_INT_EQ(a->flow_memory, b->flow_memory);
+	ASSERT_STR_EQ(a->state_db, b->state_db);
+	ASSERT_STR_EQ(a->control_socket, b->control_socket);
+}
+
+static void
+round_trip(const char *text)
+{
+	struct config a, b;
+	char buf[8192], err[ERRLEN];
+	size_t n, n2;
+
+	config_defaults(&a);
+	if (!config_parse("a.conf", text, strlen(text), &a, err, sizeof(err))) {
+		fprintf(stderr, "round trip source: %s\n", err);
+		test_failed_checks++;
+		config_free(&a);
+		return;
+	}
+	n = config_format(&a, buf, sizeof(buf));
+	TEST_CHECK(n < sizeof(buf));
+	ASSERT_INT_EQ(strlen(buf), n);
+	/* The size alone can be asked for. */
+	ASSERT_INT_EQ(config_format(&a, NULL, 0), n);
+	config_defaults(&b);
+	if (!config_parse("b.conf", buf, n, &b, err, sizeof(err))) {
+		fprintf(stderr, "round trip: %s\n%s", err, buf);
+		test_failed_checks++;
+	} else
+		same_config(&a, &b);
+	/* Formatting the reparsed configuration gives the same text. */
+	n2 = config_format(&b, buf + n + 1, sizeof(buf) - n - 1);
+	ASSERT_INT_EQ(n2, n);
+	ASSERT_MEM_EQ(buf, buf + n + 1, n);
+	config_free(&a);
+	config_free(&b);
+}
+
+static void
+test_format(void)
+{
+	struct config c;
+	char buf[1024], small[20];
+	size_t n;
+
+	config_defaults(&c);
+	n = config_format(&c, buf, sizeof(buf));
+	ASSERT_STR_EQ(buf,
+	    "# local-domains (none)\n"
+	    "# relay-networks (none)\n"
+	    "ports 25\n"
+	    "mode enforce\n"
+	    "block-after 3\n"
+	    "attempt-window 10m\n"
+	    "block-for 1h\n"
+	    "block-for-max 7d\n"
+	    "hook forward\n"
+	    "queue 0\n"
+	    "starttls allow\n"
+	    "min-ttl 0\n"
+	    "max-flows 100000\n"
+	    "flow-memory 64M\n"
+	    "state-db /var/lib/relayguard/state.db\n"
+	    "control-socket /run/relayguard/control.sock\n");
+	ASSERT_INT_EQ(n, strlen(buf));
+	/* Truncation is reported by the returned length. */
+	memset(small, 'z', sizeof(small));
+	ASSERT_INT_EQ(config_format(&c, small, 10), n);
+	ASSERT_STR_EQ(small, "# local-d");
+	ASSERT_INT_EQ(small[10], 'z');
+	config_free(&c);
+
+	round_trip("");
+	round_trip("local-domains   example.test .Example.TEST. other.example\n"
+	    "relay-networks  192.0.2.0/24 2001:db8:1::/48 198.51.100.7\n"
+	    "ports 25 587 2525\nmode monitor\nblock-after 1000\n"
+	    "attempt-window 90\nblock-for 1d\nblock-for-max 2w\nhook input\n"
+	    "queue 4-67\nstarttls deny\nmin-ttl 255\nmax-flows 10000000\n"
+	    "flow-memory 1048577\nstate-db /x\ncontrol-socket /y/z.sock\n");
+	round_trip("flow-memory 3G\nqueue 9\nstarttls strip\n"
+	    "attempt-window 3661\nblock-for 7d\nblock-for-max 7d\n");
+	round_trip("flow-memory 1025K\n");
+}
+
+int
+main(void)
+{
+	TEST_RUN(test_defaults);
+	TEST_RUN(test_empty_and_comments);
+	TEST_RUN(test_every_key);
+	TEST_RUN(test_bounds);
+	TEST_RUN(test_bad_values);
+	TEST_RUN(test_too_many_ports);
+	TEST_RUN(test_paths);
+	TEST_RUN(test_given_twice);
+	TEST_RUN(test_crlf);
+	TEST_RUN(test_durations);
+	TEST_RUN(test_sizes);
+	TEST_RUN(test_duration_str);
+	TEST_RUN(test_block_for_max);
+	TEST_RUN(test_long_lines);
+	TEST_RUN(test_nul);
+	TEST_RUN(test_err_buffer);
+	TEST_RUN(test_printable);
+	TEST_RUN(test_format);
+	return TEST_END("config");
+}
