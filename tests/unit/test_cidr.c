@@ -1,0 +1,287 @@
+/*
+ * test_cidr.c — network parsing, membership and formatting.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "test.h"
+#include "cidr.h"
+
+static struct cidr
+net(const char *s)
+{
+	struct cidr c;
+	const char *why = NULL;
+
+	if (!cidr_parse(s, strlen(s), &c, &why)) {
+		fprintf(stderr, "cannot parse %s: %s\n", s, why);
+		test_failed_checks++;
+	}
+	return c;
+}
+
+static struct rg_addr
+addr(const char *s)
+{
+	struct rg_addr a;
+
+	if (!rg_addr_parse(s, strlen(s), &a)) {
+		fprintf(stderr, "cannot parse %s\n", s);
+		test_failed_checks++;
+	}
+	return a;
+}
+
+static void
+check_str(const char *in, const char *want)
+{
+	struct cidr c = net(in);
+	char buf[64];
+
+	ASSERT_STR_EQ(cidr_str(&c, buf, sizeof(buf)), want);
+}
+
+static void
+test_parse_ok(void)
+{
+	struct cidr c;
+
+	c = net("192.0.2.0/24");
+	ASSERT_INT_EQ(c.net.family, 4);
+	ASSERT_INT_EQ(c.prefix, 24);
+	ASSERT_INT_EQ(c.net.bytes[0], 192);
+	ASSERT_INT_EQ(c.net.bytes[2], 2);
+	c = net("2001:db8::/32");
+	ASSERT_INT_EQ(c.net.family, 6);
+	ASSERT_INT_EQ(c.prefix, 32);
+	c = net("198.51.100.7");
+	ASSERT_INT_EQ(c.prefix, 32);
+	c = net("2001:db8::7");
+	ASSERT_INT_EQ(c.prefix, 128);
+	c = net("0.0.0.0/0");
+	ASSERT_INT_EQ(c.prefix, 0);
+	c = net("::/0");
+	ASSERT_INT_EQ(c.net.family, 6);
+	ASSERT_INT_EQ(c.prefix, 0);
+	c = net("203.0.113.255/32");
+	ASSERT_INT_EQ(c.prefix, 32);
+	c = net("2001:db8::1/128");
+	ASSERT_INT_EQ(c.prefix, 128);
+	c = net("192.0.2.128/25");
+	ASSERT_INT_EQ(c.prefix, 25);
+	c = net("2001:db8:1::/48");
+	ASSERT_INT_EQ(c.prefix, 48);
+
+	check_str("192.0.2.0/24", "192.0.2.0/24");
+	check_str("198.51.100.7", "198.51.100.7/32");
+	check_str("2001:DB8:0:0::/64", "2001:db8::/64");
+	check_str("::/0", "::/0");
+	check_str("0.0.0.0/0", "0.0.0.0/0");
+	check_str("2001:db8::1", "2001:db8::1/128");
+}
+
+static void
+bad(const char *s, size_t len, const char *want_why)
+{
+	struct cidr c;
+	const char *why = NULL;
+
+	if (cidr_parse(s, len, &c, &why)) {
+		fprintf(stderr, "accepted bad network \"%.*s\"\n", (int)len, s);
+		test_failed_checks++;
+		return;
+	}
+	ASSERT_STR_EQ(why, want_why);
+}
+
+#define BAD(s, w) bad((s), strlen(s), (w))
+
+static void
+test_parse_bad(void)
+{
+	BAD("", "empty network");
+	BAD("192.0.2.1/24", "host bits set");
+	BAD("192.0.2.128/24", "host bits set");
+	BAD("192.0.2.1/31", "host bits set");
+	BAD("0.0.0.1/0", "host bits set");
+	BAD("2001:db8::1/64", "host bits set");
+	BAD("2001:db8:8000::/32", "host bits set");
+	BAD("::1/127", "host bits set");
+	BAD("192.0.2.0/33", "bad prefix length");
+	BAD("2001:db8::/129", "bad prefix length");
+	BAD("192.0.2.0/", "bad prefix length");
+	BAD("192.0.2.0/-1", "bad prefix length");
+	BAD("192.0.2.0/2x", "bad prefix length");
+	BAD("192.0.2.0/ 24", "bad prefix length");
+	BAD("192.0.2.0/24 ", "bad prefix length");
+	BAD("192.0.2.0/0024", "bad prefix length");
+	BAD("192.0.2.0/24/24", "bad prefix length");
+	BAD("192.0.2/24", "bad address");
+	BAD("192.0.2.256/32", "bad address");
+	BAD("/24", "bad address");
+	BAD("example.test", "bad address");
+	BAD(" 192.0.2.0/24", "bad address");
+	BAD("2001:db8:::/48", "bad address");
+	BAD("2001:db8::/4x", "bad prefix length");
+	bad("192.0.2.0\0/24", 13, "bad address");
+	bad("192.0.2.0/2\0", 12, "bad prefix length");
+	/* A NUL must not let "192.0.2.0" pass for longer text. */
+	bad("192.0.2.0\0junk", 14, "bad address");
+	/* why may be NULL */
+	{
+		struct cidr c;
+
+		TEST_CHECK(!cidr_parse("junk", 4, &c, NULL));
+		TEST_CHECK(!cidr_parse(NULL, 0, &c, NULL));
+	}
+}
+
+static void
+test_contains(void)
+{
+	struct cidr c;
+	struct rg_addr a;
+
+	c = net("192.0.2.0/24");
+	a = addr("192.0.2.0");
+	TEST_CHECK(cidr_contains(&c, &a));
+	a = addr("192.0.2.255");
+	TEST_CHECK(cidr_contains(&c, &a));
+	a = addr("192.0.3.0");
+	TEST_CHECK(!cidr_contains(&c, &a));
+	a = addr("192.0.1.255");
+	TEST_CHECK(!cidr_contains(&c, &a));
+	a = addr("::ffff:192.0.2.1");	/* a v6 address: other family */
+	TEST_CHECK(!cidr_contains(&c, &a));
+
+	c = net("192.0.2.128/25");
+	a = addr("192.0.2.127");
+	TEST_CHECK(!cidr_contains(&c, &a));
+	a = addr("192.0.2.128");
+	TEST_CHECK(cidr_contains(&c, &a));
+
+	c = net("198.51.100.7");
+	a = addr("198.51.100.7");
+	TEST_CHECK(cidr_contains(&c, &a));
+	a = addr("198.51.100.6");
+	TEST_CHECK(!cidr_contains(&c, &a));
+
+	c = net("0.0.0.0/0");
+	a = addr("203.0.113.9");
+	TEST_CHECK(cidr_contains(&c, &a));
+	a = addr("2001:db8::1");
+	TEST_CHECK(!cidr_contains(&c, &a));
+
+	c = net("::/0");
+	a = addr("2001:db8::1");
+	TEST_CHECK(cidr_contains(&c, &a));
+	a = addr("203.0.113.9");
+	TEST_CHECK(!cidr_contains(&c, &a));
+
+	c = net("2001:db8:1::/48");
+	a = addr("2001:db8:1:ffff::1");
+	TEST_CHECK(cidr_contains(&c, &a));
+	a = addr("2001:db8:2::1");
+	TEST_CHECK(!cidr_contains(&c, &a));
+
+	c = net("2001:db8::/33");
+	a = addr("2001:db8:7fff::1");
+	TEST_CHECK(cidr_contains(&c, &a));
+	a = addr("2001:db8:8000::1");
+	TEST_CHECK(!cidr_contains(&c, &a));
+
+	c = net("2001:db8::25/128");
+	a = addr("2001:db8::25");
+	TEST_CHECK(cidr_contains(&c, &a));
+	a = addr("2001:db8::24");
+	TEST_CHECK(!cidr_contains(&c, &a));
+
+	/* An unset address is in nothing. */
+	memset(&a, 0, sizeof(a));
+	c = net("0.0.0.0/0");
+	TEST_CHECK(!cidr_contains(&c, &a));
+	TEST_CHECK(!cidr_contains(&c, NULL));
+}
+
+static void
+test_set(void)
+{
+	struct cidr_set s = { 0, NULL };
+	struct cidr c;
+	struct rg_addr a;
+	uint32_t i;
+
+	a = addr("192.0.2.1");
+	TEST_CHECK(!cidr_set_contains(&s, &a));
+	TEST_CHECK(!cidr_set_contains(NULL, &a));
+	c = net("192.0.2.0/24");
+	TEST_CHECK(cidr_set_add(&s, &c));
+	c = net("2001:db8:1::/48");
+	TEST_CHECK(cidr_set_add(&s, &c));
+	TEST_CHECK(cidr_set_add(&s, &c));	/* duplicate: kept once */
+	ASSERT_INT_EQ(s.count, 2);
+	TEST_CHECK(cidr_set_contains(&s, &a));
+	a = addr("2001:db8:1::9");
+	TEST_CHECK(cidr_set_contains(&s, &a));
+	a = addr("2001:db8:2::9");
+	TEST_CHECK(!cidr_set_contains(&s, &a));
+	a = addr("198.51.100.1");
+	TEST_CHECK(!cidr_set_contains(&s, &a));
+	cidr_set_free(&s);
+	ASSERT_INT_EQ(s.count, 0);
+	TEST_CHECK(s.v == NULL);
+
+	/* Grows to CIDR_MAX and no further. */
+	for (i = 0; i < CIDR_MAX; i++) {
+		memset(&c, 0, sizeof(c));
+		c.net.family = 6;
+		c.net.bytes[0] = 0x20;
+		c.net.bytes[1] = 0x01;
+		c.net.bytes[2] = 0x0d;
+		c.net.bytes[3] = 0xb8;
+		c.net.bytes[14] = (uint8_t)(i >> 8);
+		c.net.bytes[15] = (uint8_t)i;
+		c.prefix = 128;
+		if (!cidr_set_add(&s, &c)) {
+			TEST_CHECK(0);
+			break;
+		}
+	}
+	ASSERT_INT_EQ(s.count, CIDR_MAX);
+	c.net.bytes[13] = 1;
+	TEST_CHECK(!cidr_set_add(&s, &c));
+	a = addr("2001:db8::fff");
+	TEST_CHECK(cidr_set_contains(&s, &a));
+	a = addr("2001:db8::1000");
+	TEST_CHECK(!cidr_set_contains(&s, &a));
+	/* Bad entries are refused. */
+	cidr_set_free(&s);
+	memset(&c, 0, sizeof(c));
+	TEST_CHECK(!cidr_set_add(&s, &c));
+	c.net.family = 4;
+	c.prefix = 33;
+	TEST_CHECK(!cidr_set_add(&s, &c));
+	cidr_set_free(&s);
+	cidr_set_free(NULL);
+}
+
+static void
+test_str_small_buffer(void)
+{
+	struct cidr c = net("2001:db8:1::/48");
+	char buf[8];
+
+	cidr_str(&c, buf, sizeof(buf));
+	ASSERT_STR_EQ(buf, "2001:db");
+}
+
+int
+main(void)
+{
+	TEST_RUN(test_parse_ok);
+	TEST_RUN(test_parse_bad);
+	TEST_RUN(test_contains);
+	TEST_RUN(test_set);
+	TEST_RUN(test_str_small_buffer);
+	return TEST_END("cidr");
+}
