@@ -4,9 +4,11 @@
  * round trip.
  */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "test.h"
 #include "../../filters/config.c"
+#include "conffile.h"
 
 #define ERRLEN 512
 
@@ -791,6 +793,100 @@ test_format(void)
 	round_trip("flow-memory 1025K\n");
 }
 
+/* Write text to a new temporary file; its name goes into path. */
+static bool
+write_temp(char *path, size_t pathlen, const char *text, size_t len)
+{
+	FILE *f;
+	int fd;
+
+	snprintf(path, pathlen, "/tmp/test_config.XXXXXX");
+	if ((fd = mkstemp(path)) == -1)
+		return false;
+	if ((f = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		return false;
+	}
+	if (len > 0 && fwrite(text, 1, len, f) != len) {
+		fclose(f);
+		return false;
+	}
+	return fclose(f) == 0;
+}
+
+static void
+test_conffile(void)
+{
+	struct config c;
+	char path[64], err[ERRLEN], want[ERRLEN];
+	char *big;
+
+	/* A missing default file means defaults; an explicit one is an
+	 * error. */
+	TEST_CHECK(conffile_load("/nonexistent/relayguard.conf", false, &c,
+	    err, sizeof(err)));
+	ASSERT_INT_EQ(c.block_after, 3);
+	config_free(&c);
+	TEST_CHECK(!conffile_load("/nonexistent/relayguard.conf", true, &c,
+	    err, sizeof(err)));
+	ASSERT_STR_EQ(err, "/nonexistent/relayguard.conf: No such file or "
+	    "directory");
+	config_free(&c);
+	/* A directory is not a configuration file, default or not. */
+	TEST_CHECK(!conffile_load("/tmp", false, &c, err, sizeof(err)));
+	ASSERT_STR_EQ(err, "/tmp: Is a directory");
+	config_free(&c);
+
+	if (!write_temp(path, sizeof(path), "mode monitor\nports 25 587\n",
+	    26)) {
+		TEST_CHECK(!"cannot write a temporary file");
+		return;
+	}
+	TEST_CHECK(conffile_load(path, true, &c, err, sizeof(err)));
+	ASSERT_INT_EQ(c.mode, CONFIG_MODE_MONITOR);
+	ASSERT_INT_EQ(c.nports, 2);
+	config_free(&c);
+	unlink(path);
+
+	if (!write_temp(path, sizeof(path), "mode monitor\nhook up\n", 21)) {
+		TEST_CHECK(!"cannot write a temporary file");
+		return;
+	}
+	TEST_CHECK(!conffile_load(path, false, &c, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s:2: invalid hook (forward or input) "
+	    "'up'", path);
+	ASSERT_STR_EQ(err, want);
+	/* Back at the defaults after a failure. */
+	ASSERT_INT_EQ(c.mode, CONFIG_MODE_ENFORCE);
+	config_free(&c);
+	unlink(path);
+
+	/* 1 MiB of comments is accepted, one byte more is not. */
+	if ((big = malloc(CONFFILE_MAX_SIZE + 1)) == NULL) {
+		TEST_CHECK(big != NULL);
+		return;
+	}
+	memset(big, '\n', CONFFILE_MAX_SIZE + 1);
+	memcpy(big, "mode monitor", 12);
+	if (write_temp(path, sizeof(path), big, CONFFILE_MAX_SIZE)) {
+		TEST_CHECK(conffile_load(path, true, &c, err, sizeof(err)));
+		ASSERT_INT_EQ(c.mode, CONFIG_MODE_MONITOR);
+		config_free(&c);
+		unlink(path);
+	} else
+		TEST_CHECK(!"cannot write a temporary file");
+	if (write_temp(path, sizeof(path), big, CONFFILE_MAX_SIZE + 1)) {
+		TEST_CHECK(!conffile_load(path, true, &c, err, sizeof(err)));
+		snprintf(want, sizeof(want), "%s: larger than 1048576 bytes",
+		    path);
+		ASSERT_STR_EQ(err, want);
+		config_free(&c);
+		unlink(path);
+	} else
+		TEST_CHECK(!"cannot write a temporary file");
+	free(big);
+}
+
 int
 main(void)
 {
@@ -812,5 +908,6 @@ main(void)
 	TEST_RUN(test_err_buffer);
 	TEST_RUN(test_printable);
 	TEST_RUN(test_format);
+	TEST_RUN(test_conffile);
 	return TEST_END("config");
 }

@@ -1,0 +1,30 @@
+/*
+ * log.h — the tiny logging API of OpenBSD daemons.
+ *
+ * In the foreground messages go to stderr, otherwise to syslog.  log_warn
+ * and fatal append strerror(errno); the x variants do not.  fatal and
+ * fatalx log and exit(1): for broken invariants and startup failures, not
+ * for operations a running daemon can live without.
+ */
+#ifndef LOG_H
+#define LOG_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+/* ident names the program in syslog; foreground sends to stderr. */
+void log_init(const char *ident, bool foreground);
+/* 0: info and above; 1 or more: also debug. */
+void log_setverbose(int verbose);
+int log_getverbose(void);
+
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fatal(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+
+#endif
