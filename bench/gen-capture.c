@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define GEN_MSS		1448
@@ -255,6 +256,11 @@ gen_pool_init(struct gen *g)
 
 	for (i = 0; i < GEN_POOL_SIZE; i++)
 		g->pool[i] = alpha[gen_below(g, sizeof(alpha) - 1)];
+	/* No "RCPT" anywhere, so no body line starts with it: a counter
+	 * that looks at line starts only (bench/nidscount.c) stays exact. */
+	for (i = 0; i + 4 <= GEN_POOL_SIZE; i++)
+		if (strncasecmp(g->pool + i, "rcpt", 4) == 0)
+			g->pool[i + 2] = 'x';
 }
 
 /* Headers and a body of about want bytes, dot-stuffed, then "\r\n.\r\n". */
