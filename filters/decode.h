@@ -14,7 +14,8 @@
 enum decode_link {
 	DECODE_LINK_NULL = 0,		/* BSD loopback: 4-byte host-order AF */
 	DECODE_LINK_ETHERNET = 1,	/* with 802.1Q / 802.1ad / QinQ tags */
-	DECODE_LINK_RAW = 101,		/* raw IPv4 or IPv6 */
+	DECODE_LINK_RAW = 101,		/* raw IPv4 or IPv6; DLT_RAW 12 and 14
+					 * are accepted as aliases */
 	DECODE_LINK_LOOP = 108,		/* OpenBSD loopback: network-order AF */
 	DECODE_LINK_LINUX_SLL = 113,
 	DECODE_LINK_IPV4 = 228,
@@ -46,8 +47,13 @@ struct decode_packet {
 	uint8_t ttl;		/* IPv4 TTL or IPv6 hop limit */
 	uint16_t window;	/* raw, unscaled */
 	uint16_t urg_ptr;
-	int8_t wscale;		/* window scale option on SYN, -1 if absent */
-	uint16_t mss;		/* MSS option, 0 if absent */
+	int8_t wscale;		/* window scale option on SYN, -1 if absent;
+				 * clamped to 14 as Linux does */
+	uint16_t mss;		/* MSS option on SYN, 0 if absent */
+	/* Options are read only on SYN segments (elsewhere a receiver
+	 * ignores MSS and window scale).  An option with an impossible
+	 * length ends the walk, Linux-style, without rejecting the segment;
+	 * an MSS or window scale of the wrong size is ignored. */
 	/* Payload as captured: payload_len may be less than payload_wire_len
 	 * when the capture snap length cut the packet; the missing tail is a
 	 * gap to the reassembler. */
@@ -62,6 +68,23 @@ struct decode_packet {
 /*
  * Decode one frame of the given link type.  caplen bytes are readable at
  * data; wirelen is the original length (>= caplen; pass caplen if unknown).
+ * wirelen is informational: the IP length fields decide what the packet
+ * holds, so Ethernet padding past them is never payload.
+ *
+ * Where the capture ends matters:
+ *  - a cut inside the link, IP (options, IPv6 extension headers) or TCP
+ *    header (options included) is DECODE_MALFORMED;
+ *  - a cut inside the payload is DECODE_OK with payload_len <
+ *    payload_wire_len (also when the IP length claims more than the frame
+ *    holds: the reassembler sees a gap).
+ * An IP length smaller than the headers it must hold is DECODE_MALFORMED.
+ * A fragment (IPv4 MF or offset, IPv6 fragment header other than an atomic
+ * one) is DECODE_FRAGMENT whatever its protocol; IPv6 ESP, "no next header"
+ * and non-TCP protocols are DECODE_NOT_TCP, as are non-IP EtherTypes and
+ * address families.  A hop-by-hop header after the first place, more than
+ * 8 VLAN tags or 16 extension headers, and jumbograms are DECODE_MALFORMED.
+ * *out is only meaningful after DECODE_OK (it may be partly written
+ * otherwise); every field is then set.
  */
 enum decode_result decode_packet(int linktype, const uint8_t *data,
     size_t caplen, size_t wirelen, struct decode_packet *out);
@@ -75,6 +98,12 @@ bool decode_tcp_checksum_ok(const uint8_t *frame, size_t caplen,
 void decode_tcp_checksum_fix(uint8_t *frame, size_t caplen,
     const struct decode_packet *p);
 
+/* Verify the IPv4 header checksum (a receiver drops a packet failing it);
+ * true for IPv6, which has none.  (Addition to the original contract.) */
+bool decode_ip_checksum_ok(const uint8_t *frame, size_t caplen,
+    const struct decode_packet *p);
+
+/* "ok", "not-tcp", "fragment", "malformed", "unsupported". */
 const char *decode_result_str(enum decode_result r);
 
 #endif
