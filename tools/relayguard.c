@@ -1,0 +1,236 @@
+/*
+ * relayguard.c — the operator's command: a table of subcommands, the
+ * global -c option, usage generated from the table.
+ *
+ * -c FILE (or --config FILE, --config=FILE) may come before or
+ * after the subcommand, as operators type it either way; it is taken out of
+ * argv before dispatch, so subcommands never see it.  Scanning stops at
+ * "--", which is passed on to the subcommand.  "-cFILE" is not taken:
+ * a subcommand option that happens to start with "-c" must not vanish.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conffile.h"
+#include "tools.h"
+
+struct subcommand {
+	const char *name;
+	cmd_fn fn;
+	const char *help;
+};
+
+static const struct subcommand subcommands[] = {
+	{ "replay", cmd_replay,
+	    "run pcap/pcapng captures through the filters, events on stdout" },
+	{ "config-test", cmd_config_test,
+	    "check the configuration file (-v: print the effective settings)" },
+	/* The daemon-control commands (status, blocks, block, unblock, why)
+	 * and check join this table as they are written. */
+};
+#define NSUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: relayguard [-c FILE] SUBCOMMAND [ARGS...]\n"
+	    "       relayguard --help | --version\n\n"
+	    "Subcommands:\n");
+	for (i = 0; i < NSUBCOMMANDS; i++)
+		fprintf(f, "  %-13s %s\n", subcommands[i].name,
+		    subcommands[i].help);
+	fprintf(f, "\nOptions:\n"
+	    "  -c FILE, --config FILE   configuration file, before or after "
+	    "the subcommand\n"
+	    "                           (default %s)\n\n"
+	    "'relayguard help SUBCOMMAND' shows a subcommand's options.\n",
+	    CONFIG_DEFAULT_PATH);
+}
+
+static const struct subcommand *
+subcommand_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NSUBCOMMANDS; i++)
+		if (strcmp(subcommands[i].name, name) == 0)
+			return &subcommands[i];
+	return NULL;
+}
+
+int
+cmd_config_test(int argc, char **argv, const char *config_path,
+    bool config_given)
+{
+	struct config c;
+	char err[1024], *text;
+	bool verbose = false;
+	size_t n;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-v") == 0 ||
+		    strcmp(argv[i], "--verbose") == 0)
+			verbose = true;
+		else if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0) {
+			printf("usage: relayguard config-test [-c FILE] [-v]\n");
+			return 0;
+		} else {
+			fprintf(stderr, "relayguard: config-test: unexpected "
+			    "argument '%s'\n"
+			    "usage: relayguard config-test [-c FILE] [-v]\n",
+			    argv[i]);
+			return 1;
+		}
+	}
+	if (!conffile_load(config_path, config_given, &c, err, sizeof(err))) {
+		fprintf(stderr, "relayguard: %s\n", err);
+		config_free(&c);
+		return 1;
+	}
+	if (!config_given && access(config_path, F_OK) != 0)
+		fprintf(stderr, "relayguard: configuration OK: %s (absent, "
+		    "defaults used)\n", config_path);
+	else
+		fprintf(stderr, "relayguard: configuration OK: %s\n",
+		    config_path);
+	if (verbose) {
+		/* Size first: a long domain list does not fit a fixed
+		 * buffer. */
+		n = config_format(&c, NULL, 0);
+		if ((text = malloc(n + 1)) == NULL) {
+			fprintf(stderr, "relayguard: out of memory\n");
+			config_free(&c);
+			return 1;
+		}
+		config_format(&c, text, n + 1);
+		fwrite(text, 1, n, stdout);
+		free(text);
+	}
+	config_free(&c);
+	if (fflush(stdout) != 0) {
+		perror("relayguard: stdout");
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Take -c/--config out of argv into *path.  args receives the remaining
+ * arguments (argv[0] included) and a NULL; returns their count, or -1
+ * after printing an error.
+ */
+static int
+strip_config(int argc, char **argv, char **args, const char **path,
+    bool *given)
+{
+	int i, n = 0;
+	const char *val;
+
+	args[n++] = argv[0];
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--") == 0) {
+			/* The rest belongs to the subcommand, verbatim. */
+			while (i < argc)
+				args[n++] = argv[i++];
+			break;
+		}
+		if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "relayguard: option %s needs a "
+				    "FILE argument\n", a);
+				return -1;
+			}
+			val = argv[++i];
+		} else if (strncmp(a, "--config=", 9) == 0)
+			val = a + 9;
+		else {
+			args[n++] = argv[i];
+			continue;
+		}
+		if (*given) {
+			fprintf(stderr, "relayguard: -c given twice\n");
+			return -1;
+		}
+		if (val[0] == '\0') {
+			fprintf(stderr, "relayguard: empty configuration file "
+			    "name\n");
+			return -1;
+		}
+		*path = val;
+		*given = true;
+	}
+	args[n] = NULL;
+	return n;
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct subcommand *sc;
+	const char *config_path = CONFIG_DEFAULT_PATH;
+	bool config_given = false;
+	char **args;
+	char help_arg[] = "--help";
+	char *help_argv[3];
+	int n, rc;
+
+	if (argc < 1)
+		return 1;
+	if ((args = calloc((size_t)argc + 1, sizeof(*args))) == NULL) {
+		perror("relayguard");
+		return 1;
+	}
+	n = strip_config(argc, argv, args, &config_path, &config_given);
+	if (n < 0) {
+		free(args);
+		return 1;
+	}
+	if (n < 2) {
+		usage(stderr);
+		free(args);
+		return 1;
+	}
+	if (strcmp(args[1], "-h") == 0 || strcmp(args[1], "--help") == 0 ||
+	    strcmp(args[1], "help") == 0) {
+		/* "relayguard help SUBCOMMAND" is "SUBCOMMAND --help". */
+		if (n >= 3 && (sc = subcommand_find(args[2])) != NULL) {
+			help_argv[0] = args[2];
+			help_argv[1] = help_arg;
+			help_argv[2] = NULL;
+			free(args);
+			return sc->fn(2, help_argv, config_path, config_given);
+		}
+		usage(stdout);
+		free(args);
+		return 0;
+	}
+	if (strcmp(args[1], "--version") == 0) {
+		printf("relayguard %s\n", RELAYGUARD_VERSION);
+		free(args);
+		return 0;
+	}
+	if (args[1][0] == '-') {
+		fprintf(stderr, "relayguard: unknown option '%s'\n", args[1]);
+		usage(stderr);
+		free(args);
+		return 1;
+	}
+	if ((sc = subcommand_find(args[1])) == NULL) {
+		fprintf(stderr, "relayguard: unknown subcommand '%s'\n",
+		    args[1]);
+		usage(stderr);
+		free(args);
+		return 1;
+	}
+	rc = sc->fn(n - 1, args + 1, config_path, config_given);
+	free(args);
+	return rc;
+}

@@ -1,0 +1,27 @@
+/*
+ * tools.h — the subcommands of the relayguard command.
+ *
+ * Each subcommand is a cmd_fn: argv[0] is the subcommand name, the global
+ * -c/--config option has already been taken out of argv, and config_path
+ * is the file to use (CONFIG_DEFAULT_PATH unless config_given).  It returns
+ * the process exit status.
+ */
+#ifndef TOOLS_H
+#define TOOLS_H
+
+#include <stdbool.h>
+
+#define RELAYGUARD_VERSION "0.1.0"
+
+typedef int (*cmd_fn)(int argc, char **argv, const char *config_path,
+    bool config_given);
+
+/* relayguard.c */
+int cmd_config_test(int argc, char **argv, const char *config_path,
+    bool config_given);
+
+/* replay.c: pcap/pcapng files through filters/, events on stdout. */
+int cmd_replay(int argc, char **argv, const char *config_path,
+    bool config_given);
+
+#endif
