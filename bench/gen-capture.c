@@ -87,6 +87,7 @@ struct gen_stats {
 	uint64_t rcpt, rcpt_v4, rcpt_v6;
 	uint64_t foreign, foreign_v4, foreign_v6;
 	uint64_t foreign_sessions;
+	uint64_t commands, replies;	/* the end-of-data dot is a command */
 	uint64_t body_bytes, dot_stuffed;
 	uint64_t packets, packets_v4, packets_v6;
 	uint64_t frame_bytes, file_bytes;
@@ -442,6 +443,10 @@ gen_session_new(struct gen *g, struct gen_session *s)
 			    "Example.TEST");
 	}
 	g->st.rcpt += nrcpt;
+	/* EHLO, MAIL, the RCPTs, DATA, the final dot, QUIT; each answered,
+	 * and the banner besides. */
+	g->st.commands += 5 + nrcpt;
+	g->st.replies += 6 + nrcpt;
 	if (s->v6)
 		g->st.rcpt_v6 += nrcpt;
 	else
@@ -808,6 +813,7 @@ main(int argc, char *argv[])
 	GEN_PR(rcpt); GEN_PR(rcpt_v4); GEN_PR(rcpt_v6);
 	GEN_PR(foreign); GEN_PR(foreign_v4); GEN_PR(foreign_v6);
 	GEN_PR(foreign_sessions);
+	GEN_PR(commands); GEN_PR(replies);
 	GEN_PR(body_bytes); GEN_PR(dot_stuffed);
 	GEN_PR(packets); GEN_PR(packets_v4); GEN_PR(packets_v6);
 	GEN_PR(frame_bytes); GEN_PR(file_bytes);
