@@ -12,17 +12,19 @@ FUZZ_SECONDS ?= 30
 
 # Sanitizers: address, undefined, or both ("address,undefined").  Each
 # combination builds into its own directory so the builds never mix.
+# (comma is needed by the test below, which is expanded as it is read.)
+comma := ,
 SANITIZER ?=
 ifeq ($(SANITIZER),)
 BUILD	?= build
 SANFLAGS =
-else ifneq ($(filter-out address undefined,$(subst $(comma), ,$(SANITIZER))),)
+else ifneq ($(strip $(filter-out address undefined,$(subst $(comma), ,$(SANITIZER))) \
+	$(if $(strip $(subst $(comma), ,$(SANITIZER))),,none)),)
 $(error SANITIZER must be address, undefined or address,undefined, not '$(SANITIZER)')
 else
 BUILD	?= build-$(subst $(comma),-,$(SANITIZER))
 SANFLAGS = -fsanitize=$(SANITIZER) -fno-sanitize-recover=all -fno-omit-frame-pointer
 endif
-comma := ,
 
 WARN	= -Wall -Wextra -Werror \
 	  -Wshadow \

@@ -1,0 +1,76 @@
+#!/bin/sh
+# deps.sh — install the Debian packages relayguard needs to build and test.
+#
+# As root: installs only what is missing (one apt-get update first, and only
+# if something is missing).  Postfix and Wireshark are preseeded so the
+# install asks nothing, and no system Postfix is left running: the tests
+# start their own instances inside network namespaces.
+# Not root: lists what is missing and fails only if something is.
+set -eu
+
+PACKAGES="build-essential pkg-config clang libpcap-dev libjansson-dev
+libsqlite3-dev libnftnl-dev libmnl-dev libnetfilter-queue-dev libcap-dev
+libseccomp-dev libnids-dev tshark tcpdump python3-scapy iproute2 nftables
+iptables postfix swaks nmap sqlite3 valgrind libclang-rt-14-dev"
+
+missing=""
+for p in $PACKAGES; do
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$status" = "installed" ] || missing="$missing $p"
+done
+
+if [ -z "$missing" ]; then
+	echo "deps: all packages installed"
+	exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages:$missing" >&2
+	echo "deps: run 'make deps' as root to install them" >&2
+	exit 1
+fi
+
+echo "deps: installing:$missing"
+# "No configuration" installs Postfix without main.cf, so it does not
+# start; non-root capture for tshark is not wanted either.
+debconf-set-selections <<'PRESEED'
+postfix postfix/main_mailer_type select No configuration
+wireshark-common wireshark-common/install-setuid boolean false
+PRESEED
+
+# Keep package scripts from starting services while we install, unless the
+# machine already has a policy (containers usually do).
+policy=/usr/sbin/policy-rc.d
+made_policy=no
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' > "$policy"
+	chmod 755 "$policy"
+	made_policy=yes
+fi
+cleanup() {
+	[ "$made_policy" = yes ] && rm -f "$policy"
+	return 0
+}
+trap cleanup EXIT INT TERM
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086 # the list is meant to split
+apt-get install -y -q --no-install-recommends $missing
+
+# A system Postfix listening on port 25 would answer the host's own
+# traffic; the tests only ever use their own instances.
+case " $missing " in
+*" postfix "*)
+	# systemd is the init only where /run/systemd/system exists.
+	if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1
+	then
+		systemctl stop postfix >/dev/null 2>&1 || true
+		systemctl disable postfix >/dev/null 2>&1 || true
+	fi
+	if postfix status >/dev/null 2>&1; then
+		postfix stop >/dev/null 2>&1 || true
+	fi
+	;;
+esac
+echo "deps: done"
