@@ -2,7 +2,7 @@
  * gen-capture.c — write a large, deterministic synthetic SMTP capture for
  * the replay benchmark.
  *
- *	gen-capture [-c CONCURRENT] [-s SEED] [-6 PERCENT] MB FILE
+ *	gen-capture [-c CONCURRENT] [-s SEED] MB FILE
  *
  * The output is classic pcap (LINKTYPE_ETHERNET, microsecond timestamps)
  * of at least MB megabytes (10^6 bytes) of complete SMTP sessions: TCP
@@ -77,7 +77,7 @@ struct gen_session {
 	struct gen_step steps[GEN_MAX_STEPS];
 	int nsteps, step;
 	size_t step_off;	/* bytes of the current data step sent */
-	int unacked;		/* full segments since the receiver's last ACK */
+	int unacked;		/* full segments not yet acknowledged */
 	bool ack_due;		/* receiver owes a pure ACK before more data */
 };
 
@@ -462,8 +462,8 @@ gen_session_new(struct gen *g, struct gen_session *s)
 	    "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250 SMTPUTF8\r\n",
 	    advertise ? "250-PIPELINING\r\n" : "");
 	if (pipelining) {
-		n = snprintf(cmds, sizeof(cmds), "MAIL FROM:<%s> BODY=8BITMIME\r\n",
-		    from);
+		n = snprintf(cmds, sizeof(cmds),
+		    "MAIL FROM:<%s> BODY=8BITMIME\r\n", from);
 		clen = (size_t)n;
 		for (i = 0; i < nrcpt; i++) {
 			n = snprintf(cmds + clen, sizeof(cmds) - clen,
@@ -715,7 +715,8 @@ gen_session_step(struct gen *g, struct gen_session *s)
 static void
 gen_usage(void)
 {
-	fprintf(stderr, "usage: gen-capture [-c concurrent] [-s seed] MB FILE\n");
+	fprintf(stderr,
+	    "usage: gen-capture [-c concurrent] [-s seed] MB FILE\n");
 	exit(2);
 }
 

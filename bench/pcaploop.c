@@ -53,7 +53,7 @@ main(int argc, char *argv[])
 			perror(argv[2]);
 			return 1;
 		}
-		/* The buffer must outlive the FILE, which pcap_close() closes. */
+		/* The buffer must outlive the FILE: pcap_close() closes it. */
 		if ((iobuf = malloc(PCAPLOOP_BUFSIZE)) == NULL ||
 		    setvbuf(fp, iobuf, _IOFBF, PCAPLOOP_BUFSIZE) != 0) {
 			perror("setvbuf");
