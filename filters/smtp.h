@@ -90,12 +90,14 @@ struct smtp_half {
 struct smtp_session {
 	struct smtp_half half[2];
 	struct rg_buf pending;	/* client bytes held while awaiting a reply */
+	uint32_t pending_off;	/* internal: bytes of pending already parsed */
 	/* Unanswered commands, oldest first, run-length coded so a pipeline
 	 * of 600 RCPTs takes one entry. */
 	struct { uint8_t verb; uint16_t count; } fifo[SMTP_FIFO_RUNS];
 	uint8_t fifo_head, fifo_len;
 	uint8_t client_wait;	/* verb whose reply the client side awaits */
 	uint8_t flags;		/* internal */
+	uint8_t defer;		/* internal: items owed to the caller */
 	bool authenticated;	/* a 235 answered AUTH in this session */
 	bool tls;		/* STARTTLS accepted: both directions opaque */
 	bool in_body;		/* the client is sending a DATA/BDAT body */
