@@ -64,7 +64,7 @@ run_suite() {
 	if [ "$show" = yes ]; then
 		grep -E '^(FAIL|SKIP) ' "$out" | sed 's/^/    /'
 	fi
-	if [ "$f" -ne 0 ]; then
+	if [ "$f" -ne 0 ] && [ -s "$err" ]; then
 		echo "    --- last lines of $err:"
 		tail -n 20 "$err" | sed 's/^/    /'
 	fi

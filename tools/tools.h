@@ -24,4 +24,16 @@ int cmd_config_test(int argc, char **argv, const char *config_path,
 int cmd_replay(int argc, char **argv, const char *config_path,
     bool config_given);
 
+/* ctl.c: the daemon-control subcommands, through the control socket. */
+int cmd_status(int argc, char **argv, const char *config_path,
+    bool config_given);
+int cmd_blocks(int argc, char **argv, const char *config_path,
+    bool config_given);
+int cmd_block(int argc, char **argv, const char *config_path,
+    bool config_given);
+int cmd_unblock(int argc, char **argv, const char *config_path,
+    bool config_given);
+int cmd_why(int argc, char **argv, const char *config_path,
+    bool config_given);
+
 #endif
