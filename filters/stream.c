@@ -388,7 +388,7 @@ stream_segment(struct stream *st, struct rg_mem *m, uint32_t seq,
     void *ctx, struct stream_result *res)
 {
 	struct stream_result dummy;
-	uint32_t old;
+	uint32_t old, off;
 
 	if (res == NULL)
 		res = &dummy;
@@ -402,9 +402,13 @@ stream_segment(struct stream *st, struct rg_mem *m, uint32_t seq,
 	/*
 	 * Refuse what no window allows: keeping every end within
 	 * STREAM_WINDOW of next keeps all modular comparisons meaningful.
+	 * The start decides the direction (an end near next + 2^31 would
+	 * wrap to "before" next); off < 2^31 and len <= 2^30 cannot
+	 * overflow.
 	 */
+	off = seq - st->next;
 	if (len > STREAM_WINDOW ||
-	    (int32_t)(seq + len - st->next) > (int32_t)STREAM_WINDOW) {
+	    ((int32_t)off >= 0 && off + len > STREAM_WINDOW)) {
 		st->refused++;
 		res->refused = true;
 		return;

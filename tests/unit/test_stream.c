@@ -469,7 +469,11 @@ test_window(void)
 		stream_segment(&st, &m, isns[k] + 0x7ffffff0u, b, 3, false,
 		    sink, &out, &res);
 		TEST_CHECK(!res.stored && res.refused);
-		ASSERT_INT_EQ(st.refused, 2);
+		/* Starting far ahead, ending (modulo 2^32) "behind". */
+		stream_segment(&st, &m, isns[k] + 0x7ffffffeu, b, 3, false,
+		    sink, &out, &res);
+		TEST_CHECK(!res.stored && res.refused && !res.retrans);
+		ASSERT_INT_EQ(st.refused, 3);
 		ASSERT_INT_EQ(st.ooo_segs, 1);
 		/* Far behind: an old retransmission nobody can compare. */
 		stream_segment(&st, &m, isns[k] - 0x7ffffff0u, b, 3, false,
@@ -555,6 +559,45 @@ test_ack_gap(void)
 		ASSERT_INT_EQ(st.gap_bytes, 16);
 		ASSERT_INT_EQ(out.delivered, st.bytes);
 		TEST_CHECK(check_invariants(&st, &m));
+		stream_free(&st, &m);
+		ASSERT_INT_EQ(m.used, 0);
+	}
+}
+
+/* Bytes retained before a gap are not adjacent to next any more: a
+ * retransmission into the skipped hole has nothing to be compared with. */
+static void
+test_gap_drops_retained(void)
+{
+	struct stream_result res;
+	struct stream st;
+	struct rg_mem m = mem_new(1 << 20);
+	uint8_t b[8];
+	size_t k;
+
+	for (k = 0; k < NISNS; k++) {
+		out_reset();
+		stream_init(&st);
+		stream_start(&st, isns[k]);
+		memcpy(b, "abc", 3);
+		stream_segment(&st, &m, isns[k], b, 3, false, sink, &out, NULL);
+		memcpy(b, "fg", 2);
+		stream_segment(&st, &m, isns[k] + 5, b, 2, false, sink, &out,
+		    NULL);
+		ASSERT_INT_EQ(st.ret_len, 3);
+		stream_flush(&st, &m, sink, &out);
+		ASSERT_STR_EQ(out_str(), "abc<2>fg");
+		ASSERT_INT_EQ(st.ret_len, 2);
+		memcpy(b, "XYZWV", 5);
+		stream_segment(&st, &m, isns[k] + 1, b, 4, true, sink, &out,
+		    &res);
+		TEST_CHECK(res.retrans && !res.mismatch && !res.rewritten);
+		ASSERT_MEM_EQ(b, "XYZWV", 5);
+		memcpy(b, "XYZWV", 5);
+		stream_segment(&st, &m, isns[k] + 2, b, 5, true, sink, &out,
+		    &res);
+		TEST_CHECK(res.retrans && res.mismatch && res.rewritten);
+		ASSERT_MEM_EQ(b, "XYZfg", 5);
 		stream_free(&st, &m);
 		ASSERT_INT_EQ(m.used, 0);
 	}
@@ -935,6 +978,7 @@ main(void)
 	TEST_RUN(test_zero_length_and_start);
 	TEST_RUN(test_window);
 	TEST_RUN(test_ack_gap);
+	TEST_RUN(test_gap_drops_retained);
 	TEST_RUN(test_ooo_caps);
 	TEST_RUN(test_budget);
 	TEST_RUN(test_retain_ring);
