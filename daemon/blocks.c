@@ -1,0 +1,413 @@
+/*
+ * blocks.c — blocks kept in two places that must agree: the SQLite store
+ * (what survives restarts, with reason and evidence) and the kernel sets
+ * (what actually drops packets).  The store is written first: if the
+ * kernel update then fails, the block is re-installed at the next start
+ * rather than lost.  The kernel expires elements on its own; the store is
+ * swept once a second.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "cidr.h"
+#include "log.h"
+#include "nft.h"
+#include "rgd.h"
+#include "store.h"
+
+#define BLOCKS_RESTORE_BATCH 4096
+
+static void
+blocks_to_store(const struct nft_block *b, struct store_block *sb)
+{
+	memset(sb, 0, sizeof(*sb));
+	inet_ntop(b->family, b->addr, sb->addr, sizeof(sb->addr));
+	sb->prefix = b->prefix;
+	sb->family = b->family;
+}
+
+/* block-for doubled per earlier offence, capped at block-for-max. */
+static uint64_t
+blocks_duration(const struct config *c, int offences)
+{
+	uint64_t d = c->block_for / RG_USEC_PER_SEC;
+	uint64_t max = c->block_for_max / RG_USEC_PER_SEC;
+	int i;
+
+	for (i = 1; i < offences && d < max; i++)
+		d *= 2;
+	return d > max ? max : d;
+}
+
+/* Cut text at a line boundary so it fits the store's limit. */
+static void
+blocks_clip(char *dst, size_t len, const char *src)
+{
+	size_t n = strlen(src);
+	const char *nl;
+
+	if (n >= len) {
+		n = len - 1;
+		nl = memrchr(src, '\n', n);
+		if (nl != NULL)
+			n = (size_t)(nl - src) + 1;
+	}
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static int
+blocks_install(struct rgd *d, struct nft_block *nb, uint64_t secs, char *err,
+    size_t errlen)
+{
+	nb->timeout_ms = secs * 1000;
+	return nft_block_add(d->nft, nb, 1, err, errlen);
+}
+
+int
+blocks_add(struct rgd *d, const char *prefix, uint64_t dur_secs,
+    const char *reason, const char *src, uint32_t offences,
+    const char *evidence, char *err, size_t errlen)
+{
+	struct nft_block nb;
+	struct store_block sb;
+	int prev = 0;
+	time_t now = time(NULL);
+
+	if (nft_block_parse(prefix, &nb) < 0) {
+		snprintf(err, errlen, "'%s' is not an address or prefix",
+		    prefix);
+		return -1;
+	}
+	blocks_to_store(&nb, &sb);
+	if (store_offences(d->store, sb.addr, sb.prefix, &prev, err,
+	    errlen) < 0)
+		return -1;
+	if (strcmp(src, "auto") == 0) {
+		/* The store remembers earlier offences across restarts. */
+		sb.offences = prev + 1;
+		if (offences > (uint32_t)sb.offences)
+			sb.offences = (int)offences;
+		if (dur_secs < blocks_duration(&d->conf, sb.offences))
+			dur_secs = blocks_duration(&d->conf, sb.offences);
+		sb.source = STORE_AUTO;
+	} else {
+		sb.offences = prev;
+		sb.source = STORE_MANUAL;
+	}
+	sb.created = now;
+	sb.expires = now + (int64_t)dur_secs;
+	blocks_clip(sb.reason, sizeof(sb.reason), reason ? reason : "");
+	blocks_clip(sb.evidence, sizeof(sb.evidence), evidence ? evidence : "");
+	if (store_block_put(d->store, &sb, err, errlen) < 0)
+		return -1;
+	return blocks_install(d, &nb, dur_secs, err, errlen);
+}
+
+static bool
+blocks_overlaps_trusted(const struct rgd *d, const struct nft_block *nb)
+{
+	const struct cidr_set *rn = &d->conf.relay_networks;
+	struct cidr c;
+	uint32_t i;
+
+	memset(&c, 0, sizeof(c));
+	c.net.family = nb->family == AF_INET ? 4 : 6;
+	memcpy(c.net.bytes, nb->addr, nb->family == AF_INET ? 4 : 16);
+	c.prefix = nb->prefix;
+	for (i = 0; i < rn->count; i++)
+		if (cidr_contains(&rn->v[i], &c.net) ||
+		    cidr_contains(&c, &rn->v[i].net))
+			return true;
+	return false;
+}
+
+int
+blocks_manual(struct rgd *d, const char *prefix, uint64_t dur_secs,
+    const char *reason, bool force, char *err, size_t errlen)
+{
+	struct nft_block nb;
+
+	if (nft_block_parse(prefix, &nb) < 0) {
+		snprintf(err, errlen, "'%s' is not an address or prefix "
+		    "(host bits must be zero)", prefix);
+		return -1;
+	}
+	if (!force && blocks_overlaps_trusted(d, &nb)) {
+		snprintf(err, errlen, "%s is inside relay-networks; "
+		    "use --force to block it anyway", prefix);
+		return -1;
+	}
+	if (dur_secs == 0)
+		dur_secs = d->conf.block_for / RG_USEC_PER_SEC;
+	if (blocks_add(d, prefix, dur_secs, reason ? reason : "manual",
+	    "manual", 0, "", err, errlen) < 0)
+		return -1;
+	log_info("manual block of %s for %llus: %s", prefix,
+	    (unsigned long long)dur_secs, reason ? reason : "");
+	return 0;
+}
+
+int
+blocks_del(struct rgd *d, const char *prefix, char *err, size_t errlen)
+{
+	struct nft_block nb;
+	struct store_block sb;
+	int in_store, rc;
+
+	if (nft_block_parse(prefix, &nb) < 0) {
+		snprintf(err, errlen, "'%s' is not an address or prefix",
+		    prefix);
+		return -1;
+	}
+	blocks_to_store(&nb, &sb);
+	if ((in_store = store_block_del(d->store, sb.addr, sb.prefix, err,
+	    errlen)) < 0)
+		return -1;
+	rc = nft_block_del(d->nft, &nb, 1, err, errlen);
+	if (rc < 0 && errno != ENOENT)
+		return -1;
+	if (rc < 0 && in_store == 0) {
+		snprintf(err, errlen, "%s is not blocked", prefix);
+		return -1;
+	}
+	log_info("unblocked %s", prefix);
+	return 0;
+}
+
+struct blocks_restore_ctx {
+	struct rgd *d;
+	struct nft_block *v;
+	size_t n;
+	int64_t now;
+	int failed;
+	char *err;
+	size_t errlen;
+};
+
+static int
+blocks_restore_flush(struct blocks_restore_ctx *c)
+{
+	if (c->n == 0)
+		return 0;
+	if (nft_block_add(c->d->nft, c->v, c->n, c->err, c->errlen) < 0)
+		c->failed = 1;
+	c->n = 0;
+	return 0;
+}
+
+static int
+blocks_restore_cb(const struct store_block *sb, void *arg)
+{
+	struct blocks_restore_ctx *c = arg;
+	char text[INET6_ADDRSTRLEN + 8];
+	struct nft_block *nb = &c->v[c->n];
+
+	snprintf(text, sizeof(text), "%s/%d", sb->addr, sb->prefix);
+	if (nft_block_parse(text, nb) < 0)
+		return 0;
+	nb->timeout_ms = sb->expires == 0 ? 0 :
+	    (uint64_t)(sb->expires - c->now) * 1000;
+	if (++c->n == BLOCKS_RESTORE_BATCH)
+		blocks_restore_flush(c);
+	return 0;
+}
+
+int
+blocks_restore(struct rgd *d, char *err, size_t errlen)
+{
+	struct blocks_restore_ctx c;
+	long expired;
+
+	memset(&c, 0, sizeof(c));
+	c.d = d;
+	c.now = time(NULL);
+	c.err = err;
+	c.errlen = errlen;
+	if ((expired = store_expire(d->store, c.now, err, errlen)) < 0)
+		return -1;
+	if ((c.v = calloc(BLOCKS_RESTORE_BATCH, sizeof(*c.v))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (store_blocks_active(d->store, c.now, blocks_restore_cb, &c, err,
+	    errlen) < 0) {
+		free(c.v);
+		return -1;
+	}
+	blocks_restore_flush(&c);
+	free(c.v);
+	if (expired > 0)
+		log_info("%ld expired block(s) removed from the store",
+		    expired);
+	return c.failed ? -1 : 0;
+}
+
+void
+blocks_expire(struct rgd *d)
+{
+	char err[256];
+	long n;
+
+	if ((n = store_expire(d->store, time(NULL), err, sizeof(err))) < 0)
+		log_warnx("%s", err);
+	else if (n > 0)
+		log_info("%ld block(s) expired", n);
+}
+
+struct blocks_kernel {
+	struct nft_block *v;
+	size_t n, cap;
+};
+
+static int
+blocks_kernel_cb(const struct nft_block *b, void *arg)
+{
+	struct blocks_kernel *k = arg;
+	struct nft_block *nv;
+
+	if (k->n == k->cap) {
+		k->cap = k->cap ? k->cap * 2 : 256;
+		if ((nv = realloc(k->v, k->cap * sizeof(*nv))) == NULL)
+			return -1;
+		k->v = nv;
+	}
+	k->v[k->n++] = *b;
+	return 0;
+}
+
+static bool
+blocks_in_kernel(const struct blocks_kernel *k, const struct nft_block *b)
+{
+	size_t i, alen = b->family == AF_INET ? 4 : 16;
+
+	for (i = 0; i < k->n; i++)
+		if (k->v[i].family == b->family &&
+		    k->v[i].prefix == b->prefix &&
+		    memcmp(k->v[i].addr, b->addr, alen) == 0)
+			return true;
+	return false;
+}
+
+static json_t *
+blocks_json(const struct store_block *sb, int64_t now, int in_kernel,
+    bool evidence)
+{
+	char text[INET6_ADDRSTRLEN + 8];
+	json_t *o;
+
+	snprintf(text, sizeof(text), "%s/%d", sb->addr, sb->prefix);
+	o = json_object();
+	json_object_set_new(o, "addr", json_string(text));
+	json_object_set_new(o, "reason", json_string(sb->reason));
+	json_object_set_new(o, "source",
+	    json_string(store_source_name(sb->source)));
+	json_object_set_new(o, "created", json_integer(sb->created));
+	json_object_set_new(o, "expires", json_integer(sb->expires));
+	json_object_set_new(o, "remaining", json_integer(sb->expires == 0 ?
+	    0 : (sb->expires > now ? sb->expires - now : 0)));
+	json_object_set_new(o, "offences", json_integer(sb->offences));
+	if (in_kernel >= 0)
+		json_object_set_new(o, "in_kernel", json_boolean(in_kernel));
+	if (evidence)
+		json_object_set_new(o, "evidence", json_string(sb->evidence));
+	return o;
+}
+
+struct blocks_list_ctx {
+	json_t *arr;
+	const struct blocks_kernel *k;
+	int64_t now;
+	const struct nft_block *want;	/* why: the address asked about */
+	json_t *found;
+};
+
+static int
+blocks_list_cb(const struct store_block *sb, void *arg)
+{
+	struct blocks_list_ctx *c = arg;
+	char text[INET6_ADDRSTRLEN + 8];
+	struct nft_block nb;
+	struct cidr net;
+	struct rg_addr a;
+	const char *why;
+
+	snprintf(text, sizeof(text), "%s/%d", sb->addr, sb->prefix);
+	if (nft_block_parse(text, &nb) < 0)
+		return 0;
+	if (c->want == NULL) {
+		json_array_append_new(c->arr, blocks_json(sb, c->now,
+		    c->k ? blocks_in_kernel(c->k, &nb) : -1, false));
+		return 0;
+	}
+	/* why: the exact prefix, or a block that covers the address. */
+	if (!cidr_parse(text, strlen(text), &net, &why))
+		return 0;
+	memset(&a, 0, sizeof(a));
+	a.family = c->want->family == AF_INET ? 4 : 6;
+	memcpy(a.bytes, c->want->addr, a.family == 4 ? 4 : 16);
+	if (cidr_contains(&net, &a) && sb->prefix <= c->want->prefix &&
+	    c->found == NULL)
+		c->found = blocks_json(sb, c->now, -1, true);
+	return 0;
+}
+
+json_t *
+blocks_list_json(struct rgd *d, char *err, size_t errlen)
+{
+	struct blocks_kernel k;
+	struct blocks_list_ctx c;
+	json_t *reply;
+
+	memset(&k, 0, sizeof(k));
+	memset(&c, 0, sizeof(c));
+	c.now = time(NULL);
+	c.arr = json_array();
+	if (nft_block_list(d->nft, AF_UNSPEC, blocks_kernel_cb, &k, err,
+	    errlen) == 0)
+		c.k = &k;
+	if (store_blocks_active(d->store, c.now, blocks_list_cb, &c, err,
+	    errlen) < 0) {
+		json_decref(c.arr);
+		free(k.v);
+		return NULL;
+	}
+	free(k.v);
+	reply = json_object();
+	json_object_set_new(reply, "ok", json_true());
+	json_object_set_new(reply, "blocks", c.arr);
+	return reply;
+}
+
+json_t *
+blocks_why_json(struct rgd *d, const char *addr, char *err, size_t errlen)
+{
+	struct blocks_list_ctx c;
+	struct nft_block nb;
+	json_t *reply;
+
+	if (nft_block_parse(addr, &nb) < 0) {
+		snprintf(err, errlen, "'%s' is not an address or prefix", addr);
+		return NULL;
+	}
+	memset(&c, 0, sizeof(c));
+	c.now = time(NULL);
+	c.want = &nb;
+	if (store_blocks_active(d->store, c.now, blocks_list_cb, &c, err,
+	    errlen) < 0)
+		return NULL;
+	if (c.found == NULL) {
+		snprintf(err, errlen, "%s is not blocked", addr);
+		return NULL;
+	}
+	reply = json_object();
+	json_object_set_new(reply, "ok", json_true());
+	json_object_set_new(reply, "block", c.found);
+	return reply;
+}

@@ -1,0 +1,318 @@
+/*
+ * control.c — the control socket: a unix stream socket (mode 0600 in a
+ * 0700 directory) speaking one JSON object per line each way.  Only root
+ * may talk to it: the peer's credentials are checked on every connection.
+ *
+ * The daemon is single-threaded, so a client is served at once with a hard
+ * deadline (CONTROL_DEADLINE_MS) for its request: the relayguard tool
+ * writes its request right after connecting, and a client that stalls is
+ * cut off rather than holding packets up.  Requests over CONTROL_MAX bytes
+ * or that are not valid JSON get an error reply; the daemon keeps serving.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "log.h"
+#include "queue.h"
+#include "rgd.h"
+
+#define CONTROL_MAX 65536
+#define CONTROL_DEADLINE_MS 500
+
+int
+control_open(struct rgd *d, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	const char *path = d->conf.control_socket;
+	mode_t old;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "control socket path too long: %s", path);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) < 0) {
+		snprintf(err, errlen, "control socket: %s", strerror(errno));
+		return -1;
+	}
+	/* A stale socket from a crash: nobody listens on it any more. */
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+		close(fd);
+		snprintf(err, errlen, "%s: another relayguardd is running",
+		    path);
+		return -1;
+	}
+	(void)unlink(path);
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		umask(old);
+		snprintf(err, errlen, "%s: bind: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	if (listen(fd, 16) < 0) {
+		snprintf(err, errlen, "%s: listen: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	d->ctlfd = fd;
+	return 0;
+}
+
+void
+control_close(struct rgd *d)
+{
+	if (d->ctlfd >= 0) {
+		close(d->ctlfd);
+		(void)unlink(d->conf.control_socket);
+	}
+	d->ctlfd = -1;
+}
+
+static int
+control_ms_left(const struct timespec *deadline)
+{
+	struct timespec now;
+	long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (deadline->tv_sec - now.tv_sec) * 1000 +
+	    (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : (int)ms;
+}
+
+/* Read one line (without its newline) before the deadline. */
+static ssize_t
+control_read_line(int fd, char *buf, size_t len)
+{
+	struct timespec deadline;
+	struct pollfd p = { fd, POLLIN, 0 };
+	size_t used = 0;
+	ssize_t n;
+	char *nl;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_nsec += (long)CONTROL_DEADLINE_MS * 1000000;
+	deadline.tv_sec += deadline.tv_nsec / 1000000000;
+	deadline.tv_nsec %= 1000000000;
+	while (used < len) {
+		if (poll(&p, 1, control_ms_left(&deadline)) <= 0)
+			return -1;
+		n = read(fd, buf + used, len - used);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n <= 0)
+			break;
+		if ((nl = memchr(buf + used, '\n', (size_t)n)) != NULL) {
+			*nl = '\0';
+			return nl - buf;
+		}
+		used += (size_t)n;
+	}
+	if (used >= len)
+		return -2;		/* too long */
+	if (used == 0)
+		return -1;
+	buf[used] = '\0';		/* EOF without newline: accept */
+	return (ssize_t)used;
+}
+
+static void
+control_write(int fd, json_t *reply)
+{
+	char *s;
+	size_t n, off = 0;
+	ssize_t w;
+	struct pollfd p = { fd, POLLOUT, 0 };
+	int rounds = 0;
+
+	if ((s = json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
+	    NULL)
+		return;
+	n = strlen(s);
+	s[n] = '\n';	/* json_dumps leaves room for the NUL we replace */
+	n++;
+	while (off < n && rounds++ < 100) {
+		w = write(fd, s + off, n - off);
+		if (w > 0) {
+			off += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN && errno != EINTR)
+			break;
+		if (poll(&p, 1, CONTROL_DEADLINE_MS) <= 0)
+			break;
+	}
+	free(s);
+}
+
+static json_t *
+control_error(const char *msg)
+{
+	return json_pack("{s:b,s:s}", "ok", 0, "error", msg);
+}
+
+static json_t *
+control_error2(const char *what, const char *arg)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "%s%s", what, arg);
+	return control_error(msg);
+}
+
+static json_t *
+control_status(struct rgd *d)
+{
+	struct engine_stats s;
+	struct queue_stats qs;
+	uint64_t enobufs = 0, qpackets = 0;
+	unsigned i;
+	json_t *o;
+
+	engine_get_stats(d->engine, &s);
+	for (i = 0; i < d->nqueues; i++) {
+		queue_get_stats(d->queues[i], &qs);
+		enobufs += qs.enobufs;
+		qpackets += qs.packets;
+	}
+	o = json_object();
+	json_object_set_new(o, "ok", json_true());
+	json_object_set_new(o, "uptime",
+	    json_integer((json_int_t)(time(NULL) - d->started)));
+	json_object_set_new(o, "mode", json_string(
+	    d->conf.mode == CONFIG_MODE_ENFORCE ? "enforce" : "monitor"));
+	json_object_set_new(o, "hook", json_string(
+	    d->conf.hook == CONFIG_HOOK_INPUT ? "input" : "forward"));
+	json_object_set_new(o, "queue_mechanism", json_string(d->mechanism));
+	json_object_set_new(o, "queue_first", json_integer(d->conf.queue_first));
+	json_object_set_new(o, "queue_last", json_integer(d->conf.queue_last));
+#define SET(k, v) json_object_set_new(o, k, json_integer((json_int_t)(v)))
+	SET("packets", qpackets);
+	SET("flows", s.flows_active);
+	SET("flows_created", s.flows_created);
+	SET("flows_evicted", s.flows_evicted);
+	SET("sessions", s.sessions);
+	SET("relay_attempts", s.relay_attempts);
+	SET("smuggling", s.smuggling);
+	SET("anomalies", s.anomalies);
+	SET("drops", s.drops);
+	SET("resets", d->resets_sent);
+	SET("reset_errors", d->reset_errors);
+	SET("blocks", d->blocks_added);
+	SET("block_errors", d->block_errors);
+	SET("enobufs", enobufs);
+	SET("uninspected_bytes", s.opaque_bytes);
+	SET("gaps", s.gaps);
+	SET("mismatches", s.mismatches);
+	SET("malformed", s.malformed);
+	SET("fragments", s.fragments);
+	SET("buffer_bytes", s.mem_used);
+	SET("buffer_bytes_peak", s.mem_peak);
+	SET("buffer_refused", s.mem_refused);
+	SET("events_lost", s.events_lost);
+#undef SET
+	return o;
+}
+
+static json_t *
+control_dispatch(struct rgd *d, json_t *req)
+{
+	const char *cmd = NULL, *addr = NULL, *reason = NULL;
+	json_int_t dur = 0;
+	int force = 0;
+	char err[512];
+	json_t *r;
+
+	if (json_unpack(req, "{s:s}", "cmd", &cmd) < 0)
+		return control_error("request has no \"cmd\"");
+	if (strcmp(cmd, "status") == 0)
+		return control_status(d);
+	if (strcmp(cmd, "blocks") == 0) {
+		if ((r = blocks_list_json(d, err, sizeof(err))) == NULL)
+			return control_error(err);
+		return r;
+	}
+	if (json_unpack(req, "{s:s}", "addr", &addr) < 0)
+		return control_error2("this command needs \"addr\": ", cmd);
+	if (strcmp(cmd, "block") == 0) {
+		if (json_unpack(req, "{s?I,s?s,s?b}", "for", &dur, "reason",
+		    &reason, "force", &force) < 0 || dur < 0)
+			return control_error2("bad arguments to ", cmd);
+		if (blocks_manual(d, addr, (uint64_t)dur, reason, force != 0,
+		    err, sizeof(err)) < 0)
+			return control_error(err);
+		return json_pack("{s:b}", "ok", 1);
+	}
+	if (strcmp(cmd, "unblock") == 0) {
+		if (blocks_del(d, addr, err, sizeof(err)) < 0)
+			return control_error(err);
+		return json_pack("{s:b}", "ok", 1);
+	}
+	if (strcmp(cmd, "why") == 0) {
+		if ((r = blocks_why_json(d, addr, err, sizeof(err))) == NULL)
+			return control_error(err);
+		return r;
+	}
+	return control_error2("unknown command ", cmd);
+}
+
+void
+control_serve(struct rgd *d)
+{
+	static char buf[CONTROL_MAX + 1];
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	json_error_t jerr;
+	json_t *req, *reply;
+	ssize_t n;
+	int fd;
+
+	if ((fd = accept4(d->ctlfd, NULL, NULL, SOCK_NONBLOCK |
+	    SOCK_CLOEXEC)) < 0)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 ||
+	    cred.uid != 0) {
+		reply = control_error("permission denied");
+		control_write(fd, reply);
+		json_decref(reply);
+		log_warnx("control: refused a client with uid %d",
+		    cl == sizeof(cred) ? (int)cred.uid : -1);
+		close(fd);
+		return;
+	}
+	n = control_read_line(fd, buf, CONTROL_MAX);
+	if (n == -2)
+		reply = control_error("request longer than 65536 bytes");
+	else if (n < 0)
+		reply = NULL;
+	else if ((req = json_loadb(buf, (size_t)n, JSON_REJECT_DUPLICATES,
+	    &jerr)) == NULL || !json_is_object(req)) {
+		json_decref(req);
+		reply = control_error2("malformed request: ", jerr.text);
+	} else {
+		reply = control_dispatch(d, req);
+		json_decref(req);
+	}
+	if (reply != NULL) {
+		control_write(fd, reply);
+		json_decref(reply);
+	}
+	close(fd);
+}

@@ -1,0 +1,236 @@
+/*
+ * queue.c — NFQUEUE through libnetfilter_queue's libmnl interface.
+ *
+ * One receive buffer holds a full packet plus netlink headers; every
+ * attribute is checked before use.  ENOBUFS means the kernel dropped queue
+ * messages because we were slow: with the fail-open flag those packets were
+ * accepted, so it is counted and logged by the caller, never fatal.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+#include <libnetfilter_queue/libnetfilter_queue.h>
+
+#include "queue.h"
+
+#define QUEUE_COPY_RANGE 0xffff		/* the kernel clamps to 65531 */
+#define QUEUE_MAXLEN 4096		/* packets waiting in the kernel */
+#define QUEUE_RCVBUF (8 * 1024 * 1024)
+
+struct queue {
+	struct mnl_socket *nl;
+	uint32_t portid;
+	uint16_t num;
+	char *buf;
+	size_t buflen;
+	char *vbuf;			/* verdict message buffer */
+	size_t vbuflen;
+	struct queue_stats st;
+	queue_handler_fn fn;
+	void *ctx;
+};
+
+static int
+queue_send_cfg(struct queue *q, uint8_t cmd, bool params, char *err,
+    size_t errlen)
+{
+	char buf[8192];
+	struct nlmsghdr *nlh;
+
+	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, q->num);
+	if (!params)
+		nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, cmd);
+	else {
+		nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET,
+		    QUEUE_COPY_RANGE);
+		nfq_nlmsg_cfg_put_qmaxlen(nlh, QUEUE_MAXLEN);
+		mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(NFQA_CFG_F_FAIL_OPEN));
+		mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_FAIL_OPEN));
+	}
+	if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0) {
+		snprintf(err, errlen, "queue %u: config: %s", q->num,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+struct queue *
+queue_open(uint16_t num, char *err, size_t errlen)
+{
+	struct queue *q;
+	int rcv = QUEUE_RCVBUF;
+
+	if ((q = calloc(1, sizeof(*q))) == NULL) {
+		snprintf(err, errlen, "queue %u: out of memory", num);
+		return NULL;
+	}
+	q->num = num;
+	q->buflen = QUEUE_COPY_RANGE + MNL_SOCKET_BUFFER_SIZE;
+	q->vbuflen = QUEUE_COPY_RANGE + MNL_SOCKET_BUFFER_SIZE;
+	q->buf = malloc(q->buflen);
+	q->vbuf = malloc(q->vbuflen);
+	if (q->buf == NULL || q->vbuf == NULL) {
+		snprintf(err, errlen, "queue %u: out of memory", num);
+		goto fail;
+	}
+	if ((q->nl = mnl_socket_open(NETLINK_NETFILTER)) == NULL) {
+		snprintf(err, errlen, "queue %u: netlink socket: %s", num,
+		    strerror(errno));
+		goto fail;
+	}
+	if (mnl_socket_bind(q->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		snprintf(err, errlen, "queue %u: netlink bind: %s", num,
+		    strerror(errno));
+		goto fail;
+	}
+	q->portid = mnl_socket_get_portid(q->nl);
+	/* A large receive buffer absorbs bursts; FORCE needs CAP_NET_ADMIN
+	 * and goes past rmem_max.  Failing both is survivable. */
+	if (setsockopt(mnl_socket_get_fd(q->nl), SOL_SOCKET, SO_RCVBUFFORCE,
+	    &rcv, sizeof(rcv)) < 0)
+		(void)setsockopt(mnl_socket_get_fd(q->nl), SOL_SOCKET,
+		    SO_RCVBUF, &rcv, sizeof(rcv));
+	/* Report ENOBUFS (the default) so it can be counted; and do not let
+	 * the kernel send ACKs we would have to read. */
+	(void)mnl_socket_setsockopt(q->nl, NETLINK_NO_ENOBUFS, &(int){0},
+	    sizeof(int));
+	if (queue_send_cfg(q, NFQNL_CFG_CMD_BIND, false, err, errlen) < 0)
+		goto fail;
+	if (queue_send_cfg(q, 0, true, err, errlen) < 0)
+		goto fail;
+	return q;
+fail:
+	queue_close(q);
+	return NULL;
+}
+
+void
+queue_close(struct queue *q)
+{
+	char err[128];
+
+	if (q == NULL)
+		return;
+	if (q->nl != NULL) {
+		(void)queue_send_cfg(q, NFQNL_CFG_CMD_UNBIND, false, err,
+		    sizeof(err));
+		mnl_socket_close(q->nl);
+	}
+	free(q->buf);
+	free(q->vbuf);
+	free(q);
+}
+
+int
+queue_fd(const struct queue *q)
+{
+	return mnl_socket_get_fd(q->nl);
+}
+
+uint16_t
+queue_num(const struct queue *q)
+{
+	return q->num;
+}
+
+static void
+queue_verdict(struct queue *q, uint32_t id, const struct queue_verdict *v,
+    const uint8_t *pkt, size_t len)
+{
+	struct nlmsghdr *nlh;
+
+	nlh = nfq_nlmsg_put(q->vbuf, NFQNL_MSG_VERDICT, q->num);
+	nfq_nlmsg_verdict_put(nlh, (int)id, v->accept ? NF_ACCEPT : NF_DROP);
+	if (v->accept && v->modified && len <= QUEUE_COPY_RANGE)
+		nfq_nlmsg_verdict_put_pkt(nlh, pkt, (uint32_t)len);
+	if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0)
+		q->st.errors++;
+}
+
+static int
+queue_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct queue *q = data;
+	struct nlattr *attr[NFQA_MAX + 1];
+	struct nfqnl_msg_packet_hdr *ph;
+	struct queue_verdict v;
+	uint8_t *pkt;
+	size_t len;
+	uint32_t id, skbinfo = 0, caplen;
+	bool unverifiable;
+
+	memset(attr, 0, sizeof(attr));
+	if (nfq_nlmsg_parse(nlh, attr) < 0 || attr[NFQA_PACKET_HDR] == NULL) {
+		q->st.errors++;
+		return MNL_CB_OK;
+	}
+	if (mnl_attr_get_payload_len(attr[NFQA_PACKET_HDR]) < sizeof(*ph)) {
+		q->st.errors++;
+		return MNL_CB_OK;
+	}
+	ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
+	id = ntohl(ph->packet_id);
+	q->st.packets++;
+	v.accept = true;
+	v.modified = false;
+	if (attr[NFQA_PAYLOAD] == NULL) {
+		queue_verdict(q, id, &v, NULL, 0);
+		return MNL_CB_OK;
+	}
+	pkt = mnl_attr_get_payload(attr[NFQA_PAYLOAD]);
+	len = mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
+	if (attr[NFQA_CAP_LEN] != NULL &&
+	    mnl_attr_get_payload_len(attr[NFQA_CAP_LEN]) >= 4) {
+		caplen = ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN]));
+		if (caplen > len)
+			q->st.truncated++;
+	}
+	if (attr[NFQA_SKB_INFO] != NULL &&
+	    mnl_attr_get_payload_len(attr[NFQA_SKB_INFO]) >= 4)
+		skbinfo = ntohl(mnl_attr_get_u32(attr[NFQA_SKB_INFO]));
+	unverifiable = (skbinfo & (NFQA_SKB_CSUMNOTREADY | NFQA_SKB_GSO)) != 0;
+	q->fn(q->ctx, pkt, len, unverifiable, &v);
+	queue_verdict(q, id, &v, pkt, len);
+	return MNL_CB_OK;
+}
+
+int
+queue_receive(struct queue *q, queue_handler_fn fn, void *ctx)
+{
+	ssize_t n;
+	int rc;
+	uint64_t before = q->st.packets;
+
+	q->fn = fn;
+	q->ctx = ctx;
+	n = recv(mnl_socket_get_fd(q->nl), q->buf, q->buflen, MSG_DONTWAIT);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return 0;
+		if (errno == ENOBUFS) {
+			q->st.enobufs++;
+			return 0;
+		}
+		q->st.errors++;
+		return -1;
+	}
+	rc = mnl_cb_run(q->buf, (size_t)n, 0, q->portid, queue_cb, q);
+	if (rc < 0 && errno != ENOENT)
+		q->st.errors++;
+	return (int)(q->st.packets - before);
+}
+
+void
+queue_get_stats(const struct queue *q, struct queue_stats *s)
+{
+	*s = q->st;
+}

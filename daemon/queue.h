@@ -1,0 +1,51 @@
+/*
+ * queue.h — NFQUEUE intake: one netlink socket bound to one queue, in
+ * copy-packet mode with the fail-open flag (when the queue overflows the
+ * kernel accepts instead of dropping: a busy firewall must not stop mail).
+ */
+#ifndef RG_QUEUE_H
+#define RG_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct queue;
+
+/* What the handler decided for one packet. */
+struct queue_verdict {
+	bool accept;
+	bool modified;		/* send the (rewritten) packet back */
+};
+
+/*
+ * Called once per queued packet with the IP packet (no link header),
+ * writable.  hw_csum_ok is false when the kernel said the checksum is not
+ * computed yet (locally generated, or GRO/GSO offload): then the TCP
+ * checksum cannot be verified.
+ */
+typedef void (*queue_handler_fn)(void *ctx, uint8_t *pkt, size_t len,
+    bool csum_unverifiable, struct queue_verdict *v);
+
+struct queue_stats {
+	uint64_t packets;
+	uint64_t enobufs;	/* the kernel dropped messages for us */
+	uint64_t errors;
+	uint64_t truncated;	/* packet longer than the copy range */
+};
+
+struct queue *queue_open(uint16_t num, char *err, size_t errlen);
+void queue_close(struct queue *q);
+int queue_fd(const struct queue *q);
+uint16_t queue_num(const struct queue *q);
+
+/*
+ * Read what is waiting (non-blocking) and answer every packet.  Returns
+ * the number of packets handled, 0 if nothing was waiting, -1 on a socket
+ * error other than ENOBUFS (which is counted and not an error).
+ */
+int queue_receive(struct queue *q, queue_handler_fn fn, void *ctx);
+
+void queue_get_stats(const struct queue *q, struct queue_stats *s);
+
+#endif
