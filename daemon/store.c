@@ -1,0 +1,693 @@
+/*
+ * store.c — blocks in SQLite (see store.h for the guarantees).
+ *
+ * Why these settings:
+ * - WAL: a writer never blocks readers (the control socket can list blocks
+ *   while the daemon writes), and a crash mid-write leaves the main file
+ *   untouched; the uncommitted tail of the log is ignored on the next open.
+ * - synchronous=FULL: the log is fsync'd at every commit, so a committed
+ *   block survives power loss too, not only process death (NORMAL would
+ *   already survive SIGKILL, but could lose the last blocks on power loss).
+ * - busy_timeout: another process (the relayguard tool, sqlite3 by hand)
+ *   holding the lock briefly makes us wait, not fail.
+ * - quick_check at open: a damaged file is refused with its name before
+ *   anything is written to it.
+ */
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "store.h"
+
+#define STORE_BUSY_MS	5000
+
+enum store_stmt {
+	ST_PUT,
+	ST_GET,
+	ST_DEL,
+	ST_ACTIVE,
+	ST_HISTORY,
+	ST_EXPIRE,
+	ST_OFFENCES,
+	ST_PRUNE,
+	ST_COUNT
+};
+
+static const char *const store_sql[ST_COUNT] = {
+	[ST_PUT] = "INSERT OR REPLACE INTO blocks (addr, prefix, family, "
+	    "reason, created, expires, offences, source, evidence) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_GET] = "SELECT addr, prefix, family, reason, created, expires, "
+	    "offences, source, evidence FROM blocks "
+	    "WHERE addr = ?1 AND prefix = ?2",
+	[ST_DEL] = "DELETE FROM blocks WHERE addr = ?1 AND prefix = ?2",
+	[ST_ACTIVE] = "SELECT addr, prefix, family, reason, created, expires, "
+	    "offences, source, evidence FROM blocks "
+	    "WHERE expires = 0 OR expires > ?1 ORDER BY created, addr, prefix",
+	[ST_HISTORY] = "INSERT INTO offenders (addr, prefix, offences, last) "
+	    "SELECT addr, prefix, offences, expires FROM blocks "
+	    "WHERE expires <> 0 AND expires <= ?1 "
+	    "ON CONFLICT (addr, prefix) DO UPDATE SET "
+	    "offences = max(offences, excluded.offences), last = excluded.last",
+	[ST_EXPIRE] = "DELETE FROM blocks WHERE expires <> 0 AND expires <= ?1",
+	[ST_OFFENCES] = "SELECT max(o) FROM ("
+	    "SELECT offences AS o FROM blocks WHERE addr = ?1 AND prefix = ?2 "
+	    "UNION ALL "
+	    "SELECT offences FROM offenders WHERE addr = ?1 AND prefix = ?2)",
+	[ST_PRUNE] = "DELETE FROM offenders WHERE last < ?1",
+};
+
+static const char store_schema[] =
+	"CREATE TABLE schema_version (version INTEGER NOT NULL);"
+	"INSERT INTO schema_version VALUES (1);"
+	"CREATE TABLE blocks ("
+	"  addr TEXT NOT NULL,"
+	"  prefix INTEGER NOT NULL CHECK (prefix BETWEEN 0 AND 128),"
+	"  family INTEGER NOT NULL CHECK (family IN (4, 6)),"
+	"  reason TEXT NOT NULL DEFAULT '',"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"	/* unix seconds; 0: never */
+	"  offences INTEGER NOT NULL DEFAULT 1,"
+	"  source TEXT NOT NULL CHECK (source IN ('auto', 'manual')),"
+	"  evidence TEXT NOT NULL DEFAULT '',"
+	"  PRIMARY KEY (addr, prefix));"
+	"CREATE INDEX blocks_expires ON blocks (expires);"
+	/* Offence counts outlive expired blocks, so repeats block longer. */
+	"CREATE TABLE offenders ("
+	"  addr TEXT NOT NULL,"
+	"  prefix INTEGER NOT NULL,"
+	"  offences INTEGER NOT NULL,"
+	"  last INTEGER NOT NULL,"
+	"  PRIMARY KEY (addr, prefix));";
+
+struct store {
+	sqlite3		*db;
+	sqlite3_stmt	*st[ST_COUNT];
+	char		*path;
+};
+
+static void	 store_err(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+static void
+store_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+const char *
+store_source_name(enum store_source s)
+{
+	return s == STORE_MANUAL ? "manual" : "auto";
+}
+
+/*
+ * Parse addr into its canonical text and family, checking the prefix
+ * length and that no host bits are set.
+ */
+static int
+store_canon(const char *addr, int prefix, char out[INET6_ADDRSTRLEN],
+    int *family)
+{
+	uint8_t a[16];
+	int af, width, i;
+
+	if (memchr(addr, '\0', INET6_ADDRSTRLEN) == NULL)
+		return -1;
+	if (inet_pton(AF_INET, addr, a) == 1) {
+		af = AF_INET;
+		width = 32;
+	} else if (inet_pton(AF_INET6, addr, a) == 1) {
+		af = AF_INET6;
+		width = 128;
+	} else
+		return -1;
+	if (prefix < 0 || prefix > width)
+		return -1;
+	for (i = prefix; i < width; i++)
+		if (a[i / 8] & (0x80 >> (i % 8)))
+			return -1;
+	if (inet_ntop(af, a, out, INET6_ADDRSTRLEN) == NULL)
+		return -1;
+	*family = af;
+	return 0;
+}
+
+/* sqlite3_errmsg with the extended code's own text when they differ. */
+static const char *
+store_dberr(struct store *s)
+{
+	return sqlite3_errmsg(s->db);
+}
+
+static int
+store_exec(struct store *s, const char *sql, char *err, size_t errlen,
+    const char *what)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		store_err(err, errlen, "%s: %s: %s", s->path, what,
+		    msg ? msg : store_dberr(s));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+store_begin(struct store *s, char *err, size_t errlen, const char *what)
+{
+	/* IMMEDIATE: take the write lock now, so the transaction cannot
+	 * fail halfway on a lock another writer took in between. */
+	return store_exec(s, "BEGIN IMMEDIATE", err, errlen, what);
+}
+
+static int
+store_commit(struct store *s, char *err, size_t errlen, const char *what)
+{
+	if (store_exec(s, "COMMIT", err, errlen, what) == -1) {
+		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+store_rollback(struct store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Run a one-row pragma and copy its text result. */
+static int
+store_pragma(struct store *s, const char *sql, char *out, size_t outlen)
+{
+	sqlite3_stmt *st;
+	const unsigned char *t;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		t = sqlite3_column_text(st, 0);
+		snprintf(out, outlen, "%s", t ? (const char *)t : "");
+	} else if (rc == SQLITE_DONE)
+		snprintf(out, outlen, "%s", "");
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * Refuse a damaged file, a file that is not an SQLite database, or a
+ * database that is not ours — before anything writes to it.
+ */
+static int
+store_check(struct store *s, int *fresh, char *err, size_t errlen)
+{
+	char res[256];
+	int version;
+
+	if (store_pragma(s, "PRAGMA quick_check", res, sizeof(res)) == -1) {
+		store_err(err, errlen, "%s: cannot read the state database: "
+		    "%s; refusing to start (the file was left as it is)",
+		    s->path, store_dberr(s));
+		return -1;
+	}
+	if (strcmp(res, "ok") != 0) {
+		char *nl;
+
+		/* One log line: the report lists problems one per line. */
+		while ((nl = strchr(res, '\n')) != NULL)
+			*nl = ' ';
+		store_err(err, errlen, "%s: the state database is damaged "
+		    "(quick_check: %s); refusing to start (the file was left "
+		    "as it is)", s->path, res);
+		return -1;
+	}
+	if (store_pragma(s, "SELECT count(*) FROM sqlite_schema", res,
+	    sizeof(res)) == -1) {
+		store_err(err, errlen, "%s: cannot read the schema: %s",
+		    s->path, store_dberr(s));
+		return -1;
+	}
+	if (strcmp(res, "0") == 0) {
+		*fresh = 1;
+		return 0;
+	}
+	*fresh = 0;
+	if (store_pragma(s, "SELECT version FROM schema_version", res,
+	    sizeof(res)) == -1 || res[0] == '\0') {
+		store_err(err, errlen, "%s: not a relayguard state database "
+		    "(%s); refusing to start (the file was left as it is)",
+		    s->path, res[0] == '\0' ? store_dberr(s) : "no version");
+		return -1;
+	}
+	version = atoi(res);
+	if (version != STORE_SCHEMA_VERSION) {
+		store_err(err, errlen, "%s: schema version %d, this relayguard "
+		    "knows %d; refusing to start", s->path, version,
+		    STORE_SCHEMA_VERSION);
+		return -1;
+	}
+	return 0;
+}
+
+/* Create the file 0600 unless it exists; refuse what is not a file. */
+static int
+store_create_file(const char *path, char *err, size_t errlen)
+{
+	struct stat sb;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd != -1) {
+		/* The umask may only have narrowed it; make it exact. */
+		if (fchmod(fd, 0600) == -1) {
+			store_err(err, errlen, "%s: chmod: %s", path,
+			    strerror(errno));
+			close(fd);
+			return -1;
+		}
+		close(fd);
+		return 0;
+	}
+	if (errno != EEXIST) {
+		store_err(err, errlen, "%s: create: %s", path, strerror(errno));
+		return -1;
+	}
+	if ((fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		store_err(err, errlen, "%s: open: %s; refusing to start", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		store_err(err, errlen, "%s: not a regular file", path);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+struct store *
+store_open(const char *path, char *err, size_t errlen)
+{
+	struct store *s;
+	char res[32];
+	int fresh = 0, i;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->path = strdup(path)) == NULL) {
+		store_err(err, errlen, "%s: %s", path, strerror(errno));
+		if (s != NULL)
+			free(s);
+		return NULL;
+	}
+	if (store_create_file(path, err, errlen) == -1)
+		goto fail;
+	/* No SQLITE_OPEN_CREATE: the file exists now, and must stay ours. */
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
+		store_err(err, errlen, "%s: open: %s", path, s->db ?
+		    sqlite3_errmsg(s->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
+	if (store_exec(s, "PRAGMA trusted_schema = OFF;"
+	    "PRAGMA cell_size_check = ON", err, errlen, "pragmas") == -1 ||
+	    store_check(s, &fresh, err, errlen) == -1)
+		goto fail;
+	if (store_pragma(s, "PRAGMA journal_mode = WAL", res, sizeof(res))
+	    == -1 || strcmp(res, "wal") != 0) {
+		store_err(err, errlen, "%s: cannot switch to WAL mode: %s",
+		    path, res[0] ? res : store_dberr(s));
+		goto fail;
+	}
+	if (store_exec(s, "PRAGMA synchronous = FULL", err, errlen,
+	    "synchronous") == -1)
+		goto fail;
+	if (fresh) {
+		if (store_begin(s, err, errlen, "create schema") == -1 ||
+		    store_exec(s, store_schema, err, errlen, "create schema")
+		    == -1) {
+			store_rollback(s);
+			goto fail;
+		}
+		if (store_commit(s, err, errlen, "create schema") == -1)
+			goto fail;
+	}
+	for (i = 0; i < ST_COUNT; i++) {
+		if (sqlite3_prepare_v3(s->db, store_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK) {
+			store_err(err, errlen, "%s: prepare: %s", path,
+			    store_dberr(s));
+			goto fail;
+		}
+	}
+	return s;
+fail:
+	store_close(s);
+	return NULL;
+}
+
+void
+store_close(struct store *s)
+{
+	int i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	/* sqlite3_close_v2 checkpoints the log into the main file. */
+	if (s->db != NULL)
+		sqlite3_close_v2(s->db);
+	free(s->path);
+	free(s);
+}
+
+/* Copy a text column into dst[dstlen]; -1 if it does not fit. */
+static int
+store_col_text(sqlite3_stmt *st, int col, char *dst, size_t dstlen)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	int n = sqlite3_column_bytes(st, col);
+
+	if (n < 0 || (size_t)n >= dstlen)
+		return -1;
+	if (n > 0 && t == NULL)
+		return -1;
+	if (n > 0)
+		memcpy(dst, t, (size_t)n);
+	dst[n] = '\0';
+	/* An embedded NUL would make the C string shorter than the row. */
+	return strlen(dst) == (size_t)n ? 0 : -1;
+}
+
+/* Fill b from the current row of a blocks SELECT; -1 if malformed. */
+static int
+store_row(sqlite3_stmt *st, struct store_block *b)
+{
+	char source[16], canon[INET6_ADDRSTRLEN];
+	int64_t prefix, family, offences;
+	int af;
+
+	memset(b, 0, sizeof(*b));
+	if (store_col_text(st, 0, b->addr, sizeof(b->addr)) == -1 ||
+	    store_col_text(st, 3, b->reason, sizeof(b->reason)) == -1 ||
+	    store_col_text(st, 7, source, sizeof(source)) == -1 ||
+	    store_col_text(st, 8, b->evidence, sizeof(b->evidence)) == -1)
+		return -1;
+	prefix = sqlite3_column_int64(st, 1);
+	family = sqlite3_column_int64(st, 2);
+	offences = sqlite3_column_int64(st, 6);
+	if (prefix < 0 || prefix > 128 || offences < 0 || offences > INT32_MAX)
+		return -1;
+	if (store_canon(b->addr, (int)prefix, canon, &af) == -1 ||
+	    strcmp(canon, b->addr) != 0 ||
+	    family != (af == AF_INET ? 4 : 6))
+		return -1;
+	b->prefix = (int)prefix;
+	b->family = af;
+	b->created = sqlite3_column_int64(st, 4);
+	b->expires = sqlite3_column_int64(st, 5);
+	b->offences = (int)offences;
+	if (strcmp(source, "manual") == 0)
+		b->source = STORE_MANUAL;
+	else if (strcmp(source, "auto") == 0)
+		b->source = STORE_AUTO;
+	else
+		return -1;
+	return 0;
+}
+
+static int
+store_text_ok(const char *t, size_t max)
+{
+	return memchr(t, '\0', max + 1) != NULL;
+}
+
+int
+store_block_put(struct store *s, const struct store_block *b, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *st = s->st[ST_PUT];
+	char canon[INET6_ADDRSTRLEN];
+	int af, rc;
+
+	if (store_canon(b->addr, b->prefix, canon, &af) == -1) {
+		store_err(err, errlen, "store_block_put: bad prefix %.*s/%d",
+		    INET6_ADDRSTRLEN, b->addr, b->prefix);
+		errno = EINVAL;
+		return -1;
+	}
+	if (!store_text_ok(b->reason, STORE_REASON_MAX) ||
+	    !store_text_ok(b->evidence, STORE_EVIDENCE_MAX) ||
+	    b->offences < 0 || b->created < 0 || b->expires < 0 ||
+	    (b->source != STORE_AUTO && b->source != STORE_MANUAL)) {
+		store_err(err, errlen, "store_block_put: %s/%d: bad field",
+		    canon, b->prefix);
+		errno = EINVAL;
+		return -1;
+	}
+	if (store_begin(s, err, errlen, "store_block_put") == -1)
+		return -1;
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, canon, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 2, b->prefix);
+	sqlite3_bind_int(st, 3, af == AF_INET ? 4 : 6);
+	sqlite3_bind_text(st, 4, b->reason, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 5, b->created);
+	sqlite3_bind_int64(st, 6, b->expires);
+	sqlite3_bind_int(st, 7, b->offences);
+	sqlite3_bind_text(st, 8, store_source_name(b->source), -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_text(st, 9, b->evidence, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		store_err(err, errlen, "%s: store_block_put %s/%d: %s",
+		    s->path, canon, b->prefix, store_dberr(s));
+		store_rollback(s);
+		return -1;
+	}
+	return store_commit(s, err, errlen, "store_block_put");
+}
+
+/* Bind the canonical (addr, prefix) to ?1, ?2 of st. */
+static int
+store_bind_key(struct store *s, sqlite3_stmt *st, const char *addr,
+    int prefix, const char *op, char *err, size_t errlen)
+{
+	char canon[INET6_ADDRSTRLEN];
+	int af;
+
+	if (store_canon(addr, prefix, canon, &af) == -1) {
+		store_err(err, errlen, "%s: bad prefix %.*s/%d", op,
+		    INET6_ADDRSTRLEN, addr, prefix);
+		errno = EINVAL;
+		return -1;
+	}
+	(void)s;
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, canon, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 2, prefix);
+	return 0;
+}
+
+int
+store_block_get(struct store *s, const char *addr, int prefix,
+    struct store_block *out, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = s->st[ST_GET];
+	int rc, ret;
+
+	if (store_bind_key(s, st, addr, prefix, "store_block_get", err,
+	    errlen) == -1)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		ret = 1;
+		if (store_row(st, out) == -1) {
+			store_err(err, errlen, "%s: block %s/%d: malformed row",
+			    s->path, addr, prefix);
+			ret = -1;
+		}
+	} else if (rc == SQLITE_DONE)
+		ret = 0;
+	else {
+		store_err(err, errlen, "%s: store_block_get: %s", s->path,
+		    store_dberr(s));
+		ret = -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return ret;
+}
+
+int
+store_block_del(struct store *s, const char *addr, int prefix, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *st = s->st[ST_DEL];
+	int rc, n;
+
+	if (store_bind_key(s, st, addr, prefix, "store_block_del", err,
+	    errlen) == -1)
+		return -1;
+	sqlite3_reset(st);
+	if (store_begin(s, err, errlen, "store_block_del") == -1)
+		return -1;
+	rc = sqlite3_step(st);
+	n = sqlite3_changes(s->db);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		store_err(err, errlen, "%s: store_block_del: %s", s->path,
+		    store_dberr(s));
+		store_rollback(s);
+		return -1;
+	}
+	if (store_commit(s, err, errlen, "store_block_del") == -1)
+		return -1;
+	return n > 0;
+}
+
+int
+store_blocks_active(struct store *s, int64_t now, store_block_cb cb,
+    void *arg, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = s->st[ST_ACTIVE];
+	struct store_block *b;
+	int rc, ret = 0;
+
+	/* Heap, not stack: the evidence makes it 8 KiB. */
+	if ((b = malloc(sizeof(*b))) == NULL) {
+		store_err(err, errlen, "store_blocks_active: %s",
+		    strerror(errno));
+		return -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, now);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (store_row(st, b) == -1) {
+			const unsigned char *a = sqlite3_column_text(st, 0);
+
+			store_err(err, errlen, "%s: block %.64s: malformed row",
+			    s->path, a != NULL ? (const char *)a : "?");
+			ret = -1;
+			break;
+		}
+		if ((ret = cb(b, arg)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE) {
+		store_err(err, errlen, "%s: store_blocks_active: %s", s->path,
+		    store_dberr(s));
+		ret = -1;
+	}
+	sqlite3_reset(st);
+	free(b);
+	return ret;
+}
+
+long
+store_expire(struct store *s, int64_t now, char *err, size_t errlen)
+{
+	sqlite3_stmt *hist = s->st[ST_HISTORY], *del = s->st[ST_EXPIRE];
+	long n;
+
+	if (store_begin(s, err, errlen, "store_expire") == -1)
+		return -1;
+	sqlite3_reset(hist);
+	sqlite3_bind_int64(hist, 1, now);
+	sqlite3_reset(del);
+	sqlite3_bind_int64(del, 1, now);
+	if (sqlite3_step(hist) != SQLITE_DONE ||
+	    sqlite3_step(del) != SQLITE_DONE) {
+		store_err(err, errlen, "%s: store_expire: %s", s->path,
+		    store_dberr(s));
+		sqlite3_reset(hist);
+		sqlite3_reset(del);
+		store_rollback(s);
+		return -1;
+	}
+	n = (long)sqlite3_changes(s->db);
+	sqlite3_reset(hist);
+	sqlite3_reset(del);
+	if (store_commit(s, err, errlen, "store_expire") == -1)
+		return -1;
+	return n;
+}
+
+int
+store_offences(struct store *s, const char *addr, int prefix, int *offences,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st = s->st[ST_OFFENCES];
+	int64_t v;
+	int rc;
+
+	if (store_bind_key(s, st, addr, prefix, "store_offences", err,
+	    errlen) == -1)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		store_err(err, errlen, "%s: store_offences: %s", s->path,
+		    store_dberr(s));
+		sqlite3_reset(st);
+		return -1;
+	}
+	v = sqlite3_column_type(st, 0) == SQLITE_NULL ? 0 :
+	    sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	*offences = v < 0 ? 0 : v > INT32_MAX ? INT32_MAX : (int)v;
+	return 0;
+}
+
+long
+store_history_prune(struct store *s, int64_t before, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *st = s->st[ST_PRUNE];
+	long n;
+
+	if (store_begin(s, err, errlen, "store_history_prune") == -1)
+		return -1;
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, before);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		store_err(err, errlen, "%s: store_history_prune: %s", s->path,
+		    store_dberr(s));
+		sqlite3_reset(st);
+		store_rollback(s);
+		return -1;
+	}
+	n = (long)sqlite3_changes(s->db);
+	sqlite3_reset(st);
+	if (store_commit(s, err, errlen, "store_history_prune") == -1)
+		return -1;
+	return n;
+}
