@@ -62,12 +62,107 @@ blocks_clip(char *dst, size_t len, const char *src)
 	dst[n] = '\0';
 }
 
+/* Does a cover b (same family, a's prefix a leading part of b's)? */
+static bool
+blocks_covers(const struct nft_block *a, const struct nft_block *b)
+{
+	unsigned i, full, rest;
+
+	if (a->family != b->family || a->prefix > b->prefix)
+		return false;
+	full = a->prefix / 8;
+	rest = a->prefix % 8;
+	if (memcmp(a->addr, b->addr, full) != 0)
+		return false;
+	if (rest == 0)
+		return true;
+	i = full;
+	return ((a->addr[i] ^ b->addr[i]) & (uint8_t)(0xff << (8 - rest))) == 0;
+}
+
+struct blocks_kernel {
+	struct nft_block *v;
+	size_t n, cap;
+};
+
+static int
+blocks_kernel_cb(const struct nft_block *b, void *arg)
+{
+	struct blocks_kernel *k = arg;
+	struct nft_block *nv;
+
+	if (k->n == k->cap) {
+		k->cap = k->cap ? k->cap * 2 : 256;
+		if ((nv = realloc(k->v, k->cap * sizeof(*nv))) == NULL)
+			return -1;
+		k->v = nv;
+	}
+	k->v[k->n++] = *b;
+	return 0;
+}
+
+static int
+blocks_kernel_read(struct rgd *d, struct blocks_kernel *k, char *err,
+    size_t errlen)
+{
+	memset(k, 0, sizeof(*k));
+	return nft_block_list(d->nft, AF_UNSPEC, blocks_kernel_cb, k, err,
+	    errlen);
+}
+
+/* Is b, or a prefix covering it, in the kernel set? */
+static bool
+blocks_kernel_covered(const struct blocks_kernel *k, const struct nft_block *b)
+{
+	size_t i;
+
+	for (i = 0; i < k->n; i++)
+		if (blocks_covers(&k->v[i], b))
+			return true;
+	return false;
+}
+
+/*
+ * Put one prefix into the kernel set.  The kernel refuses intervals that
+ * overlap (EEXIST): if a wider block already covers this one there is
+ * nothing to do (the sweep installs this one when the wider one ends); if
+ * narrower blocks sit inside it, they leave the set (they stay in the
+ * store) and the wider one goes in, in one transaction each.
+ */
 static int
 blocks_install(struct rgd *d, struct nft_block *nb, uint64_t secs, char *err,
     size_t errlen)
 {
+	struct blocks_kernel k;
+	struct nft_block *inner;
+	size_t i, n = 0;
+	int rc;
+
 	nb->timeout_ms = secs * 1000;
-	return nft_block_add(d->nft, nb, 1, err, errlen);
+	if (nft_block_add(d->nft, nb, 1, err, errlen) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return -1;
+	if (blocks_kernel_read(d, &k, err, errlen) < 0)
+		return -1;
+	if (blocks_kernel_covered(&k, nb)) {
+		free(k.v);
+		return 0;
+	}
+	if ((inner = calloc(k.n ? k.n : 1, sizeof(*inner))) == NULL) {
+		free(k.v);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < k.n; i++)
+		if (blocks_covers(nb, &k.v[i]))
+			inner[n++] = k.v[i];
+	rc = n > 0 ? nft_block_del(d->nft, inner, n, err, errlen) : 0;
+	if (rc == 0)
+		rc = nft_block_add(d->nft, nb, 1, err, errlen);
+	free(inner);
+	free(k.v);
+	return rc;
 }
 
 int
@@ -178,6 +273,8 @@ blocks_del(struct rgd *d, const char *prefix, char *err, size_t errlen)
 		return -1;
 	}
 	log_info("unblocked %s", prefix);
+	/* Narrower blocks that the lifted one covered go back in. */
+	blocks_sync(d);
 	return 0;
 }
 
@@ -249,6 +346,59 @@ blocks_restore(struct rgd *d, char *err, size_t errlen)
 	return c.failed ? -1 : 0;
 }
 
+struct blocks_sync_ctx {
+	struct rgd *d;
+	struct blocks_kernel *k;
+	int64_t now;
+	unsigned installed;
+};
+
+static int
+blocks_sync_cb(const struct store_block *sb, void *arg)
+{
+	struct blocks_sync_ctx *c = arg;
+	char text[INET6_ADDRSTRLEN + 8], err[256];
+	struct nft_block nb;
+	uint64_t left;
+
+	snprintf(text, sizeof(text), "%s/%d", sb->addr, sb->prefix);
+	if (nft_block_parse(text, &nb) < 0 || blocks_kernel_covered(c->k, &nb))
+		return 0;
+	left = sb->expires == 0 ? 0 : (uint64_t)(sb->expires - c->now);
+	if (sb->expires != 0 && sb->expires <= c->now)
+		return 0;
+	if (blocks_install(c->d, &nb, left, err, sizeof(err)) < 0)
+		log_warnx("re-installing %s: %s", text, err);
+	else
+		c->installed++;
+	return 0;
+}
+
+void
+blocks_sync(struct rgd *d)
+{
+	struct blocks_kernel k;
+	struct blocks_sync_ctx c;
+	char err[256];
+
+	if (blocks_kernel_read(d, &k, err, sizeof(err)) < 0) {
+		log_warnx("reading the block sets: %s", err);
+		free(k.v);
+		return;
+	}
+	memset(&c, 0, sizeof(c));
+	c.d = d;
+	c.k = &k;
+	c.now = time(NULL);
+	if (store_blocks_active(d->store, c.now, blocks_sync_cb, &c, err,
+	    sizeof(err)) < 0)
+		log_warnx("%s", err);
+	free(k.v);
+	if (c.installed > 0)
+		log_info("%u stored block(s) put back into the kernel set",
+		    c.installed);
+}
+
 void
 blocks_expire(struct rgd *d)
 {
@@ -259,40 +409,6 @@ blocks_expire(struct rgd *d)
 		log_warnx("%s", err);
 	else if (n > 0)
 		log_info("%ld block(s) expired", n);
-}
-
-struct blocks_kernel {
-	struct nft_block *v;
-	size_t n, cap;
-};
-
-static int
-blocks_kernel_cb(const struct nft_block *b, void *arg)
-{
-	struct blocks_kernel *k = arg;
-	struct nft_block *nv;
-
-	if (k->n == k->cap) {
-		k->cap = k->cap ? k->cap * 2 : 256;
-		if ((nv = realloc(k->v, k->cap * sizeof(*nv))) == NULL)
-			return -1;
-		k->v = nv;
-	}
-	k->v[k->n++] = *b;
-	return 0;
-}
-
-static bool
-blocks_in_kernel(const struct blocks_kernel *k, const struct nft_block *b)
-{
-	size_t i, alen = b->family == AF_INET ? 4 : 16;
-
-	for (i = 0; i < k->n; i++)
-		if (k->v[i].family == b->family &&
-		    k->v[i].prefix == b->prefix &&
-		    memcmp(k->v[i].addr, b->addr, alen) == 0)
-			return true;
-	return false;
 }
 
 static json_t *
@@ -343,7 +459,7 @@ blocks_list_cb(const struct store_block *sb, void *arg)
 		return 0;
 	if (c->want == NULL) {
 		json_array_append_new(c->arr, blocks_json(sb, c->now,
-		    c->k ? blocks_in_kernel(c->k, &nb) : -1, false));
+		    c->k ? blocks_kernel_covered(c->k, &nb) : -1, false));
 		return 0;
 	}
 	/* why: the exact prefix, or a block that covers the address. */
@@ -365,12 +481,10 @@ blocks_list_json(struct rgd *d, char *err, size_t errlen)
 	struct blocks_list_ctx c;
 	json_t *reply;
 
-	memset(&k, 0, sizeof(k));
 	memset(&c, 0, sizeof(c));
 	c.now = time(NULL);
 	c.arr = json_array();
-	if (nft_block_list(d->nft, AF_UNSPEC, blocks_kernel_cb, &k, err,
-	    errlen) == 0)
+	if (blocks_kernel_read(d, &k, err, errlen) == 0)
 		c.k = &k;
 	if (store_blocks_active(d->store, c.now, blocks_list_cb, &c, err,
 	    errlen) < 0) {

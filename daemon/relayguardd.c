@@ -348,6 +348,8 @@ rgd_tick(struct rgd *d)
 	engine_tick(d->engine, rgd_now());
 	rgd_events(d);
 	blocks_expire(d);
+	if (++d->ticks % RGD_SYNC_TICKS == 0)
+		blocks_sync(d);
 	for (i = 0; i < d->nqueues; i++) {
 		queue_get_stats(d->queues[i], &qs);
 		enobufs += qs.enobufs;

@@ -49,7 +49,10 @@ struct rgd {
 	uint64_t verdicts;
 	struct rgd_evidence evidence[RGD_EVIDENCE_RING];
 	unsigned evidence_next;
+	uint64_t ticks;			/* seconds since start */
 };
+
+#define RGD_SYNC_TICKS 10	/* compare store and kernel every 10 s */
 
 /* blocks.c */
 /* Put addr/prefix into the store and the kernel set for dur seconds.  src
@@ -68,6 +71,9 @@ struct json_t *blocks_why_json(struct rgd *d, const char *addr, char *err,
     size_t errlen);
 /* Re-install the remaining time of every stored block (start-up). */
 int blocks_restore(struct rgd *d, char *err, size_t errlen);
+/* Put stored blocks missing from the kernel sets back (a wider block that
+ * covered them ended, or someone flushed the set). */
+void blocks_sync(struct rgd *d);
 /* Remove expired blocks from the store (the kernel expires its own). */
 void blocks_expire(struct rgd *d);
 

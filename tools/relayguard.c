@@ -27,8 +27,14 @@ static const struct subcommand subcommands[] = {
 	    "run pcap/pcapng captures through the filters, events on stdout" },
 	{ "config-test", cmd_config_test,
 	    "check the configuration file (-v: print the effective settings)" },
-	/* The daemon-control commands (status, blocks, block, unblock, why)
-	 * and check join this table as they are written. */
+	{ "status", cmd_status,
+	    "the daemon's mode, queue mechanism and counters [--json]" },
+	{ "blocks", cmd_blocks,
+	    "list blocked addresses and prefixes [--json]" },
+	{ "block", cmd_block,
+	    "block ADDR|PREFIX [--for DUR] [--reason TEXT] [--force]" },
+	{ "unblock", cmd_unblock, "lift the block on ADDR|PREFIX" },
+	{ "why", cmd_why, "why ADDR is blocked: reason and evidence [--json]" },
 };
 #define NSUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
 
