@@ -284,6 +284,7 @@ struct blocks_restore_ctx {
 	size_t n;
 	int64_t now;
 	int failed;
+	size_t restored;
 	char *err;
 	size_t errlen;
 };
@@ -291,10 +292,25 @@ struct blocks_restore_ctx {
 static int
 blocks_restore_flush(struct blocks_restore_ctx *c)
 {
+	size_t i;
+	uint64_t secs;
+
 	if (c->n == 0)
 		return 0;
-	if (nft_block_add(c->d->nft, c->v, c->n, c->err, c->errlen) < 0)
-		c->failed = 1;
+	if (nft_block_add(c->d->nft, c->v, c->n, c->err, c->errlen) == 0) {
+		c->restored += c->n;
+		c->n = 0;
+		return 0;
+	}
+	/* One overlapping pair fails a whole batch (EEXIST): go one by one,
+	 * letting blocks_install() sort out what covers what. */
+	for (i = 0; i < c->n; i++) {
+		secs = c->v[i].timeout_ms / 1000;
+		if (blocks_install(c->d, &c->v[i], secs, c->err, c->errlen) < 0)
+			c->failed = 1;
+		else
+			c->restored++;
+	}
 	c->n = 0;
 	return 0;
 }
@@ -343,6 +359,8 @@ blocks_restore(struct rgd *d, char *err, size_t errlen)
 	if (expired > 0)
 		log_info("%ld expired block(s) removed from the store",
 		    expired);
+	log_info("%zu stored block(s) re-installed with their remaining time",
+	    c.restored);
 	return c.failed ? -1 : 0;
 }
 
@@ -407,8 +425,13 @@ blocks_expire(struct rgd *d)
 
 	if ((n = store_expire(d->store, time(NULL), err, sizeof(err))) < 0)
 		log_warnx("%s", err);
-	else if (n > 0)
+	else if (n > 0) {
 		log_info("%ld block(s) expired", n);
+		/* A wider block that ended may have covered narrower ones.
+		 * Reading the sets back is slow with many elements, so this
+		 * runs only when something expired. */
+		blocks_sync(d);
+	}
 }
 
 static json_t *

@@ -693,6 +693,16 @@ nft_expr_cmp_eq(const void *data, uint32_t len)
 }
 
 static struct nftnl_expr *
+nft_expr_cmp_neq(const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = nft_expr_cmp_eq(data, len);
+
+	if (e != NULL)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_NEQ);
+	return e;
+}
+
+static struct nftnl_expr *
 nft_expr_payload(uint32_t base, uint32_t offset, uint32_t len)
 {
 	struct nftnl_expr *e;
@@ -861,6 +871,11 @@ nft_add_queue_rule(struct nft_ctx *ctx, struct nft_batch *b,
 	    nft_expr(r, nft_expr_payload(NFT_PAYLOAD_TRANSPORT_HEADER,
 	    dir_src ? 0 : 2, 2)) == 0 &&
 	    nft_expr(r, nft_expr_cmp_eq(&nport, sizeof(nport))) == 0 &&
+	    /* `meta mark != M`: the daemon's own resets are not queued. */
+	    (p->skip_mark == 0 ||
+	    (nft_expr(r, nft_expr_meta(NFT_META_MARK)) == 0 &&
+	    nft_expr(r, nft_expr_cmp_neq(&p->skip_mark,
+	    sizeof(p->skip_mark))) == 0)) &&
 	    nft_expr(r, nftnl_expr_alloc("counter")) == 0 &&
 	    nft_expr(r, nft_expr_queue(p, native)) == 0;
 	return nft_rule_push(ctx, b, r, ok, what);

@@ -72,6 +72,9 @@ struct nft_setup_params {
 	 */
 	bool		 cpu_fanout;
 	bool		 force_compat;		/* skip the native attempt */
+	/* Packets with this firewall mark are not queued (the daemon's own
+	 * crafted resets); 0: queue everything. */
+	uint32_t	 skip_mark;
 };
 
 /*

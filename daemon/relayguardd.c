@@ -170,6 +170,7 @@ rgd_nft_params(const struct config *c, struct nft_setup_params *p)
 	p->queue_first = c->queue_first;
 	p->queue_last = c->queue_last;
 	p->bypass = true;
+	p->skip_mark = RESET_MARK;
 }
 
 static void
@@ -348,8 +349,6 @@ rgd_tick(struct rgd *d)
 	engine_tick(d->engine, rgd_now());
 	rgd_events(d);
 	blocks_expire(d);
-	if (++d->ticks % RGD_SYNC_TICKS == 0)
-		blocks_sync(d);
 	for (i = 0; i < d->nqueues; i++) {
 		queue_get_stats(d->queues[i], &qs);
 		enobufs += qs.enobufs;

@@ -49,10 +49,7 @@ struct rgd {
 	uint64_t verdicts;
 	struct rgd_evidence evidence[RGD_EVIDENCE_RING];
 	unsigned evidence_next;
-	uint64_t ticks;			/* seconds since start */
 };
-
-#define RGD_SYNC_TICKS 10	/* compare store and kernel every 10 s */
 
 /* blocks.c */
 /* Put addr/prefix into the store and the kernel set for dur seconds.  src
