@@ -93,12 +93,13 @@ $(BUILD)/relayguardd: $(DAEMON_OBJ) $(LIBCOMMON) $(LIBFILTERS)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_DAEMON))
 
 # Unit tests link the whole filters library and common/; a test may also
-# #include a module's .c to reach its static functions.
+# #include a module's .c to reach its static functions (a daemon module's
+# too, hence the daemon's libraries).
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(LIBCOMMON) $(LIBFILTERS)
 	@mkdir -p $(dir $@)
 	$(quiet) CC $@
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(LIBCOMMON) $(LIBFILTERS) \
-		$(ALL_LDFLAGS) $(call pc_libs,$(PKGS_TOOL))
+		$(ALL_LDFLAGS) $(call pc_libs,$(PKGS_TOOL) $(PKGS_DAEMON))
 
 deps:
 	@scripts/deps.sh

@@ -28,7 +28,7 @@ one_pass() {
 	local label=$1 build=$2 out last rc
 	shift 2
 	echo "=== $label: make $*"
-	if ! make -j"$JOBS" "$@"; then
+	if ! make --no-print-directory -j"$JOBS" "$@"; then
 		echo "$label: build failed (counted as 1 failed)"
 		failed=$((failed + 1))
 		return
