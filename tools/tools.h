@@ -36,4 +36,8 @@ int cmd_unblock(int argc, char **argv, const char *config_path,
 int cmd_why(int argc, char **argv, const char *config_path,
     bool config_given);
 
+/* check.c: probe a mail server for open relaying. */
+int cmd_check(int argc, char **argv, const char *config_path,
+    bool config_given);
+
 #endif
