@@ -171,8 +171,10 @@ feed(struct smtp_session *s, struct rg_mem *m, enum smtp_dir dir,
 			return;
 		}
 		render(o, &it);
-		p += used;
-		n -= used;
+		if (used > 0) {	/* p may be NULL for a drain */
+			p += used;
+			n -= used;
+		}
 		if (it.kind == SMTP_ITEM_REPLY)
 			feed(s, m, SMTP_CLIENT, NULL, 0, o);
 		if (++guard > 10000000) {
