@@ -6,6 +6,9 @@
  * the caller left it: a log call between a failure and its handling must
  * not change what the handler sees.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* the strerror_r that returns its string */
+#endif
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
