@@ -227,6 +227,19 @@ control_status(struct rgd *d)
 	SET("buffer_bytes_peak", s.mem_peak);
 	SET("buffer_refused", s.mem_refused);
 	SET("events_lost", s.events_lost);
+	SET("midstream_pickups", s.midstream);
+	SET("unverified_attempts", s.unverified_attempts);
+	SET("norm_bad_checksum", s.norm_bad_checksum);
+	SET("norm_low_ttl", s.norm_low_ttl);
+	SET("norm_syn_data", s.norm_syn_data);
+	SET("norm_urgent", s.norm_urgent);
+	SET("norm_out_of_window", s.norm_out_of_window);
+	SET("norm_rst_ignored", s.norm_rst_ignored);
+	SET("norm_rewritten", s.norm_rewritten);
+	SET("norm_held", s.norm_held);
+	SET("starttls_stripped", s.starttls_stripped);
+	SET("starttls_denied", s.starttls_denied);
+	SET("flows_evicted_memory", s.flows_evicted_mem);
 #undef SET
 	return o;
 }

@@ -145,10 +145,9 @@ rgd_packet(void *ctx, uint8_t *pkt, size_t len, bool csum_unverifiable,
 	struct rgd *d = ctx;
 	struct engine_result r;
 
-	(void)csum_unverifiable;
 	d->verdicts++;
 	engine_packet(d->engine, DECODE_LINK_RAW, rgd_now(), pkt, len, len,
-	    &r);
+	    csum_unverifiable ? ENGINE_F_CSUM_UNVERIFIABLE : 0, &r);
 	v->accept = r.verdict == ENGINE_ACCEPT;
 	v->modified = r.rewritten;
 	rgd_events(d);

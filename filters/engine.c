@@ -41,6 +41,7 @@ struct engine_pkt {
 	enum smtp_dir dir;
 	bool relay;		/* a relay RCPT completed in this packet */
 	bool smuggling;		/* an ambiguous end-of-data in this packet */
+	bool starttls_denied;	/* an untrusted STARTTLS, starttls deny */
 	bool block;
 	rg_time_t block_for;
 };
@@ -299,6 +300,12 @@ engine_rcpt(struct engine_pkt *pk, const struct smtp_item *it)
 		ev->trick = engine_trick(path.trick);
 	}
 
+	/* Only a client that completed the handshake and was greeted can
+	 * earn a block: forged packets never get an address blocked. */
+	if (!f->handshake_done || !f->banner_seen) {
+		e->st.unverified_attempts++;
+		return;
+	}
 	if (!policy_offence(e->policy, &f->client, e->now, &blk))
 		return;
 	e->st.blocks++;
@@ -311,6 +318,14 @@ engine_rcpt(struct engine_pkt *pk, const struct smtp_item *it)
 	}
 	pk->block = true;
 	pk->block_for = blk.duration;
+}
+
+/* Is the client exempt from the STARTTLS policy (relay-networks)? */
+static bool
+engine_tls_exempt(const struct engine *e, const struct flow *f)
+{
+	return e->conf->starttls == CONFIG_STARTTLS_ALLOW ||
+	    policy_trusted(e->policy, &f->client);
 }
 
 static void
@@ -344,13 +359,22 @@ engine_item(struct engine_pkt *pk, const struct smtp_item *it)
 		case SMTP_V_RCPT:
 			engine_rcpt(pk, it);
 			break;
+		case SMTP_V_STARTTLS:
+			/* strip and deny both keep untrusted sessions
+			 * readable: a STARTTLS sent anyway ends it. */
+			if (!engine_tls_exempt(e, f)) {
+				e->st.starttls_denied++;
+				pk->starttls_denied = true;
+				engine_anomaly(e, f, "starttls-denied");
+			}
+			break;
 		default:
 			break;
 		}
 		break;
 	case SMTP_ITEM_REPLY:
 		e->st.replies++;
-		if (it->verb == SMTP_V_CONNECT)
+		if (it->verb == SMTP_V_CONNECT && it->code == 220)
 			f->banner_seen = true;
 		break;
 	case SMTP_ITEM_SMUGGLING:
@@ -514,9 +538,128 @@ engine_result_reset(struct engine_result *r, const struct flow *f,
 	r->seq_to_client = seq_to_client;
 }
 
+/* The command the next server reply will answer. */
+static enum smtp_verb
+engine_awaited(const struct flow *f)
+{
+	const struct smtp_session *s = &f->smtp;
+
+	if (s->fifo_len == 0)
+		return SMTP_V_NONE;
+	return (enum smtp_verb)s->fifo[s->fifo_head % SMTP_FIFO_RUNS].verb;
+}
+
+/*
+ * starttls strip: overwrite the STARTTLS keyword of an EHLO reply in
+ * place, same length, so the client never sees it offered (what firewall
+ * SMTP inspection has long done).  A keyword split across segments loses
+ * only the bytes in this one, which is enough to break it; and a client
+ * that sends STARTTLS unoffered is reset anyway.
+ */
+static bool
+engine_strip_starttls(uint8_t *p, size_t n)
+{
+	static const char kw[] = "STARTTLS";
+	bool changed = false, bol = true;
+	size_t i, k;
+
+	for (i = 0; i < n; i++) {
+		if (bol && n - i >= 4 && p[i] == '2' && p[i + 1] == '5' &&
+		    p[i + 2] == '0' && (p[i + 3] == '-' || p[i + 3] == ' ')) {
+			k = i + 4;
+			if (n - k >= 8 && rg_strncaseeq((const char *)p + k, kw,
+			    8) && (n - k == 8 || p[k + 8] == '\r' ||
+			    p[k + 8] == '\n' || p[k + 8] == ' ')) {
+				memset(p + k, 'X', 8);
+				changed = true;
+			}
+		}
+		bol = p[i] == '\n';
+	}
+	return changed;
+}
+
+/* Why the receiver would discard this segment's data, or NULL. */
+static const char *
+engine_discarded(struct engine *e, const struct flow *f,
+    const struct decode_packet *p, int dir)
+{
+	uint32_t seq;
+
+	if (p->payload_wire_len == 0)
+		return NULL;
+	if (p->flags & DECODE_TH_SYN) {
+		e->st.norm_syn_data++;
+		return "syn-data";
+	}
+	if ((p->flags & DECODE_TH_URG) && p->urg_ptr != 0) {
+		/* Linux (tcp_stdurg=0, no SO_OOBINLINE) takes the byte before
+		 * the urgent pointer out of the stream. */
+		e->st.norm_urgent++;
+		return "urgent-data";
+	}
+	seq = p->seq;
+	if (f->win_known[dir] && SEQ_GEQ(seq, f->win_edge[dir])) {
+		e->st.norm_out_of_window++;
+		return "out-of-window";
+	}
+	return NULL;
+}
+
+/* Track the handshake and the receive windows from one segment. */
+static void
+engine_track(struct flow *f, const struct decode_packet *p, int dir)
+{
+	uint32_t edge;
+	int scale;
+
+	if ((p->flags & DECODE_TH_SYN) && !(p->flags & DECODE_TH_ACK) &&
+	    dir == 0) {
+		f->syn_seen = true;
+		f->wscale[0] = p->wscale;
+	} else if ((p->flags & DECODE_TH_SYN) && (p->flags & DECODE_TH_ACK) &&
+	    dir == 1) {
+		f->synack_seen = true;
+		f->server_isn = p->seq;
+		f->wscale[1] = p->wscale;
+		f->wscale_ok = f->syn_seen && f->wscale[0] >= 0 &&
+		    f->wscale[1] >= 0;
+	} else if (dir == 0 && (p->flags & DECODE_TH_ACK) && f->synack_seen &&
+	    !f->handshake_done && p->ack == f->server_isn + 1)
+		f->handshake_done = true;
+	/* The sender's ACK and window bound what the other side may send.
+	 * Windows in SYNs are never scaled (RFC 7323). */
+	if ((p->flags & DECODE_TH_ACK) && f->syn_seen && f->synack_seen) {
+		scale = (f->wscale_ok && !(p->flags & DECODE_TH_SYN)) ?
+		    f->wscale[dir] : 0;
+		edge = p->ack + ((uint32_t)p->window << scale);
+		if (!f->win_known[1 - dir] ||
+		    SEQ_GT(edge, f->win_edge[1 - dir]))
+			f->win_edge[1 - dir] = edge;
+		f->win_known[1 - dir] = true;
+	}
+}
+
+/* Over the buffer budget: finish the least recently active flows. */
+static void
+engine_shed(struct engine *e)
+{
+	struct flow *f;
+	unsigned n = 0;
+
+	if (e->mem.used <= e->mem.cap / 16 * 15)
+		return;
+	while (e->mem.used > e->mem.cap / 4 * 3 && n++ < 1000 &&
+	    (f = flow_pop(e->flows)) != NULL) {
+		engine_finish_flow(e, f);
+		e->st.flows_evicted_mem++;
+		flow_destroy(e->flows, f, &e->mem);
+	}
+}
+
 enum engine_verdict
 engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
-    size_t caplen, size_t wirelen, struct engine_result *res)
+    size_t caplen, size_t wirelen, unsigned flags, struct engine_result *res)
 {
 	struct engine_result dummy;
 	struct decode_packet p;
@@ -524,9 +667,10 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 	struct stream_result sr;
 	struct flow *f;
 	struct stream *st;
+	const char *why;
 	uint32_t old_next;
 	int dir;
-	bool enforce;
+	bool enforce, stop;
 
 	if (res == NULL)
 		res = &dummy;
@@ -563,6 +707,19 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 	res->decoded = true;
 	enforce = e->inline_mode && e->conf->mode == CONFIG_MODE_ENFORCE;
 
+	/* Segments the receiver discards whole, before they touch a flow:
+	 * forged ones must not create or move state. */
+	if (e->inline_mode && !(flags & ENGINE_F_CSUM_UNVERIFIABLE) &&
+	    (!decode_ip_checksum_ok(data, caplen, &p) ||
+	    !decode_tcp_checksum_ok(data, caplen, &p))) {
+		e->st.norm_bad_checksum++;
+		goto discard;
+	}
+	if (e->conf->min_ttl != 0 && p.ttl < e->conf->min_ttl) {
+		e->st.norm_low_ttl++;
+		goto discard;
+	}
+
 	f = dir == 0 ? flow_lookup(e->flows, &p.src, p.sport, &p.dst, p.dport)
 	    : flow_lookup(e->flows, &p.dst, p.dport, &p.src, p.sport);
 
@@ -582,8 +739,10 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 			goto done;
 		if ((f = engine_new_flow(e, &p, dir)) == NULL)
 			goto done;
+		f->wscale[0] = f->wscale[1] = -1;
 		if (!(p.flags & DECODE_TH_SYN)) {
 			f->midstream = true;
+			e->st.midstream++;
 			smtp_init_midstream(&f->smtp);
 		} else
 			smtp_init(&f->smtp);
@@ -600,6 +759,11 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 	}
 
 	st = &f->dir[dir];
+	if ((why = engine_discarded(e, f, &p, dir)) != NULL) {
+		engine_anomaly(e, f, why);
+		goto discard;
+	}
+	engine_track(f, &p, dir);
 	if (p.flags & DECODE_TH_SYN) {
 		stream_syn(st, p.seq);
 		if (dir == 0 && f->state == FLOW_NEW)
@@ -608,6 +772,13 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 			f->state = FLOW_ESTABLISHED;
 	}
 	if (p.flags & DECODE_TH_RST) {
+		/* RFC 5961: a RST ends the connection only at exactly the
+		 * expected sequence number; anything else the receiver
+		 * ignores (or answers with a challenge ACK). */
+		if (st->started && p.seq != st->next) {
+			e->st.norm_rst_ignored++;
+			goto done;
+		}
 		f->state = FLOW_CLOSED;
 		goto done;
 	}
@@ -618,7 +789,7 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 	pk.dir = (enum smtp_dir)dir;
 	old_next = st->next;
 	if (p.payload_len > 0 || p.payload_wire_len > 0) {
-		uint32_t seq = p.seq + ((p.flags & DECODE_TH_SYN) ? 1 : 0);
+		uint32_t seq = p.seq;
 
 		if (!st->started)
 			stream_start(st, seq);
@@ -628,13 +799,24 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 			 * server answers: drop them, the client resends. */
 			res->verdict = ENGINE_DROP;
 			e->st.drops++;
+			e->st.norm_held++;
 			goto done;
+		}
+		if (enforce && dir == 1 && !engine_tls_exempt(e, f) &&
+		    e->conf->starttls == CONFIG_STARTTLS_STRIP &&
+		    engine_awaited(f) == SMTP_V_EHLO && p.payload_len > 0 &&
+		    engine_strip_starttls((uint8_t *)(uintptr_t)p.payload,
+		    p.payload_len)) {
+			e->st.starttls_stripped++;
+			decode_tcp_checksum_fix(data, caplen, &p);
+			res->rewritten = true;
 		}
 		stream_segment(st, &e->mem, seq, (uint8_t *)(uintptr_t)p.payload,
 		    p.payload_len, enforce, engine_sink, &pk, &sr);
 		if (sr.mismatch)
 			engine_anomaly(e, f, "overlap-mismatch");
 		if (sr.rewritten) {
+			e->st.norm_rewritten++;
 			decode_tcp_checksum_fix(data, caplen, &p);
 			res->rewritten = true;
 		}
@@ -654,7 +836,8 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 		    FLOW_CLOSING;
 	}
 
-	if ((pk.relay || pk.smuggling) && e->conf->mode == CONFIG_MODE_ENFORCE) {
+	stop = pk.relay || pk.smuggling || pk.starttls_denied;
+	if (stop && e->conf->mode == CONFIG_MODE_ENFORCE) {
 		engine_result_reset(res, f, old_next, dir == 0 ? p.ack :
 		    f->dir[1].next);
 		if (e->inline_mode) {
@@ -671,8 +854,15 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 		res->block_for = pk.block_for;
 		res->client = f->client;
 	}
+	goto done;
+discard:
+	if (enforce) {
+		res->verdict = ENGINE_DROP;
+		e->st.drops++;
+	}
 done:
 	engine_expire(e);
+	engine_shed(e);
 	return res->verdict;
 }
 

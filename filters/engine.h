@@ -52,6 +52,17 @@ struct engine_stats {
 	uint64_t body_bytes, opaque_bytes;
 	uint64_t gaps, gap_bytes, retrans, mismatches;
 	uint64_t events_lost;		/* queue overflow */
+	/* normalisation: segments not inspected (and dropped inline) */
+	uint64_t norm_bad_checksum, norm_low_ttl, norm_syn_data;
+	uint64_t norm_urgent, norm_out_of_window;
+	uint64_t norm_rst_ignored;	/* RSTs a server would not accept */
+	uint64_t norm_rewritten;	/* overlaps rewritten to inspected */
+	uint64_t norm_held;		/* client data held for a reply */
+	uint64_t midstream;		/* flows picked up without handshake */
+	uint64_t unverified_attempts;	/* attempts that earn no block: no
+					 * handshake or banner seen */
+	uint64_t starttls_stripped, starttls_denied;
+	uint64_t flows_evicted_mem;	/* evicted to get under flow-memory */
 	size_t mem_used, mem_peak;
 	uint64_t mem_refused;
 };
@@ -69,13 +80,23 @@ void engine_free(struct engine *e);
 /* Switch to a new configuration; flows and offender history are kept. */
 void engine_reload(struct engine *e, const struct config *conf);
 
+/* engine_packet() flags */
+#define ENGINE_F_CSUM_UNVERIFIABLE 0x01	/* checksum not computed yet (NFQUEUE
+					 * said so): do not verify it */
+
 /*
  * One packet of the given link type (decode.h), captured at ts.  data is
  * writable so that inline normalisation can rewrite it.  res may be NULL.
+ *
+ * Inline, what the receiving TCP would discard or alter is neither
+ * inspected nor passed on (enforce mode drops it): a bad checksum, data
+ * on a SYN, urgent data, data beyond the receiver's window, a TTL under
+ * min-ttl.  Replay cannot trust captured checksums (offload), so it skips
+ * that one check and reports the rest as anomalies.
  */
 enum engine_verdict engine_packet(struct engine *e, int linktype,
     rg_time_t ts, uint8_t *data, size_t caplen, size_t wirelen,
-    struct engine_result *res);
+    unsigned flags, struct engine_result *res);
 
 /* Advance the clock without a packet (idle expiry). */
 void engine_tick(struct engine *e, rg_time_t now);

@@ -38,6 +38,14 @@ struct flow {
 	bool banner_seen;		/* the server greeted this client */
 	bool killed;			/* reset by enforcement: drop the rest */
 	bool in_list;
+	bool syn_seen, synack_seen;	/* handshake, as seen */
+	bool handshake_done;		/* client acked the server's SYN */
+	bool wscale_ok;			/* both SYNs had window scaling */
+	int8_t wscale[2];		/* per sender, -1 if none */
+	bool win_known[2];		/* win_edge[d] valid for d's data */
+	uint32_t win_edge[2];		/* right edge of the receiver's window
+					 * for data sent in direction d */
+	uint32_t server_isn;
 	uint8_t anomaly_events;		/* anomaly events emitted (capped) */
 	rg_time_t first, last;
 	struct stream dir[2];		/* 0: client->server, 1: server->client */

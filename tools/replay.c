@@ -103,7 +103,7 @@ replay_run(struct engine *e, struct replay_file *rf, char *evbuf,
 		/* Replay never rewrites (only the inline daemon does), so
 		 * libpcap's read-only buffer can be handed over as is. */
 		engine_packet(e, linktype, ts, (uint8_t *)(uintptr_t)data,
-		    h->caplen, h->len < h->caplen ? h->caplen : h->len, NULL);
+		    h->caplen, h->len < h->caplen ? h->caplen : h->len, 0, NULL);
 		replay_events(e, evbuf, evlen);
 	}
 	if (rc == PCAP_ERROR) {

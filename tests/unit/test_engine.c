@@ -14,6 +14,8 @@
 #define ISN_S 5000u
 
 struct lab {
+	bool real_csum;			/* compute checksums, verify them */
+	uint16_t urg;			/* urgent pointer for the next packet */
 	struct config conf;
 	struct engine *e;
 	rg_time_t now;
@@ -56,6 +58,24 @@ mkpkt(uint8_t *b, const uint8_t *src, const uint8_t *dst, uint16_t sp,
 	return len;
 }
 
+static void
+fix_checksums(uint8_t *b, size_t len)
+{
+	struct decode_packet p;
+	uint32_t sum = 0;
+	int i;
+
+	b[10] = b[11] = 0;
+	for (i = 0; i < 20; i += 2)
+		sum += (uint32_t)(b[i] << 8 | b[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	b[10] = (uint8_t)(~sum >> 8);
+	b[11] = (uint8_t)~sum;
+	if (decode_packet(DECODE_LINK_RAW, b, len, len, &p) == DECODE_OK)
+		decode_tcp_checksum_fix(b, len, &p);
+}
+
 static enum engine_verdict
 lab_send(struct lab *l, int from_client, uint32_t seq, uint8_t flags,
     const char *pl, size_t n, struct engine_result *res)
@@ -70,7 +90,15 @@ lab_send(struct lab *l, int from_client, uint32_t seq, uint8_t flags,
 		len = mkpkt(b, l->dst, l->src, 25, l->cport, seq, l->cseq,
 		    flags, pl, n);
 	l->now += 1000;
-	return engine_packet(l->e, DECODE_LINK_RAW, l->now, b, len, len, res);
+	if (l->urg != 0) {
+		b[38] = (uint8_t)(l->urg >> 8);
+		b[39] = (uint8_t)l->urg;
+		l->urg = 0;
+	}
+	if (l->real_csum)
+		fix_checksums(b, len);
+	return engine_packet(l->e, DECODE_LINK_RAW, l->now, b, len, len,
+	    l->real_csum ? 0 : ENGINE_F_CSUM_UNVERIFIABLE, res);
 }
 
 /* Send the next in-order bytes of one side as one segment. */
@@ -386,6 +414,187 @@ test_differential(void)
 	ASSERT_STR_EQ(shuffled, whole);
 }
 
+
+static void
+test_bad_checksum_dropped_uninspected(void)
+{
+	struct engine_result r;
+	struct lab l;
+	uint8_t b[256];
+	size_t len;
+	char ev[8192];
+
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+	l.real_csum = true;
+	lab_handshake(&l);
+	/* A segment the server would discard: same bytes, bad checksum. */
+	len = mkpkt(b, l.src, l.dst, l.cport, 25, l.cseq, l.sseq, 0x18,
+	    "RCPT TO:<a@evil.test>\r\n", 23);
+	fix_checksums(b, len);
+	b[36] ^= 0x55;
+	TEST_CHECK(engine_packet(l.e, DECODE_LINK_RAW, l.now, b, len, len, 0,
+	    &r) == ENGINE_DROP);
+	TEST_CHECK(!r.reset);
+	lab_events(&l, ev, sizeof(ev));
+	ASSERT_STR_EQ(ev, "");
+	/* The good copy is inspected and stopped. */
+	TEST_CHECK(lab_say(&l, 1, "RCPT TO:<a@evil.test>\r\n", &r) ==
+	    ENGINE_DROP);
+	TEST_CHECK(r.reset);
+	lab_free(&l);
+}
+
+static void
+test_urgent_syn_window_dropped(void)
+{
+	struct engine_result r;
+	struct lab l;
+	char ev[8192];
+
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+	lab_handshake(&l);
+	l.urg = 22;
+	TEST_CHECK(lab_send(&l, 1, l.cseq, 0x38, "RCPT TO:<a@example.test>"
+	    "\r\n", 26, &r) == ENGINE_DROP);
+	/* Far beyond the window the server advertised (65535). */
+	TEST_CHECK(lab_send(&l, 1, l.cseq + 70000, 0x18, "RCPT TO:<a@x.test>"
+	    "\r\n", 20, &r) == ENGINE_DROP);
+	lab_events(&l, ev, sizeof(ev));
+	TEST_CHECK(strstr(ev, "\"what\":\"urgent-data\"") != NULL);
+	TEST_CHECK(strstr(ev, "\"what\":\"out-of-window\"") != NULL);
+	TEST_CHECK(strstr(ev, "relay-attempt") == NULL);
+	/* Nothing was consumed: the in-window copy is still judged. */
+	TEST_CHECK(lab_say(&l, 1, "RCPT TO:<a@x.test>\r\n", &r) == ENGINE_DROP);
+	TEST_CHECK(r.reset);
+	lab_free(&l);
+
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+	TEST_CHECK(lab_send(&l, 1, ISN_C, 0x02, "RCPT TO:<a@x.test>\r\n", 20,
+	    &r) == ENGINE_DROP);
+	lab_events(&l, ev, sizeof(ev));
+	TEST_CHECK(strstr(ev, "\"what\":\"syn-data\"") != NULL);
+	lab_free(&l);
+}
+
+static void
+test_forged_rst_ignored(void)
+{
+	struct engine_result r;
+	struct lab l;
+
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+	lab_handshake(&l);
+	/* Inside the window but not exact: the server would not close. */
+	lab_send(&l, 1, l.cseq + 10, 0x04, NULL, 0, NULL);
+	TEST_CHECK(lab_say(&l, 1, "RCPT TO:<a@evil.test>\r\n", &r) ==
+	    ENGINE_DROP);
+	TEST_CHECK(r.reset);
+	lab_free(&l);
+}
+
+static void
+test_spoofed_sessions_never_block(void)
+{
+	struct engine_result r;
+	struct lab l;
+	int i;
+
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+	for (i = 0; i < 5; i++) {
+		/* No handshake, no banner: picked up in the middle. */
+		l.cport = (uint16_t)(CLIENT_PORT + i);
+		l.cseq = ISN_C;
+		l.sseq = ISN_S;
+		TEST_CHECK(lab_say(&l, 1, "RCPT TO:<x@evil.test>\r\n", &r) ==
+		    ENGINE_DROP);
+		TEST_CHECK(r.reset);
+		TEST_CHECK(!r.block);
+	}
+	lab_free(&l);
+}
+
+static void
+test_starttls_policies(void)
+{
+	struct engine_result r;
+	struct lab l;
+	uint8_t b[512];
+	const char *reply = "250-mx.example.test\r\n250-STARTTLS\r\n"
+	    "250 PIPELINING\r\n";
+	size_t len;
+
+	/* strip: the keyword is overwritten in place, checksum fixed. */
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+	l.conf.starttls = CONFIG_STARTTLS_STRIP;
+	l.real_csum = true;
+	l.cseq = ISN_C;
+	l.sseq = ISN_S;
+	lab_send(&l, 1, l.cseq++, 0x02, NULL, 0, NULL);
+	lab_send(&l, 0, l.sseq++, 0x12, NULL, 0, NULL);
+	lab_send(&l, 1, l.cseq, 0x10, NULL, 0, NULL);
+	lab_say(&l, 0, "220 hi\r\n", NULL);
+	lab_say(&l, 1, "EHLO a.test\r\n", NULL);
+	len = mkpkt(b, l.dst, l.src, 25, l.cport, l.sseq, l.cseq, 0x18, reply,
+	    strlen(reply));
+	fix_checksums(b, len);
+	TEST_CHECK(engine_packet(l.e, DECODE_LINK_RAW, l.now, b, len, len, 0,
+	    &r) == ENGINE_ACCEPT);
+	TEST_CHECK(r.rewritten);
+	TEST_CHECK(memcmp(b + 40 + 25, "XXXXXXXX", 8) == 0);
+	{
+		struct decode_packet p;
+
+		TEST_CHECK(decode_packet(DECODE_LINK_RAW, b, len, len, &p) ==
+		    DECODE_OK && decode_tcp_checksum_ok(b, len, &p));
+	}
+	l.sseq += (uint32_t)strlen(reply);
+	/* Sent anyway: reset. */
+	TEST_CHECK(lab_say(&l, 1, "STARTTLS\r\n", &r) == ENGINE_DROP);
+	TEST_CHECK(r.reset);
+	lab_free(&l);
+
+	/* allow: a trusted or untrusted client may start TLS. */
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+	lab_handshake(&l);
+	TEST_CHECK(lab_say(&l, 1, "STARTTLS\r\n", &r) == ENGINE_ACCEPT);
+	lab_free(&l);
+
+	/* deny, but the client is in relay-networks: allowed. */
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_trusted);
+	l.conf.starttls = CONFIG_STARTTLS_DENY;
+	lab_handshake(&l);
+	TEST_CHECK(lab_say(&l, 1, "STARTTLS\r\n", &r) == ENGINE_ACCEPT);
+	lab_free(&l);
+}
+
+static void
+test_overlap_rewritten_to_inspected(void)
+{
+	struct engine_result r;
+	struct lab l;
+	uint32_t seq;
+	char ev[8192];
+	uint8_t b[256];
+	size_t len;
+
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+	lab_handshake(&l);
+	seq = l.cseq;
+	TEST_CHECK(lab_say(&l, 1, "RCPT TO:<a@example.test>\r\n", &r) ==
+	    ENGINE_ACCEPT);
+	/* Same range, other bytes: rewritten back to what was inspected. */
+	len = mkpkt(b, l.src, l.dst, l.cport, 25, seq, l.sseq, 0x18,
+	    "RCPT TO:<a@evilxxx.test>\r\n", 26);
+	TEST_CHECK(engine_packet(l.e, DECODE_LINK_RAW, l.now, b, len, len,
+	    ENGINE_F_CSUM_UNVERIFIABLE, &r) == ENGINE_ACCEPT);
+	TEST_CHECK(r.rewritten);
+	ASSERT_MEM_EQ(b + 40, "RCPT TO:<a@example.test>\r\n", 26);
+	lab_events(&l, ev, sizeof(ev));
+	TEST_CHECK(strstr(ev, "relay-attempt") == NULL);
+	TEST_CHECK(strstr(ev, "overlap-mismatch") != NULL);
+	lab_free(&l);
+}
+
 int
 main(void)
 {
@@ -397,5 +606,11 @@ main(void)
 	TEST_RUN(test_authenticated_relays);
 	TEST_RUN(test_inline_waiting_drops_body);
 	TEST_RUN(test_differential);
+	TEST_RUN(test_bad_checksum_dropped_uninspected);
+	TEST_RUN(test_urgent_syn_window_dropped);
+	TEST_RUN(test_forged_rst_ignored);
+	TEST_RUN(test_spoofed_sessions_never_block);
+	TEST_RUN(test_starttls_policies);
+	TEST_RUN(test_overlap_rewritten_to_inspected);
 	return TEST_END("engine");
 }
