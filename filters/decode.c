@@ -341,9 +341,11 @@ decode_packet(int linktype, const uint8_t *data, size_t caplen,
 	const uint8_t *ip, *th;
 	size_t l3_off, cap, hlen, iplen, seglen, segcap, thlen;
 
-	/* IP lengths, not the frame length, say what the packet holds. */
-	(void)wirelen;
-
+	/* IP lengths, not the frame length, say what the packet holds; but
+	 * an IP length past the end of the frame as it was on the wire is a
+	 * lie (a snap length may cut the capture, never the packet). */
+	if (wirelen < caplen)
+		wirelen = caplen;
 	r = decode_link(linktype, data, caplen, &l3_off, &l3);
 	if (r != DECODE_OK)
 		return r;
@@ -364,6 +366,8 @@ decode_packet(int linktype, const uint8_t *data, size_t caplen,
 		r = DECODE_NOT_TCP;
 	if (r != DECODE_OK)
 		return r;
+	if (iplen > wirelen - l3_off)
+		return DECODE_MALFORMED;
 
 	/* hlen <= min(iplen, cap) holds here. */
 	seglen = iplen - hlen;

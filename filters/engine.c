@@ -788,6 +788,14 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 	pk.f = f;
 	pk.dir = (enum smtp_dir)dir;
 	old_next = st->next;
+	/* The acknowledgement first: the sender had the peer's bytes it
+	 * acknowledges before it wrote this payload (a reply that ends a
+	 * body must come after the body bytes a hole was hiding). */
+	if (p.flags & DECODE_TH_ACK) {
+		pk.dir = (enum smtp_dir)(1 - dir);
+		stream_ack(&f->dir[1 - dir], &e->mem, p.ack, engine_sink, &pk);
+		pk.dir = (enum smtp_dir)dir;
+	}
 	if (p.payload_len > 0 || p.payload_wire_len > 0) {
 		uint32_t seq = p.seq;
 
@@ -824,11 +832,6 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 		if (p.payload_wire_len > p.payload_len)
 			stream_ack(st, &e->mem, seq + p.payload_wire_len,
 			    engine_sink, &pk);
-	}
-	if (p.flags & DECODE_TH_ACK) {
-		pk.dir = (enum smtp_dir)(1 - dir);
-		stream_ack(&f->dir[1 - dir], &e->mem, p.ack, engine_sink, &pk);
-		pk.dir = (enum smtp_dir)dir;
 	}
 	if (p.flags & DECODE_TH_FIN) {
 		stream_fin(st, p.seq + p.payload_wire_len);

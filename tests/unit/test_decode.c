@@ -422,17 +422,24 @@ test_links(void)
 }
 
 static enum decode_result
-decode_buf(int link, const uint8_t *f, size_t len, struct decode_packet *p)
+decode_buf_wire(int link, const uint8_t *f, size_t len, size_t wirelen,
+    struct decode_packet *p)
 {
 	enum decode_result r;
 	uint8_t *copy = malloc(len ? len : 1);
 
 	memcpy(copy, f, len);
-	r = decode_packet(link, copy, len, len, p);
+	r = decode_packet(link, copy, len, wirelen, p);
 	/* Pointers into the copy must not escape. */
 	p->payload = NULL;
 	free(copy);
 	return r;
+}
+
+static enum decode_result
+decode_buf(int link, const uint8_t *f, size_t len, struct decode_packet *p)
+{
+	return decode_buf_wire(link, f, len, len, p);
 }
 
 static void
@@ -759,15 +766,21 @@ test_ip4_lengths(void)
 	ASSERT_INT_EQ(decode_buf(DECODE_LINK_RAW, f, iplen, &p), DECODE_OK);
 	ASSERT_INT_EQ(p.payload_len, 5);
 	ASSERT_INT_EQ(p.payload_wire_len, 5);
-	/* Longer than the capture: the payload is what is there. */
+	/* Longer than the packet on the wire: a lie. */
 	put16(f + 2, (uint32_t)iplen + 1000);
-	ASSERT_INT_EQ(decode_buf(DECODE_LINK_RAW, f, iplen, &p), DECODE_OK);
+	ASSERT_INT_EQ(decode_buf(DECODE_LINK_RAW, f, iplen, &p),
+	    DECODE_MALFORMED);
+	/* Longer than the capture, which a snap length cut: the payload is
+	 * what is there. */
+	ASSERT_INT_EQ(decode_buf_wire(DECODE_LINK_RAW, f, iplen, iplen + 1000,
+	    &p), DECODE_OK);
 	ASSERT_INT_EQ(p.payload_len, T_PLEN);
 	ASSERT_INT_EQ(p.payload_wire_len, T_PLEN + 1000);
 	ASSERT_INT_EQ(p.l3_len, iplen + 1000);
 	TEST_CHECK(!decode_tcp_checksum_ok(f, iplen, &p));
 	put16(f + 2, 65535);
-	ASSERT_INT_EQ(decode_buf(DECODE_LINK_RAW, f, iplen, &p), DECODE_OK);
+	ASSERT_INT_EQ(decode_buf_wire(DECODE_LINK_RAW, f, iplen, 65535, &p),
+	    DECODE_OK);
 	ASSERT_INT_EQ(p.payload_wire_len, 65535 - 40);
 	/* A broken IPv4 header checksum: decoded, but reported. */
 	memcpy(f, ip, iplen);
@@ -1017,9 +1030,12 @@ test_ip6_lengths(void)
 	ASSERT_INT_EQ(p.payload_len, 2);
 	ASSERT_INT_EQ(p.payload_wire_len, 2);
 	ASSERT_INT_EQ(p.l3_len, 62);
-	/* Longer: limited to the capture. */
+	/* Longer than the wire: malformed; than a cut capture: limited. */
 	put16(ip + 4, 1000);
-	ASSERT_INT_EQ(decode_buf(DECODE_LINK_IPV6, ip, iplen, &p), DECODE_OK);
+	ASSERT_INT_EQ(decode_buf(DECODE_LINK_IPV6, ip, iplen, &p),
+	    DECODE_MALFORMED);
+	ASSERT_INT_EQ(decode_buf_wire(DECODE_LINK_IPV6, ip, iplen, 1040, &p),
+	    DECODE_OK);
 	ASSERT_INT_EQ(p.payload_len, T_PLEN);
 	ASSERT_INT_EQ(p.payload_wire_len, 980);
 	ASSERT_INT_EQ(p.l3_len, 1040);
