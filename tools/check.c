@@ -1207,7 +1207,7 @@ cmd_check(int argc, char **argv, const char *config_path, bool config_given)
 		if (!o.json)
 			check_print_test(s, i);
 	}
-	if (s->connected) {
+	if (s->connected && !s->closing) {
 		/* The QUIT reply does not matter; its failure neither. */
 		(void)check_command(&s->conn, &r, "QUIT");
 		check_conn_close(&s->conn);
