@@ -47,10 +47,6 @@
 
 #include "tools.h"
 
-/* Also in tools.h once the subcommand table lists it. */
-int cmd_check(int argc, char **argv, const char *config_path,
-    bool config_given);
-
 #define CHECK_EXIT_CLOSED	0
 #define CHECK_EXIT_OPEN		1
 #define CHECK_EXIT_ERROR	2
