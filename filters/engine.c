@@ -455,9 +455,9 @@ engine_flush_dir(struct engine_pkt *pk, int dir)
 	stream_flush(&pk->f->dir[dir], &pk->e->mem, engine_sink, pk);
 }
 
-/* End of a flow: deliver what waits behind holes, then count its stats. */
+/* Deliver what waits behind holes in both directions. */
 static void
-engine_finish_flow(struct engine *e, struct flow *f)
+engine_flush_flow(struct engine *e, struct flow *f)
 {
 	struct engine_pkt pk;
 
@@ -466,6 +466,27 @@ engine_finish_flow(struct engine *e, struct flow *f)
 	pk.f = f;
 	engine_sink_dir(&pk, 0, engine_flush_dir);
 	engine_sink_dir(&pk, 1, engine_flush_dir);
+}
+
+/*
+ * The connection is over (FIN both ways, an accepted RST, or our reset):
+ * what it buffered goes now.  The flow itself stays until its short
+ * timeout so that late packets are recognised (and, once reset, dropped).
+ */
+static void
+engine_close_flow(struct engine *e, struct flow *f)
+{
+	f->state = FLOW_CLOSED;
+	engine_flush_flow(e, f);
+	stream_free(&f->dir[0], &e->mem);
+	stream_free(&f->dir[1], &e->mem);
+}
+
+/* End of a flow: deliver what is left, then count its stats. */
+static void
+engine_finish_flow(struct engine *e, struct flow *f)
+{
+	engine_flush_flow(e, f);
 	e->st.body_bytes += f->smtp.body_bytes;
 	e->st.opaque_bytes += f->smtp.opaque_bytes;
 	e->st.retrans += f->dir[0].retrans + f->dir[1].retrans;
@@ -779,7 +800,7 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 			e->st.norm_rst_ignored++;
 			goto done;
 		}
-		f->state = FLOW_CLOSED;
+		engine_close_flow(e, f);
 		goto done;
 	}
 
@@ -835,8 +856,9 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 	}
 	if (p.flags & DECODE_TH_FIN) {
 		stream_fin(st, p.seq + p.payload_wire_len);
-		f->state = (f->dir[1 - dir].fin_seen) ? FLOW_CLOSED :
-		    FLOW_CLOSING;
+		f->state = FLOW_CLOSING;
+		if (f->dir[1 - dir].fin_seen)
+			engine_close_flow(e, f);
 	}
 
 	stop = pk.relay || pk.smuggling || pk.starttls_denied;
@@ -848,7 +870,7 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 			e->st.drops++;
 			e->st.resets++;
 			f->killed = true;
-			f->state = FLOW_CLOSED;
+			engine_close_flow(e, f);
 		}
 	}
 	if (pk.block && e->conf->mode == CONFIG_MODE_ENFORCE &&

@@ -19,6 +19,10 @@
  */
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "smtp.h"
 
 /* Client half modes, kept in half[SMTP_CLIENT].state. */
@@ -542,6 +546,40 @@ smtp_client_line(struct smtp_session *s, const struct smtp_line *ln,
 }
 
 /*
+ * The first k in [i, n) where p[k] is CR or LF and p[k+1] is a dot, or
+ * n - 1 if the last byte is CR or LF (its meaning depends on the next
+ * chunk), else n.  This is the hot loop of DATA bodies: 16 bytes at a time
+ * with SSE2 where the compiler has it.
+ */
+static size_t
+smtp_scan_dotline(const uint8_t *p, size_t i, size_t n)
+{
+#if defined(__SSE2__)
+	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+	const __m128i dot = _mm_set1_epi8('.');
+	__m128i a, b, m;
+	unsigned mask;
+
+	while (n - i >= 17) {
+		a = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+		b = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 1));
+		m = _mm_and_si128(_mm_or_si128(_mm_cmpeq_epi8(a, cr),
+		    _mm_cmpeq_epi8(a, lf)), _mm_cmpeq_epi8(b, dot));
+		mask = (unsigned)_mm_movemask_epi8(m);
+		if (mask != 0)
+			return i + (size_t)__builtin_ctz(mask);
+		i += 16;
+	}
+#endif
+	for (; i + 1 < n; i++)
+		if ((p[i] == '\r' || p[i] == '\n') && p[i + 1] == '.')
+			return i;
+	if (i < n && (p[i] == '\r' || p[i] == '\n'))
+		return i;
+	return n;
+}
+
+/*
  * Scan a DATA body for its end.  Returns SMTP_ITEM at the end-of-data
  * line (strict or ambiguous) with *used counting through it, else takes
  * all n bytes.  The common case, bytes inside a line, is skipped with two
@@ -552,28 +590,22 @@ smtp_body(struct smtp_session *s, const uint8_t *p, size_t n, size_t *used,
     struct smtp_item *it)
 {
 	struct smtp_half *h = &s->half[SMTP_CLIENT];
-	const uint8_t *q;
-	size_t i = 0, ncr = 0, nlf = 0;
-	bool cr_known = false, lf_known = false;
+	size_t i = 0, from;
 	uint8_t st = h->eol_state, c;
 	unsigned pre;
 	const char *what;
 
 	while (i < n) {
 		if (st == B_MID) {
-			if (!cr_known || ncr < i) {
-				q = memchr(p + i, '\r', n - i);
-				ncr = q != NULL ? (size_t)(q - p) : n;
-				cr_known = true;
-			}
-			if (!lf_known || nlf < i) {
-				q = memchr(p + i, '\n', n - i);
-				nlf = q != NULL ? (size_t)(q - p) : n;
-				lf_known = true;
-			}
-			i = ncr < nlf ? ncr : nlf;
+			/* Only a line end before a dot can end a body (or
+			 * smuggle); skip straight to the next one. */
+			from = i;
+			i = smtp_scan_dotline(p, i, n);
 			if (i >= n)
 				break;
+			/* Classify CRLF vs bare LF: take the CR along. */
+			if (p[i] == '\n' && i > from && p[i - 1] == '\r')
+				i--;
 		}
 		c = p[i];
 		switch (st) {

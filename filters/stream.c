@@ -22,6 +22,7 @@
 
 #include "stream.h"
 
+#define STREAM_RING_KEEP	8192u	/* kept while the flow lives */
 #define STREAM_RING_MIN	1024u
 
 struct stream_seg {
@@ -462,7 +463,10 @@ stream_ack(struct stream *st, struct rg_mem *m, uint32_t ack,
 		return;
 	rel = SEQ_LT(ack, st->next) ? ack - rstart : st->ret_len;
 	st->ret_len -= rel;
-	if (st->ret_len == 0)
+	/* Everything acknowledged: a large ring goes back (an idle flow
+	 * should hold little), a small one stays, so a busy flow does not
+	 * allocate and free one on every ACK. */
+	if (st->ret_len == 0 && st->ret_cap > STREAM_RING_KEEP)
 		stream_ring_free(st, m);
 }
 

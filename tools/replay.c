@@ -4,71 +4,25 @@
  * summary on stderr.  Files are read in the order given, as one timeline.
  *
  * Every file is opened (and its header checked) before any is read, so a
- * missing or non-capture file fails at once.  A read error in the middle
+ * missing or non-capture file fails at once.  Classic pcap files are read
+ * through a memory map (capture.c), others through libpcap.  A read error in the middle
  * (a capture cut mid-packet, a corrupt record) still leaves every event
  * before it on stdout; it is reported and the exit status is 1.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <pcap/pcap.h>
-
+#include "capture.h"
 #include "conffile.h"
 #include "engine.h"
 #include "tools.h"
-
-#define REPLAY_STDIO_BUF (1u << 20)	/* libpcap reads 4 KiB at a time */
-
-struct replay_file {
-	const char *name;
-	FILE *fp;
-	pcap_t *pc;
-	char *iobuf;
-};
 
 static void
 replay_usage(void)
 {
 	fprintf(stderr, "usage: relayguard replay [-c FILE] CAPTURE...\n");
-}
-
-static void
-replay_close(struct replay_file *rf)
-{
-	if (rf->pc != NULL)
-		pcap_close(rf->pc);	/* closes rf->fp too */
-	else if (rf->fp != NULL)
-		fclose(rf->fp);
-	free(rf->iobuf);
-	rf->pc = NULL;
-	rf->fp = NULL;
-	rf->iobuf = NULL;
-}
-
-static bool
-replay_open(struct replay_file *rf)
-{
-	char errbuf[PCAP_ERRBUF_SIZE];
-
-	if ((rf->fp = fopen(rf->name, "rb")) == NULL) {
-		fprintf(stderr, "relayguard: replay: %s: %s\n", rf->name,
-		    strerror(errno));
-		return false;
-	}
-	if ((rf->iobuf = malloc(REPLAY_STDIO_BUF)) != NULL)
-		(void)setvbuf(rf->fp, rf->iobuf, _IOFBF, REPLAY_STDIO_BUF);
-	errbuf[0] = '\0';
-	rf->pc = pcap_fopen_offline_with_tstamp_precision(rf->fp,
-	    PCAP_TSTAMP_PRECISION_MICRO, errbuf);
-	if (rf->pc == NULL) {
-		fprintf(stderr, "relayguard: replay: %s: not a pcap or pcapng "
-		    "capture (%s)\n", rf->name, errbuf);
-		return false;
-	}
-	return true;
 }
 
 static void
@@ -84,32 +38,21 @@ replay_events(struct engine *e, char *buf, size_t len)
 
 /* Returns false on a read error after some packets (reported). */
 static bool
-replay_run(struct engine *e, struct replay_file *rf, char *evbuf,
-    size_t evlen)
+replay_run(struct engine *e, struct capture *c, char *evbuf, size_t evlen)
 {
-	struct pcap_pkthdr *h;
-	const u_char *data;
-	int linktype = pcap_datalink(rf->pc), rc;
-	uint64_t n = 0;
-	rg_time_t ts;
+	struct capture_record r;
+	int linktype = capture_linktype(c), rc;
+	char err[512];
 
-	while ((rc = pcap_next_ex(rf->pc, &h, &data)) == 1) {
-		n++;
-		if (h->ts.tv_sec < 0)
-			ts = 0;
-		else
-			ts = (rg_time_t)h->ts.tv_sec * RG_USEC_PER_SEC +
-			    (rg_time_t)(h->ts.tv_usec % 1000000);
-		/* Replay never rewrites (only the inline daemon does), so
-		 * libpcap's read-only buffer can be handed over as is. */
-		engine_packet(e, linktype, ts, (uint8_t *)(uintptr_t)data,
-		    h->caplen, h->len < h->caplen ? h->caplen : h->len, 0, NULL);
+	while ((rc = capture_next(c, &r, err, sizeof(err))) == 1) {
+		/* Replay never rewrites (only the inline daemon does), so the
+		 * read-only record can be handed over as is. */
+		engine_packet(e, linktype, r.ts_usec,
+		    (uint8_t *)(uintptr_t)r.data, r.caplen, r.wirelen, 0, NULL);
 		replay_events(e, evbuf, evlen);
 	}
-	if (rc == PCAP_ERROR) {
-		fprintf(stderr, "relayguard: replay: %s: read error after "
-		    "packet %llu: %s\n", rf->name, (unsigned long long)n,
-		    pcap_geterr(rf->pc));
+	if (rc < 0) {
+		fprintf(stderr, "relayguard: replay: %s\n", err);
 		return false;
 	}
 	return true;
@@ -171,7 +114,7 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 	struct config conf;
 	struct engine *e;
 	struct engine_stats st;
-	struct replay_file *files;
+	struct capture **files;
 	char err[1024], evbuf[8192];
 	static char outbuf[1 << 16];
 	int i, nfiles, rc = 0;
@@ -207,9 +150,11 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 		return 1;
 	}
 	for (i = 0; i < nfiles; i++) {
-		files[i].name = argv[i + 1];
-		if (!replay_open(&files[i]))
+		if ((files[i] = capture_open(argv[i + 1], err,
+		    sizeof(err))) == NULL) {
+			fprintf(stderr, "relayguard: replay: %s\n", err);
 			rc = 1;
+		}
 	}
 	if (rc != 0)
 		goto out;
@@ -221,9 +166,10 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 	t0 = replay_clock();
 	for (i = 0; i < nfiles; i++) {
-		if (!replay_run(e, &files[i], evbuf, sizeof(evbuf)))
+		if (!replay_run(e, files[i], evbuf, sizeof(evbuf)))
 			rc = 1;
-		replay_close(&files[i]);
+		capture_close(files[i]);
+		files[i] = NULL;
 	}
 	engine_finish(e);
 	replay_events(e, evbuf, sizeof(evbuf));
@@ -233,7 +179,7 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 	engine_free(e);
 out:
 	for (i = 0; i < nfiles; i++)
-		replay_close(&files[i]);
+		capture_close(files[i]);
 	free(files);
 	config_free(&conf);
 	return rc;

@@ -1,0 +1,54 @@
+/*
+ * capture.h — reading capture files for replay.
+ *
+ * Classic pcap files are memory-mapped a window at a time and their records
+ * read in place: libpcap's offline reader copies every packet twice (kernel
+ * to stdio buffer to its own buffer), which on a fast disk cache costs more
+ * than inspecting it.  Everything else (pcapng, and any file the fast
+ * reader does not accept) goes through libpcap.  Both give the same
+ * records; tests/unit/test_capture.c checks them against each other.
+ */
+#ifndef CAPTURE_H
+#define CAPTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CAPTURE_MAX_RECORD (256u * 1024)	/* larger records: corrupt */
+
+struct capture;
+
+struct capture_record {
+	uint64_t ts_usec;	/* microseconds since the epoch */
+	uint32_t caplen;	/* bytes at data */
+	uint32_t wirelen;	/* length on the wire (>= caplen) */
+	const uint8_t *data;	/* valid until the next capture_next() */
+};
+
+/* Open a capture; NULL and a message naming the file on failure. */
+struct capture *capture_open(const char *path, char *err, size_t errlen);
+/* LINKTYPE_ value (or a DLT_ alias that decode.h accepts). */
+int capture_linktype(const struct capture *c);
+/* 1: a record; 0: clean end; -1: error (message in err, records before
+ * it were all returned). */
+int capture_next(struct capture *c, struct capture_record *r, char *err,
+    size_t errlen);
+void capture_close(struct capture *c);
+/* "mmap" or "libpcap": which reader is in use. */
+const char *capture_reader(const struct capture *c);
+
+/*
+ * The classic-pcap record parser over bytes in memory (the core of the
+ * fast reader, exposed for the fuzzer and tests).  hdr is the 24-byte file
+ * header; returns 0 and fills *swapped, *nsec, *linktype, *snaplen if it
+ * is a classic pcap header.
+ */
+int capture_pcap_header(const uint8_t *hdr, size_t len, bool *swapped,
+    bool *nsec, int *linktype, uint32_t *snaplen);
+/* Parse the record at p (n bytes available): 1 and *r, *used if whole;
+ * 0 if more bytes are needed (n too short); -1 if corrupt. */
+int capture_pcap_record(const uint8_t *p, size_t n, bool swapped, bool nsec,
+    struct capture_record *r, size_t *used);
+
+#endif
