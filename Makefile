@@ -127,7 +127,7 @@ build-fuzz/libfilters.a: $(FILTERS_SRC:%.c=build-fuzz/obj/%.o)
 build-fuzz/%: tests/fuzz/%.c build-fuzz/libfilters.a
 	$(quiet) FUZZLD $@
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
-		build-fuzz/libfilters.a $(call pc_libs,jansson)
+		build-fuzz/libfilters.a $(call pc_libs,jansson libpcap)
 fuzz-build: $(FUZZ_BIN)
 fuzz: fuzz-build
 	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BIN)

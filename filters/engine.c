@@ -23,6 +23,7 @@
 struct engine {
 	const struct config *conf;
 	bool inline_mode;
+	bool borrow;		/* packet bytes outlive the engine's use */
 	struct flow_table *flows;
 	struct policy *policy;
 	struct rg_mem mem;
@@ -107,6 +108,13 @@ engine_free(struct engine *e)
 	policy_free(e->policy);
 	free(e->events);
 	free(e);
+}
+
+void
+engine_set_borrow(struct engine *e, bool borrow)
+{
+	/* Inline packets are rewritten and recycled: never borrowed. */
+	e->borrow = borrow && !e->inline_mode;
 }
 
 void
@@ -542,6 +550,10 @@ engine_new_flow(struct engine *e, const struct decode_packet *p, int dir)
 	}
 	if (f == NULL)
 		return NULL;
+	if (e->borrow) {
+		stream_borrow(&f->dir[0]);
+		stream_borrow(&f->dir[1]);
+	}
 	e->st.flows_created++;
 	return f;
 }

@@ -77,6 +77,13 @@ struct engine;
  */
 struct engine *engine_new(const struct config *conf, bool inline_mode);
 void engine_free(struct engine *e);
+/*
+ * Promise that the packet bytes handed to engine_packet() stay valid and
+ * unchanged until engine_free() (replay over a mapped file): the
+ * reassembler then keeps references instead of copies of what it has
+ * delivered.  Call before the first packet.
+ */
+void engine_set_borrow(struct engine *e, bool borrow);
 /* Switch to a new configuration; flows and offender history are kept. */
 void engine_reload(struct engine *e, const struct config *conf);
 

@@ -51,6 +51,15 @@ struct stream {
 	uint8_t *ret;
 	uint32_t ret_len;
 	uint32_t ret_cap;	/* ring size: 0 or a power of two */
+	/*
+	 * Borrow mode (stream_borrow): instead of copying delivered bytes
+	 * into the ring, keep references to the caller's buffers, which the
+	 * caller promises stay valid and unchanged for the stream's life
+	 * (replay over a mapped file).  Zero copies on the hot path.
+	 */
+	bool borrow;
+	uint8_t ref_head, ref_count;
+	struct stream_ref *refs;	/* STREAM_REFS entries, lazily */
 	/* counters */
 	uint64_t bytes;		/* delivered */
 	uint64_t gaps, gap_bytes;
@@ -69,7 +78,11 @@ struct stream_result {
 	bool refused;		/* early data dropped: a cap was hit */
 };
 
+#define STREAM_REFS 64	/* borrowed pieces remembered per direction */
+
 void stream_init(struct stream *st);
+/* Retain by reference from now on (see struct stream); before data. */
+void stream_borrow(struct stream *st);
 /* The SYN (or SYN-ACK) carried seq: data starts at seq + 1.  No effect
  * once the stream has started (free and re-init it for a new connection). */
 void stream_syn(struct stream *st, uint32_t seq);

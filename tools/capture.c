@@ -1,8 +1,10 @@
 /*
- * capture.c — see capture.h.  The mapped window slides over the file:
- * records are read in place, and a record that crosses the window's end
- * starts the next window.  Only the window is mapped, so the resident
- * memory of a replay does not grow with the file.
+ * capture.c — see capture.h.  The whole file is mapped once, so records
+ * are read in place and stay valid until capture_close() (the engine may
+ * keep references to them: engine_set_borrow()).  Pages are released
+ * (MADV_DONTNEED) two windows behind the reader, so the resident memory of a replay does not grow with the
+ * file; a released page that is read again simply comes back from the
+ * page cache.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,15 +19,15 @@
 
 #include "capture.h"
 
-#define CAPTURE_WINDOW (8u << 20)	/* bytes mapped at a time */
+#define CAPTURE_WINDOW (4u << 20)	/* release granule */
 
 struct capture {
 	const char *path;
 	int fd;
 	uint64_t size, off;		/* file size; next record's offset */
-	uint8_t *map;			/* current window */
-	uint64_t map_off;		/* file offset of map[0] */
+	uint8_t *map;			/* the whole file */
 	size_t map_len;
+	uint64_t released;		/* pages given back below here */
 	bool swapped, nsec;
 	int linktype;
 	uint32_t snaplen;
@@ -108,28 +110,16 @@ capture_unmap(struct capture *c)
 	c->map_len = 0;
 }
 
-/* Map the window that starts at the page holding file offset off. */
-static int
-capture_map(struct capture *c, uint64_t off, char *err, size_t errlen)
+/* Release what is two windows behind off.  (Populating ahead with
+ * MADV_POPULATE_READ measured no faster than the kernel's fault-around.) */
+static void
+capture_advise(struct capture *c, uint64_t off)
 {
-	long pg = sysconf(_SC_PAGESIZE);
-	uint64_t start = off - off % (uint64_t)(pg > 0 ? pg : 4096);
-	size_t len;
-	void *m;
-
-	capture_unmap(c);
-	len = c->size - start < CAPTURE_WINDOW ? (size_t)(c->size - start) :
-	    CAPTURE_WINDOW;
-	m = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, c->fd,
-	    (off_t)start);
-	if (m == MAP_FAILED) {
-		snprintf(err, errlen, "%s: mmap: %s", c->path, strerror(errno));
-		return -1;
+	if (off > c->released + 2 * CAPTURE_WINDOW) {
+		(void)madvise(c->map + c->released, CAPTURE_WINDOW,
+		    MADV_DONTNEED);
+		c->released += CAPTURE_WINDOW;
 	}
-	c->map = m;
-	c->map_off = start;
-	c->map_len = len;
-	return 0;
 }
 
 static bool
@@ -137,7 +127,7 @@ capture_try_mmap(struct capture *c)
 {
 	uint8_t hdr[24];
 	struct stat sb;
-	char err[64];
+	void *m;
 
 	if (fstat(c->fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size < 24)
 		return false;
@@ -148,7 +138,15 @@ capture_try_mmap(struct capture *c)
 		return false;
 	c->size = (uint64_t)sb.st_size;
 	c->off = 24;
-	return capture_map(c, 0, err, sizeof(err)) == 0;
+	if ((uint64_t)(size_t)c->size != c->size)
+		return false;
+	m = mmap(NULL, (size_t)c->size, PROT_READ, MAP_PRIVATE, c->fd, 0);
+	if (m == MAP_FAILED)
+		return false;
+	c->map = m;
+	c->map_len = (size_t)c->size;
+	(void)madvise(c->map, c->map_len, MADV_SEQUENTIAL);
+	return true;
 }
 
 static bool
@@ -245,24 +243,16 @@ int
 capture_next(struct capture *c, struct capture_record *r, char *err,
     size_t errlen)
 {
-	size_t used, avail;
+	size_t used;
 	int rc;
 
 	if (c->pc != NULL)
 		return capture_next_pcap(c, r, err, errlen);
 	if (c->off >= c->size)
 		return 0;
-	avail = (size_t)(c->map_off + c->map_len - c->off);
-	rc = capture_pcap_record(c->map + (c->off - c->map_off), avail,
+	capture_advise(c, c->off);
+	rc = capture_pcap_record(c->map + c->off, (size_t)(c->size - c->off),
 	    c->swapped, c->nsec, r, &used);
-	if (rc == 0 && c->map_off + c->map_len < c->size) {
-		/* The record crosses the window: slide it. */
-		if (capture_map(c, c->off, err, errlen) < 0)
-			return -1;
-		avail = (size_t)(c->map_off + c->map_len - c->off);
-		rc = capture_pcap_record(c->map + (c->off - c->map_off), avail,
-		    c->swapped, c->nsec, r, &used);
-	}
 	if (rc == 1) {
 		c->off += used;
 		c->records++;

@@ -1,8 +1,8 @@
 /*
  * capture.h — reading capture files for replay.
  *
- * Classic pcap files are memory-mapped a window at a time and their records
- * read in place: libpcap's offline reader copies every packet twice (kernel
+ * Classic pcap files are memory-mapped and their records read in place,
+ * valid until capture_close(): libpcap's offline reader copies every packet twice (kernel
  * to stdio buffer to its own buffer), which on a fast disk cache costs more
  * than inspecting it.  Everything else (pcapng, and any file the fast
  * reader does not accept) goes through libpcap.  Both give the same

@@ -118,6 +118,7 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 	char err[1024], evbuf[8192];
 	static char outbuf[1 << 16];
 	int i, nfiles, rc = 0;
+	bool borrow;
 	double t0;
 
 	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
@@ -163,14 +164,18 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 		rc = 1;
 		goto out;
 	}
+	/* Mapped files stay mapped until the end: the reassembler can then
+	 * keep references instead of copies. */
+	borrow = true;
+	for (i = 0; i < nfiles; i++)
+		if (strcmp(capture_reader(files[i]), "mmap") != 0)
+			borrow = false;
+	engine_set_borrow(e, borrow);
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 	t0 = replay_clock();
-	for (i = 0; i < nfiles; i++) {
+	for (i = 0; i < nfiles; i++)
 		if (!replay_run(e, files[i], evbuf, sizeof(evbuf)))
 			rc = 1;
-		capture_close(files[i]);
-		files[i] = NULL;
-	}
 	engine_finish(e);
 	replay_events(e, evbuf, sizeof(evbuf));
 	fflush(stdout);
