@@ -109,6 +109,11 @@ deps:
 check: deps
 	@scripts/check.sh
 
+# The README's main job: relayguard in front of a real open relay, in
+# network namespaces (root).  The script builds and cleans up itself.
+demo: deps
+	@scripts/demo.sh
+
 test: all
 	@tests/run.sh $(BUILD)
 
