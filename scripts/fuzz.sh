@@ -4,8 +4,9 @@
 # Each fuzzer starts from tests/fuzz/corpus/NAME/ (NAME is the binary's
 # name without "fuzz_") copied to a scratch directory, so new inputs never
 # land in the committed seeds.  Crash, leak, timeout and OOM inputs are kept
-# in build-fuzz/artifacts/.  Prints execs/s per fuzzer; exits non-zero if
-# any fuzzer found a problem.
+# in build-fuzz/artifacts/, each fuzzer's full log in build-fuzz/logs/.
+# Prints runs, execs/s, corpus size and coverage (libFuzzer's last cov:
+# and ft: counts) per fuzzer; exits non-zero if any fuzzer found a problem.
 set -u
 cd "$(dirname "$0")/.." || exit 2
 
@@ -16,7 +17,8 @@ fi
 secs=$1
 shift
 artifacts=build-fuzz/artifacts
-mkdir -p "$artifacts" || exit 2
+logs=build-fuzz/logs
+mkdir -p "$artifacts" "$logs" || exit 2
 scratch=$(mktemp -d /tmp/relayguard-fuzz.XXXXXX) || exit 2
 trap 'rm -rf "$scratch"' EXIT
 
@@ -36,9 +38,14 @@ for bin in "$@"; do
 	rc=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
 	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+	last=$(grep -E '^#[0-9]+.*cov: ' "$log" | tail -n 1)
+	cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
+	ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
+	cp "$log" "$logs/$name.log"
 	if [ "$rc" -eq 0 ]; then
 		echo "$name: ok, ${execs:-?} runs in ${secs}s," \
-			"${rate:-?} execs/s, corpus $(find "$corpus" -type f | wc -l) inputs"
+			"${rate:-?} execs/s, corpus $(find "$corpus" -type f | wc -l) inputs," \
+			"cov ${cov:-?} ft ${ft:-?}"
 	else
 		bad=1
 		echo "$name: FAILED (exit $rc) after ${execs:-?} runs;" \
