@@ -126,12 +126,12 @@ FUZZ_FLAGS = -std=gnu11 -g -O1 -D_GNU_SOURCE -Ifilters -Icommon \
 build-fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(quiet) FUZZCC $@
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -MMD -MP -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
 build-fuzz/libfilters.a: $(FILTERS_SRC:%.c=build-fuzz/obj/%.o)
 	$(Q)rm -f $@ && ar rcs $@ $^
 build-fuzz/%: tests/fuzz/%.c build-fuzz/libfilters.a
 	$(quiet) FUZZLD $@
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -MMD -MP -MF $@.d -MT $@ -fsanitize=fuzzer,address,undefined -o $@ $< \
 		build-fuzz/libfilters.a $(call pc_libs,jansson libpcap)
 fuzz-build: $(FUZZ_BIN)
 fuzz: fuzz-build
@@ -156,4 +156,4 @@ uninstall:
 clean:
 	rm -rf build build-* 
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) build-fuzz -name '*.d' 2>/dev/null)
