@@ -1,9 +1,10 @@
 /*
  * blocks.c — blocks kept in two places that must agree: the SQLite store
  * (what survives restarts, with reason and evidence) and the kernel sets
- * (what actually drops packets).  The store is written first: if the
- * kernel update then fails, the block is re-installed at the next start
- * rather than lost.  The kernel expires elements on its own; the store is
+ * (what actually drops packets).  The kernel set is written first, so a
+ * block is in force as fast as possible; the store follows.  Stored blocks
+ * missing from the kernel (a wider block covered them, the set was
+ * flushed) are put back by blocks_sync().  The kernel expires elements on its own; the store is
  * swept once a second.
  */
 #include <arpa/inet.h>
@@ -200,9 +201,13 @@ blocks_add(struct rgd *d, const char *prefix, uint64_t dur_secs,
 	sb.expires = now + (int64_t)dur_secs;
 	blocks_clip(sb.reason, sizeof(sb.reason), reason ? reason : "");
 	blocks_clip(sb.evidence, sizeof(sb.evidence), evidence ? evidence : "");
-	if (store_block_put(d->store, &sb, err, errlen) < 0)
+	/* The kernel first: the block takes effect in well under a
+	 * millisecond, while the store's commit waits for the disk.  A crash
+	 * in between leaves the element in the kernel set (the table outlives
+	 * the daemon) with its timeout, so nothing is lost that matters. */
+	if (blocks_install(d, &nb, dur_secs, err, errlen) < 0)
 		return -1;
-	return blocks_install(d, &nb, dur_secs, err, errlen);
+	return store_block_put(d->store, &sb, err, errlen);
 }
 
 static bool

@@ -1531,7 +1531,8 @@ nft_list_family(struct nft_ctx *ctx, int family, nft_block_cb cb, void *arg,
 		return -1;
 	}
 	/* The kernel dumps in tree order (descending); pair them up. */
-	qsort(l.v, l.n, sizeof(*l.v), nft_kelem_cmp);
+	if (l.n > 0)
+		qsort(l.v, l.n, sizeof(*l.v), nft_kelem_cmp);
 	for (i = 0; i < l.n && ret == 0; i++) {
 		nft_u128 hi;
 

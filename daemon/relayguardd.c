@@ -150,9 +150,23 @@ rgd_packet(void *ctx, uint8_t *pkt, size_t len, bool csum_unverifiable,
 	    csum_unverifiable ? ENGINE_F_CSUM_UNVERIFIABLE : 0, &r);
 	v->accept = r.verdict == ENGINE_ACCEPT;
 	v->modified = r.rewritten;
+	/* Resets and blocks are carried out once the verdicts of this batch
+	 * are sent (rgd_flush), so no packet waits on a netlink round trip
+	 * or a disk commit. */
+	if ((r.reset || r.block) && d->ntodo < RGD_TODO_MAX)
+		d->todo[d->ntodo++] = r;
+}
+
+/* Events, resets and blocks from the packets just answered. */
+static void
+rgd_flush(struct rgd *d)
+{
+	unsigned i;
+
 	rgd_events(d);
-	if (r.reset || r.block)
-		rgd_enforce(d, &r);
+	for (i = 0; i < d->ntodo; i++)
+		rgd_enforce(d, &d->todo[i]);
+	d->ntodo = 0;
 }
 
 static void
@@ -366,7 +380,7 @@ rgd_loop(struct rgd *d)
 {
 	struct pollfd pfd[RGD_MAX_QUEUES + 3];
 	unsigned i, n;
-	int budget;
+	int budget, n_ok;
 
 	for (;;) {
 		n = 0;
@@ -390,10 +404,13 @@ rgd_loop(struct rgd *d)
 			if (!(pfd[i].revents & (POLLIN | POLLERR)))
 				continue;
 			/* Drain, but give the other sources a turn. */
-			for (budget = 0; budget < 256; budget++)
-				if (queue_receive(d->queues[i], rgd_packet,
-				    d) <= 0)
+			for (budget = 0; budget < 256; budget++) {
+				n_ok = queue_receive(d->queues[i], rgd_packet,
+				    d);
+				rgd_flush(d);
+				if (n_ok <= 0)
 					break;
+			}
 		}
 		if (pfd[d->nqueues].revents & POLLIN)
 			if (!rgd_handle_signal(d))

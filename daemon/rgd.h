@@ -18,6 +18,7 @@
 #define RGD_MAX_QUEUES 64
 #define RGD_EVIDENCE_RING 256	/* recent relay attempts kept for blocks */
 #define RGD_EVIDENCE_LINE 600
+#define RGD_TODO_MAX 256	/* enforcement actions per receive batch */
 
 struct nft_ctx;
 struct store;
@@ -47,6 +48,8 @@ struct rgd {
 	uint64_t resets_sent, reset_errors;
 	uint64_t blocks_added, block_errors;
 	uint64_t verdicts;
+	struct engine_result todo[RGD_TODO_MAX];	/* resets, blocks */
+	unsigned ntodo;
 	struct rgd_evidence evidence[RGD_EVIDENCE_RING];
 	unsigned evidence_next;
 };
@@ -79,6 +82,8 @@ int control_open(struct rgd *d, char *err, size_t errlen);
 void control_close(struct rgd *d);
 /* The listening socket is readable: serve one client (bounded). */
 void control_serve(struct rgd *d);
+/* The reply to one request line (without its newline). */
+struct json_t *control_handle(struct rgd *d, const char *buf, size_t len);
 
 /* relayguardd.c */
 /* The evidence lines kept for client, newline-separated, into buf. */
