@@ -165,7 +165,19 @@ control_write(int fd, json_t *reply)
 static json_t *
 control_error(const char *msg)
 {
-	return json_pack("{s:b,s:s}", "ok", 0, "error", msg);
+	char clean[512];
+	json_t *r;
+	size_t i;
+
+	if ((r = json_pack("{s:b,s:s}", "ok", 0, "error", msg)) != NULL)
+		return r;
+	/* Not UTF-8 (jansson refuses it): the message quotes the client's
+	 * bytes, cut inside a character by jansson's error text or by our
+	 * own truncation.  Answer anyway, with the non-ASCII bytes as '?'. */
+	for (i = 0; msg[i] != '\0' && i < sizeof(clean) - 1; i++)
+		clean[i] = (unsigned char)msg[i] < 0x80 ? msg[i] : '?';
+	clean[i] = '\0';
+	return json_pack("{s:b,s:s}", "ok", 0, "error", clean);
 }
 
 static json_t *
@@ -286,14 +298,31 @@ control_dispatch(struct rgd *d, json_t *req)
 	return control_error2("unknown command ", cmd);
 }
 
+/* The reply to one request line (len bytes, no newline): never NULL
+ * unless jansson runs out of memory. */
+json_t *
+control_handle(struct rgd *d, const char *buf, size_t len)
+{
+	json_error_t jerr;
+	json_t *req, *reply;
+
+	if ((req = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr)) ==
+	    NULL || !json_is_object(req)) {
+		json_decref(req);
+		return control_error2("malformed request: ", jerr.text);
+	}
+	reply = control_dispatch(d, req);
+	json_decref(req);
+	return reply;
+}
+
 void
 control_serve(struct rgd *d)
 {
 	static char buf[CONTROL_MAX + 1];
 	struct ucred cred;
 	socklen_t cl = sizeof(cred);
-	json_error_t jerr;
-	json_t *req, *reply;
+	json_t *reply;
 	ssize_t n;
 	int fd;
 
@@ -315,14 +344,8 @@ control_serve(struct rgd *d)
 		reply = control_error("request longer than 65536 bytes");
 	else if (n < 0)
 		reply = NULL;
-	else if ((req = json_loadb(buf, (size_t)n, JSON_REJECT_DUPLICATES,
-	    &jerr)) == NULL || !json_is_object(req)) {
-		json_decref(req);
-		reply = control_error2("malformed request: ", jerr.text);
-	} else {
-		reply = control_dispatch(d, req);
-		json_decref(req);
-	}
+	else
+		reply = control_handle(d, buf, (size_t)n);
 	if (reply != NULL) {
 		control_write(fd, reply);
 		json_decref(reply);
