@@ -12,6 +12,8 @@
 # (removed by lab_down unless LAB_KEEP=1); the Postfix instance is
 # $PF_DIR with its log in $PF_LOG.  lab_up installs EXIT/INT/TERM traps
 # that call lab_down, unless LAB_NO_TRAP=1 (then the caller must).
+# LAB_POSTFIX=0: the network only, no Postfix (the benchmark runs
+# smtp-sink in the mail namespace instead).
 #
 # Postfix relays for everyone (mynetworks 0.0.0.0/0 [::]/0) but parks
 # relayed mail in the queue (defer_transports), so nothing ever leaves;
@@ -183,6 +185,9 @@ lab_up() {
 		echo "lab: network setup failed" >&2
 		lab_down
 		return 1
+	fi
+	if [ "${LAB_POSTFIX:-1}" = 0 ]; then
+		return 0
 	fi
 	if ! _lab_postfix; then
 		echo "lab: Postfix did not start (log: $PF_LOG)" >&2
