@@ -68,7 +68,7 @@ LIBFILTERS = $(BUILD)/libfilters.a
 LIBCOMMON  = $(BUILD)/libcommon.a
 PROGS = $(BUILD)/relayguard $(if $(DAEMON_SRC),$(BUILD)/relayguardd)
 
-.PHONY: all check test unit fuzz fuzz-build bench install uninstall clean deps demo
+.PHONY: all check test unit fuzz fuzz-build bench install uninstall clean deps demo valgrind
 all: $(PROGS) $(UNIT_BIN)
 
 $(BUILD)/%.o: %.c
@@ -116,6 +116,10 @@ demo: deps
 
 test: all
 	@tests/run.sh $(BUILD)
+
+# Unit tests and replays under valgrind (slower than the sanitizer pass).
+valgrind: all
+	@scripts/valgrind.sh $(BUILD)
 
 # libFuzzer harnesses.  A harness may #include the source it fuzzes to
 # reach static functions; the archive then supplies only the other modules.

@@ -345,6 +345,9 @@ nft_batch_room(struct nft_batch *b)
 	ncap = b->cap == 0 ? 4 * NFT_MSG_ROOM : b->cap * 2;
 	if ((nbuf = realloc(b->buf, ncap)) == NULL)
 		return -1;
+	/* Netlink attributes are padded to 4 bytes and libnftnl does not
+	 * write the padding: zero it, never send stale heap bytes. */
+	memset(nbuf + b->cap, 0, ncap - b->cap);
 	b->buf = nbuf;
 	b->cap = ncap;
 	return 0;
@@ -1000,7 +1003,7 @@ nft_chains_reset(void *arg)
 static int
 nft_chains_present(struct nft_ctx *ctx, unsigned int *mask)
 {
-	char req[NFT_REQ_SIZE];
+	char req[NFT_REQ_SIZE] = { 0 };
 	struct nft_chains ch;
 
 	memset(&ch, 0, sizeof(ch));
@@ -1513,7 +1516,7 @@ static int
 nft_list_family(struct nft_ctx *ctx, int family, nft_block_cb cb, void *arg,
     char *err, size_t errlen)
 {
-	char req[NFT_REQ_SIZE];
+	char req[NFT_REQ_SIZE] = { 0 };
 	struct nft_list l;
 	size_t i;
 	int ret = 0, e;
