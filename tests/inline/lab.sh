@@ -57,7 +57,18 @@ value_is() {
 	local op=$1 want=$2 v
 	shift 2
 	v=$("$@") || return 1
-	[ -n "$v" ] && [ "$v" "$op" "$want" ]
+	case $v in
+	'' | *[!0-9]*) return 1 ;;
+	esac
+	case $op in
+	-eq) [ "$v" -eq "$want" ] ;;
+	-ne) [ "$v" -ne "$want" ] ;;
+	-ge) [ "$v" -ge "$want" ] ;;
+	-gt) [ "$v" -gt "$want" ] ;;
+	-le) [ "$v" -le "$want" ] ;;
+	-lt) [ "$v" -lt "$want" ] ;;
+	*) return 2 ;;
+	esac
 }
 
 # _lab_run SECONDS COMMAND... — a command that cannot hang the lab.
