@@ -252,6 +252,10 @@ control_status(struct rgd *d)
 	SET("starttls_stripped", s.starttls_stripped);
 	SET("starttls_denied", s.starttls_denied);
 	SET("flows_evicted_memory", s.flows_evicted_mem);
+	SET("spoofed", s.spoofed);
+	SET("acked_unseen", s.acked_unseen);
+	SET("pipelined_after_wait", s.pipelined_after_wait);
+	SET("unreadable_lines", s.unreadable_lines);
 #undef SET
 	return o;
 }

@@ -165,7 +165,7 @@ queue_cb(const struct nlmsghdr *nlh, void *data)
 	struct queue_verdict v;
 	uint8_t *pkt;
 	size_t len;
-	uint32_t id, skbinfo = 0, caplen;
+	uint32_t id, skbinfo = 0, caplen, indev = 0;
 	bool unverifiable;
 
 	memset(attr, 0, sizeof(attr));
@@ -198,7 +198,10 @@ queue_cb(const struct nlmsghdr *nlh, void *data)
 	    mnl_attr_get_payload_len(attr[NFQA_SKB_INFO]) >= 4)
 		skbinfo = ntohl(mnl_attr_get_u32(attr[NFQA_SKB_INFO]));
 	unverifiable = (skbinfo & (NFQA_SKB_CSUMNOTREADY | NFQA_SKB_GSO)) != 0;
-	q->fn(q->ctx, pkt, len, unverifiable, &v);
+	if (attr[NFQA_IFINDEX_INDEV] != NULL &&
+	    mnl_attr_get_payload_len(attr[NFQA_IFINDEX_INDEV]) >= 4)
+		indev = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_INDEV]));
+	q->fn(q->ctx, pkt, len, unverifiable, indev, &v);
 	queue_verdict(q, id, &v, pkt, len);
 	return MNL_CB_OK;
 }

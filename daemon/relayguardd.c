@@ -31,6 +31,7 @@
 #include "queue.h"
 #include "reset.h"
 #include "rgd.h"
+#include "sandbox.h"
 #include "store.h"
 
 static void
@@ -140,14 +141,14 @@ rgd_enforce(struct rgd *d, const struct engine_result *r)
 
 static void
 rgd_packet(void *ctx, uint8_t *pkt, size_t len, bool csum_unverifiable,
-    struct queue_verdict *v)
+    uint32_t indev, struct queue_verdict *v)
 {
 	struct rgd *d = ctx;
 	struct engine_result r;
 
 	d->verdicts++;
 	engine_packet(d->engine, DECODE_LINK_RAW, rgd_now(), pkt, len, len,
-	    csum_unverifiable ? ENGINE_F_CSUM_UNVERIFIABLE : 0, &r);
+	    csum_unverifiable ? ENGINE_F_CSUM_UNVERIFIABLE : 0, indev, &r);
 	v->accept = r.verdict == ENGINE_ACCEPT;
 	v->modified = r.rewritten;
 	/* Resets and blocks are carried out once the verdicts of this batch
@@ -490,6 +491,8 @@ main(int argc, char **argv)
 	if (blocks_restore(&d, err, sizeof(err)) < 0)
 		log_warnx("restoring blocks: %s", err);
 	rgd_drop_privileges();
+	if (sandbox_enter(err, sizeof(err)) < 0)
+		fatalx("%s", err);
 	d.started = time(NULL);
 	log_info("ready: mode %s, %u port(s), %u queue(s)",
 	    d.conf.mode == CONFIG_MODE_ENFORCE ? "enforce" : "monitor",

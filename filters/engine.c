@@ -43,6 +43,7 @@ struct engine_pkt {
 	bool relay;		/* a relay RCPT completed in this packet */
 	bool smuggling;		/* an ambiguous end-of-data in this packet */
 	bool starttls_denied;	/* an untrusted STARTTLS, starttls deny */
+	bool unreadable;	/* a line that cannot be judged (inline) */
 	bool block;
 	rg_time_t block_for;
 };
@@ -396,6 +397,14 @@ engine_item(struct engine_pkt *pk, const struct smtp_item *it)
 		break;
 	case SMTP_ITEM_ANOMALY:
 		engine_anomaly(e, f, it->what);
+		/* Picked up in the middle of a line: the server already has
+		 * its start, we never saw it.  Inline it cannot be judged,
+		 * so the session ends (SMTP clients retry). */
+		if (f->midstream && it->dir == SMTP_CLIENT &&
+		    strcmp(it->what, "resync-skipped") == 0) {
+			e->st.unreadable_lines++;
+			pk->unreadable = true;
+		}
 		break;
 	case SMTP_ITEM_TLS:
 		break;
@@ -554,6 +563,10 @@ engine_new_flow(struct engine *e, const struct decode_packet *p, int dir)
 		stream_borrow(&f->dir[0]);
 		stream_borrow(&f->dir[1]);
 	}
+	if (e->inline_mode) {
+		stream_no_gap_skip(&f->dir[0]);
+		stream_no_gap_skip(&f->dir[1]);
+	}
 	e->st.flows_created++;
 	return f;
 }
@@ -692,7 +705,8 @@ engine_shed(struct engine *e)
 
 enum engine_verdict
 engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
-    size_t caplen, size_t wirelen, unsigned flags, struct engine_result *res)
+    size_t caplen, size_t wirelen, unsigned flags, uint32_t indev,
+    struct engine_result *res)
 {
 	struct engine_result dummy;
 	struct decode_packet p;
@@ -701,7 +715,8 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 	struct flow *f;
 	struct stream *st;
 	const char *why;
-	uint32_t old_next;
+	uint32_t old_next, old_next_peer;
+	uint64_t unseen;
 	int dir;
 	bool enforce, stop;
 
@@ -791,6 +806,19 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 		goto done;
 	}
 
+	/* Learn where each direction comes in; a packet that claims one
+	 * direction but arrives where the other comes in is forged. */
+	if (indev != ENGINE_INDEV_UNKNOWN) {
+		if (!f->indev_known[dir]) {
+			f->indev_known[dir] = true;
+			f->indev[dir] = indev;
+		} else if (indev != f->indev[dir] && f->indev_known[1 - dir] &&
+		    indev == f->indev[1 - dir]) {
+			e->st.spoofed++;
+			engine_anomaly(e, f, "wrong-interface");
+			goto discard;
+		}
+	}
 	st = &f->dir[dir];
 	if ((why = engine_discarded(e, f, &p, dir)) != NULL) {
 		engine_anomaly(e, f, why);
@@ -820,7 +848,11 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 	pk.e = e;
 	pk.f = f;
 	pk.dir = (enum smtp_dir)dir;
+	if (!st->started && p.payload_wire_len > 0)
+		stream_start(st, p.seq);
 	old_next = st->next;
+	old_next_peer = f->dir[1 - dir].next;
+	unseen = f->dir[1 - dir].acked_unseen;
 	/* The acknowledgement first: the sender had the peer's bytes it
 	 * acknowledges before it wrote this payload (a reply that ends a
 	 * body must come after the body bytes a hole was hiding). */
@@ -828,6 +860,13 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 		pk.dir = (enum smtp_dir)(1 - dir);
 		stream_ack(&f->dir[1 - dir], &e->mem, p.ack, engine_sink, &pk);
 		pk.dir = (enum smtp_dir)dir;
+		if (f->dir[1 - dir].acked_unseen != unseen) {
+			/* Inline only: the peer cannot have bytes that did
+			 * not pass here; forged, or slipped through a bypass. */
+			e->st.acked_unseen++;
+			engine_anomaly(e, f, "acked-unseen-data");
+			pk.unreadable = true;
+		}
 	}
 	if (p.payload_len > 0 || p.payload_wire_len > 0) {
 		uint32_t seq = p.seq;
@@ -854,6 +893,14 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 		}
 		stream_segment(st, &e->mem, seq, (uint8_t *)(uintptr_t)p.payload,
 		    p.payload_len, enforce, engine_sink, &pk, &sr);
+		if (e->inline_mode && dir == 0 && smtp_client_held(&f->smtp)) {
+			/* Bytes past DATA, AUTH or STARTTLS before the reply:
+			 * the server may read them as commands (or after TLS
+			 * starts, unseen by us).  RFC 2920 forbids it. */
+			e->st.pipelined_after_wait++;
+			engine_anomaly(e, f, "pipelined-after-wait");
+			pk.unreadable = true;
+		}
 		if (sr.mismatch)
 			engine_anomaly(e, f, "overlap-mismatch");
 		if (sr.rewritten) {
@@ -873,10 +920,16 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 			engine_close_flow(e, f);
 	}
 
-	stop = pk.relay || pk.smuggling || pk.starttls_denied;
+	stop = pk.relay || pk.smuggling || pk.starttls_denied ||
+	    (pk.unreadable && e->inline_mode);
 	if (stop && e->conf->mode == CONFIG_MODE_ENFORCE) {
-		engine_result_reset(res, f, old_next, dir == 0 ? p.ack :
-		    f->dir[1].next);
+		/* Each end gets a RST at the sequence number it expects: the
+		 * bytes that passed before this dropped packet. */
+		if (dir == 0)
+			engine_result_reset(res, f, old_next,
+			    (p.flags & DECODE_TH_ACK) ? p.ack : old_next_peer);
+		else
+			engine_result_reset(res, f, old_next_peer, old_next);
 		if (e->inline_mode) {
 			res->verdict = ENGINE_DROP;
 			e->st.drops++;

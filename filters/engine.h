@@ -63,6 +63,10 @@ struct engine_stats {
 					 * handshake or banner seen */
 	uint64_t starttls_stripped, starttls_denied;
 	uint64_t flows_evicted_mem;	/* evicted to get under flow-memory */
+	uint64_t spoofed;		/* wrong-interface packets dropped */
+	uint64_t acked_unseen;		/* ACKs for bytes never forwarded */
+	uint64_t pipelined_after_wait;	/* bytes sent past DATA/AUTH/STARTTLS */
+	uint64_t unreadable_lines;	/* midstream lines seen only in part */
 	size_t mem_used, mem_peak;
 	uint64_t mem_refused;
 };
@@ -87,6 +91,10 @@ void engine_set_borrow(struct engine *e, bool borrow);
 /* Switch to a new configuration; flows and offender history are kept. */
 void engine_reload(struct engine *e, const struct config *conf);
 
+/* engine_packet() indev: the interface the packet came in on (NFQUEUE's
+ * NFQA_IFINDEX_INDEV; 0 for locally generated packets), or unknown. */
+#define ENGINE_INDEV_UNKNOWN UINT32_MAX
+
 /* engine_packet() flags */
 #define ENGINE_F_CSUM_UNVERIFIABLE 0x01	/* checksum not computed yet (NFQUEUE
 					 * said so): do not verify it */
@@ -100,10 +108,14 @@ void engine_reload(struct engine *e, const struct config *conf);
  * on a SYN, urgent data, data beyond the receiver's window, a TTL under
  * min-ttl.  Replay cannot trust captured checksums (offload), so it skips
  * that one check and reports the rest as anomalies.
+ *
+ * Inline, a packet of one direction that arrives on the interface the
+ * other direction comes in on (while the two differ) is forged: a client
+ * cannot speak for the server.  It is dropped, never inspected.
  */
 enum engine_verdict engine_packet(struct engine *e, int linktype,
     rg_time_t ts, uint8_t *data, size_t caplen, size_t wirelen,
-    unsigned flags, struct engine_result *res);
+    unsigned flags, uint32_t indev, struct engine_result *res);
 
 /* Advance the clock without a packet (idle expiry). */
 void engine_tick(struct engine *e, rg_time_t now);

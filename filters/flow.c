@@ -174,6 +174,10 @@ flow_touch(struct flow_table *t, struct flow *f, rg_time_t now)
 static rg_time_t
 flow_timeout(const struct flow *f)
 {
+	/* A reset session is remembered as long as a live one, so that its
+	 * late packets keep being dropped instead of starting a new pickup. */
+	if (f->killed)
+		return FLOW_TIMEOUT_ACTIVE;
 	switch (f->state) {
 	case FLOW_SYN:
 		return FLOW_TIMEOUT_SYN;

@@ -46,6 +46,8 @@ struct flow {
 	uint32_t win_edge[2];		/* right edge of the receiver's window
 					 * for data sent in direction d */
 	uint32_t server_isn;
+	bool indev_known[2];		/* indev[d] learned */
+	uint32_t indev[2];		/* where direction d comes in */
 	uint8_t anomaly_events;		/* anomaly events emitted (capped) */
 	rg_time_t first, last;
 	struct stream dir[2];		/* 0: client->server, 1: server->client */

@@ -480,8 +480,14 @@ smtp_client_line(struct smtp_session *s, const struct smtp_line *ln,
 
 	if (h->resync) {
 		h->resync = false;
-		if (!smtp_resync_ok(ln->p, ln->len))
-			return false;
+		if (!smtp_resync_ok(ln->p, ln->len)) {
+			/* A line whose start we never saw: it cannot be
+			 * judged, so say so (inline, the engine resets). */
+			if (ln->buffered)
+				s->flags |= F_OUT_C;
+			smtp_anomaly(s, it, SMTP_CLIENT, "resync-skipped");
+			return true;
+		}
 	}
 	if (ln->trunc)
 		s->anomalies++;
@@ -1119,6 +1125,12 @@ smtp_gap(struct smtp_session *s, struct rg_mem *m, enum smtp_dir dir)
 		smtp_line_reset(h, m, false);
 		h->resync = true;
 	}
+}
+
+bool
+smtp_client_held(const struct smtp_session *s)
+{
+	return s->pending.len > s->pending_off;
 }
 
 bool

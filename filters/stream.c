@@ -80,6 +80,12 @@ stream_borrow(struct stream *st)
 	st->borrow = true;
 }
 
+void
+stream_no_gap_skip(struct stream *st)
+{
+	st->no_gap_skip = true;
+}
+
 size_t
 stream_buffered(const struct stream *st)
 {
@@ -575,11 +581,18 @@ stream_ack(struct stream *st, struct rg_mem *m, uint32_t ack,
 	 * data at or below ack: an ack far ahead with nothing queued may
 	 * just mean the capture delivers the data later.
 	 */
+	/* A FIN takes one sequence number of its own. */
+	if (st->no_gap_skip && SEQ_GT(ack, st->next +
+	    (st->fin_seen && st->fin_seq == st->next ? 1u : 0u))) {
+		st->acked_unseen++;
+		goto release;
+	}
 	while (SEQ_GT(ack, st->next) && st->ooo != NULL &&
 	    SEQ_LEQ(st->ooo->seq, ack)) {
 		stream_deliver_head(st, m, st->ooo->seq - st->next, sink, ctx);
 		stream_drain(st, m, sink, ctx);
 	}
+release:
 	if (st->ret_len == 0)
 		return;
 	rstart = st->next - st->ret_len;

@@ -58,6 +58,10 @@ struct stream {
 	 * (replay over a mapped file).  Zero copies on the hot path.
 	 */
 	bool borrow;
+	/* Inline: every byte the peer has went through us, so an ACK beyond
+	 * what we saw is forged (or came through a bypass): never skip a
+	 * hole for it, count it in acked_unseen for the caller to act on. */
+	bool no_gap_skip;
 	uint8_t ref_head, ref_count;
 	struct stream_ref *refs;	/* STREAM_REFS entries, lazily */
 	/* counters */
@@ -66,6 +70,7 @@ struct stream {
 	uint64_t retrans;	/* segments wholly or partly seen before */
 	uint64_t mismatches;	/* overlapping copies that differed */
 	uint64_t refused;	/* early segments not stored: caps */
+	uint64_t acked_unseen;	/* no_gap_skip: ACKs beyond what we saw */
 };
 
 /* Outcome of one stream_segment() call. */
@@ -83,6 +88,8 @@ struct stream_result {
 void stream_init(struct stream *st);
 /* Retain by reference from now on (see struct stream); before data. */
 void stream_borrow(struct stream *st);
+/* Never skip holes on the peer's ACKs (inline; see struct stream). */
+void stream_no_gap_skip(struct stream *st);
 /* The SYN (or SYN-ACK) carried seq: data starts at seq + 1.  No effect
  * once the stream has started (free and re-init it for a new connection). */
 void stream_syn(struct stream *st, uint32_t seq);

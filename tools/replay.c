@@ -48,7 +48,8 @@ replay_run(struct engine *e, struct capture *c, char *evbuf, size_t evlen)
 		/* Replay never rewrites (only the inline daemon does), so the
 		 * read-only record can be handed over as is. */
 		engine_packet(e, linktype, r.ts_usec,
-		    (uint8_t *)(uintptr_t)r.data, r.caplen, r.wirelen, 0, NULL);
+		    (uint8_t *)(uintptr_t)r.data, r.caplen, r.wirelen, 0,
+		    ENGINE_INDEV_UNKNOWN, NULL);
 		replay_events(e, evbuf, evlen);
 	}
 	if (rc < 0) {

@@ -219,7 +219,8 @@ fuzz_send(struct fuzz_run *r, int dir, uint32_t seq, uint8_t tcpflags,
 	if (r->real_csum)
 		fuzz_checksums(b, len, v6);
 	(void)engine_packet(r->e, DECODE_LINK_RAW, r->ts, b, len, len,
-	    r->real_csum ? 0 : ENGINE_F_CSUM_UNVERIFIABLE, NULL);
+	    r->real_csum ? 0 : ENGINE_F_CSUM_UNVERIFIABLE,
+	    ENGINE_INDEV_UNKNOWN, NULL);
 }
 
 static void

@@ -16,6 +16,7 @@
 struct lab {
 	bool real_csum;			/* compute checksums, verify them */
 	uint16_t urg;			/* urgent pointer for the next packet */
+	uint32_t if_client, if_server;	/* indev of each side's packets */
 	struct config conf;
 	struct engine *e;
 	rg_time_t now;
@@ -98,7 +99,8 @@ lab_send(struct lab *l, int from_client, uint32_t seq, uint8_t flags,
 	if (l->real_csum)
 		fix_checksums(b, len);
 	return engine_packet(l->e, DECODE_LINK_RAW, l->now, b, len, len,
-	    l->real_csum ? 0 : ENGINE_F_CSUM_UNVERIFIABLE, res);
+	    l->real_csum ? 0 : ENGINE_F_CSUM_UNVERIFIABLE,
+	    from_client ? l->if_client : l->if_server, res);
 }
 
 /* Send the next in-order bytes of one side as one segment. */
@@ -138,6 +140,8 @@ lab_init(struct lab *l, bool inline_mode, enum config_mode mode,
 	l->now = 1767225600ULL * RG_USEC_PER_SEC;	/* 2026-01-01 */
 	memcpy(l->src, client, 4);
 	memcpy(l->dst, addr_server, 4);
+	l->if_client = inline_mode ? 2 : ENGINE_INDEV_UNKNOWN;
+	l->if_server = inline_mode ? 3 : ENGINE_INDEV_UNKNOWN;
 	l->cport = CLIENT_PORT;
 }
 
@@ -433,7 +437,7 @@ test_bad_checksum_dropped_uninspected(void)
 	fix_checksums(b, len);
 	b[36] ^= 0x55;
 	TEST_CHECK(engine_packet(l.e, DECODE_LINK_RAW, l.now, b, len, len, 0,
-	    &r) == ENGINE_DROP);
+	    l.if_client, &r) == ENGINE_DROP);
 	TEST_CHECK(!r.reset);
 	lab_events(&l, ev, sizeof(ev));
 	ASSERT_STR_EQ(ev, "");
@@ -538,7 +542,7 @@ test_starttls_policies(void)
 	    strlen(reply));
 	fix_checksums(b, len);
 	TEST_CHECK(engine_packet(l.e, DECODE_LINK_RAW, l.now, b, len, len, 0,
-	    &r) == ENGINE_ACCEPT);
+	    l.if_server, &r) == ENGINE_ACCEPT);
 	TEST_CHECK(r.rewritten);
 	TEST_CHECK(memcmp(b + 40 + 25, "XXXXXXXX", 8) == 0);
 	{
@@ -586,12 +590,113 @@ test_overlap_rewritten_to_inspected(void)
 	len = mkpkt(b, l.src, l.dst, l.cport, 25, seq, l.sseq, 0x18,
 	    "RCPT TO:<a@evilxxx.test>\r\n", 26);
 	TEST_CHECK(engine_packet(l.e, DECODE_LINK_RAW, l.now, b, len, len,
-	    ENGINE_F_CSUM_UNVERIFIABLE, &r) == ENGINE_ACCEPT);
+	    ENGINE_F_CSUM_UNVERIFIABLE, l.if_client, &r) == ENGINE_ACCEPT);
 	TEST_CHECK(r.rewritten);
 	ASSERT_MEM_EQ(b + 40, "RCPT TO:<a@example.test>\r\n", 26);
 	lab_events(&l, ev, sizeof(ev));
 	TEST_CHECK(strstr(ev, "relay-attempt") == NULL);
 	TEST_CHECK(strstr(ev, "overlap-mismatch") != NULL);
+	lab_free(&l);
+}
+
+
+static void
+test_forged_server_packet_dropped(void)
+{
+	struct engine_result r;
+	struct lab l;
+	uint32_t saved;
+
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+	lab_handshake(&l);
+	lab_say(&l, 1, "DATA\r\n", NULL);
+	/* A "354" claiming to be the server, arriving where the client's
+	 * packets come in: dropped, never read. */
+	saved = l.if_server;
+	l.if_server = l.if_client;
+	TEST_CHECK(lab_send(&l, 0, l.sseq, 0x18, "354 go\r\n", 8, &r) ==
+	    ENGINE_DROP);
+	l.if_server = saved;
+	/* The real answer still counts: 503, so the next line is a command. */
+	lab_say(&l, 0, "503 5.5.1 Error: need RCPT command\r\n", NULL);
+	TEST_CHECK(lab_say(&l, 1, "RCPT TO:<x@evil.test>\r\n", &r) ==
+	    ENGINE_DROP);
+	TEST_CHECK(r.reset);
+	lab_free(&l);
+}
+
+static void
+test_forged_ack_over_hole_resets(void)
+{
+	struct engine_result r;
+	struct lab l;
+	const char *tail = "x@evil.test>\r\n";
+
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+	lab_handshake(&l);
+	/* The line's tail first, then an "ACK" from the server side for
+	 * bytes that never passed: inline that cannot be genuine. */
+	TEST_CHECK(lab_send(&l, 1, l.cseq + 9, 0x18, tail, strlen(tail), &r) ==
+	    ENGINE_ACCEPT);
+	TEST_CHECK(lab_send(&l, 0, l.sseq, 0x10, NULL, 0, &r) ==
+	    ENGINE_ACCEPT);
+	l.cseq += 9 + (uint32_t)strlen(tail);
+	{
+		uint8_t b[128];
+		size_t len = mkpkt(b, l.dst, l.src, 25, l.cport, l.sseq, l.cseq,
+		    0x10, NULL, 0);
+
+		TEST_CHECK(engine_packet(l.e, DECODE_LINK_RAW, l.now, b, len,
+		    len, ENGINE_F_CSUM_UNVERIFIABLE, l.if_server, &r) ==
+		    ENGINE_DROP);
+		TEST_CHECK(r.reset);
+	}
+	lab_free(&l);
+}
+
+static void
+test_pipelined_after_data_resets(void)
+{
+	struct engine_result r;
+	struct lab l;
+
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+	lab_handshake(&l);
+	TEST_CHECK(lab_say(&l, 1, "DATA\r\nRCPT TO:<x@evil.test>\r\n", &r) ==
+	    ENGINE_DROP);
+	TEST_CHECK(r.reset);
+	lab_free(&l);
+
+	/* Replay only reports: the held bytes are judged on the reply. */
+	lab_init(&l, false, CONFIG_MODE_ENFORCE, addr_attacker);
+	lab_handshake(&l);
+	TEST_CHECK(lab_say(&l, 1, "STARTTLS\r\nRCPT TO:<x@evil.test>\r\n",
+	    &r) == ENGINE_ACCEPT);
+	lab_free(&l);
+}
+
+static void
+test_midstream_mid_line_resets(void)
+{
+	struct engine_result r;
+	struct lab l;
+
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+	l.cseq = ISN_C + 100;
+	l.sseq = ISN_S + 100;
+	/* Picked up after "RCPT TO:<x" went by: the line cannot be read. */
+	TEST_CHECK(lab_say(&l, 1, "@evil.test>\r\n", &r) == ENGINE_DROP);
+	TEST_CHECK(r.reset);
+	ASSERT_INT_EQ(r.seq_to_server, ISN_C + 100);
+	ASSERT_INT_EQ(r.seq_to_client, ISN_S + 100);
+	lab_free(&l);
+
+	/* Picked up at a line start: read and judged as usual. */
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+	l.cseq = ISN_C + 100;
+	l.sseq = ISN_S + 100;
+	TEST_CHECK(lab_say(&l, 1, "RCPT TO:<a@example.test>\r\n", &r) ==
+	    ENGINE_ACCEPT);
 	lab_free(&l);
 }
 
@@ -612,5 +717,9 @@ main(void)
 	TEST_RUN(test_spoofed_sessions_never_block);
 	TEST_RUN(test_starttls_policies);
 	TEST_RUN(test_overlap_rewritten_to_inspected);
+	TEST_RUN(test_forged_server_packet_dropped);
+	TEST_RUN(test_forged_ack_over_hole_resets);
+	TEST_RUN(test_pipelined_after_data_resets);
+	TEST_RUN(test_midstream_mid_line_resets);
 	return TEST_END("engine");
 }

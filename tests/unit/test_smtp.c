@@ -1175,6 +1175,7 @@ test_reply_in_body(void)
 	    "C DATA\n"
 	    "R 354 DATA\n"
 	    "R 250 NONE\n"
+	    "A resync-skipped\n"
 	    "C RCPT TO:<b@example.test>\n"
 	    "R 250 RCPT\n", &sum);
 	TEST_CHECK(!sum.in_body);
@@ -1204,6 +1205,7 @@ test_gaps(void)
 	dialogue("gaps", st, NSTEPS(st),
 	    "R 220 CONNECT\n"
 	    "C RCPT TO:<x@evil.test>\n"
+	    "A resync-skipped\n"
 	    "C rcpt to:<w@example.test>\n"
 	    "C   data\n"
 	    "R 250 RCPT\n"
@@ -1224,15 +1226,21 @@ test_midstream(void)
 	static const uint8_t r[] = "ok\r\n250 ok\r\n";
 
 	smtp_init_midstream(&s);
+	/* The partial first line is reported, not read; then the RCPT. */
 	ASSERT_INT_EQ(smtp_feed(&s, &m, SMTP_CLIENT, c, sizeof(c) - 1, &used,
 	    &it), SMTP_ITEM);
+	ASSERT_INT_EQ(it.kind, SMTP_ITEM_ANOMALY);
+	ASSERT_STR_EQ(it.what, "resync-skipped");
+	ASSERT_INT_EQ(used, 10);
+	ASSERT_INT_EQ(smtp_feed(&s, &m, SMTP_CLIENT, c + used,
+	    sizeof(c) - 1 - 10, &used, &it), SMTP_ITEM);
 	ASSERT_INT_EQ(it.verb, SMTP_V_RCPT);
-	ASSERT_INT_EQ(used, sizeof(c) - 1);
+	ASSERT_INT_EQ(used, sizeof(c) - 1 - 10);
 	ASSERT_INT_EQ(smtp_feed(&s, &m, SMTP_SERVER, r, sizeof(r) - 1, &used,
 	    &it), SMTP_ITEM);
 	ASSERT_INT_EQ(it.kind, SMTP_ITEM_REPLY);
 	ASSERT_INT_EQ(it.verb, SMTP_V_RCPT);
-	ASSERT_INT_EQ(s.anomalies, 0);
+	ASSERT_INT_EQ(s.anomalies, 1);
 	smtp_free(&s, &m);
 	ASSERT_INT_EQ(m.used, 0);
 }
