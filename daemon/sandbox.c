@@ -106,7 +106,8 @@ static const int sandbox_fcntl_cmds[] = {
  * reports).  Compiled in only for sanitizer builds. */
 static const int sandbox_allow_sanitizer[] = {
 	SCMP_SYS(clone), SCMP_SYS(clone3), SCMP_SYS(ptrace), SCMP_SYS(wait4),
-	SCMP_SYS(waitid), SCMP_SYS(sched_yield), SCMP_SYS(getdents64),
+	SCMP_SYS(waitid), SCMP_SYS(sched_yield), SCMP_SYS(getdents),
+	SCMP_SYS(getdents64),
 	SCMP_SYS(prctl), SCMP_SYS(sigaltstack), SCMP_SYS(getppid),
 	SCMP_SYS(tgkill), SCMP_SYS(kill), SCMP_SYS(mprotect), SCMP_SYS(mmap),
 	SCMP_SYS(pipe2), SCMP_SYS(dup), SCMP_SYS(dup2), SCMP_SYS(dup3),
