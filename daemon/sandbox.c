@@ -144,6 +144,23 @@ sandbox_rule(scmp_filter_ctx ctx, uint32_t action, int nr, unsigned argc,
 	return 0;
 }
 
+/* One argument comparison; spelled out rather than with SCMP_A0() and
+ * friends, whose compound literals leave datum_b to the compiler and trip
+ * clang's -Wmissing-field-initializers. */
+static struct scmp_arg_cmp
+sandbox_cmp(unsigned arg, enum scmp_compare op, scmp_datum_t a,
+    scmp_datum_t b)
+{
+	struct scmp_arg_cmp c;
+
+	memset(&c, 0, sizeof(c));
+	c.arg = arg;
+	c.op = op;
+	c.datum_a = a;
+	c.datum_b = b;
+	return c;
+}
+
 static int
 sandbox_rules(scmp_filter_ctx ctx, char *err, size_t errlen)
 {
@@ -156,17 +173,18 @@ sandbox_rules(scmp_filter_ctx ctx, char *err, size_t errlen)
 			return -1;
 	for (i = 0; i < sizeof(sandbox_fcntl_cmds) /
 	    sizeof(sandbox_fcntl_cmds[0]); i++) {
-		a[0] = SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)sandbox_fcntl_cmds[i]);
+		a[0] = sandbox_cmp(1, SCMP_CMP_EQ,
+		    (scmp_datum_t)sandbox_fcntl_cmds[i], 0);
 		if (sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1, a,
 		    err, errlen) < 0)
 			return -1;
 	}
 	/* syslog may reopen /dev/log; nothing else makes sockets now. */
-	a[0] = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
+	a[0] = sandbox_cmp(0, SCMP_CMP_EQ, AF_UNIX, 0);
 	if (sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, a,
 	    err, errlen) < 0)
 		return -1;
-	a[0] = SCMP_A0(SCMP_CMP_NE, AF_UNIX);
+	a[0] = sandbox_cmp(0, SCMP_CMP_NE, AF_UNIX, 0);
 	if (sandbox_rule(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1, a,
 	    err, errlen) < 0)
 		return -1;
@@ -187,14 +205,14 @@ sandbox_rules(scmp_filter_ctx ctx, char *err, size_t errlen)
 		return 0;
 	}
 	/* Memory mappings, never executable: nothing is loaded any more. */
-	a[0] = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
+	a[0] = sandbox_cmp(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
 	if (sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1, a, err,
 	    errlen) < 0 ||
 	    sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1, a, err,
 	    errlen) < 0)
 		return -1;
 	/* raise(SIGABRT) from abort(): only to ourselves. */
-	a[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid());
+	a[0] = sandbox_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0);
 	if (sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, a, err,
 	    errlen) < 0)
 		return -1;
