@@ -50,6 +50,12 @@ PY = "/usr/bin/python3"
 NORM = ["norm_bad_checksum", "norm_low_ttl", "norm_syn_data", "norm_urgent",
         "norm_out_of_window", "norm_rst_ignored", "norm_rewritten",
         "norm_held"]
+# Inline protections that end the session (dropped segment and reset)
+# without a relay-attempt event: a forged server packet, an ACK for bytes
+# that never passed, bytes pipelined past DATA/AUTH/STARTTLS, a line
+# picked up in the middle.
+STOPS = ["spoofed", "acked_unseen", "pipelined_after_wait",
+         "unreadable_lines"]
 CONTROL_PORT = 31000
 GUARD_PORT = 32000
 
@@ -290,6 +296,11 @@ def inline_verdict(tech, res, events, delta, relayed, foreign):
         if res.get("reset"):
             return "stopped: reset (%s)%s" % (what, extra)
         return "NO RESET: %s reported%s" % (what, extra)
+    stops = [k for k in STOPS if delta.get(k, 0) > 0]
+    if stops and res.get("reset"):
+        return "stopped: reset (%s)%s" % ("+".join(stops), extra)
+    if stops:
+        return "stopped: dropped (%s)%s" % ("+".join(stops), extra)
     drops = [n for n in norm if n not in ("rst_ignored", "rewritten")]
     if drops:
         return "stopped: dropped (%s)" % "+".join(norm)
@@ -334,7 +345,7 @@ def _inline(lab, rows):
         row["seen"] = seen
         row["foreign"] = [a for a in seen if "@" in a and
                           not a.lower().endswith("@example.test")]
-        delta = {k: s1.get(k, 0) - s0.get(k, 0) for k in NORM}
+        delta = {k: s1.get(k, 0) - s0.get(k, 0) for k in NORM + STOPS}
         row["delta"] = {k: v for k, v in delta.items() if v}
         row["events"] = lab.events(GUARD_PORT + i)
         row["fate"] = fate(res)
