@@ -11,7 +11,8 @@ set -eu
 PACKAGES="build-essential pkg-config clang libpcap-dev libjansson-dev
 libsqlite3-dev libnftnl-dev libmnl-dev libnetfilter-queue-dev libcap-dev
 libseccomp-dev libnids-dev tshark tcpdump python3-scapy iproute2 nftables
-iptables postfix swaks nmap sqlite3 valgrind libclang-rt-14-dev"
+iptables postfix swaks nmap sqlite3 valgrind libclang-rt-14-dev
+iputils-ping sasl2-bin libsasl2-modules time procps"
 
 missing=""
 for p in $PACKAGES; do
