@@ -24,8 +24,8 @@
 #include <jansson.h>
 
 #include "log.h"
-#include "queue.h"
 #include "rgd.h"
+#include "worker.h"
 
 #define CONTROL_MAX 65536
 #define CONTROL_DEADLINE_MS 500
@@ -192,18 +192,11 @@ control_error2(const char *what, const char *arg)
 static json_t *
 control_status(struct rgd *d)
 {
-	struct engine_stats s;
-	struct queue_stats qs;
-	uint64_t enobufs = 0, qpackets = 0;
-	unsigned i;
+	struct worker_stats ws;
+	const struct engine_stats *s = &ws.engine;
 	json_t *o;
 
-	engine_get_stats(d->engine, &s);
-	for (i = 0; i < d->nqueues; i++) {
-		queue_get_stats(d->queues[i], &qs);
-		enobufs += qs.enobufs;
-		qpackets += qs.packets;
-	}
+	rgd_stats(d, &ws);
 	o = json_object();
 	json_object_set_new(o, "ok", json_true());
 	json_object_set_new(o, "uptime",
@@ -215,47 +208,48 @@ control_status(struct rgd *d)
 	json_object_set_new(o, "queue_mechanism", json_string(d->mechanism));
 	json_object_set_new(o, "queue_first", json_integer(d->conf.queue_first));
 	json_object_set_new(o, "queue_last", json_integer(d->conf.queue_last));
+	json_object_set_new(o, "workers", json_integer(d->nworkers));
 #define SET(k, v) json_object_set_new(o, k, json_integer((json_int_t)(v)))
-	SET("packets", qpackets);
-	SET("flows", s.flows_active);
-	SET("flows_created", s.flows_created);
-	SET("flows_evicted", s.flows_evicted);
-	SET("sessions", s.sessions);
-	SET("relay_attempts", s.relay_attempts);
-	SET("smuggling", s.smuggling);
-	SET("anomalies", s.anomalies);
-	SET("drops", s.drops);
-	SET("resets", d->resets_sent);
-	SET("reset_errors", d->reset_errors);
+	SET("packets", ws.packets);
+	SET("flows", s->flows_active);
+	SET("flows_created", s->flows_created);
+	SET("flows_evicted", s->flows_evicted);
+	SET("sessions", s->sessions);
+	SET("relay_attempts", s->relay_attempts);
+	SET("smuggling", s->smuggling);
+	SET("anomalies", s->anomalies);
+	SET("drops", s->drops);
+	SET("resets", ws.resets_sent);
+	SET("reset_errors", ws.reset_errors);
 	SET("blocks", d->blocks_added);
 	SET("block_errors", d->block_errors);
-	SET("enobufs", enobufs);
-	SET("uninspected_bytes", s.opaque_bytes);
-	SET("gaps", s.gaps);
-	SET("mismatches", s.mismatches);
-	SET("malformed", s.malformed);
-	SET("fragments", s.fragments);
-	SET("buffer_bytes", s.mem_used);
-	SET("buffer_bytes_peak", s.mem_peak);
-	SET("buffer_refused", s.mem_refused);
-	SET("events_lost", s.events_lost);
-	SET("midstream_pickups", s.midstream);
-	SET("unverified_attempts", s.unverified_attempts);
-	SET("norm_bad_checksum", s.norm_bad_checksum);
-	SET("norm_low_ttl", s.norm_low_ttl);
-	SET("norm_syn_data", s.norm_syn_data);
-	SET("norm_urgent", s.norm_urgent);
-	SET("norm_out_of_window", s.norm_out_of_window);
-	SET("norm_rst_ignored", s.norm_rst_ignored);
-	SET("norm_rewritten", s.norm_rewritten);
-	SET("norm_held", s.norm_held);
-	SET("starttls_stripped", s.starttls_stripped);
-	SET("starttls_denied", s.starttls_denied);
-	SET("flows_evicted_memory", s.flows_evicted_mem);
-	SET("spoofed", s.spoofed);
-	SET("acked_unseen", s.acked_unseen);
-	SET("pipelined_after_wait", s.pipelined_after_wait);
-	SET("unreadable_lines", s.unreadable_lines);
+	SET("enobufs", ws.enobufs);
+	SET("uninspected_bytes", s->opaque_bytes);
+	SET("gaps", s->gaps);
+	SET("mismatches", s->mismatches);
+	SET("malformed", s->malformed);
+	SET("fragments", s->fragments);
+	SET("buffer_bytes", s->mem_used);
+	SET("buffer_bytes_peak", s->mem_peak);
+	SET("buffer_refused", s->mem_refused);
+	SET("events_lost", s->events_lost);
+	SET("midstream_pickups", s->midstream);
+	SET("unverified_attempts", s->unverified_attempts);
+	SET("norm_bad_checksum", s->norm_bad_checksum);
+	SET("norm_low_ttl", s->norm_low_ttl);
+	SET("norm_syn_data", s->norm_syn_data);
+	SET("norm_urgent", s->norm_urgent);
+	SET("norm_out_of_window", s->norm_out_of_window);
+	SET("norm_rst_ignored", s->norm_rst_ignored);
+	SET("norm_rewritten", s->norm_rewritten);
+	SET("norm_held", s->norm_held);
+	SET("starttls_stripped", s->starttls_stripped);
+	SET("starttls_denied", s->starttls_denied);
+	SET("flows_evicted_memory", s->flows_evicted_mem);
+	SET("spoofed", s->spoofed);
+	SET("acked_unseen", s->acked_unseen);
+	SET("pipelined_after_wait", s->pipelined_after_wait);
+	SET("unreadable_lines", s->unreadable_lines);
 #undef SET
 	return o;
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -33,22 +34,13 @@
 #include "rgd.h"
 #include "sandbox.h"
 #include "store.h"
+#include "worker.h"
 
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: relayguardd [-f] [-v] [-c FILE]\n");
 	exit(2);
-}
-
-static rg_time_t
-rgd_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (rg_time_t)ts.tv_sec * RG_USEC_PER_SEC +
-	    (rg_time_t)ts.tv_nsec / 1000;
 }
 
 void
@@ -59,6 +51,7 @@ rgd_evidence_for(struct rgd *d, const struct rg_addr *client, char *buf,
 	unsigned i, k;
 
 	buf[0] = '\0';
+	pthread_mutex_lock(&d->evlock);
 	for (i = 0; i < RGD_EVIDENCE_RING; i++) {
 		k = (d->evidence_next + i) % RGD_EVIDENCE_RING;
 		if (!rg_addr_eq(&d->evidence[k].client, client))
@@ -71,103 +64,107 @@ rgd_evidence_for(struct rgd *d, const struct rg_addr *client, char *buf,
 		buf[used++] = '\n';
 		buf[used] = '\0';
 	}
+	pthread_mutex_unlock(&d->evlock);
 }
 
-static void
-rgd_keep_evidence(struct rgd *d, const struct event *ev, const char *json)
+void
+rgd_keep_evidence(struct rgd *d, const struct rg_addr *client,
+    const char *line)
 {
-	struct rgd_evidence *e = &d->evidence[d->evidence_next];
+	struct rgd_evidence *e;
 
+	pthread_mutex_lock(&d->evlock);
+	e = &d->evidence[d->evidence_next];
 	d->evidence_next = (d->evidence_next + 1) % RGD_EVIDENCE_RING;
-	e->client = ev->client;
+	e->client = *client;
 	/* Long lines are cut: evidence is for people, the log has it all. */
-	(void)event_copy_text(e->line, sizeof(e->line), (const uint8_t *)json,
-	    strlen(json));
+	(void)event_copy_text(e->line, sizeof(e->line), (const uint8_t *)line,
+	    strlen(line));
+	pthread_mutex_unlock(&d->evlock);
 }
 
-/* Log every queued event; keep relay attempts as evidence. */
-static void
-rgd_events(struct rgd *d)
+void
+rgd_request_block(struct rgd *d, const struct rg_addr *client, rg_time_t dur)
 {
-	struct event ev;
-	char buf[4096];
-	size_t n;
+	uint64_t one = 1;
+	bool wake;
 
-	while (engine_next_event(d->engine, &ev)) {
-		if ((n = event_json(&ev, buf, sizeof(buf))) == 0)
-			continue;
-		buf[n - 1] = '\0';	/* the newline */
-		log_info("%s", buf);
-		if (ev.kind == EVENT_RELAY_ATTEMPT ||
-		    ev.kind == EVENT_SMUGGLING)
-			rgd_keep_evidence(d, &ev, buf);
-	}
+	pthread_mutex_lock(&d->qlock);
+	wake = d->nblockq == 0;
+	if (d->nblockq < RGD_BLOCKQ) {
+		d->blockq[d->nblockq].client = *client;
+		d->blockq[d->nblockq].dur = dur;
+		d->nblockq++;
+	} else
+		d->blockq_lost++;
+	pthread_mutex_unlock(&d->qlock);
+	if (wake && write(d->blockfd, &one, sizeof(one)) < 0)
+		log_warn("waking the main thread");
 }
 
+/* Main thread: carry out the block requests of the workers. */
 static void
-rgd_enforce(struct rgd *d, const struct engine_result *r)
+rgd_blocks_requested(struct rgd *d)
 {
+	struct rg_addr client[64];
+	rg_time_t dur[64];
 	char err[256], addr[RG_ADDRSTRLEN + 8], ev[RGD_EVIDENCE_RING * 64];
-	uint64_t secs;
+	uint64_t v;
+	unsigned i, n;
 
-	if (r->reset) {
-		/* To the server as if from the client, and back. */
-		if (reset_send(d->reset, &r->client, r->client_port,
-		    &r->server, r->server_port, r->seq_to_server,
-		    r->seq_to_client) < 0 ||
-		    reset_send(d->reset, &r->server, r->server_port,
-		    &r->client, r->client_port, r->seq_to_client,
-		    r->seq_to_server) < 0) {
-			d->reset_errors++;
-			log_warn("sending reset");
-		} else
-			d->resets_sent++;
-	}
-	if (r->block) {
-		rg_addr_str(&r->client, addr, sizeof(addr));
-		secs = r->block_for / RG_USEC_PER_SEC;
-		rgd_evidence_for(d, &r->client, ev, sizeof(ev));
-		if (blocks_add(d, addr, secs, "relay attempts", "auto", 0, ev,
-		    err, sizeof(err)) < 0) {
-			d->block_errors++;
-			log_warnx("block %s: %s", addr, err);
-		} else {
-			d->blocks_added++;
-			log_info("blocked %s for %llus", addr,
-			    (unsigned long long)secs);
+	while (read(d->blockfd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+		;
+	do {
+		pthread_mutex_lock(&d->qlock);
+		n = d->nblockq < 64 ? d->nblockq : 64;
+		for (i = 0; i < n; i++) {
+			client[i] = d->blockq[i].client;
+			dur[i] = d->blockq[i].dur;
 		}
+		memmove(d->blockq, d->blockq + n,
+		    (d->nblockq - n) * sizeof(d->blockq[0]));
+		d->nblockq -= n;
+		pthread_mutex_unlock(&d->qlock);
+		for (i = 0; i < n; i++) {
+			rg_addr_str(&client[i], addr, sizeof(addr));
+			rgd_evidence_for(d, &client[i], ev, sizeof(ev));
+			if (blocks_add(d, addr, dur[i] / RG_USEC_PER_SEC,
+			    "relay attempts", "auto", 0, ev, err,
+			    sizeof(err)) < 0) {
+				d->block_errors++;
+				log_warnx("block %s: %s", addr, err);
+			} else {
+				d->blocks_added++;
+				log_info("blocked %s for %llus", addr,
+				    (unsigned long long)(dur[i] /
+				    RG_USEC_PER_SEC));
+			}
+		}
+	} while (n > 0);
+}
+
+void
+rgd_stats(struct rgd *d, struct worker_stats *s)
+{
+	struct worker_stats w;
+	uint64_t *dst, *src;
+	size_t i, k;
+
+	memset(s, 0, sizeof(*s));
+	for (i = 0; i < d->nworkers; i++) {
+		worker_stats(d->workers[i], &w);
+		/* Every field of both structs is a counter or a size: add
+		 * them all, the peaks included (a bound for the whole). */
+		dst = (uint64_t *)(void *)&s->engine;
+		src = (uint64_t *)(void *)&w.engine;
+		for (k = 0; k < sizeof(s->engine) / sizeof(uint64_t); k++)
+			dst[k] += src[k];
+		s->packets += w.packets;
+		s->enobufs += w.enobufs;
+		s->queue_errors += w.queue_errors;
+		s->resets_sent += w.resets_sent;
+		s->reset_errors += w.reset_errors;
 	}
-}
-
-static void
-rgd_packet(void *ctx, uint8_t *pkt, size_t len, bool csum_unverifiable,
-    uint32_t indev, struct queue_verdict *v)
-{
-	struct rgd *d = ctx;
-	struct engine_result r;
-
-	d->verdicts++;
-	engine_packet(d->engine, DECODE_LINK_RAW, rgd_now(), pkt, len, len,
-	    csum_unverifiable ? ENGINE_F_CSUM_UNVERIFIABLE : 0, indev, &r);
-	v->accept = r.verdict == ENGINE_ACCEPT;
-	v->modified = r.rewritten;
-	/* Resets and blocks are carried out once the verdicts of this batch
-	 * are sent (rgd_flush), so no packet waits on a netlink round trip
-	 * or a disk commit. */
-	if ((r.reset || r.block) && d->ntodo < RGD_TODO_MAX)
-		d->todo[d->ntodo++] = r;
-}
-
-/* Events, resets and blocks from the packets just answered. */
-static void
-rgd_flush(struct rgd *d)
-{
-	unsigned i;
-
-	rgd_events(d);
-	for (i = 0; i < d->ntodo; i++)
-		rgd_enforce(d, &d->todo[i]);
-	d->ntodo = 0;
 }
 
 static void
@@ -188,29 +185,40 @@ rgd_nft_params(const struct config *c, struct nft_setup_params *p)
 }
 
 static void
-rgd_open_queues(struct rgd *d)
+rgd_open_workers(struct rgd *d)
 {
 	char err[256];
 	unsigned q;
 
 	for (q = d->conf.queue_first; q <= d->conf.queue_last &&
-	    d->nqueues < RGD_MAX_QUEUES; q++) {
-		d->queues[d->nqueues] = queue_open((uint16_t)q, err,
+	    d->nworkers < RGD_MAX_QUEUES; q++) {
+		d->workers[d->nworkers] = worker_new(d, (uint16_t)q, err,
 		    sizeof(err));
-		if (d->queues[d->nqueues] == NULL)
+		if (d->workers[d->nworkers] == NULL)
 			fatalx("%s", err);
-		d->nqueues++;
+		d->nworkers++;
 	}
 }
 
 static void
-rgd_close_queues(struct rgd *d)
+rgd_start_workers(struct rgd *d)
+{
+	char err[256];
+	unsigned i;
+
+	for (i = 0; i < d->nworkers; i++)
+		if (worker_start(d->workers[i], err, sizeof(err)) < 0)
+			fatalx("%s", err);
+}
+
+static void
+rgd_close_workers(struct rgd *d)
 {
 	unsigned i;
 
-	for (i = 0; i < d->nqueues; i++)
-		queue_close(d->queues[i]);
-	d->nqueues = 0;
+	for (i = 0; i < d->nworkers; i++)
+		worker_free(d->workers[i]);
+	d->nworkers = 0;
 }
 
 /* Make a directory (and its parent) for a state file, mode 0700. */
@@ -261,6 +269,7 @@ rgd_reload(struct rgd *d)
 	struct nft_setup_params np;
 	struct config nc;
 	char err[1024];
+	unsigned i;
 
 	if (!conffile_load(d->conf_path, d->conf_given, &nc, err,
 	    sizeof(err))) {
@@ -290,10 +299,16 @@ rgd_reload(struct rgd *d)
 	memcpy(nc.state_db, d->conf.state_db, sizeof(nc.state_db));
 	memcpy(nc.control_socket, d->conf.control_socket,
 	    sizeof(nc.control_socket));
-	/* The engine keeps a pointer to d->conf, whose address stays. */
+	/* The engines keep a pointer to d->conf, whose address stays; no
+	 * worker runs while it changes. */
+	for (i = 0; i < d->nworkers; i++)
+		worker_lock(d->workers[i]);
 	config_free(&d->conf);
 	d->conf = nc;
-	engine_reload(d->engine, &d->conf);
+	for (i = 0; i < d->nworkers; i++) {
+		engine_reload(worker_engine(d->workers[i]), &d->conf);
+		worker_unlock(d->workers[i]);
+	}
 	log_info("configuration reloaded from %s", d->conf_path);
 }
 
@@ -352,73 +367,57 @@ rgd_handle_signal(struct rgd *d)
 static void
 rgd_tick(struct rgd *d)
 {
-	uint64_t n;
-	static uint64_t last_enobufs;
-	struct queue_stats qs;
-	uint64_t enobufs = 0;
+	static uint64_t last_enobufs, last_lost;
+	struct worker_stats ws;
+	uint64_t n, lost;
 	unsigned i;
 
 	while (read(d->timerfd, &n, sizeof(n)) == (ssize_t)sizeof(n))
 		;
-	engine_tick(d->engine, rgd_now());
-	rgd_events(d);
+	for (i = 0; i < d->nworkers; i++)
+		worker_tick(d->workers[i]);
 	blocks_expire(d);
-	for (i = 0; i < d->nqueues; i++) {
-		queue_get_stats(d->queues[i], &qs);
-		enobufs += qs.enobufs;
-	}
-	if (enobufs != last_enobufs) {
+	rgd_stats(d, &ws);
+	if (ws.enobufs != last_enobufs) {
 		log_warnx("kernel dropped %llu queue messages (ENOBUFS, %llu "
 		    "in all): those packets passed uninspected",
-		    (unsigned long long)(enobufs - last_enobufs),
-		    (unsigned long long)enobufs);
-		last_enobufs = enobufs;
+		    (unsigned long long)(ws.enobufs - last_enobufs),
+		    (unsigned long long)ws.enobufs);
+		last_enobufs = ws.enobufs;
+	}
+	pthread_mutex_lock(&d->qlock);
+	lost = d->blockq_lost;
+	pthread_mutex_unlock(&d->qlock);
+	if (lost != last_lost) {
+		log_warnx("%llu block requests lost (queue full)",
+		    (unsigned long long)(lost - last_lost));
+		last_lost = lost;
 	}
 }
 
 static void
 rgd_loop(struct rgd *d)
 {
-	struct pollfd pfd[RGD_MAX_QUEUES + 3];
-	unsigned i, n;
-	int budget, n_ok;
+	struct pollfd pfd[4];
 
+	pfd[0].fd = d->sigfd;
+	pfd[1].fd = d->timerfd;
+	pfd[2].fd = d->ctlfd;
+	pfd[3].fd = d->blockfd;
+	pfd[0].events = pfd[1].events = pfd[2].events = pfd[3].events = POLLIN;
 	for (;;) {
-		n = 0;
-		for (i = 0; i < d->nqueues; i++) {
-			pfd[n].fd = queue_fd(d->queues[i]);
-			pfd[n++].events = POLLIN;
-		}
-		pfd[n].fd = d->sigfd;
-		pfd[n++].events = POLLIN;
-		pfd[n].fd = d->timerfd;
-		pfd[n++].events = POLLIN;
-		pfd[n].fd = d->ctlfd;
-		pfd[n++].events = POLLIN;
-		if (poll(pfd, n, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			log_warn("poll");
+		if (poll(pfd, 4, -1) < 0) {
+			if (errno != EINTR)
+				log_warn("poll");
 			continue;
 		}
-		for (i = 0; i < d->nqueues; i++) {
-			if (!(pfd[i].revents & (POLLIN | POLLERR)))
-				continue;
-			/* Drain, but give the other sources a turn. */
-			for (budget = 0; budget < 256; budget++) {
-				n_ok = queue_receive(d->queues[i], rgd_packet,
-				    d);
-				rgd_flush(d);
-				if (n_ok <= 0)
-					break;
-			}
-		}
-		if (pfd[d->nqueues].revents & POLLIN)
-			if (!rgd_handle_signal(d))
-				return;
-		if (pfd[d->nqueues + 1].revents & POLLIN)
+		if (pfd[3].revents & POLLIN)
+			rgd_blocks_requested(d);
+		if ((pfd[0].revents & POLLIN) && !rgd_handle_signal(d))
+			return;
+		if (pfd[1].revents & POLLIN)
 			rgd_tick(d);
-		if (pfd[d->nqueues + 2].revents & POLLIN)
+		if (pfd[2].revents & POLLIN)
 			control_serve(d);
 	}
 }
@@ -433,7 +432,9 @@ main(int argc, char **argv)
 
 	memset(&d, 0, sizeof(d));
 	d.conf_path = CONFIG_DEFAULT_PATH;
-	d.sigfd = d.timerfd = d.ctlfd = -1;
+	d.sigfd = d.timerfd = d.ctlfd = d.blockfd = -1;
+	pthread_mutex_init(&d.qlock, NULL);
+	pthread_mutex_init(&d.evlock, NULL);
 	while ((ch = getopt(argc, argv, "c:fvh")) != -1) {
 		switch (ch) {
 		case 'c':
@@ -469,8 +470,8 @@ main(int argc, char **argv)
 		fatalx("%s", err);
 	if ((d.reset = reset_open(err, sizeof(err))) == NULL)
 		fatalx("%s", err);
-	if ((d.engine = engine_new(&d.conf, true)) == NULL)
-		fatalx("out of memory");
+	if ((d.blockfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+		fatal("eventfd");
 	d.sigfd = rgd_signals();
 	d.timerfd = rgd_timer();
 	rgd_mkdir_for(d.conf.control_socket);
@@ -478,7 +479,7 @@ main(int argc, char **argv)
 		fatalx("%s", err);
 	/* Bind the queues before the rule exists so no packet waits on an
 	 * empty queue; then install the rule and re-install blocks. */
-	rgd_open_queues(&d);
+	rgd_open_workers(&d);
 	rgd_nft_params(&d.conf, &np);
 	if (nft_setup(d.nft, &np, err, sizeof(err)) < 0)
 		fatalx("%s", err);
@@ -490,22 +491,25 @@ main(int argc, char **argv)
 	    nft_queue_note(d.nft)[0] ? ": " : "", nft_queue_note(d.nft));
 	if (blocks_restore(&d, err, sizeof(err)) < 0)
 		log_warnx("restoring blocks: %s", err);
+	/* Capabilities are per thread: the workers start after the drop and
+	 * inherit the reduced set; the seccomp filter then covers them all. */
 	rgd_drop_privileges();
+	rgd_start_workers(&d);
 	if (sandbox_enter(err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	d.started = time(NULL);
-	log_info("ready: mode %s, %u port(s), %u queue(s)",
+	log_info("ready: mode %s, %u port(s), %u queue(s), one worker each",
 	    d.conf.mode == CONFIG_MODE_ENFORCE ? "enforce" : "monitor",
-	    d.conf.nports, d.nqueues);
+	    d.conf.nports, d.nworkers);
 
 	rgd_loop(&d);
 
 	/* Clean stop: the queue rule goes, the table and the blocks stay. */
 	if (nft_unqueue(d.nft, err, sizeof(err)) < 0)
 		log_warnx("%s", err);
-	rgd_close_queues(&d);
+	rgd_close_workers(&d);
+	rgd_blocks_requested(&d);
 	control_close(&d);
-	engine_free(d.engine);
 	reset_close(d.reset);
 	nft_close(d.nft);
 	store_close(d.store);

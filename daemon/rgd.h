@@ -1,13 +1,17 @@
 /*
  * rgd.h — the daemon's state, shared by its files (relayguardd.c: start-up
- * and the loop; blocks.c: blocks in the store and the kernel; control.c:
- * the control socket).  Single-threaded: every queue, the control socket,
- * signals and the timer are served by one poll loop, so nothing here needs
- * locking.
+ * and the main loop; worker.c: one thread per queue; blocks.c: blocks in
+ * the store and the kernel; control.c: the control socket).
+ *
+ * Threads: the main thread owns the configuration, nftables, the store and
+ * the control socket; workers own their queue and engine.  Workers touch
+ * only the evidence ring and the block requests here, each under its
+ * mutex; the configuration changes only while every worker's lock is held.
  */
 #ifndef RG_RGD_H
 #define RG_RGD_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -20,10 +24,13 @@
 #define RGD_EVIDENCE_LINE 600
 #define RGD_TODO_MAX 256	/* enforcement actions per receive batch */
 
+#define RGD_BLOCKQ 1024	/* block requests waiting for the main thread */
+
 struct nft_ctx;
 struct store;
 struct reset;
-struct queue;
+struct worker;
+struct worker_stats;
 
 struct rgd_evidence {
 	struct rg_addr client;
@@ -34,22 +41,24 @@ struct rgd {
 	const char *conf_path;
 	bool conf_given;
 	bool foreground;
-	struct config conf;		/* in force */
-	struct engine *engine;
+	struct config conf;		/* in force (see the lock rule) */
 	struct nft_ctx *nft;
 	struct store *store;
-	struct reset *reset;
-	struct queue *queues[RGD_MAX_QUEUES];
-	unsigned nqueues;
+	struct reset *reset;		/* raw sockets: shared, sendto is safe */
+	struct worker *workers[RGD_MAX_QUEUES];
+	unsigned nworkers;
 	int sigfd, timerfd, ctlfd;
+	int blockfd;			/* eventfd: block requests waiting */
 	time_t started;
 	const char *mechanism;		/* "native" / "compat" */
-	/* counters beyond the engine's */
-	uint64_t resets_sent, reset_errors;
-	uint64_t blocks_added, block_errors;
-	uint64_t verdicts;
-	struct engine_result todo[RGD_TODO_MAX];	/* resets, blocks */
-	unsigned ntodo;
+	uint64_t blocks_added, block_errors;	/* main thread only */
+	/* block requests from workers, under qlock */
+	pthread_mutex_t qlock;
+	struct { struct rg_addr client; rg_time_t dur; } blockq[RGD_BLOCKQ];
+	unsigned nblockq;
+	uint64_t blockq_lost;
+	/* recent relay attempts, under evlock */
+	pthread_mutex_t evlock;
 	struct rgd_evidence evidence[RGD_EVIDENCE_RING];
 	unsigned evidence_next;
 };
@@ -89,5 +98,13 @@ struct json_t *control_handle(struct rgd *d, const char *buf, size_t len);
 /* The evidence lines kept for client, newline-separated, into buf. */
 void rgd_evidence_for(struct rgd *d, const struct rg_addr *client,
     char *buf, size_t len);
+/* Workers: remember an event line as evidence against client. */
+void rgd_keep_evidence(struct rgd *d, const struct rg_addr *client,
+    const char *line);
+/* Workers: ask the main thread to block client for dur. */
+void rgd_request_block(struct rgd *d, const struct rg_addr *client,
+    rg_time_t dur);
+/* Every worker's statistics added up. */
+void rgd_stats(struct rgd *d, struct worker_stats *s);
 
 #endif

@@ -247,6 +247,12 @@ sandbox_enter(char *err, size_t errlen)
 		snprintf(err, errlen, "seccomp no-new-privs: %s", strerror(-rc));
 		goto fail;
 	}
+	/* The queue workers are already running: the filter goes to every
+	 * thread at once, or to none. */
+	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)) < 0) {
+		snprintf(err, errlen, "seccomp thread sync: %s", strerror(-rc));
+		goto fail;
+	}
 	if (sandbox_rules(ctx, err, errlen) < 0)
 		goto fail;
 	if ((rc = seccomp_load(ctx)) < 0) {

@@ -39,6 +39,8 @@ struct engine_result {
 	bool decoded;		/* packet was a TCP segment on our ports */
 };
 
+/* Every field is a 64-bit counter (size_t is 64 bits where the daemon
+ * runs): the daemon adds several engines' statistics field by field. */
 struct engine_stats {
 	uint64_t packets, bytes;	/* all packets handed in */
 	uint64_t tcp_packets;		/* on the configured ports */
@@ -67,9 +69,11 @@ struct engine_stats {
 	uint64_t acked_unseen;		/* ACKs for bytes never forwarded */
 	uint64_t pipelined_after_wait;	/* bytes sent past DATA/AUTH/STARTTLS */
 	uint64_t unreadable_lines;	/* midstream lines seen only in part */
-	size_t mem_used, mem_peak;
+	uint64_t mem_used, mem_peak;	/* bytes */
 	uint64_t mem_refused;
 };
+_Static_assert(sizeof(struct engine_stats) % sizeof(uint64_t) == 0,
+    "engine_stats holds 64-bit counters only");
 
 struct engine;
 

@@ -83,7 +83,7 @@ replay_summary(const struct engine_stats *s, double secs)
 	    "%llu mismatches\n"
 	    "replay: %llu not tcp, %llu fragments, %llu malformed, "
 	    "%llu unsupported link, %llu flows evicted, %llu events lost, "
-	    "%zu buffer bytes peak\n"
+	    "%llu buffer bytes peak\n"
 	    "replay: %.3f s, %.1f MB/s, %.0f packets/s\n",
 	    (unsigned long long)s->packets, (unsigned long long)s->bytes,
 	    (unsigned long long)s->tcp_packets,
@@ -104,7 +104,8 @@ replay_summary(const struct engine_stats *s, double secs)
 	    (unsigned long long)s->malformed,
 	    (unsigned long long)s->unsupported,
 	    (unsigned long long)s->flows_evicted,
-	    (unsigned long long)s->events_lost, s->mem_peak,
+	    (unsigned long long)s->events_lost,
+	    (unsigned long long)s->mem_peak,
 	    secs, secs > 0 ? mb / secs : 0.0,
 	    secs > 0 ? (double)s->packets / secs : 0.0);
 }
