@@ -41,11 +41,12 @@ for bin in "$@"; do
 	last=$(grep -E '^#[0-9]+.*cov: ' "$log" | tail -n 1)
 	cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
 	ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
+	corp=$(sed -n 's/.* corp: \([0-9]*\).*/\1/p' <<<"$last")
 	cp "$log" "$logs/$name.log"
 	if [ "$rc" -eq 0 ]; then
 		echo "$name: ok, ${execs:-?} runs in ${secs}s," \
-			"${rate:-?} execs/s, corpus $(find "$corpus" -type f | wc -l) inputs," \
-			"cov ${cov:-?} ft ${ft:-?}"
+			"${rate:-?} execs/s, corpus ${corp:-?} inputs" \
+			"($(find "$corpus" -type f | wc -l) files), cov ${cov:-?} ft ${ft:-?}"
 	else
 		bad=1
 		echo "$name: FAILED (exit $rc) after ${execs:-?} runs;" \

@@ -16,9 +16,9 @@
  *      control_handle(), and the reply written with control_write() must
  *      come out of the socket as one line of JSON, an object with "ok".
  *
- * The daemon around it is minimal: an engine from engine_new() for
- * "status", one queue, and stand-ins for the blocks_* functions (the real
- * ones need the nftables set and the SQLite store).  The stand-ins check
+ * The daemon around it is minimal: one worker whose statistics come from
+ * a stand-in rgd_stats(), and stand-ins for the blocks_* functions (the
+ * real ones need the nftables set and the SQLite store).  The stand-ins check
  * their arguments as the real ones do, with a prefix parser from filters/
  * standing in for nft_block_parse(), and fail with the real ones' error
  * messages, which quote the client's text.

@@ -38,7 +38,12 @@
  * A fourth run goes through an inline engine in monitor mode (whole
  * steps, checksums not verified) and must report the same events as (a)
  * except for the action (monitor reports, replay under mode enforce says
- * reset).  A fifth, inline in enforce mode with starttls strip and real
+ * reset) — unless one of the inline-only protections fired, which see
+ * what a capture cannot: an ACK for bytes that never passed the gateway
+ * (a hole; inline the hole is never skipped, so what follows it is not
+ * read either), bytes pipelined past DATA/AUTH/STARTTLS before the reply,
+ * or a packet on the wrong interface.  Those are counted in the engine's
+ * statistics, which decide whether the comparison applies.  A fifth, inline in enforce mode with starttls strip and real
  * checksums over the shuffled cut, only checks robustness (it drops and
  * kills, so its events legitimately differ).
  *
@@ -370,11 +375,12 @@ fuzz_out_reset(struct fuzz_out *o)
 		o->buf[0] = '\0';
 }
 
-/* One run; its events go to out, and without the action to out_na. */
+/* One run; its events go to out, and without the action to out_na; its
+ * final statistics to st. */
 static void
 fuzz_one(const struct config *conf, bool inline_mode, enum fuzz_cut cut,
     bool real_csum, const uint8_t *data, size_t size, struct fuzz_out *out,
-    struct fuzz_out *out_na)
+    struct fuzz_out *out_na, struct engine_stats *stp)
 {
 	struct fuzz_run r;
 	struct engine_stats st;
@@ -404,6 +410,8 @@ fuzz_one(const struct config *conf, bool inline_mode, enum fuzz_cut cut,
 		    st.mem_used);
 		abort();
 	}
+	if (stp != NULL)
+		*stp = st;
 	engine_free(r.e);
 }
 
@@ -423,6 +431,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct fuzz_out whole, whole_na, bytes, shuffled, other, other_na;
+	struct engine_stats st;
 
 	if (size < 1)
 		return 0;
@@ -431,21 +440,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_init();
 
 	fuzz_one(&conf_enforce, false, CUT_WHOLE, false, data, size, &whole,
-	    &whole_na);
+	    &whole_na, NULL);
 	fuzz_one(&conf_enforce, false, CUT_BYTES, false, data, size, &bytes,
-	    NULL);
+	    NULL, NULL);
 	fuzz_compare("one byte per segment", &whole, &bytes);
 	fuzz_one(&conf_enforce, false, CUT_SHUFFLED, false, data, size,
-	    &shuffled, NULL);
+	    &shuffled, NULL, NULL);
 	fuzz_compare("shuffled", &whole, &shuffled);
 
-	/* Inline, monitor: the same events, another action. */
+	/* Inline, monitor: the same events, another action, unless an
+	 * inline-only protection fired (see the top of the file). */
 	fuzz_one(&conf_monitor, true, CUT_WHOLE, false, data, size, &other,
-	    &other_na);
-	fuzz_compare("inline monitor", &whole_na, &other_na);
+	    &other_na, &st);
+	if (st.acked_unseen == 0 && st.pipelined_after_wait == 0 &&
+	    st.spoofed == 0)
+		fuzz_compare("inline monitor", &whole_na, &other_na);
 
 	/* Inline, enforce, strip, real checksums: robustness only. */
 	fuzz_one(&conf_strip, true, CUT_SHUFFLED, true, data, size, &other,
-	    NULL);
+	    NULL, NULL);
 	return 0;
 }
