@@ -272,6 +272,9 @@ control_dispatch(struct rgd *d, json_t *req)
 			return control_error(err);
 		return r;
 	}
+	if (strcmp(cmd, "block") != 0 && strcmp(cmd, "unblock") != 0 &&
+	    strcmp(cmd, "why") != 0)
+		return control_error2("unknown command ", cmd);
 	if (json_unpack(req, "{s:s}", "addr", &addr) < 0)
 		return control_error2("this command needs \"addr\": ", cmd);
 	if (strcmp(cmd, "block") == 0) {

@@ -736,7 +736,18 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 		e->st.not_tcp++;
 		return ENGINE_ACCEPT;
 	case DECODE_FRAGMENT:
+		/* Only fragments that matched the queue rule's port test get
+		 * here: first fragments of SMTP segments.  Unreassembled they
+		 * cannot be read, and the server would reassemble them, so
+		 * inline they go (TCP never needs fragmentation; path MTU
+		 * discovery avoids it).  Later fragments never match the
+		 * rule, and die without their first. */
 		e->st.fragments++;
+		if (e->inline_mode && e->conf->mode == CONFIG_MODE_ENFORCE) {
+			e->st.drops++;
+			res->verdict = ENGINE_DROP;
+			return ENGINE_DROP;
+		}
 		return ENGINE_ACCEPT;
 	case DECODE_MALFORMED:
 		e->st.malformed++;

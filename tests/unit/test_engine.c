@@ -700,6 +700,33 @@ test_midstream_mid_line_resets(void)
 	lab_free(&l);
 }
 
+
+static void
+test_fragments_dropped_inline(void)
+{
+	struct engine_result r;
+	struct lab l;
+	uint8_t b[256];
+	size_t len;
+
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+	lab_handshake(&l);
+	/* A first fragment (MF set) of a segment carrying a relay RCPT: it
+	 * cannot be read whole, and the server would reassemble it. */
+	len = mkpkt(b, l.src, l.dst, l.cport, 25, l.cseq, l.sseq, 0x18,
+	    "RCPT TO:<a@evil.test>\r\n", 23);
+	b[6] = 0x20;
+	TEST_CHECK(engine_packet(l.e, DECODE_LINK_RAW, l.now, b, len, len,
+	    ENGINE_F_CSUM_UNVERIFIABLE, l.if_client, &r) == ENGINE_DROP);
+	lab_free(&l);
+
+	/* Replay only counts it. */
+	lab_init(&l, false, CONFIG_MODE_ENFORCE, addr_attacker);
+	TEST_CHECK(engine_packet(l.e, DECODE_LINK_RAW, l.now, b, len, len, 0,
+	    ENGINE_INDEV_UNKNOWN, &r) == ENGINE_ACCEPT);
+	lab_free(&l);
+}
+
 int
 main(void)
 {
@@ -721,5 +748,6 @@ main(void)
 	TEST_RUN(test_forged_ack_over_hole_resets);
 	TEST_RUN(test_pipelined_after_data_resets);
 	TEST_RUN(test_midstream_mid_line_resets);
+	TEST_RUN(test_fragments_dropped_inline);
 	return TEST_END("engine");
 }
