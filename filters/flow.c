@@ -1,21 +1,47 @@
 /*
  * flow.c — the connection table: a chained hash table keyed by a seeded
  * hash (so that an attacker cannot aim every flow at one bucket without
- * knowing the seed), with an intrusive LRU list for eviction and expiry.
+ * knowing the seed), with intrusive LRU lists for eviction and expiry.
  * Flows are allocated once per connection, never per packet.
+ *
+ * Two LRU lists: "cheap" flows — half-open (no completed handshake, no
+ * SMTP yet), closed, or already reset — and live sessions.  A full table
+ * evicts the oldest cheap flow first and a live session only when there is
+ * no cheap one, so a SYN flood (each SYN a new half-open flow) or a flood
+ * of short connections (closed as soon as they end) churns through its own
+ * flows and leaves idle sessions alone: their authentication, MAIL FROM
+ * and reset state survive.  A flood of completed, open connections still
+ * pushes out the least recently active sessions, as it must.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "flow.h"
 
+struct flow_lru {
+	struct flow *oldest, *newest;
+};
+
 struct flow_table {
 	struct flow **buckets;
 	uint32_t mask;
 	uint32_t count, max;
 	uint64_t seed;
-	struct flow *oldest, *newest;	/* LRU list */
+	struct flow_lru live;		/* sessions: LRU, oldest first */
+	struct flow_lru cheap;		/* half-open, closed, reset: first to go */
 };
+
+/*
+ * Cheap to lose: nothing but a handshake that may never complete, or a
+ * connection that is over (closed, or reset by us: its late packets are
+ * dropped anyway, and a pickup of them is judged afresh).
+ */
+static bool
+flow_is_cheap(const struct flow *f)
+{
+	return f->killed || f->state == FLOW_CLOSED ||
+	    (!f->handshake_done && !f->smtp_seen && !f->midstream);
+}
 
 static inline uint64_t
 flow_mix(uint64_t h, uint64_t v)
@@ -66,30 +92,54 @@ flow_table_new(uint32_t max_flows, uint64_t seed)
 	return t;
 }
 
+/* Which list holds f: the ends say it when f is at one; otherwise its
+ * neighbours carry the links and the list pointers are not touched. */
 static void
 flow_lru_unlink(struct flow_table *t, struct flow *f)
 {
+	struct flow_lru *l;
+
 	if (f->prev != NULL)
 		f->prev->next = f->next;
-	else
-		t->oldest = f->next;
+	else {
+		l = t->cheap.oldest == f ? &t->cheap : &t->live;
+		l->oldest = f->next;
+	}
 	if (f->next != NULL)
 		f->next->prev = f->prev;
-	else
-		t->newest = f->prev;
+	else {
+		l = t->cheap.newest == f ? &t->cheap : &t->live;
+		l->newest = f->prev;
+	}
 	f->prev = f->next = NULL;
 }
 
 static void
-flow_lru_append(struct flow_table *t, struct flow *f)
+flow_lru_append(struct flow_lru *l, struct flow *f)
 {
-	f->prev = t->newest;
+	f->prev = l->newest;
 	f->next = NULL;
-	if (t->newest != NULL)
-		t->newest->next = f;
+	if (l->newest != NULL)
+		l->newest->next = f;
 	else
-		t->oldest = f;
-	t->newest = f;
+		l->oldest = f;
+	l->newest = f;
+}
+
+/* The flow to evict from a full table: the oldest cheap one, else the
+ * least recently active session.  A flow listed as cheap whose handshake
+ * completed after its last packet was filed moves to the sessions first
+ * (each such move is paid for by that earlier touch). */
+static struct flow *
+flow_victim(struct flow_table *t)
+{
+	struct flow *f;
+
+	while ((f = t->cheap.oldest) != NULL && !flow_is_cheap(f)) {
+		flow_lru_unlink(t, f);
+		flow_lru_append(&t->live, f);
+	}
+	return f != NULL ? f : t->live.oldest;
 }
 
 static void
@@ -136,10 +186,8 @@ flow_create(struct flow_table *t, const struct rg_addr *client, uint16_t cport,
 	uint32_t h;
 
 	*evicted = NULL;
-	if (t->count >= t->max && t->oldest != NULL) {
-		*evicted = t->oldest;
+	if (t->count >= t->max && (*evicted = flow_victim(t)) != NULL)
 		flow_unlink(t, *evicted);
-	}
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return NULL;
 	h = flow_hash(t, client, cport, server, sport);
@@ -153,7 +201,7 @@ flow_create(struct flow_table *t, const struct rg_addr *client, uint16_t cport,
 	stream_init(&f->dir[1]);
 	f->hnext = t->buckets[h & t->mask];
 	t->buckets[h & t->mask] = f;
-	flow_lru_append(t, f);
+	flow_lru_append(&t->cheap, f);	/* nothing but a SYN yet */
 	f->in_list = true;
 	t->count++;
 	return f;
@@ -162,12 +210,20 @@ flow_create(struct flow_table *t, const struct rg_addr *client, uint16_t cport,
 void
 flow_touch(struct flow_table *t, struct flow *f, rg_time_t now)
 {
+	struct flow_lru *l;
+
 	/* Packet times from merged captures can step back; never go back. */
 	if (now > f->last)
 		f->last = now;
-	if (f->in_list && t->newest != f) {
+	/* Filed by what the flow was before this packet: a handshake that
+	 * completes now moves at the next packet, or when a victim is
+	 * sought (flow_victim). */
+	if (f->in_list) {
+		l = flow_is_cheap(f) ? &t->cheap : &t->live;
+		if (l->newest == f)
+			return;
 		flow_lru_unlink(t, f);
-		flow_lru_append(t, f);
+		flow_lru_append(l, f);
 	}
 }
 
@@ -188,17 +244,10 @@ flow_timeout(const struct flow *f)
 	}
 }
 
-struct flow *
-flow_expired(struct flow_table *t, rg_time_t now)
+/* f, unlinked, if its idle timeout has passed at now. */
+static struct flow *
+flow_expired_head(struct flow_table *t, struct flow *f, rg_time_t now)
 {
-	struct flow *f = t->oldest;
-
-	/*
-	 * Only the oldest is checked: the list is ordered by last activity,
-	 * so a flow behind it with a shorter timeout waits until the oldest
-	 * goes.  That costs memory for a while, never correctness, and the
-	 * count stays under max_flows either way.
-	 */
 	if (f == NULL || now < f->last || now - f->last <= flow_timeout(f))
 		return NULL;
 	flow_unlink(t, f);
@@ -206,9 +255,29 @@ flow_expired(struct flow_table *t, rg_time_t now)
 }
 
 struct flow *
+flow_expired(struct flow_table *t, rg_time_t now)
+{
+	struct flow *f;
+
+	/*
+	 * Only the oldest of each list is checked: a list is ordered by last
+	 * activity, so a flow behind its head with a shorter timeout waits
+	 * until the head goes.  That costs memory for a while, never
+	 * correctness, and the count stays under max_flows either way.
+	 */
+	if ((f = flow_expired_head(t, t->cheap.oldest, now)) != NULL)
+		return f;
+	return flow_expired_head(t, t->live.oldest, now);
+}
+
+/* Sessions first, oldest first, then the cheap flows: memory shedding
+ * wants the flows that hold buffers (cheap ones hold none), and at the
+ * end of a capture only sessions have anything left to report. */
+struct flow *
 flow_pop(struct flow_table *t)
 {
-	struct flow *f = t->oldest;
+	struct flow *f = t->live.oldest != NULL ? t->live.oldest :
+	    t->cheap.oldest;
 
 	if (f != NULL)
 		flow_unlink(t, f);
