@@ -695,8 +695,10 @@ engine_shed(struct engine *e)
 
 	if (e->mem.used <= e->mem.cap / 16 * 15)
 		return;
+	/* Only flows that hold buffers: an idle session costs nothing here
+	 * and losing it would make its next command look like a pickup. */
 	while (e->mem.used > e->mem.cap / 4 * 3 && n++ < 1000 &&
-	    (f = flow_pop(e->flows)) != NULL) {
+	    (f = flow_pop_holding(e->flows, 4096)) != NULL) {
 		engine_finish_flow(e, f);
 		e->st.flows_evicted_mem++;
 		flow_destroy(e->flows, f, &e->mem);

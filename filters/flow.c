@@ -284,6 +284,33 @@ flow_pop(struct flow_table *t)
 	return f;
 }
 
+/* Bytes a flow holds that memory shedding can win back: early segments
+ * and held or partial SMTP input (rings are small and go with ACKs). */
+static size_t
+flow_holding(const struct flow *f)
+{
+	return (size_t)f->dir[0].ooo_bytes + f->dir[1].ooo_bytes +
+	    smtp_buffered(&f->smtp);
+}
+
+struct flow *
+flow_pop_holding(struct flow_table *t, unsigned scan)
+{
+	struct flow *f;
+	unsigned n = 0;
+
+	for (f = t->live.oldest; f != NULL && n < scan; f = f->next, n++)
+		if (flow_holding(f) > 0)
+			goto found;
+	for (f = t->cheap.oldest; f != NULL && n < scan; f = f->next, n++)
+		if (flow_holding(f) > 0)
+			goto found;
+	return NULL;
+found:
+	flow_unlink(t, f);
+	return f;
+}
+
 void
 flow_destroy(struct flow_table *t, struct flow *f, struct rg_mem *m)
 {

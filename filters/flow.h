@@ -2,8 +2,10 @@
  * flow.h — the connection table: both directions of a TCP connection map
  * to one flow, keyed by (client, client port, server, server port) where
  * the server side is the one on a configured port.  The table is bounded:
- * at most max_flows entries; creating one more evicts the least recently
- * active flow.  Idle flows expire by packet time.
+ * at most max_flows entries.  Creating one more evicts the least recently
+ * active "cheap" flow (half-open, closed or reset) and only when there is
+ * none the least recently active live session, so a SYN flood cannot push
+ * out sessions.  Idle flows expire by packet time.
  */
 #ifndef FLOW_H
 #define FLOW_H
@@ -86,6 +88,12 @@ struct flow *flow_expired(struct flow_table *t, rg_time_t now);
 
 /* The oldest flow, unlinked, or NULL (used to drain the table at the end). */
 struct flow *flow_pop(struct flow_table *t);
+
+/* The least recently active flow (live sessions first) among the first
+ * scan of each list that holds reclaimable bytes (early segments, held
+ * SMTP input), unlinked; NULL if none: memory shedding takes these and
+ * leaves idle sessions alone. */
+struct flow *flow_pop_holding(struct flow_table *t, unsigned scan);
 
 /* Unlink (if still linked) and free a flow, releasing its buffers. */
 void flow_destroy(struct flow_table *t, struct flow *f, struct rg_mem *m);
