@@ -34,6 +34,8 @@ struct queue {
 	char *vbuf;			/* verdict message buffer */
 	size_t vbuflen;
 	struct queue_stats st;
+	bool batch;			/* plain accepts waiting, up to batch_id */
+	uint32_t batch_id;
 	queue_handler_fn fn;
 	void *ctx;
 };
@@ -142,12 +144,38 @@ queue_num(const struct queue *q)
 	return q->num;
 }
 
+/*
+ * Plain accepts are answered together: one NFQNL_MSG_VERDICT_BATCH
+ * accepts every packet still waiting with an id up to batch_id (ids grow
+ * per queue), which saves a system call per packet.  A drop or a rewritten
+ * packet first sends the accepts before it, then its own verdict.
+ */
+static void
+queue_flush_batch(struct queue *q)
+{
+	struct nlmsghdr *nlh;
+
+	if (!q->batch)
+		return;
+	nlh = nfq_nlmsg_put(q->vbuf, NFQNL_MSG_VERDICT_BATCH, q->num);
+	nfq_nlmsg_verdict_put(nlh, (int)q->batch_id, NF_ACCEPT);
+	if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0)
+		q->st.errors++;
+	q->batch = false;
+}
+
 static void
 queue_verdict(struct queue *q, uint32_t id, const struct queue_verdict *v,
     const uint8_t *pkt, size_t len)
 {
 	struct nlmsghdr *nlh;
 
+	if (v->accept && !v->modified) {
+		q->batch = true;
+		q->batch_id = id;
+		return;
+	}
+	queue_flush_batch(q);
 	nlh = nfq_nlmsg_put(q->vbuf, NFQNL_MSG_VERDICT, q->num);
 	nfq_nlmsg_verdict_put(nlh, (int)id, v->accept ? NF_ACCEPT : NF_DROP);
 	if (v->accept && v->modified && len <= QUEUE_COPY_RANGE)
@@ -229,6 +257,7 @@ queue_receive(struct queue *q, queue_handler_fn fn, void *ctx)
 	rc = mnl_cb_run(q->buf, (size_t)n, 0, q->portid, queue_cb, q);
 	if (rc < 0 && errno != ENOENT)
 		q->st.errors++;
+	queue_flush_batch(q);
 	return (int)(q->st.packets - before);
 }
 
