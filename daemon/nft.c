@@ -572,6 +572,18 @@ nft_batch_send(struct nft_ctx *ctx, struct nft_batch *b, char *err,
 
 /* --- ruleset objects ------------------------------------------------- */
 
+/* Send the batch, free it, and keep the send's errno. */
+static int
+nft_batch_send_free(struct nft_ctx *ctx, struct nft_batch *b, char *err,
+    size_t errlen)
+{
+	int ret = nft_batch_send(ctx, b, err, errlen), e = errno;
+
+	nft_batch_free(b);
+	errno = e;
+	return ret;
+}
+
 static int
 nft_add_table(struct nft_ctx *ctx, struct nft_batch *b)
 {
@@ -1079,7 +1091,7 @@ nft_setup_try(struct nft_ctx *ctx, const struct nft_setup_params *p,
 {
 	struct nft_batch b;
 	unsigned int present;
-	int ret, e;
+	int e;
 
 	if (nft_chains_present(ctx, &present) == -1) {
 		e = errno;
@@ -1096,11 +1108,7 @@ nft_setup_try(struct nft_ctx *ctx, const struct nft_setup_params *p,
 		errno = e;
 		return -1;
 	}
-	ret = nft_batch_send(ctx, &b, err, errlen);
-	e = errno;
-	nft_batch_free(&b);
-	errno = e;
-	return ret;
+	return nft_batch_send_free(ctx, &b, err, errlen);
 }
 
 int
@@ -1325,7 +1333,7 @@ nft_elems(struct nft_ctx *ctx, uint16_t type, const struct nft_block *v,
 	struct nft_batch b;
 	char a[64];
 	size_t i;
-	int ret, e;
+	int e;
 
 	for (i = 0; i < n; i++) {
 		if (!nft_block_valid(&v[i])) {
@@ -1349,11 +1357,7 @@ nft_elems(struct nft_ctx *ctx, uint16_t type, const struct nft_block *v,
 		errno = e;
 		return -1;
 	}
-	ret = nft_batch_send(ctx, &b, err, errlen);
-	e = errno;
-	nft_batch_free(&b);
-	errno = e;
-	return ret;
+	return nft_batch_send_free(ctx, &b, err, errlen);
 }
 
 int
