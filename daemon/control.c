@@ -243,6 +243,7 @@ control_status(struct rgd *d)
 	SET("norm_rst_ignored", s->norm_rst_ignored);
 	SET("norm_rewritten", s->norm_rewritten);
 	SET("norm_held", s->norm_held);
+	SET("norm_refused", s->norm_refused);
 	SET("starttls_stripped", s->starttls_stripped);
 	SET("starttls_denied", s->starttls_denied);
 	SET("flows_evicted_memory", s->flows_evicted_mem);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -155,6 +156,7 @@ struct worker *
 worker_new(struct rgd *d, uint16_t num, char *err, size_t errlen)
 {
 	struct worker *w;
+	uint64_t seed;
 
 	if ((w = calloc(1, sizeof(*w))) == NULL) {
 		snprintf(err, errlen, "queue %u: out of memory", num);
@@ -173,6 +175,13 @@ worker_new(struct rgd *d, uint16_t num, char *err, size_t errlen)
 		snprintf(err, errlen, "queue %u: out of memory", num);
 		goto fail;
 	}
+	/* A secret hash key, so that no one can aim flows at one bucket. */
+	if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) {
+		snprintf(err, errlen, "queue %u: getrandom: %s", num,
+		    strerror(errno));
+		goto fail;
+	}
+	(void)engine_set_seed(w->engine, seed);
 	if ((w->q = queue_open(num, err, errlen)) == NULL)
 		goto fail;
 	return w;

@@ -111,6 +111,12 @@ engine_free(struct engine *e)
 	free(e);
 }
 
+bool
+engine_set_seed(struct engine *e, uint64_t seed)
+{
+	return flow_table_reseed(e->flows, seed);
+}
+
 void
 engine_set_borrow(struct engine *e, bool borrow)
 {
@@ -143,12 +149,7 @@ engine_event(struct engine *e, enum event_kind kind, const struct flow *f)
 	}
 	ev = &e->events[(e->ev_head + e->ev_len) % ENGINE_EVENT_QUEUE];
 	e->ev_len++;
-	memset(ev, 0, offsetof(struct event, helo));
-	ev->helo[0] = ev->mail_from[0] = ev->rcpt[0] = ev->domain[0] = '\0';
-	ev->reason = ev->trick = ev->what = NULL;
-	ev->attempts = ev->offences = 0;
-	ev->duration = 0;
-	ev->truncated = false;
+	memset(ev, 0, sizeof(*ev));	/* rare: once per event, not packet */
 	ev->kind = kind;
 	ev->time = e->now;
 	if (f != NULL) {
@@ -455,34 +456,20 @@ engine_sink(void *ctx, const uint8_t *data, size_t len, uint32_t gap)
 	}
 }
 
-static void
-engine_sink_dir(struct engine_pkt *pk, int dir, void (*fn)(struct engine_pkt *,
-    int))
-{
-	enum smtp_dir saved = pk->dir;
-
-	pk->dir = (enum smtp_dir)dir;
-	fn(pk, dir);
-	pk->dir = saved;
-}
-
-static void
-engine_flush_dir(struct engine_pkt *pk, int dir)
-{
-	stream_flush(&pk->f->dir[dir], &pk->e->mem, engine_sink, pk);
-}
-
 /* Deliver what waits behind holes in both directions. */
 static void
 engine_flush_flow(struct engine *e, struct flow *f)
 {
 	struct engine_pkt pk;
+	int d;
 
 	memset(&pk, 0, sizeof(pk));
 	pk.e = e;
 	pk.f = f;
-	engine_sink_dir(&pk, 0, engine_flush_dir);
-	engine_sink_dir(&pk, 1, engine_flush_dir);
+	for (d = 0; d < 2; d++) {
+		pk.dir = (enum smtp_dir)d;
+		stream_flush(&f->dir[d], &e->mem, engine_sink, &pk);
+	}
 }
 
 /*
@@ -884,8 +871,6 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 	if (p.payload_len > 0 || p.payload_wire_len > 0) {
 		uint32_t seq = p.seq;
 
-		if (!st->started)
-			stream_start(st, seq);
 		if (enforce && dir == 0 && smtp_client_waiting(&f->smtp) &&
 		    SEQ_GT(seq + p.payload_len, st->next)) {
 			/* New client bytes that cannot be read until the
@@ -913,6 +898,15 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 			e->st.pipelined_after_wait++;
 			engine_anomaly(e, f, "pipelined-after-wait");
 			pk.unreadable = true;
+		}
+		if (sr.refused && enforce) {
+			/* Early bytes we had no room to keep would reach the
+			 * server unread, and the hole before them could never
+			 * be closed here: drop them, the sender sends them
+			 * again once the hole is filled. */
+			e->st.norm_refused++;
+			engine_anomaly(e, f, "early-data-refused");
+			goto discard;
 		}
 		if (sr.mismatch)
 			engine_anomaly(e, f, "overlap-mismatch");

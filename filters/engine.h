@@ -60,6 +60,7 @@ struct engine_stats {
 	uint64_t norm_rst_ignored;	/* RSTs a server would not accept */
 	uint64_t norm_rewritten;	/* overlaps rewritten to inspected */
 	uint64_t norm_held;		/* client data held for a reply */
+	uint64_t norm_refused;		/* early data with no room: dropped */
 	uint64_t midstream;		/* flows picked up without handshake */
 	uint64_t unverified_attempts;	/* attempts that earn no block: no
 					 * handshake or banner seen */
@@ -85,6 +86,14 @@ struct engine;
  */
 struct engine *engine_new(const struct config *conf, bool inline_mode);
 void engine_free(struct engine *e);
+/*
+ * Key the flow table's hash with a secret (the daemon's getrandom()), so
+ * that nobody can aim many connections at one bucket.  Before the first
+ * packet; false if flows exist already.  Replay keeps the fixed default
+ * and stays reproducible.
+ */
+bool engine_set_seed(struct engine *e, uint64_t seed);
+
 /*
  * Promise that the packet bytes handed to engine_packet() stay valid and
  * unchanged until engine_free() (replay over a mapped file): the

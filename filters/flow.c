@@ -88,8 +88,17 @@ flow_table_new(uint32_t max_flows, uint64_t seed)
 	}
 	t->mask = n - 1;
 	t->max = max_flows;
-	t->seed = seed ^ 0x243f6a8885a308d3ULL;
+	(void)flow_table_reseed(t, seed);
 	return t;
+}
+
+bool
+flow_table_reseed(struct flow_table *t, uint64_t seed)
+{
+	if (t->count != 0)
+		return false;
+	t->seed = seed ^ 0x243f6a8885a308d3ULL;
+	return true;
 }
 
 /* Which list holds f: the ends say it when f is at one; otherwise its

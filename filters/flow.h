@@ -64,6 +64,9 @@ struct flow_table *flow_table_new(uint32_t max_flows, uint64_t seed);
 /* Free every flow (releasing its buffers from m) and the table. */
 void flow_table_free(struct flow_table *t, struct rg_mem *m);
 
+/* A new hash key; only while the table is empty (false otherwise). */
+bool flow_table_reseed(struct flow_table *t, uint64_t seed);
+
 /* Find the flow for this key, or NULL. */
 struct flow *flow_lookup(struct flow_table *t, const struct rg_addr *client,
     uint16_t cport, const struct rg_addr *server, uint16_t sport);

@@ -727,6 +727,30 @@ test_fragments_dropped_inline(void)
 	lab_free(&l);
 }
 
+
+static void
+test_refused_early_data_dropped(void)
+{
+	struct engine_result r;
+	struct lab l;
+	static char big[1400];
+
+	memset(big, 'x', sizeof(big));
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+	l.conf.flow_memory = 1024;	/* no room for any early segment */
+	engine_reload(l.e, &l.conf);
+	lab_handshake(&l);
+	/* Beyond a hole, and no room to keep it: it would reach the server
+	 * unread, so it is dropped (the client sends it again later). */
+	TEST_CHECK(lab_send(&l, 1, l.cseq + 10, 0x18, big, sizeof(big), &r) ==
+	    ENGINE_DROP);
+	TEST_CHECK(!r.reset);
+	/* In order it passes: nothing needs keeping. */
+	TEST_CHECK(lab_say(&l, 1, "RCPT TO:<a@example.test>\r\n", &r) ==
+	    ENGINE_ACCEPT);
+	lab_free(&l);
+}
+
 int
 main(void)
 {
@@ -749,5 +773,6 @@ main(void)
 	TEST_RUN(test_pipelined_after_data_resets);
 	TEST_RUN(test_midstream_mid_line_resets);
 	TEST_RUN(test_fragments_dropped_inline);
+	TEST_RUN(test_refused_early_data_dropped);
 	return TEST_END("engine");
 }
