@@ -199,6 +199,26 @@ gen_buf_add(struct gen_buf *b, const void *p, size_t n)
 	b->len += n;
 }
 
+/* Append formatted text, growing the buffer to fit whatever it is. */
+static void gen_buf_vprintf(struct gen_buf *, const char *, va_list)
+    __attribute__((format(printf, 2, 0)));
+
+static void
+gen_buf_vprintf(struct gen_buf *b, const char *fmt, va_list ap)
+{
+	va_list ap2;
+	int n;
+
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	if (n < 0)
+		gen_fatal("vsnprintf");
+	gen_buf_reserve(b, (size_t)n + 1);
+	(void)vsnprintf((char *)b->data + b->len, b->cap - b->len, fmt, ap);
+	b->len += (size_t)n;
+}
+
 static void gen_buf_printf(struct gen_buf *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -206,17 +226,10 @@ static void
 gen_buf_printf(struct gen_buf *b, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
-	gen_buf_reserve(b, 512);
 	va_start(ap, fmt);
-	n = vsnprintf((char *)b->data + b->len, b->cap - b->len, fmt, ap);
+	gen_buf_vprintf(b, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= b->cap - b->len) {
-		errno = EOVERFLOW;
-		gen_fatal("vsnprintf");
-	}
-	b->len += (size_t)n;
 }
 
 /*
@@ -317,7 +330,7 @@ gen_step_add(struct gen_session *s, enum gen_step_kind kind, size_t len)
 	s->nsteps++;
 }
 
-/* Append client text and make it one client data step. */
+/* Append client or server text and make it one data step. */
 static void gen_say(struct gen_session *, bool, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -327,17 +340,10 @@ gen_say(struct gen_session *s, bool client, const char *fmt, ...)
 	struct gen_buf *b = client ? &s->cbuf : &s->sbuf;
 	size_t before = b->len;
 	va_list ap;
-	int n;
 
-	gen_buf_reserve(b, 4096);
 	va_start(ap, fmt);
-	n = vsnprintf((char *)b->data + b->len, b->cap - b->len, fmt, ap);
+	gen_buf_vprintf(b, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= b->cap - b->len) {
-		errno = EOVERFLOW;
-		gen_fatal("vsnprintf");
-	}
-	b->len += (size_t)n;
 	gen_step_add(s, client ? GEN_STEP_CDATA : GEN_STEP_SDATA,
 	    b->len - before);
 }
@@ -346,12 +352,11 @@ gen_say(struct gen_session *s, bool client, const char *fmt, ...)
 static void
 gen_session_new(struct gen *g, struct gen_session *s)
 {
-	char rcpts[GEN_MAX_RCPT][96], from[96], cmds[1024];
+	char rcpts[GEN_MAX_RCPT][96], from[96];
 	uint64_t id = g->next_id++;
 	uint32_t nrcpt, r, i, foreign_at = GEN_MAX_RCPT;
 	bool foreign, pipelining, advertise;
-	size_t clen, body_start;
-	int n;
+	size_t start;
 
 	memset(s->steps, 0, sizeof(s->steps));
 	s->active = true;
@@ -462,25 +467,21 @@ gen_session_new(struct gen *g, struct gen_session *s)
 	    "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250 SMTPUTF8\r\n",
 	    advertise ? "250-PIPELINING\r\n" : "");
 	if (pipelining) {
-		n = snprintf(cmds, sizeof(cmds),
-		    "MAIL FROM:<%s> BODY=8BITMIME\r\n", from);
-		clen = (size_t)n;
-		for (i = 0; i < nrcpt; i++) {
-			n = snprintf(cmds + clen, sizeof(cmds) - clen,
-			    "RCPT TO:<%s>\r\n", rcpts[i]);
-			clen += (size_t)n;
-		}
-		gen_say(s, true, "%sDATA\r\n", cmds);
-		clen = 0;
-		n = snprintf(cmds, sizeof(cmds), "250 2.1.0 Ok\r\n");
-		clen = (size_t)n;
-		for (i = 0; i < nrcpt; i++) {
-			n = snprintf(cmds + clen, sizeof(cmds) - clen,
-			    "250 2.1.5 Ok\r\n");
-			clen += (size_t)n;
-		}
-		gen_say(s, false, "%s354 End data with <CR><LF>.<CR><LF>\r\n",
-		    cmds);
+		/* All commands in one client step, all replies in one. */
+		start = s->cbuf.len;
+		gen_buf_printf(&s->cbuf, "MAIL FROM:<%s> BODY=8BITMIME\r\n",
+		    from);
+		for (i = 0; i < nrcpt; i++)
+			gen_buf_printf(&s->cbuf, "RCPT TO:<%s>\r\n", rcpts[i]);
+		gen_buf_printf(&s->cbuf, "DATA\r\n");
+		gen_step_add(s, GEN_STEP_CDATA, s->cbuf.len - start);
+		start = s->sbuf.len;
+		gen_buf_printf(&s->sbuf, "250 2.1.0 Ok\r\n");
+		for (i = 0; i < nrcpt; i++)
+			gen_buf_printf(&s->sbuf, "250 2.1.5 Ok\r\n");
+		gen_buf_printf(&s->sbuf,
+		    "354 End data with <CR><LF>.<CR><LF>\r\n");
+		gen_step_add(s, GEN_STEP_SDATA, s->sbuf.len - start);
 	} else {
 		gen_say(s, true, "MAIL FROM:<%s>\r\n", from);
 		gen_say(s, false, "250 2.1.0 Ok\r\n");
@@ -491,9 +492,9 @@ gen_session_new(struct gen *g, struct gen_session *s)
 		gen_say(s, true, "DATA\r\n");
 		gen_say(s, false, "354 End data with <CR><LF>.<CR><LF>\r\n");
 	}
-	body_start = s->cbuf.len;
+	start = s->cbuf.len;
 	gen_body(g, &s->cbuf, id, from, rcpts[0]);
-	gen_step_add(s, GEN_STEP_CDATA, s->cbuf.len - body_start);
+	gen_step_add(s, GEN_STEP_CDATA, s->cbuf.len - start);
 	gen_say(s, false, "250 2.0.0 Ok: queued as %08llX\r\n",
 	    (unsigned long long)id);
 	gen_say(s, true, "QUIT\r\n");
@@ -649,8 +650,9 @@ static bool
 gen_session_step(struct gen *g, struct gen_session *s)
 {
 	struct gen_step *st;
+	struct gen_buf *b;
 	bool client;
-	size_t left, n;
+	size_t left, n, *off;
 
 	if (s->step >= s->nsteps)
 		return false;
@@ -674,18 +676,13 @@ gen_session_step(struct gen *g, struct gen_session *s)
 		break;
 	case GEN_STEP_CDATA:
 	case GEN_STEP_SDATA:
+		b = client ? &s->cbuf : &s->sbuf;
+		off = client ? &s->coff : &s->soff;
 		left = st->len - s->step_off;
 		n = left < GEN_MSS ? left : GEN_MSS;
-		if (client)
-			gen_emit(g, s, true, n == left ? 0x18 : 0x10,
-			    s->cbuf.data + s->coff, n);
-		else
-			gen_emit(g, s, false, n == left ? 0x18 : 0x10,
-			    s->sbuf.data + s->soff, n);
-		if (client)
-			s->coff += n;
-		else
-			s->soff += n;
+		gen_emit(g, s, client, n == left ? 0x18 : 0x10, b->data + *off,
+		    n);
+		*off += n;
 		s->step_off += n;
 		if (s->step_off < st->len) {
 			if (++s->unacked == 2) {
