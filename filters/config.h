@@ -4,8 +4,8 @@
  * One "key value..." per line, '#' starts a comment.  Every key has a
  * default (config_defaults()); an unknown key, a bad value, a bad network or
  * a repeated key is an error naming the file, line and token.  Parsing works
- * on a buffer and makes no system calls; config_load() in common/ reads the
- * file.
+ * on a buffer and makes no system calls; conffile_load() in
+ * common/conffile.c reads the file (at most CONFFILE_MAX_SIZE bytes).
  */
 #ifndef CONFIG_H
 #define CONFIG_H
