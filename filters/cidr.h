@@ -1,7 +1,8 @@
 /*
- * cidr.h — sets of IPv4/IPv6 networks (relay-networks), with longest-free
- * membership tests.  Lookups are a linear scan over a sorted array: the
- * lists are short (tens of entries) and this is cache-friendly.
+ * cidr.h — sets of IPv4/IPv6 networks (relay-networks) and membership
+ * tests.  A set is an unsorted array in insertion order and a lookup is a
+ * linear scan that stops at the first match: the lists are short (tens of
+ * entries, CIDR_MAX at most) and this is cache-friendly.
  */
 #ifndef CIDR_H
 #define CIDR_H
