@@ -588,8 +588,10 @@ smtp_scan_dotline(const uint8_t *p, size_t i, size_t n)
 /*
  * Scan a DATA body for its end.  Returns SMTP_ITEM at the end-of-data
  * line (strict or ambiguous) with *used counting through it, else takes
- * all n bytes.  The common case, bytes inside a line, is skipped with two
- * memchr() whose results are reused until passed.
+ * all n bytes.  The common case, bytes inside a line, is skipped by
+ * smtp_scan_dotline() straight to the next line end that a dot follows;
+ * the state machine below steps byte by byte only from there until it is
+ * back inside a line.
  */
 static enum smtp_status
 smtp_body(struct smtp_session *s, const uint8_t *p, size_t n, size_t *used,
