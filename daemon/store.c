@@ -203,14 +203,15 @@ store_pragma(struct store *s, const char *sql, char *out, size_t outlen)
 	const unsigned char *t;
 	int rc;
 
+	/* Empty on every path: a caller reporting a failure must never
+	 * print what an earlier query left here, or stack garbage. */
+	if (outlen > 0)
+		out[0] = '\0';
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		t = sqlite3_column_text(st, 0);
-		snprintf(out, outlen, "%s", t ? (const char *)t : "");
-	} else if (rc == SQLITE_DONE)
-		snprintf(out, outlen, "%s", "");
+	if (rc == SQLITE_ROW && (t = sqlite3_column_text(st, 0)) != NULL)
+		snprintf(out, outlen, "%s", (const char *)t);
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
@@ -223,7 +224,7 @@ static int
 store_check(struct store *s, int *fresh, char *err, size_t errlen)
 {
 	char res[256];
-	int version;
+	int version, rc;
 
 	if (store_pragma(s, "PRAGMA quick_check", res, sizeof(res)) == -1) {
 		store_err(err, errlen, "%s: cannot read the state database: "
@@ -253,11 +254,11 @@ store_check(struct store *s, int *fresh, char *err, size_t errlen)
 		return 0;
 	}
 	*fresh = 0;
-	if (store_pragma(s, "SELECT version FROM schema_version", res,
-	    sizeof(res)) == -1 || res[0] == '\0') {
+	if ((rc = store_pragma(s, "SELECT version FROM schema_version", res,
+	    sizeof(res))) == -1 || res[0] == '\0') {
 		store_err(err, errlen, "%s: not a relayguard state database "
 		    "(%s); refusing to start (the file was left as it is)",
-		    s->path, res[0] == '\0' ? store_dberr(s) : "no version");
+		    s->path, rc == -1 ? store_dberr(s) : "no version");
 		return -1;
 	}
 	version = atoi(res);
@@ -313,7 +314,7 @@ store_open(const char *path, char *err, size_t errlen)
 {
 	struct store *s;
 	char res[32];
-	int fresh = 0, i;
+	int fresh = 0, i, rc;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
 	    (s->path = strdup(path)) == NULL) {
@@ -337,10 +338,10 @@ store_open(const char *path, char *err, size_t errlen)
 	    "PRAGMA cell_size_check = ON", err, errlen, "pragmas") == -1 ||
 	    store_check(s, &fresh, err, errlen) == -1)
 		goto fail;
-	if (store_pragma(s, "PRAGMA journal_mode = WAL", res, sizeof(res))
-	    == -1 || strcmp(res, "wal") != 0) {
+	if ((rc = store_pragma(s, "PRAGMA journal_mode = WAL", res,
+	    sizeof(res))) == -1 || strcmp(res, "wal") != 0) {
 		store_err(err, errlen, "%s: cannot switch to WAL mode: %s",
-		    path, res[0] ? res : store_dberr(s));
+		    path, rc == -1 ? store_dberr(s) : res);
 		goto fail;
 	}
 	if (store_exec(s, "PRAGMA synchronous = FULL", err, errlen,

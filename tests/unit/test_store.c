@@ -511,7 +511,17 @@ test_corrupt(void)
 	TEST_CHECK(sqlite3_exec(db, "CREATE TABLE t (x); INSERT INTO t "
 	    "VALUES (1)", NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
-	expect_refused(path, "not a relayguard state database");
+	/* The error is SQLite's, not the previous query's leftovers. */
+	expect_refused(path, "not a relayguard state database (no such "
+	    "table: schema_version)");
+
+	/* A version table with no row in it. */
+	path_of(path, sizeof(path), "noversion.db");
+	TEST_CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	TEST_CHECK(sqlite3_exec(db, "CREATE TABLE schema_version (version "
+	    "INTEGER NOT NULL)", NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	expect_refused(path, "not a relayguard state database (no version)");
 
 	/* A symbolic link is not followed. */
 	path_of(path, sizeof(path), "b.db");
