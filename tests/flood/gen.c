@@ -205,8 +205,12 @@ gen_emit_at(struct gen *g, const struct conn *c, bool from_client,
 	uint32_t sum, ack = from_client ? c->sseq : c->cseq;
 	uint8_t pseudo[40];
 
-	if (len > GEN_MSS)
-		len = GEN_MSS;
+	/* Callers send at most a segment; cutting here would leave the
+	 * sequence numbers of gen_emit() out of step with the bytes. */
+	if (len > GEN_MSS) {
+		errno = EMSGSIZE;
+		gen_fatal("segment larger than the MSS");
+	}
 	memset(f, 0, 14);
 	f[0] = 0x02;
 	f[6] = 0x02;
@@ -340,8 +344,10 @@ lane_add(struct lane *l, bool client, uint8_t flags, const char *text,
 {
 	struct lane_step *s;
 
-	if (l->nsteps >= LANE_STEPS)
-		return;
+	if (l->nsteps >= LANE_STEPS) {
+		errno = EOVERFLOW;
+		gen_fatal("session script");
+	}
 	s = &l->steps[l->nsteps++];
 	s->client = client;
 	s->flags = flags;
@@ -638,15 +644,16 @@ gen_usage(void)
 	exit(2);
 }
 
+/* A decimal number in [0, max]; anything else is a usage error. */
 static uint64_t
-gen_number(const char *s)
+gen_number(const char *s, uint64_t max)
 {
 	char *end;
 	unsigned long long v;
 
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-')
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v > max)
 		gen_usage();
 	return v;
 }
@@ -666,19 +673,19 @@ main(int argc, char *argv[])
 	while ((ch = getopt(argc, argv, "s:r:a:g:G:")) != -1) {
 		switch (ch) {
 		case 's':
-			seed = gen_number(optarg);
+			seed = gen_number(optarg, UINT64_MAX);
 			break;
 		case 'r':
-			relays = (uint32_t)gen_number(optarg);
+			relays = (uint32_t)gen_number(optarg, UINT32_MAX);
 			break;
 		case 'a':
-			auths = (uint32_t)gen_number(optarg);
+			auths = (uint32_t)gen_number(optarg, UINT32_MAX);
 			break;
 		case 'g':
-			gap = (uint32_t)gen_number(optarg);
+			gap = (uint32_t)gen_number(optarg, UINT32_MAX);
 			break;
 		case 'G':
-			slowgap = (uint32_t)gen_number(optarg);
+			slowgap = (uint32_t)gen_number(optarg, UINT32_MAX);
 			break;
 		default:
 			gen_usage();
@@ -687,7 +694,7 @@ main(int argc, char *argv[])
 	if (argc - optind != 3)
 		gen_usage();
 	kind = argv[optind];
-	n = gen_number(argv[optind + 1]);
+	n = gen_number(argv[optind + 1], UINT64_MAX);
 	memset(&g, 0, sizeof(g));
 	gen_seed(&g, seed);
 	if ((g.out = fopen(argv[optind + 2], "wb")) == NULL)
