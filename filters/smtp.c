@@ -824,7 +824,6 @@ smtp_client_drain(struct smtp_session *s, struct rg_mem *m,
 			s->flags |= F_OUT_C;
 			it->kind = SMTP_ITEM_COMMAND;
 			it->dir = SMTP_CLIENT;
-			it->verb = SMTP_V_UNKNOWN;
 			it->line = h->line.data != NULL ? h->line.data :
 			    smtp_dot + 1;
 			it->line_len = h->line.len > SMTP_LINE_MAX ?
@@ -832,7 +831,7 @@ smtp_client_drain(struct smtp_session *s, struct rg_mem *m,
 			it->truncated = h->skipping ||
 			    h->line.len > SMTP_LINE_MAX;
 			it->smuggled = true;
-			smtp_split(it);
+			smtp_split(it);		/* sets the verb */
 			h->skipping = false;
 			return SMTP_ITEM;
 		}
