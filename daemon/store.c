@@ -148,7 +148,7 @@ store_canon(const char *addr, int prefix, char out[INET6_ADDRSTRLEN],
 	return 0;
 }
 
-/* sqlite3_errmsg with the extended code's own text when they differ. */
+/* The connection's last error message (callers read it before a rollback). */
 static const char *
 store_dberr(struct store *s)
 {
@@ -498,8 +498,8 @@ store_block_put(struct store *s, const struct store_block *b, char *err,
 
 /* Bind the canonical (addr, prefix) to ?1, ?2 of st. */
 static int
-store_bind_key(struct store *s, sqlite3_stmt *st, const char *addr,
-    int prefix, const char *op, char *err, size_t errlen)
+store_bind_key(sqlite3_stmt *st, const char *addr, int prefix,
+    const char *op, char *err, size_t errlen)
 {
 	char canon[INET6_ADDRSTRLEN];
 	int af;
@@ -510,7 +510,6 @@ store_bind_key(struct store *s, sqlite3_stmt *st, const char *addr,
 		errno = EINVAL;
 		return -1;
 	}
-	(void)s;
 	sqlite3_reset(st);
 	sqlite3_bind_text(st, 1, canon, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(st, 2, prefix);
@@ -524,8 +523,8 @@ store_block_get(struct store *s, const char *addr, int prefix,
 	sqlite3_stmt *st = s->st[ST_GET];
 	int rc, ret;
 
-	if (store_bind_key(s, st, addr, prefix, "store_block_get", err,
-	    errlen) == -1)
+	if (store_bind_key(st, addr, prefix, "store_block_get", err, errlen)
+	    == -1)
 		return -1;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -554,10 +553,9 @@ store_block_del(struct store *s, const char *addr, int prefix, char *err,
 	sqlite3_stmt *st = s->st[ST_DEL];
 	int rc, n;
 
-	if (store_bind_key(s, st, addr, prefix, "store_block_del", err,
-	    errlen) == -1)
+	if (store_bind_key(st, addr, prefix, "store_block_del", err, errlen)
+	    == -1)
 		return -1;
-	sqlite3_reset(st);
 	if (store_begin(s, err, errlen, "store_block_del") == -1)
 		return -1;
 	rc = sqlite3_step(st);
@@ -650,8 +648,8 @@ store_offences(struct store *s, const char *addr, int prefix, int *offences,
 	int64_t v;
 	int rc;
 
-	if (store_bind_key(s, st, addr, prefix, "store_offences", err,
-	    errlen) == -1)
+	if (store_bind_key(st, addr, prefix, "store_offences", err, errlen)
+	    == -1)
 		return -1;
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
