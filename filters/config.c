@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "policy.h"	/* POLICY_MAX_BLOCK_AFTER: the tracker's own limit */
 
 #define CONFIG_TOKEN_SHOW 64	/* bytes of a bad token quoted in errors */
 #define CONFIG_MAX_QUEUES 64	/* one worker per queue: keep it sane */
@@ -21,7 +22,6 @@
 #define CONFIG_MIN_FLOW_MEMORY (1ULL << 20)
 #define CONFIG_MAX_FLOW_MEMORY (64ULL << 30)
 #define CONFIG_MAX_FLOWS 10000000U
-#define CONFIG_MAX_BLOCK_AFTER 1000U
 
 /* A token: a run of non-blank bytes inside the text being parsed. */
 struct config_tok {
@@ -401,7 +401,7 @@ config_key_block_after(struct config_ctx *x, const struct config_tok *v,
 	uint64_t val;
 
 	(void)n;
-	if (!config_parse_uint(v->p, v->len, CONFIG_MAX_BLOCK_AFTER, &val) ||
+	if (!config_parse_uint(v->p, v->len, POLICY_MAX_BLOCK_AFTER, &val) ||
 	    val == 0)
 		return config_tok_error(x, "invalid block-after (1-1000)", v);
 	x->c->block_after = (uint32_t)val;
