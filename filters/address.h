@@ -57,11 +57,12 @@ struct addr_domains {
 
 /*
  * Parse the argument of RCPT ("TO:<path> ESMTP-params"; "TO:" in any case,
- * blanks allowed after the colon) and follow the path.  local says which
- * domains are local, so unwrapping can stop at a foreign one; server is the
- * address the session is connected to (for [literal] paths).  Returns false
- * only if arg does not start with "TO:"; out is filled either way (kind
- * ADDR_MALFORMED when the path is bad).
+ * blanks allowed before "TO" and around the colon, as Sendmail takes them)
+ * and follow the path.  local says which domains are local, so unwrapping
+ * can stop at a foreign one; server is the address the session is connected
+ * to (for [literal] paths).  Returns false only if arg does not start with
+ * "TO:" so read; out is filled either way (kind ADDR_MALFORMED when the
+ * path is bad).
  */
 bool addr_parse_rcpt(const char *arg, size_t len,
     const struct addr_domains *local, const struct rg_addr *server,
