@@ -16,8 +16,9 @@
  * waiting for that reply may have become parseable: drain them with
  * smtp_feed(s, mem, SMTP_CLIENT, NULL, 0, ...) until it returns SMTP_AGAIN.
  *
- * Items point either into the caller's data or into the session's own line
- * buffer; they are valid until the next call on the same session.
+ * Items point into the caller's data or into the session's own buffers (a
+ * line buffer, or the held client bytes of s->pending); they are valid
+ * until the next call on the same session.
  */
 #ifndef SMTP_H
 #define SMTP_H
