@@ -168,8 +168,8 @@ blocks_install(struct rgd *d, struct nft_block *nb, uint64_t secs, char *err,
 
 int
 blocks_add(struct rgd *d, const char *prefix, uint64_t dur_secs,
-    const char *reason, const char *src, uint32_t offences,
-    const char *evidence, char *err, size_t errlen)
+    const char *reason, const char *src, const char *evidence, char *err,
+    size_t errlen)
 {
 	struct nft_block nb;
 	struct store_block sb;
@@ -188,8 +188,6 @@ blocks_add(struct rgd *d, const char *prefix, uint64_t dur_secs,
 	if (strcmp(src, "auto") == 0) {
 		/* The store remembers earlier offences across restarts. */
 		sb.offences = prev + 1;
-		if (offences > (uint32_t)sb.offences)
-			sb.offences = (int)offences;
 		if (dur_secs < blocks_duration(&d->conf, sb.offences))
 			dur_secs = blocks_duration(&d->conf, sb.offences);
 		sb.source = STORE_AUTO;
@@ -247,7 +245,7 @@ blocks_manual(struct rgd *d, const char *prefix, uint64_t dur_secs,
 	if (dur_secs == 0)
 		dur_secs = d->conf.block_for / RG_USEC_PER_SEC;
 	if (blocks_add(d, prefix, dur_secs, reason ? reason : "manual",
-	    "manual", 0, "", err, errlen) < 0)
+	    "manual", "", err, errlen) < 0)
 		return -1;
 	log_info("manual block of %s for %llus: %s", prefix,
 	    (unsigned long long)dur_secs, reason ? reason : "");

@@ -192,7 +192,7 @@ queue_cb(const struct nlmsghdr *nlh, void *data)
 	struct nfqnl_msg_packet_hdr *ph;
 	struct queue_verdict v;
 	uint8_t *pkt;
-	size_t len;
+	size_t len, wirelen;
 	uint32_t id, skbinfo = 0, caplen, indev = 0;
 	bool unverifiable;
 
@@ -216,11 +216,14 @@ queue_cb(const struct nlmsghdr *nlh, void *data)
 	}
 	pkt = mnl_attr_get_payload(attr[NFQA_PAYLOAD]);
 	len = mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
+	/* A packet longer than the copy range comes cut, with its real
+	 * length in NFQA_CAP_LEN: the engine must know (it drops it). */
+	wirelen = len;
 	if (attr[NFQA_CAP_LEN] != NULL &&
 	    mnl_attr_get_payload_len(attr[NFQA_CAP_LEN]) >= 4) {
 		caplen = ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN]));
 		if (caplen > len)
-			q->st.truncated++;
+			wirelen = caplen;
 	}
 	if (attr[NFQA_SKB_INFO] != NULL &&
 	    mnl_attr_get_payload_len(attr[NFQA_SKB_INFO]) >= 4)
@@ -229,7 +232,7 @@ queue_cb(const struct nlmsghdr *nlh, void *data)
 	if (attr[NFQA_IFINDEX_INDEV] != NULL &&
 	    mnl_attr_get_payload_len(attr[NFQA_IFINDEX_INDEV]) >= 4)
 		indev = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_INDEV]));
-	q->fn(q->ctx, pkt, len, unverifiable, indev, &v);
+	q->fn(q->ctx, pkt, len, wirelen, unverifiable, indev, &v);
 	queue_verdict(q, id, &v, pkt, len);
 	return MNL_CB_OK;
 }

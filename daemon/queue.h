@@ -20,19 +20,20 @@ struct queue_verdict {
 
 /*
  * Called once per queued packet with the IP packet (no link header),
- * writable.  hw_csum_ok is false when the kernel said the checksum is not
+ * writable: len bytes of it, wirelen its real length (larger when the
+ * packet exceeded the copy range).  hw_csum_ok is false when the kernel said the checksum is not
  * computed yet (locally generated, or GRO/GSO offload): then the TCP
  * checksum cannot be verified.  indev is the interface it came in on, 0
  * for a locally generated packet.
  */
 typedef void (*queue_handler_fn)(void *ctx, uint8_t *pkt, size_t len,
-    bool csum_unverifiable, uint32_t indev, struct queue_verdict *v);
+    size_t wirelen, bool csum_unverifiable, uint32_t indev,
+    struct queue_verdict *v);
 
 struct queue_stats {
 	uint64_t packets;
 	uint64_t enobufs;	/* the kernel dropped messages for us */
 	uint64_t errors;
-	uint64_t truncated;	/* packet longer than the copy range */
 };
 
 struct queue *queue_open(uint16_t num, char *err, size_t errlen);

@@ -129,7 +129,7 @@ rgd_blocks_requested(struct rgd *d)
 			rg_addr_str(&client[i], addr, sizeof(addr));
 			rgd_evidence_for(d, &client[i], ev, sizeof(ev));
 			if (blocks_add(d, addr, dur[i] / RG_USEC_PER_SEC,
-			    "relay attempts", "auto", 0, ev, err,
+			    "relay attempts", "auto", ev, err,
 			    sizeof(err)) < 0) {
 				d->block_errors++;
 				log_warnx("block %s: %s", addr, err);

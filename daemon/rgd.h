@@ -67,8 +67,8 @@ struct rgd {
 /* Put addr/prefix into the store and the kernel set for dur seconds.  src
  * is "auto" or "manual".  Returns 0, or -1 with a message in err. */
 int blocks_add(struct rgd *d, const char *prefix, uint64_t dur_secs,
-    const char *reason, const char *src, uint32_t offences,
-    const char *evidence, char *err, size_t errlen);
+    const char *reason, const char *src, const char *evidence, char *err,
+    size_t errlen);
 int blocks_del(struct rgd *d, const char *prefix, char *err, size_t errlen);
 /* An operator's block: refused inside relay-networks unless force. */
 int blocks_manual(struct rgd *d, const char *prefix, uint64_t dur_secs,

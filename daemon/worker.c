@@ -68,13 +68,14 @@ worker_events(struct worker *w)
 }
 
 static void
-worker_packet(void *ctx, uint8_t *pkt, size_t len, bool csum_unverifiable,
-    uint32_t indev, struct queue_verdict *v)
+worker_packet(void *ctx, uint8_t *pkt, size_t len, size_t wirelen,
+    bool csum_unverifiable, uint32_t indev, struct queue_verdict *v)
 {
 	struct worker *w = ctx;
 	struct engine_result r;
 
-	engine_packet(w->engine, DECODE_LINK_RAW, worker_now(), pkt, len, len,
+	engine_packet(w->engine, DECODE_LINK_RAW, worker_now(), pkt, len,
+	    wirelen,
 	    csum_unverifiable ? ENGINE_F_CSUM_UNVERIFIABLE : 0, indev, &r);
 	v->accept = r.verdict == ENGINE_ACCEPT;
 	v->modified = r.rewritten;

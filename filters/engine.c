@@ -820,6 +820,13 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 		}
 	}
 	st = &f->dir[dir];
+	if (e->inline_mode && p.payload_len < p.payload_wire_len) {
+		/* Cut short on the way to us: what we cannot read must not
+		 * reach the server. */
+		e->st.norm_truncated++;
+		engine_anomaly(e, f, "truncated");
+		goto discard;
+	}
 	if ((why = engine_discarded(e, f, &p, dir)) != NULL) {
 		engine_anomaly(e, f, why);
 		goto discard;

@@ -130,8 +130,7 @@ ctl_ok(const char *config_path, bool config_given, json_t *req)
 	if (reply == NULL)
 		return NULL;
 	if (!json_is_true(json_object_get(reply, "ok"))) {
-		(void)json_unpack(json_object_get(reply, "error") ? reply :
-		    NULL, "{s:s}", "error", &e);
+		e = json_string_value(json_object_get(reply, "error"));
 		fprintf(stderr, "relayguard: %s\n", e ? e : "request failed");
 		json_decref(reply);
 		return NULL;

@@ -751,6 +751,28 @@ test_refused_early_data_dropped(void)
 	lab_free(&l);
 }
 
+
+static void
+test_truncated_packet_dropped_inline(void)
+{
+	struct engine_result r;
+	struct lab l;
+	uint8_t b[256];
+	size_t len;
+
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+	lab_handshake(&l);
+	/* NFQUEUE copied only part of it: the tail would pass unread. */
+	len = mkpkt(b, l.src, l.dst, l.cport, 25, l.cseq, l.sseq, 0x18,
+	    "RCPT TO:<a@example.test>\r\n", 26);
+	b[2] = (uint8_t)((len + 100) >> 8);
+	b[3] = (uint8_t)(len + 100);
+	TEST_CHECK(engine_packet(l.e, DECODE_LINK_RAW, l.now, b, len,
+	    len + 100, ENGINE_F_CSUM_UNVERIFIABLE, l.if_client, &r) ==
+	    ENGINE_DROP);
+	lab_free(&l);
+}
+
 int
 main(void)
 {
@@ -774,5 +796,6 @@ main(void)
 	TEST_RUN(test_midstream_mid_line_resets);
 	TEST_RUN(test_fragments_dropped_inline);
 	TEST_RUN(test_refused_early_data_dropped);
+	TEST_RUN(test_truncated_packet_dropped_inline);
 	return TEST_END("engine");
 }
