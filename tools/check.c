@@ -149,8 +149,7 @@ struct check_session {
 	const char *srvname_src;	/* "banner", "EHLO" or NULL */
 	char banner[CHECK_SHOW_MAX];
 	const char *greeting;		/* "EHLO" or "HELO" */
-	struct check_conn conn;
-	bool connected;
+	struct check_conn conn;	/* connected while conn.fd >= 0 */
 	bool closing;		/* the server said 421: it will close */
 	int connections;
 	int fails;		/* consecutive failed or timed-out connections */
@@ -815,7 +814,6 @@ check_io_failed(struct check_session *s, struct check_result *res,
 		break;
 	}
 	check_conn_close(c);
-	s->connected = false;
 }
 
 static void
@@ -846,7 +844,7 @@ check_session_open(struct check_session *s, struct check_result *res)
 	s->connections++;
 	s->closing = false;
 	/* The first connection is made while resolving. */
-	err = s->connected ? 0 : check_conn_open(&s->conn,
+	err = s->conn.fd >= 0 ? 0 : check_conn_open(&s->conn,
 	    (struct sockaddr *)&s->ss, s->sslen, s->o->timeout_ms);
 	if (err != 0) {
 		res->verdict = CHECK_RESET;
@@ -857,7 +855,6 @@ check_session_open(struct check_session *s, struct check_result *res)
 		s->fails++;
 		return false;
 	}
-	s->connected = true;
 	if ((io = check_reply_read(&s->conn, &r)) != CHECK_IO_OK) {
 		check_io_failed(s, res, "banner", io);
 		return false;
@@ -870,7 +867,6 @@ check_session_open(struct check_session *s, struct check_result *res)
 	if (r.code / 100 != 2) {
 		check_refused(s, res, "banner", &r);
 		check_conn_close(&s->conn);
-		s->connected = false;
 		return false;
 	}
 	s->greeting = "EHLO";
@@ -887,7 +883,6 @@ check_session_open(struct check_session *s, struct check_result *res)
 	if (r.code / 100 != 2) {
 		check_refused(s, res, s->greeting, &r);
 		check_conn_close(&s->conn);
-		s->connected = false;
 		return false;
 	}
 	if (s->srvname_src == NULL &&
@@ -938,7 +933,6 @@ check_first_connect(struct check_session *s)
 	memcpy(&s->ss, ai->ai_addr, ai->ai_addrlen);
 	s->sslen = ai->ai_addrlen;
 	freeaddrinfo(res0);
-	s->connected = true;
 	if (s->ss.ss_family == AF_INET)
 		a = &((struct sockaddr_in *)&s->ss)->sin_addr;
 	else
@@ -1005,11 +999,9 @@ check_run_test(struct check_session *s, int i)
 	struct check_reply r;
 	enum check_io io;
 
-	if (s->connected && s->closing) {
+	if (s->closing)
 		check_conn_close(&s->conn);
-		s->connected = false;
-	}
-	if (!s->connected) {
+	if (s->conn.fd < 0) {
 		if (s->fails >= CHECK_FAILS_MAX) {
 			res->verdict = CHECK_RESET;
 			res->stage = "connect";
@@ -1203,11 +1195,10 @@ cmd_check(int argc, char **argv, const char *config_path, bool config_given)
 		if (!o.json)
 			check_print_test(s, i);
 	}
-	if (s->connected && !s->closing) {
+	if (s->conn.fd >= 0 && !s->closing) {
 		/* The QUIT reply does not matter; its failure neither. */
 		(void)check_command(&s->conn, &r, "QUIT");
 		check_conn_close(&s->conn);
-		s->connected = false;
 	}
 	accepted = check_count(s, CHECK_ACCEPTED);
 	if (accepted > 0)
