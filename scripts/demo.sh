@@ -36,13 +36,15 @@ say() {
 
 heading "Installing missing packages and building"
 scripts/deps.sh || exit 1
-if ! make -j2 >/tmp/relayguard-demo-make.$$ 2>&1; then
-	tail -n 20 /tmp/relayguard-demo-make.$$
-	rm -f /tmp/relayguard-demo-make.$$
+# mktemp, not a name from $$: this runs as root and /tmp is shared.
+makelog=$(mktemp /tmp/relayguard-demo-make.XXXXXX) || exit 1
+if ! make -j2 >"$makelog" 2>&1; then
+	tail -n 20 "$makelog"
+	rm -f "$makelog"
 	echo "demo: build failed" >&2
 	exit 1
 fi
-rm -f /tmp/relayguard-demo-make.$$
+rm -f "$makelog"
 say "built $BUILD/relayguardd and $BUILD/relayguard"
 RGD=$(cd "$BUILD" && pwd)/relayguardd
 RG=$(cd "$BUILD" && pwd)/relayguard
