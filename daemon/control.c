@@ -3,10 +3,11 @@
  * 0700 directory) speaking one JSON object per line each way.  Only root
  * may talk to it: the peer's credentials are checked on every connection.
  *
- * The daemon is single-threaded, so a client is served at once with a hard
- * deadline (CONTROL_DEADLINE_MS) for its request: the relayguard tool
- * writes its request right after connecting, and a client that stalls is
- * cut off rather than holding packets up.  Requests over CONTROL_MAX bytes
+ * The main thread serves one client at a time, with a hard deadline
+ * (CONTROL_DEADLINE_MS) for its request: the relayguard tool writes its
+ * request right after connecting, and a client that stalls is cut off
+ * rather than holding up block requests, reloads and the timer (packets
+ * are the workers' and never wait on it).  Requests over CONTROL_MAX bytes
  * or that are not valid JSON get an error reply; the daemon keeps serving.
  */
 #include <errno.h>

@@ -9,6 +9,7 @@
  * (a capture cut mid-packet, a corrupt record) still leaves every event
  * before it on stdout; it is reported and the exit status is 1.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,7 +181,12 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 			rc = 1;
 	engine_finish(e);
 	replay_events(e, evbuf, sizeof(evbuf));
-	fflush(stdout);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		/* Events that did not get out are a failure, not a summary. */
+		fprintf(stderr, "relayguard: replay: writing events: %s\n",
+		    strerror(errno));
+		rc = 1;
+	}
 	engine_get_stats(e, &st);
 	replay_summary(&st, replay_clock() - t0);
 	engine_free(e);
