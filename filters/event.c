@@ -104,7 +104,7 @@ event_utf8_seq(const unsigned char *s, size_t n)
 	return need;
 }
 
-/* A jansson string from bytes that may not be UTF-8 (or hold NULs). */
+/* A jansson string from a C string whose bytes may not be UTF-8. */
 static json_t *
 event_jstr(const char *s)
 {
