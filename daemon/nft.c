@@ -69,6 +69,18 @@
 #define NFT_CH_QUEUE		0x2
 #define NFT_CH_QUEUE_OUT	0x4
 
+/* Our chains by name, in the order a replacement deletes them. */
+static const struct {
+	unsigned int	 bit;
+	const char	*name;
+} nft_chains_ours[] = {
+	{ NFT_CH_BLOCK,		NFT_CHAIN_BLOCK },
+	{ NFT_CH_QUEUE,		NFT_CHAIN_QUEUE },
+	{ NFT_CH_QUEUE_OUT,	NFT_CHAIN_QUEUE_OUT },
+};
+#define NFT_NCHAINS \
+	(sizeof(nft_chains_ours) / sizeof(nft_chains_ours[0]))
+
 typedef unsigned __int128 nft_u128;
 
 struct nft_label {
@@ -672,6 +684,19 @@ fail:
 	return -1;
 }
 
+/* Delete those of our chains whose bits are in mask. */
+static int
+nft_del_chains(struct nft_ctx *ctx, struct nft_batch *b, unsigned int mask)
+{
+	size_t i;
+
+	for (i = 0; i < NFT_NCHAINS; i++)
+		if ((mask & nft_chains_ours[i].bit) && nft_chain_msg(ctx, b,
+		    NFT_MSG_DELCHAIN, nft_chains_ours[i].name, 0, 0) == -1)
+			return -1;
+	return 0;
+}
+
 /* Append e to r; a NULL e (failed allocation) poisons the rule. */
 static int
 nft_expr(struct nftnl_rule *r, struct nftnl_expr *e)
@@ -974,6 +999,7 @@ nft_chains_cb(const struct nlmsghdr *nlh, void *data)
 	struct nft_chains *ch = data;
 	struct nftnl_chain *c;
 	const char *table, *name;
+	size_t i;
 
 	if ((c = nftnl_chain_alloc()) == NULL) {
 		ch->st.cb_errno = ENOMEM;
@@ -986,12 +1012,9 @@ nft_chains_cb(const struct nlmsghdr *nlh, void *data)
 	if (nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY) != NFPROTO_INET ||
 	    table == NULL || name == NULL || strcmp(table, NFT_TABLE) != 0)
 		goto out;
-	if (strcmp(name, NFT_CHAIN_BLOCK) == 0)
-		ch->mask |= NFT_CH_BLOCK;
-	else if (strcmp(name, NFT_CHAIN_QUEUE) == 0)
-		ch->mask |= NFT_CH_QUEUE;
-	else if (strcmp(name, NFT_CHAIN_QUEUE_OUT) == 0)
-		ch->mask |= NFT_CH_QUEUE_OUT;
+	for (i = 0; i < NFT_NCHAINS; i++)
+		if (strcmp(name, nft_chains_ours[i].name) == 0)
+			ch->mask |= nft_chains_ours[i].bit;
 out:
 	nftnl_chain_free(c);
 	return MNL_CB_OK;
@@ -1013,15 +1036,22 @@ nft_chains_reset(void *arg)
 
 /* Which of our chains exist now (a missing table means none). */
 static int
-nft_chains_present(struct nft_ctx *ctx, unsigned int *mask)
+nft_chains_present(struct nft_ctx *ctx, unsigned int *mask, char *err,
+    size_t errlen)
 {
 	char req[NFT_REQ_SIZE] = { 0 };
 	struct nft_chains ch;
+	int e;
 
 	memset(&ch, 0, sizeof(ch));
 	if (nft_dump_retry(ctx, req, nft_chains_req, nft_chains_cb, &ch,
-	    &ch.st, nft_chains_reset) == -1)
+	    &ch.st, nft_chains_reset) == -1) {
+		e = errno;
+		nft_err(err, errlen, "list chains of table inet %s: %s",
+		    NFT_TABLE, strerror(e));
+		errno = e;
 		return -1;
+	}
 	*mask = ch.mask;
 	return 0;
 }
@@ -1047,16 +1077,8 @@ nft_build_setup(struct nft_ctx *ctx, struct nft_batch *b,
 	 * right after (possibly on another hook if the configuration
 	 * changed).  Packets see either the old chains or the new ones.
 	 */
-	if ((present & NFT_CH_BLOCK) && nft_chain_msg(ctx, b,
-	    NFT_MSG_DELCHAIN, NFT_CHAIN_BLOCK, 0, 0) == -1)
-		return -1;
-	if ((present & NFT_CH_QUEUE) && nft_chain_msg(ctx, b,
-	    NFT_MSG_DELCHAIN, NFT_CHAIN_QUEUE, 0, 0) == -1)
-		return -1;
-	if ((present & NFT_CH_QUEUE_OUT) && nft_chain_msg(ctx, b,
-	    NFT_MSG_DELCHAIN, NFT_CHAIN_QUEUE_OUT, 0, 0) == -1)
-		return -1;
-	if (nft_chain_msg(ctx, b, NFT_MSG_NEWCHAIN, NFT_CHAIN_BLOCK, hook,
+	if (nft_del_chains(ctx, b, present) == -1 ||
+	    nft_chain_msg(ctx, b, NFT_MSG_NEWCHAIN, NFT_CHAIN_BLOCK, hook,
 	    NFT_PRIO_BLOCK) == -1 ||
 	    nft_add_drop_rule(ctx, b, AF_INET) == -1 ||
 	    nft_add_drop_rule(ctx, b, AF_INET6) == -1 ||
@@ -1093,13 +1115,8 @@ nft_setup_try(struct nft_ctx *ctx, const struct nft_setup_params *p,
 	unsigned int present;
 	int e;
 
-	if (nft_chains_present(ctx, &present) == -1) {
-		e = errno;
-		nft_err(err, errlen, "list chains of table inet %s: %s",
-		    NFT_TABLE, strerror(e));
-		errno = e;
+	if (nft_chains_present(ctx, &present, err, errlen) == -1)
 		return -1;
-	}
 	if (nft_build_setup(ctx, &b, p, present, native) == -1) {
 		e = errno;
 		nft_err(err, errlen, "build nftables setup batch: %s",
@@ -1178,34 +1195,25 @@ nft_unqueue(struct nft_ctx *ctx, char *err, size_t errlen)
 {
 	struct nft_batch b;
 	unsigned int present;
-	int ret, e;
+	int e;
 
-	if (nft_chains_present(ctx, &present) == -1) {
-		e = errno;
-		nft_err(err, errlen, "list chains of table inet %s: %s",
-		    NFT_TABLE, strerror(e));
-		errno = e;
+	if (nft_chains_present(ctx, &present, err, errlen) == -1)
 		return -1;
-	}
-	if ((present & (NFT_CH_QUEUE | NFT_CH_QUEUE_OUT)) == 0)
+	present &= NFT_CH_QUEUE | NFT_CH_QUEUE_OUT;
+	if (present == 0)
 		return 0;
 	if (nft_batch_begin(ctx, &b) == -1 ||
-	    ((present & NFT_CH_QUEUE) && nft_chain_msg(ctx, &b,
-	    NFT_MSG_DELCHAIN, NFT_CHAIN_QUEUE, 0, 0) == -1) ||
-	    ((present & NFT_CH_QUEUE_OUT) && nft_chain_msg(ctx, &b,
-	    NFT_MSG_DELCHAIN, NFT_CHAIN_QUEUE_OUT, 0, 0) == -1)) {
+	    nft_del_chains(ctx, &b, present) == -1) {
 		e = errno;
 		nft_err(err, errlen, "build unqueue batch: %s", strerror(e));
 		nft_batch_free(&b);
 		errno = e;
 		return -1;
 	}
-	ret = nft_batch_send(ctx, &b, err, errlen);
-	e = errno;
-	nft_batch_free(&b);
-	ctx->mech = ret == 0 ? NFT_QUEUE_NONE : ctx->mech;
-	errno = e;
-	return ret;
+	if (nft_batch_send_free(ctx, &b, err, errlen) == -1)
+		return -1;
+	ctx->mech = NFT_QUEUE_NONE;
+	return 0;
 }
 
 /* --- set elements ---------------------------------------------------- */
