@@ -331,6 +331,23 @@ nft_queue_note(const struct nft_ctx *ctx)
 	return ctx->note;
 }
 
+/*
+ * Discard whatever is queued on the socket: replies to an earlier failed
+ * send, or the rest of a dump abandoned half-way (each read makes the
+ * kernel queue the next part, so this runs the dump to its end).  A
+ * pending overrun (ENOBUFS) is old news too, not a reason to stop.
+ */
+static void
+nft_drain(struct nft_ctx *ctx)
+{
+	ssize_t n;
+
+	do
+		n = recv(mnl_socket_get_fd(ctx->nl), ctx->rbuf,
+		    NFT_RBUF_SIZE, MSG_DONTWAIT);
+	while (n > 0 || (n == -1 && (errno == EINTR || errno == ENOBUFS)));
+}
+
 /* --- batches --------------------------------------------------------- */
 
 static void
@@ -546,10 +563,7 @@ nft_batch_send(struct nft_ctx *ctx, struct nft_batch *b, char *err,
 	b->len += NLMSG_ALIGN(nlh->nlmsg_len);
 
 	nft_sndbuf(ctx, b->len);
-	/* Drop anything stale (e.g. replies to an earlier failed send). */
-	while (recv(mnl_socket_get_fd(ctx->nl), ctx->rbuf, NFT_RBUF_SIZE,
-	    MSG_DONTWAIT) > 0)
-		;
+	nft_drain(ctx);
 	n = mnl_socket_sendto(ctx->nl, b->buf, b->len);
 	if (n == -1) {
 		int e = errno;
@@ -935,6 +949,11 @@ nft_dump(struct nft_ctx *ctx, struct nlmsghdr *nlh, mnl_cb_t cb, void *arg,
 	ssize_t n;
 	int ret;
 
+	/*
+	 * A dump a failed callback gave up on is still running: the kernel
+	 * would refuse a new one (EBUSY) behind its stale parts.
+	 */
+	nft_drain(ctx);
 	if (mnl_socket_sendto(ctx->nl, nlh, nlh->nlmsg_len) == -1)
 		return -1;
 	for (;;) {
@@ -960,7 +979,8 @@ nft_dump(struct nft_ctx *ctx, struct nlmsghdr *nlh, mnl_cb_t cb, void *arg,
 
 /*
  * Run a dump, retrying when the kernel says the ruleset changed under it
- * (NLM_F_DUMP_INTR, reported as EINTR), and draining a dump we abandon.
+ * (NLM_F_DUMP_INTR, reported as EINTR); nft_dump() drains the abandoned
+ * one before asking again.
  */
 static int
 nft_dump_retry(struct nft_ctx *ctx, char *req, struct nlmsghdr *(*build)(
@@ -978,10 +998,6 @@ nft_dump_retry(struct nft_ctx *ctx, char *req, struct nlmsghdr *(*build)(
 			return 0;
 		if (errno != EINTR)
 			return -1;
-		/* Discard the rest of the interrupted dump. */
-		while (recv(mnl_socket_get_fd(ctx->nl), ctx->rbuf,
-		    NFT_RBUF_SIZE, MSG_DONTWAIT) > 0)
-			;
 		reset(arg);
 	}
 	errno = EINTR;
