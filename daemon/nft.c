@@ -1192,9 +1192,11 @@ nft_setup(struct nft_ctx *ctx, const struct nft_setup_params *p, char *err,
 	}
 	if (nft_setup_try(ctx, p, 0, err, errlen) == -1) {
 		int e = errno;
-		size_t l = strlen(err);
+		size_t l;
 
-		if (l < errlen)
+		/* nft_err() accepts no buffer; so must the appending. */
+		if (err != NULL && errlen > 0 &&
+		    (l = strnlen(err, errlen)) < errlen)
 			snprintf(err + l, errlen - l, " (native attempt: %s)",
 			    nerr);
 		errno = e;
