@@ -234,8 +234,9 @@ sandbox_enter(char *err, size_t errlen)
 		    "seccomp filter");
 		return 0;
 	}
-	/* KILL_PROCESS (Linux 4.14) takes every thread; older kernels only
-	 * know KILL (the thread), which for a one-thread daemon is the same. */
+	/* KILL_PROCESS (Linux 4.14) takes every thread.  Older kernels only
+	 * know KILL, which takes the offending thread alone: a queue worker
+	 * would die and its queue stall while the daemon runs on. */
 	kill = seccomp_api_get() >= 3 ? SCMP_ACT_KILL_PROCESS : SCMP_ACT_KILL;
 	if ((ctx = seccomp_init(kill)) == NULL) {
 		snprintf(err, errlen, "seccomp_init failed");
