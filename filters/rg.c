@@ -30,7 +30,8 @@ rg_addr_parse(const char *s, size_t len, struct rg_addr *out)
 {
 	char tmp[RG_ADDRSTRLEN + 1];
 
-	if (len == 0 || len >= sizeof(tmp))
+	/* A NUL inside would end the C string early: "192.0.2.1\0junk". */
+	if (len == 0 || len >= sizeof(tmp) || memchr(s, '\0', len) != NULL)
 		return false;
 	memcpy(tmp, s, len);
 	tmp[len] = '\0';

@@ -275,6 +275,17 @@ test_str_small_buffer(void)
 	ASSERT_STR_EQ(buf, "2001:db");
 }
 
+/* rg_addr_parse() itself refuses a NUL inside the text. */
+static void
+test_addr_parse_nul(void)
+{
+	struct rg_addr a;
+
+	TEST_CHECK(rg_addr_parse("192.0.2.1", 9, &a));
+	TEST_CHECK(!rg_addr_parse("192.0.2.1\0junk", 14, &a));
+	TEST_CHECK(!rg_addr_parse("2001:db8::1\0", 12, &a));
+}
+
 int
 main(void)
 {
@@ -283,5 +294,6 @@ main(void)
 	TEST_RUN(test_contains);
 	TEST_RUN(test_set);
 	TEST_RUN(test_str_small_buffer);
+	TEST_RUN(test_addr_parse_nul);
 	return TEST_END("cidr");
 }
