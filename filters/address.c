@@ -565,7 +565,7 @@ addr_trick_str(enum addr_trick t)
 	case ADDR_TRICK_BANG:
 		return "bang-path";
 	case ADDR_TRICK_QUOTED:
-		return "quoted";
+		return "quoted-route";
 	}
 	return "unknown";
 }

@@ -84,6 +84,8 @@ bool addr_domains_add(struct addr_domains *d, const char *name, size_t len,
 void addr_domains_free(struct addr_domains *d);
 
 const char *addr_kind_str(enum addr_kind k);
+/* The names events use: "source-route", "percent-hack", "bang-path",
+ * "quoted-route" ("none" for none). */
 const char *addr_trick_str(enum addr_trick t);
 
 #endif

@@ -246,19 +246,6 @@ engine_reason(const struct addr_path *p)
 	return "malformed";
 }
 
-static const char *
-engine_trick(enum addr_trick t)
-{
-	switch (t) {
-	case ADDR_TRICK_NONE:		return NULL;
-	case ADDR_TRICK_SOURCE_ROUTE:	return "source-route";
-	case ADDR_TRICK_PERCENT:	return "percent-hack";
-	case ADDR_TRICK_BANG:		return "bang-path";
-	case ADDR_TRICK_QUOTED:		return "quoted-route";
-	}
-	return NULL;
-}
-
 static void
 engine_buf_text(char *dst, size_t dstlen, const struct rg_buf *b, bool *trunc)
 {
@@ -307,7 +294,8 @@ engine_rcpt(struct engine_pkt *pk, const struct smtp_item *it)
 			snprintf(ev->domain, sizeof(ev->domain), "[%s]", lit);
 		}
 		ev->reason = engine_reason(&path);
-		ev->trick = engine_trick(path.trick);
+		ev->trick = path.trick == ADDR_TRICK_NONE ? NULL :
+		    addr_trick_str(path.trick);
 	}
 
 	/* Only a client that completed the handshake and was greeted can
@@ -569,17 +557,6 @@ engine_result_reset(struct engine_result *r, const struct flow *f,
 	r->server_port = f->server_port;
 	r->seq_to_server = seq_to_server;
 	r->seq_to_client = seq_to_client;
-}
-
-/* The command the next server reply will answer. */
-static enum smtp_verb
-engine_awaited(const struct flow *f)
-{
-	const struct smtp_session *s = &f->smtp;
-
-	if (s->fifo_len == 0)
-		return SMTP_V_NONE;
-	return (enum smtp_verb)s->fifo[s->fifo_head % SMTP_FIFO_RUNS].verb;
 }
 
 /*
@@ -889,7 +866,7 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 		}
 		if (enforce && dir == 1 && !engine_tls_exempt(e, f) &&
 		    e->conf->starttls == CONFIG_STARTTLS_STRIP &&
-		    engine_awaited(f) == SMTP_V_EHLO && p.payload_len > 0 &&
+		    smtp_awaited(&f->smtp) == SMTP_V_EHLO && p.payload_len > 0 &&
 		    engine_strip_starttls((uint8_t *)(uintptr_t)p.payload,
 		    p.payload_len)) {
 			e->st.starttls_stripped++;

@@ -1128,6 +1128,14 @@ smtp_gap(struct smtp_session *s, struct rg_mem *m, enum smtp_dir dir)
 	}
 }
 
+enum smtp_verb
+smtp_awaited(const struct smtp_session *s)
+{
+	if (s->fifo_len == 0)
+		return SMTP_V_NONE;
+	return (enum smtp_verb)s->fifo[s->fifo_head % SMTP_FIFO_RUNS].verb;
+}
+
 bool
 smtp_client_held(const struct smtp_session *s)
 {

@@ -132,6 +132,9 @@ void smtp_gap(struct smtp_session *s, struct rg_mem *m, enum smtp_dir dir);
  * then, so that the client retransmits it once the reply is known. */
 bool smtp_client_waiting(const struct smtp_session *s);
 
+/* The command the next server reply will answer (SMTP_V_NONE if none). */
+enum smtp_verb smtp_awaited(const struct smtp_session *s);
+
 /* True when client bytes that followed such a command (before its reply)
  * are being held: a client pipelined past DATA, AUTH or STARTTLS, which
  * RFC 2920 forbids and which a server may read as commands. */

@@ -515,7 +515,7 @@ test_strings(void)
 	ASSERT_STR_EQ(addr_trick_str(ADDR_TRICK_SOURCE_ROUTE), "source-route");
 	ASSERT_STR_EQ(addr_trick_str(ADDR_TRICK_PERCENT), "percent-hack");
 	ASSERT_STR_EQ(addr_trick_str(ADDR_TRICK_BANG), "bang-path");
-	ASSERT_STR_EQ(addr_trick_str(ADDR_TRICK_QUOTED), "quoted");
+	ASSERT_STR_EQ(addr_trick_str(ADDR_TRICK_QUOTED), "quoted-route");
 }
 
 int
