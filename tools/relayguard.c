@@ -93,7 +93,7 @@ cmd_config_test(int argc, char **argv, const char *config_path,
 			    "argument '%s'\n"
 			    "usage: relayguard config-test [-c FILE] [-v]\n",
 			    argv[i]);
-			return 1;
+			return 2;
 		}
 	}
 	if (!conffile_load(config_path, config_given, &c, err, sizeof(err))) {
@@ -196,15 +196,16 @@ main(int argc, char **argv)
 		perror("relayguard");
 		return 1;
 	}
+	/* Usage errors exit 2 (relayguard(8)), failures 1. */
 	n = strip_config(argc, argv, args, &config_path, &config_given);
 	if (n < 0) {
 		free(args);
-		return 1;
+		return 2;
 	}
 	if (n < 2) {
 		usage(stderr);
 		free(args);
-		return 1;
+		return 2;
 	}
 	if (strcmp(args[1], "-h") == 0 || strcmp(args[1], "--help") == 0 ||
 	    strcmp(args[1], "help") == 0) {
@@ -215,6 +216,14 @@ main(int argc, char **argv)
 			help_argv[2] = NULL;
 			free(args);
 			return sc->fn(2, help_argv, config_path, config_given);
+		}
+		if (n >= 3) {
+			/* A typo must not look like help given. */
+			fprintf(stderr, "relayguard: unknown subcommand '%s'\n",
+			    args[2]);
+			usage(stderr);
+			free(args);
+			return 2;
 		}
 		usage(stdout);
 		free(args);
@@ -229,14 +238,14 @@ main(int argc, char **argv)
 		fprintf(stderr, "relayguard: unknown option '%s'\n", args[1]);
 		usage(stderr);
 		free(args);
-		return 1;
+		return 2;
 	}
 	if ((sc = subcommand_find(args[1])) == NULL) {
 		fprintf(stderr, "relayguard: unknown subcommand '%s'\n",
 		    args[1]);
 		usage(stderr);
 		free(args);
-		return 1;
+		return 2;
 	}
 	rc = sc->fn(n - 1, args + 1, config_path, config_given);
 	free(args);
