@@ -12,7 +12,22 @@ PACKAGES="build-essential pkg-config clang libpcap-dev libjansson-dev
 libsqlite3-dev libnftnl-dev libmnl-dev libnetfilter-queue-dev libcap-dev
 libseccomp-dev libnids-dev tshark tcpdump python3-scapy iproute2 nftables
 iptables postfix swaks nmap sqlite3 valgrind libclang-rt-14-dev
-iputils-ping sasl2-bin libsasl2-modules time procps"
+iputils-ping sasl2-bin libsasl2-modules time procps libidn12 libwrap0 m4"
+# libidn12 (exim4), libwrap0 (sendmail) and m4 (sendmail's cf) serve the
+# three MTAs scripts/mta-roots.sh unpacks (not installs) for the
+# differential lab; Postfix is the installed one.
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+# mta_roots — unpack the lab's other MTAs (as root; a failure is fatal:
+# the tests/mta suite needs them).
+mta_roots() {
+	if [ "$(id -u)" -eq 0 ]; then
+		sh "$HERE/mta-roots.sh"
+	elif ! sh "$HERE/mta-roots.sh" --check; then
+		echo "deps: run 'make deps' as root to unpack them" >&2
+		return 1
+	fi
+}
 
 missing=""
 for p in $PACKAGES; do
@@ -22,7 +37,8 @@ done
 
 if [ -z "$missing" ]; then
 	echo "deps: all packages installed"
-	exit 0
+	mta_roots
+	exit
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -74,4 +90,5 @@ case " $missing " in
 	fi
 	;;
 esac
+mta_roots
 echo "deps: done"
