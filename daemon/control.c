@@ -218,6 +218,7 @@ control_status(struct rgd *d)
 	SET("sessions", s->sessions);
 	SET("relay_attempts", s->relay_attempts);
 	SET("smuggling", s->smuggling);
+	SET("ambiguities", s->ambiguities);
 	SET("anomalies", s->anomalies);
 	SET("drops", s->drops);
 	SET("resets", ws.resets_sent);

@@ -62,7 +62,7 @@ worker_events(struct worker *w)
 		buf[n - 1] = '\0';	/* the newline */
 		log_info("%s", buf);
 		if (ev.kind == EVENT_RELAY_ATTEMPT ||
-		    ev.kind == EVENT_SMUGGLING)
+		    ev.kind == EVENT_SMUGGLING || ev.kind == EVENT_AMBIGUITY)
 			rgd_keep_evidence(w->d, &ev.client, buf);
 	}
 }

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "policy.h"	/* POLICY_MAX_BLOCK_AFTER: the tracker's own limit */
+#include "smtp.h"	/* the server-software names */
 
 #define CONFIG_TOKEN_SHOW 64	/* bytes of a bad token quoted in errors */
 #define CONFIG_MAX_QUEUES 64	/* one worker per queue: keep it sane */
@@ -523,6 +524,20 @@ config_key_starttls(struct config_ctx *x, const struct config_tok *v,
 }
 
 static bool
+config_key_server_software(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	enum smtp_software sw;
+
+	(void)n;
+	if (!smtp_software_lookup(v->p, v->len, &sw))
+		return config_tok_error(x, "invalid server-software (any, "
+		    "postfix, exim, sendmail or opensmtpd)", v);
+	x->c->server_software = (int)sw;
+	return true;
+}
+
+static bool
 config_key_min_ttl(struct config_ctx *x, const struct config_tok *v, size_t n)
 {
 	uint64_t val;
@@ -613,6 +628,7 @@ static const struct config_key config_keys[] = {
 	{ "hook",		config_key_hook,		false },
 	{ "queue",		config_key_queue,		false },
 	{ "starttls",		config_key_starttls,		false },
+	{ "server-software",	config_key_server_software,	false },
 	{ "min-ttl",		config_key_min_ttl,		false },
 	{ "max-flows",		config_key_max_flows,		false },
 	{ "flow-memory",	config_key_flow_memory,		false },
@@ -836,6 +852,9 @@ config_format(const struct config *c, char *buf, size_t len)
 		    (unsigned)c->queue_last);
 	config_out(&w, "starttls %s\n",
 	    (unsigned)c->starttls < 3 ? starttls[c->starttls] : "allow");
+	config_out(&w, "server-software %s\n",
+	    smtp_software_name((enum smtp_software)c->server_software) != NULL ?
+	    smtp_software_name((enum smtp_software)c->server_software) : "any");
 	config_out(&w, "min-ttl %u\n", (unsigned)c->min_ttl);
 	config_out(&w, "max-flows %" PRIu32 "\n", c->max_flows);
 	/* The largest exact binary unit keeps the value readable. */

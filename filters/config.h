@@ -37,6 +37,7 @@ struct config {
 	enum config_hook hook;			/* default: forward */
 	uint16_t queue_first, queue_last;	/* default: 0-0 */
 	enum config_starttls starttls;		/* default: allow */
+	int server_software;			/* enum smtp_software; any */
 	uint8_t min_ttl;			/* default: 0 (off) */
 	uint32_t max_flows;			/* default: 100000 */
 	uint64_t flow_memory;			/* bytes; default 64M */

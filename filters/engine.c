@@ -42,6 +42,7 @@ struct engine_pkt {
 	enum smtp_dir dir;
 	bool relay;		/* a relay RCPT completed in this packet */
 	bool smuggling;		/* an ambiguous end-of-data in this packet */
+	bool ambiguous;		/* a line some server reads otherwise */
 	bool starttls_denied;	/* an untrusted STARTTLS, starttls deny */
 	bool unreadable;	/* a line that cannot be judged (inline) */
 	bool block;
@@ -326,6 +327,45 @@ engine_tls_exempt(const struct engine *e, const struct flow *f)
 	    policy_trusted(e->policy, &f->client);
 }
 
+/*
+ * A client line that some real server could execute as another command
+ * than we read (smtp.h, SMTP_AMB_*).  Only a client that could relay
+ * matters: trusted and authenticated ones may relay anyway.
+ */
+static void
+engine_ambiguity(struct engine_pkt *pk, const struct smtp_item *it)
+{
+	struct engine *e = pk->e;
+	struct flow *f = pk->f;
+	struct event *ev;
+	size_t i, n;
+
+	if (f->smtp.authenticated || policy_trusted(e->policy, &f->client))
+		return;
+	e->st.ambiguities++;
+	pk->ambiguous = true;
+	if (f->anomaly_events >= ENGINE_ANOMALY_EVENTS_PER_FLOW)
+		return;
+	f->anomaly_events++;
+	if ((ev = engine_event(e, EVENT_AMBIGUITY, f)) == NULL)
+		return;
+	ev->what = it->ambiguity;
+	ev->command = it->verb == SMTP_V_UNKNOWN ? NULL :
+	    smtp_verb_name(it->verb);
+	ev->action = e->conf->mode == CONFIG_MODE_ENFORCE ?
+	    EVENT_ACTION_RESET : EVENT_ACTION_REPORT;
+	if (!event_copy_text(ev->line, sizeof(ev->line), it->line,
+	    it->line_len) || it->truncated)
+		ev->truncated = true;
+	/* A NUL would end the text: show it as an invalid byte (U+FFFD). */
+	n = strlen(ev->line);
+	for (i = n; i < sizeof(ev->line) - 1 && i < it->line_len; i++) {
+		ev->line[i] = it->line[i] == '\0' ? (char)0xff :
+		    (char)it->line[i];
+		ev->line[i + 1] = '\0';
+	}
+}
+
 static void
 engine_item(struct engine_pkt *pk, const struct smtp_item *it)
 {
@@ -340,6 +380,8 @@ engine_item(struct engine_pkt *pk, const struct smtp_item *it)
 	switch (it->kind) {
 	case SMTP_ITEM_COMMAND:
 		e->st.commands++;
+		if (it->ambiguity != NULL)
+			engine_ambiguity(pk, it);
 		switch (it->verb) {
 		case SMTP_V_HELO:
 		case SMTP_V_EHLO:
@@ -428,6 +470,7 @@ engine_sink(void *ctx, const uint8_t *data, size_t len, uint32_t gap)
 		smtp_gap(s, &pk->e->mem, (enum smtp_dir)pk->dir);
 	}
 	pk->e->st.payload_bytes += len;
+	smtp_set_software(s, (enum smtp_software)pk->e->conf->server_software);
 	/* Until the parser says AGAIN: an item may consume no bytes (a
 	 * smuggling report precedes the commands it exposes). */
 	for (unsigned guard = 0; guard < 10000000; guard++) {
@@ -911,8 +954,8 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 			engine_close_flow(e, f);
 	}
 
-	stop = pk.relay || pk.smuggling || pk.starttls_denied ||
-	    (pk.unreadable && e->inline_mode);
+	stop = pk.relay || pk.smuggling || pk.ambiguous ||
+	    pk.starttls_denied || (pk.unreadable && e->inline_mode);
 	if (stop && e->conf->mode == CONFIG_MODE_ENFORCE) {
 		/* Each end gets a RST at the sequence number it expects: the
 		 * bytes that passed before this dropped packet. */

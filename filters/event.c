@@ -19,6 +19,7 @@ event_kind_str(enum event_kind k)
 	case EVENT_BLOCK:		return "block";
 	case EVENT_SMUGGLING:		return "smuggling";
 	case EVENT_ANOMALY:		return "anomaly";
+	case EVENT_AMBIGUITY:		return "ambiguity";
 	}
 	return "unknown";
 }
@@ -155,6 +156,16 @@ event_set_peer(json_t *o, const char *key, const char *pkey,
 		json_object_set_new(o, pkey, json_integer(port));
 }
 
+/* Both ends of the connection, with their ports. */
+static void
+event_set_ends(json_t *o, const struct event *ev)
+{
+	event_set_peer(o, "client", "client_port", &ev->client,
+	    ev->client_port);
+	event_set_peer(o, "server", "server_port", &ev->server,
+	    ev->server_port);
+}
+
 size_t
 event_json(const struct event *ev, char *buf, size_t len)
 {
@@ -168,10 +179,7 @@ event_json(const struct event *ev, char *buf, size_t len)
 	event_set_str(o, "time", event_time_str(ev->time, tbuf, sizeof(tbuf)));
 	switch (ev->kind) {
 	case EVENT_RELAY_ATTEMPT:
-		event_set_peer(o, "client", "client_port", &ev->client,
-		    ev->client_port);
-		event_set_peer(o, "server", "server_port", &ev->server,
-		    ev->server_port);
+		event_set_ends(o, ev);
 		if (ev->helo[0] != '\0')
 			event_set_str(o, "helo", ev->helo);
 		if (ev->mail_from[0] != '\0')
@@ -193,18 +201,24 @@ event_json(const struct event *ev, char *buf, size_t len)
 		break;
 	case EVENT_SMUGGLING:
 	case EVENT_ANOMALY:
-		event_set_peer(o, "client", "client_port", &ev->client,
-		    ev->client_port);
-		event_set_peer(o, "server", "server_port", &ev->server,
-		    ev->server_port);
+		event_set_ends(o, ev);
 		if (ev->what != NULL)
 			event_set_str(o, ev->kind == EVENT_SMUGGLING ?
 			    "variant" : "what", ev->what);
 		break;
+	case EVENT_AMBIGUITY:
+		event_set_ends(o, ev);
+		if (ev->what != NULL)
+			event_set_str(o, "what", ev->what);
+		if (ev->command != NULL)
+			event_set_str(o, "command", ev->command);
+		event_set_str(o, "line", ev->line);
+		break;
 	}
 	if (ev->truncated)
 		json_object_set_new(o, "truncated", json_true());
-	if (ev->kind != EVENT_ANOMALY)
+	/* Anomalies only report; the few that end a session say so. */
+	if (ev->kind != EVENT_ANOMALY || ev->action != EVENT_ACTION_NONE)
 		event_set_str(o, "action", event_action_str(ev->action));
 	n = json_dumpb(o, buf, len, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);

@@ -15,6 +15,7 @@ enum event_kind {
 	EVENT_BLOCK,
 	EVENT_SMUGGLING,
 	EVENT_ANOMALY,
+	EVENT_AMBIGUITY,	/* a line some server reads otherwise */
 };
 
 enum event_action {
@@ -36,7 +37,10 @@ struct event {
 	char domain[256];		/* where the path leads ("" if none) */
 	const char *reason;		/* static: why it is a relay attempt */
 	const char *trick;		/* static: routing trick or NULL */
-	const char *what;		/* static: anomaly/smuggling name */
+	const char *what;		/* static: anomaly/smuggling/ambiguity
+					 * name */
+	const char *command;		/* static: ambiguity: the verb read */
+	char line[EVENT_TEXT_MAX];	/* ambiguity: the line as sent */
 	uint32_t attempts;		/* block: attempts in the window */
 	uint32_t offences;		/* block: this client's block count */
 	rg_time_t duration;		/* block: usec */

@@ -65,6 +65,8 @@ static const char *const smtp_smuggle_names[3][3] = {
 #define F_PEND_LOST	0x02	/* bytes after pending were lost: resync there */
 #define F_OUT_C		0x04	/* client line buffer handed out in an item */
 #define F_OUT_S		0x08	/* server line buffer handed out in an item */
+#define F_CHUNKING	0x10	/* the last EHLO reply offered CHUNKING */
+#define F_EHLO_CHUNK	0x20	/* CHUNKING seen in the EHLO reply so far */
 
 /* s->defer: items owed, handed out in this order. */
 #define D_REALIGN	0x01
@@ -83,6 +85,7 @@ static const char *const smtp_smuggle_names[3][3] = {
 struct smtp_line {
 	const uint8_t *p;
 	size_t len;		/* without the line ending, cut at the cap */
+	size_t total;		/* without the line ending, uncut (saturating) */
 	bool trunc;
 	bool buffered;		/* p points into the half's line buffer */
 };
@@ -126,6 +129,43 @@ static const char *const smtp_verb_names[SMTP_V__COUNT] = {
 };
 
 static const uint8_t smtp_dot[] = ".";
+
+/*
+ * How each server software reads command lines, where the four real
+ * servers of the differential lab (tests/mta, tests/differential) were
+ * seen to differ.  Lengths are bytes without the line ending; a line
+ * longer than the limit may be read as something else than we read, so
+ * it is an ambiguity.  0: the server never reads such a line differently
+ * from us (it refuses it, or cuts only what we do not read either).
+ *
+ * - cmd_limit: Postfix cuts a command at line_length_limit (2048) and
+ *   runs the head; older Sendmail builds split at their 2 KiB buffer
+ *   (8.17 refuses with 421); Exim runs byte 16,385 onwards as the next
+ *   command, and we read only SMTP_LINE_MAX, so for Exim anything we cut
+ *   is ambiguous; OpenSMTPD refuses lines over 2 KiB and disconnects.
+ *   2000 stays below every one of them, with room for the line ending.
+ * - auth_limit: the same for AUTH lines and the lines that answer a 334
+ *   (SASL tokens can be long).  Postfix and OpenSMTPD discard the excess
+ *   of an over-long response (the authentication then fails); Exim reads
+ *   up to 16 KiB; a Sendmail 2 KiB buffer would split.
+ * - eightbit_verb: Sendmail with SevenBitInput strips the top bit of
+ *   every byte, so 0xD2 "CPT" is RCPT there.
+ * Other blanks (VT, FF), a CR not before the LF and NUL are ambiguous for
+ * every software: Postfix and Sendmail split on them like a space (and a
+ * NUL ends a Sendmail line), Exim and OpenSMTPD refuse them, and no
+ * legitimate client sends them, so refusing costs nothing.
+ */
+static const struct smtp_profile {
+	const char *name;
+	uint16_t cmd_limit, auth_limit;
+	bool eightbit_verb;
+} smtp_profiles[SMTP_SOFTWARE__COUNT] = {
+	[SMTP_SOFTWARE_ANY] =		{ "any", 2000, 2000, true },
+	[SMTP_SOFTWARE_POSTFIX] =	{ "postfix", 2000, 0, false },
+	[SMTP_SOFTWARE_EXIM] =		{ "exim", SMTP_LINE_MAX, 16383, false },
+	[SMTP_SOFTWARE_SENDMAIL] =	{ "sendmail", 2000, 2000, true },
+	[SMTP_SOFTWARE_OPENSMTPD] =	{ "opensmtpd", 0, 0, false },
+};
 
 static inline bool
 smtp_blank(uint8_t c)
@@ -227,6 +267,7 @@ smtp_line_reset(struct smtp_half *h, struct rg_mem *m, bool wipe)
 	else
 		h->line.len = 0;
 	h->skipping = false;
+	h->skipped = 0;
 }
 
 /*
@@ -241,14 +282,22 @@ smtp_line_keep(struct smtp_half *h, struct rg_mem *m, const uint8_t *p,
 {
 	size_t room, take;
 
-	if (h->skipping || n == 0)
+	if (n == 0)
 		return;
+	if (h->skipping) {
+		h->skipped = n > UINT32_MAX - h->skipped ? UINT32_MAX :
+		    h->skipped + (uint32_t)n;
+		return;
+	}
 	room = max + 1 - h->line.len;
 	take = n < room ? n : room;
-	if (take < n)
-		h->skipping = true;
 	if (!rg_buf_append(&h->line, m, p, take, max + 1))
+		take = 0;
+	if (take < n) {
 		h->skipping = true;
+		h->skipped = n - take > UINT32_MAX ? UINT32_MAX :
+		    (uint32_t)(n - take);
+	}
 }
 
 /*
@@ -282,9 +331,13 @@ smtp_take_line(struct smtp_half *h, struct rg_mem *m, const uint8_t *p,
 		ln->buffered = true;
 	}
 	ln->trunc = h->skipping;
+	ln->total = raw + (h->skipping ? h->skipped : 0);
 	h->skipping = false;
-	if (!ln->trunc && raw > 0 && ln->p[raw - 1] == '\r')
+	h->skipped = 0;
+	if (!ln->trunc && raw > 0 && ln->p[raw - 1] == '\r') {
 		raw--;
+		ln->total--;
+	}
 	if (raw > max) {
 		raw = max;
 		ln->trunc = true;
@@ -409,25 +462,78 @@ smtp_reply_line_ok(const uint8_t *p, size_t n)
 	return n == 3 || p[3] == ' ' || p[3] == '-';
 }
 
+/* A byte that some server splits words on: C's isspace() without LF
+ * (Postfix's ISSPACE, Sendmail's isspace()). */
+static inline bool
+smtp_any_blank(uint8_t c)
+{
+	return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r';
+}
+
 /*
  * Split a command line into verb and argument: blanks, the verb up to the
- * next blank, blanks, the argument (as Postfix tokenises).
+ * next blank, blanks, the argument.  Blanks are every byte a real server
+ * splits on, so the verb is the widest reading (as Postfix and Sendmail
+ * tokenise); a line that needs it is flagged by smtp_ambiguity().
  */
 static void
 smtp_split(struct smtp_item *it)
 {
 	size_t i = 0, vs;
 
-	while (i < it->line_len && smtp_blank(it->line[i]))
+	while (i < it->line_len && smtp_any_blank(it->line[i]))
 		i++;
 	vs = i;
-	while (i < it->line_len && !smtp_blank(it->line[i]))
+	while (i < it->line_len && !smtp_any_blank(it->line[i]))
 		i++;
 	it->verb = smtp_verb_lookup(it->line + vs, i - vs);
-	while (i < it->line_len && smtp_blank(it->line[i]))
+	while (i < it->line_len && smtp_any_blank(it->line[i]))
 		i++;
 	it->arg = it->line + i;
 	it->arg_len = it->line_len - i;
+}
+
+/*
+ * Does some server of this software read the client line ln (a command,
+ * or auth true: an AUTH line or the answer to a 334) otherwise than the
+ * plain grammar does?  The name of the ambiguity, or NULL.
+ */
+static const char *
+smtp_ambiguity(const struct smtp_session *s, const struct smtp_line *ln,
+    bool auth)
+{
+	const struct smtp_profile *pf = &smtp_profiles[s->software <
+	    SMTP_SOFTWARE__COUNT ? s->software : SMTP_SOFTWARE_ANY];
+	uint16_t limit = auth ? pf->auth_limit : pf->cmd_limit;
+	size_t i;
+	bool verb = true;
+
+	if (limit != 0 && (ln->total > limit || (ln->trunc &&
+	    limit >= SMTP_LINE_MAX)))
+		return SMTP_AMB_LONG_LINE;
+	for (i = 0; i < ln->len; i++) {
+		switch (ln->p[i]) {
+		case '\v':
+		case '\f':
+			return SMTP_AMB_BLANK;
+		case '\r':
+			return SMTP_AMB_BARE_CR;
+		case '\0':
+			return SMTP_AMB_NUL;
+		case ' ':
+		case '\t':
+			/* The verb ends at the first blank after it. */
+			if (i > 0 && !smtp_blank(ln->p[i - 1]))
+				verb = false;
+			break;
+		default:
+			if (ln->p[i] >= 0x80 && verb && !auth &&
+			    pf->eightbit_verb)
+				return SMTP_AMB_8BIT_VERB;
+			break;
+		}
+	}
+	return NULL;
 }
 
 /* --- the client side ------------------------------------------------------ */
@@ -506,6 +612,7 @@ smtp_client_line(struct smtp_session *s, const struct smtp_line *ln,
 		it->verb = SMTP_V_AUTH_DATA;
 		it->arg = ln->p;
 		it->arg_len = ln->len;
+		it->ambiguity = smtp_ambiguity(s, ln, true);
 		it->smuggled = (s->flags & F_SMUGGLED) != 0;
 		h->state = CM_CMD;
 		smtp_fifo_push(s, SMTP_V_AUTH_DATA);
@@ -515,6 +622,7 @@ smtp_client_line(struct smtp_session *s, const struct smtp_line *ln,
 
 	smtp_split(it);
 	v = it->verb;
+	it->ambiguity = smtp_ambiguity(s, ln, v == SMTP_V_AUTH);
 	it->smuggled = (s->flags & F_SMUGGLED) != 0 || h->state == CM_INJECT;
 	if (h->state == CM_INJECT)
 		return true;	/* after TLS: reported, no further effect */
@@ -531,6 +639,15 @@ smtp_client_line(struct smtp_session *s, const struct smtp_line *ln,
 		break;
 	case SMTP_V_BDAT:
 		s->flags &= (uint8_t)~F_SMUGGLED;
+		if (!(s->flags & F_CHUNKING)) {
+			/* A server that did not offer CHUNKING answers 500
+			 * and reads the chunk as commands (Sendmail): so do
+			 * we, and the line is an ambiguity (a server that
+			 * offered it in a reply we missed reads a chunk). */
+			if (it->ambiguity == NULL)
+				it->ambiguity = SMTP_AMB_BDAT;
+			break;
+		}
 		/* A cut line may hide a LAST or junk: the server would not
 		 * read a chunk we assumed, so the safe reading is none. */
 		if (ln->trunc || !smtp_bdat_parse(it->arg, it->arg_len, &size,
@@ -896,6 +1013,14 @@ smtp_reply(struct smtp_session *s, int code)
 
 	if (v != SMTP_V_NONE && v == wait)
 		s->client_wait = SMTP_V_NONE;
+	/* What the last greeting offered decides how BDAT is read. */
+	if ((v == SMTP_V_EHLO || v == SMTP_V_HELO || v == SMTP_V_LHLO) &&
+	    code / 100 == 2) {
+		s->flags &= (uint8_t)~F_CHUNKING;
+		if (v != SMTP_V_HELO && (s->flags & F_EHLO_CHUNK))
+			s->flags |= F_CHUNKING;
+	}
+	s->flags &= (uint8_t)~F_EHLO_CHUNK;
 	switch (v) {
 	case SMTP_V_DATA:
 		if (code == 354) {
@@ -938,6 +1063,22 @@ smtp_reply(struct smtp_session *s, int code)
 	return v;
 }
 
+/* Is the reply line "250-CHUNKING" or "250 CHUNKING" (any case, maybe
+ * followed by blanks)? */
+static bool
+smtp_offers_chunking(const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	if (n < 12 || p[0] != '2' || !rg_strncaseeq((const char *)p + 4,
+	    "CHUNKING", 8))
+		return false;
+	for (i = 12; i < n; i++)
+		if (!smtp_blank(p[i]))
+			return false;
+	return true;
+}
+
 /* A complete server line.  True when it became an item. */
 static bool
 smtp_server_line(struct smtp_session *s, const struct smtp_line *ln,
@@ -951,6 +1092,9 @@ smtp_server_line(struct smtp_session *s, const struct smtp_line *ln,
 			return false;
 		h->resync = false;
 	}
+	if (ok && smtp_awaited(s) == SMTP_V_EHLO &&
+	    smtp_offers_chunking(ln->p, ln->len))
+		s->flags |= F_EHLO_CHUNK;
 	if (!ok) {
 		if (ln->buffered)
 			s->flags |= F_OUT_S;
@@ -1053,6 +1197,35 @@ smtp_init(struct smtp_session *s)
 {
 	memset(s, 0, sizeof(*s));
 	smtp_fifo_push(s, SMTP_V_CONNECT);
+}
+
+void
+smtp_set_software(struct smtp_session *s, enum smtp_software sw)
+{
+	s->software = (unsigned)sw < SMTP_SOFTWARE__COUNT ? (uint8_t)sw :
+	    SMTP_SOFTWARE_ANY;
+}
+
+const char *
+smtp_software_name(enum smtp_software sw)
+{
+	if ((unsigned)sw >= SMTP_SOFTWARE__COUNT)
+		return NULL;
+	return smtp_profiles[sw].name;
+}
+
+bool
+smtp_software_lookup(const char *p, size_t n, enum smtp_software *sw)
+{
+	unsigned i;
+
+	for (i = 0; i < SMTP_SOFTWARE__COUNT; i++)
+		if (strlen(smtp_profiles[i].name) == n &&
+		    memcmp(smtp_profiles[i].name, p, n) == 0) {
+			*sw = (enum smtp_software)i;
+			return true;
+		}
+	return false;
 }
 
 void

@@ -30,6 +30,31 @@
 #define SMTP_PENDING_MAX 65536	/* client bytes held while awaiting a reply */
 #define SMTP_FIFO_RUNS	16	/* run-length entries of unanswered commands */
 
+/*
+ * What the protected server's software reads differently from the plain
+ * grammar (config key server-software).  Where real servers disagree, a
+ * command line that any of them could execute as something else than we
+ * read is an ambiguity: the item carries its name and the engine refuses
+ * the session.  SMTP_SOFTWARE_ANY is the union of the four measured
+ * servers; naming one narrows the union to what that one does.
+ */
+enum smtp_software {
+	SMTP_SOFTWARE_ANY = 0,
+	SMTP_SOFTWARE_POSTFIX,
+	SMTP_SOFTWARE_EXIM,
+	SMTP_SOFTWARE_SENDMAIL,
+	SMTP_SOFTWARE_OPENSMTPD,
+	SMTP_SOFTWARE__COUNT
+};
+
+/* Names of the ambiguities (smtp_item.ambiguity), static strings. */
+#define SMTP_AMB_BLANK		"other-blank"	/* VT or FF in a command */
+#define SMTP_AMB_BARE_CR	"bare-cr"	/* CR not before the LF */
+#define SMTP_AMB_NUL		"nul"		/* NUL in a command */
+#define SMTP_AMB_8BIT_VERB	"8bit-verb"	/* 8-bit byte in the verb */
+#define SMTP_AMB_LONG_LINE	"long-line"	/* over the server's limit */
+#define SMTP_AMB_BDAT	"bdat-not-offered"	/* BDAT without CHUNKING */
+
 enum smtp_dir { SMTP_CLIENT = 0, SMTP_SERVER = 1 };
 
 enum smtp_verb {
@@ -73,6 +98,11 @@ struct smtp_item {
 	 * pipelined STARTTLS, which a lenient server takes as commands. */
 	bool smuggled;
 	const char *what;	/* ANOMALY/SMUGGLING: a static name */
+	/* COMMAND: non-NULL (one of SMTP_AMB_*) when some server of the
+	 * configured software could execute this line as something other
+	 * than the verb and argument given here, which are the widest
+	 * reading (other blanks split like spaces).  NULL otherwise. */
+	const char *ambiguity;
 };
 
 enum smtp_status { SMTP_AGAIN = 0, SMTP_ITEM = 1 };
@@ -83,6 +113,8 @@ struct smtp_half {
 	uint8_t eol_state;	/* internal: CR/LF tracking in bodies */
 	bool skipping;		/* discarding the rest of an overlong line */
 	bool resync;		/* after a gap: skip to the next line start */
+	uint32_t skipped;	/* bytes of the current line past the cap
+				 * (saturating) */
 	uint32_t lines;		/* lines of the current multi-line reply */
 	uint64_t bdat_left;	/* octets of the current BDAT chunk */
 	struct rg_buf line;	/* partial line carried between calls */
@@ -99,6 +131,7 @@ struct smtp_session {
 	uint8_t client_wait;	/* verb whose reply the client side awaits */
 	uint8_t flags;		/* internal */
 	uint8_t defer;		/* internal: items owed to the caller */
+	uint8_t software;	/* enum smtp_software */
 	bool authenticated;	/* a 235 answered AUTH in this session */
 	bool tls;		/* STARTTLS accepted: both directions opaque */
 	bool in_body;		/* the client is sending a DATA/BDAT body */
@@ -110,6 +143,13 @@ struct smtp_session {
 
 /* Start a session at the beginning of a connection (banner expected). */
 void smtp_init(struct smtp_session *s);
+/* Read as this server software does (default SMTP_SOFTWARE_ANY); after
+ * smtp_init*(), before the first byte. */
+void smtp_set_software(struct smtp_session *s, enum smtp_software sw);
+/* "any", "postfix", ...; NULL for an out-of-range value. */
+const char *smtp_software_name(enum smtp_software sw);
+/* The software named by the n bytes at p; false if none is. */
+bool smtp_software_lookup(const char *p, size_t n, enum smtp_software *sw);
 /* Start a session picked up in the middle: both sides resynchronise at the
  * next line, and no banner is expected. */
 void smtp_init_midstream(struct smtp_session *s);

@@ -78,7 +78,7 @@ replay_summary(const struct engine_stats *s, double secs)
 	    "replay: %llu packets, %llu bytes, %llu tcp on smtp ports, "
 	    "%llu flows, %llu sessions\n"
 	    "replay: %llu commands, %llu replies, %llu relay attempts, "
-	    "%llu blocks, %llu smuggling, %llu anomalies\n"
+	    "%llu blocks, %llu smuggling, %llu ambiguities, %llu anomalies\n"
 	    "replay: %llu payload bytes, %llu body bytes, %llu uninspected "
 	    "(TLS), %llu gaps (%llu bytes), %llu retransmissions, "
 	    "%llu mismatches\n"
@@ -93,6 +93,7 @@ replay_summary(const struct engine_stats *s, double secs)
 	    (unsigned long long)s->commands, (unsigned long long)s->replies,
 	    (unsigned long long)s->relay_attempts,
 	    (unsigned long long)s->blocks, (unsigned long long)s->smuggling,
+	    (unsigned long long)s->ambiguities,
 	    (unsigned long long)s->anomalies,
 	    (unsigned long long)s->payload_bytes,
 	    (unsigned long long)s->body_bytes,

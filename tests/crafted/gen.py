@@ -739,6 +739,110 @@ def _(cap):
                  "v6c@[IPv6:2001:db8:99::1]"], client=C6, server=S6)
 
 
+# -- ambiguity (issue 7) ------------------------------------------------------
+# Command lines that some real server executes otherwise than the plain
+# grammar reads them.  The replies are those of the server that relays
+# each one in the differential lab (tests/mta, tests/differential).
+
+SENDMAIL_EHLO = "\r\n".join([
+    "250-mail.example.test Hello client.test [203.0.113.10]",
+    "250-ENHANCEDSTATUSCODES", "250-PIPELINING", "250-8BITMIME",
+    "250-SIZE", "250-DSN", "250-DELIVERBY", "250 HELP"])
+
+
+def amb_session(cap, lines, client=C4, ehlo=EHLO_REPLY, cport=40000):
+    """EHLO (with the given reply), MAIL, then each (client bytes, reply)."""
+    k = Conn(cap, client=client, cport=cport)
+    k.handshake()
+    k.banner()
+    k.cmd("EHLO client.test", ehlo)
+    k.mail()
+    for data, reply in lines:
+        k.c(data)
+        if reply is not None:
+            k.s(reply + "\r\n")
+    k.quit()
+    return k
+
+
+# Postfix and Sendmail split the verb on VT, FF and CR (isspace()): each of
+# these is a RCPT to them.
+@capture("amb_vt_rcpt")
+def _(cap):
+    amb_session(cap, [("RCPT\x0bTO:<amb1@evil.test>\r\n", OK_RCPT)])
+
+
+@capture("amb_ff_rcpt")
+def _(cap):
+    amb_session(cap, [("RCPT\x0cTO:<amb2@evil.test>\r\n", OK_RCPT)])
+
+
+@capture("amb_cr_rcpt")
+def _(cap):
+    amb_session(cap, [("RCPT\rTO:<amb3@evil.test>\r\n", OK_RCPT)])
+
+
+@capture("amb_leading_vt")
+def _(cap):
+    amb_session(cap, [("\x0bRCPT TO:<amb4@evil.test>\r\n", OK_RCPT)])
+
+
+# DATA<VT> is DATA to Postfix: its body holds text that looks like
+# commands, which a reader taking the line as unknown would run.
+@capture("amb_data_vt")
+def _(cap):
+    amb_session(cap, [("RCPT TO:<amb5@example.test>\r\n", OK_RCPT),
+                      ("DATA\x0b\r\n", GO_DATA),
+                      ("Subject: x\r\n\r\nRCPT TO:<amb5@evil.test>\r\n"
+                       "BDAT 10 LAST\r\n.\r\n", QUEUED)])
+
+
+# Exim cuts a command line at 16384 bytes and runs the rest as the next
+# command: a NOOP padded to 16385 bytes carries a RCPT.
+@capture("amb_long_line")
+def _(cap):
+    line = "NOOP " + "x" * (16385 - 5) + "RCPT TO:<amb6@evil.test>\r\n"
+    amb_session(cap, [(line, "500 5.5.1 Unrecognized command\r\n"
+                       "250 Accepted")])
+
+
+# 3000 bytes: over Postfix's and Sendmail's 2 KiB, under Exim's 16 KiB.
+@capture("amb_2k_line")
+def _(cap):
+    line = "RCPT TO:<amb7@example.test> X-PAD=" + "y" * 3000 + "\r\n"
+    amb_session(cap, [(line, OK_RCPT)])
+
+
+# Sendmail offers no CHUNKING: it answers BDAT with 500 and reads the
+# "chunk" as commands.
+@capture("amb_bdat_unoffered")
+def _(cap):
+    amb_session(cap, [("BDAT 29\r\nRCPT TO:<amb8@evil.test>\r\n",
+                       "500 5.5.1 Command unrecognized: \"BDAT 29\"\r\n"
+                       "250 2.1.5 <amb8@evil.test>... Recipient ok")],
+                ehlo=SENDMAIL_EHLO)
+
+
+@capture("amb_nul")
+def _(cap):
+    amb_session(cap, [("RCPT TO:<amb9@evil.test>\x00@example.test>\r\n",
+                       OK_RCPT)])
+
+
+# Sendmail with SevenBitInput strips the top bit: 0xD2 is R.
+@capture("amb_8bit_verb")
+def _(cap):
+    amb_session(cap, [("\xd2CPT TO:<amb10@evil.test>\r\n",
+                       "500 5.5.1 Command unrecognized")])
+
+
+# A trusted client may relay anyway: its odd lines are not refused.
+@capture("amb_trusted")
+def _(cap):
+    amb_session(cap, [("RCPT\x0bTO:<amb11@evil.test>\r\n", OK_RCPT)],
+                client=T4)
+
+
 def link_case(cap):
     simple(cap, ["lk@evil.test"])
 

@@ -7,7 +7,7 @@ check_events.py -- compare relayguard replay events with an expected file.
 
 EXPECTED is JSON lines; blank lines and lines starting with '#' are
 comments.  Only events whose "event" is one of the kinds are compared
-(default relay-attempt,block,smuggling: anomaly events are ignored unless
+(default relay-attempt,block,smuggling,ambiguity: anomaly events are ignored unless
 asked for), one by one in order.  For each expected object only the keys it
 holds are compared, so the tool may add fields freely; a key whose expected
 value is null must be ABSENT from the actual event.
@@ -22,7 +22,7 @@ input (an unreadable file, a line that is not a JSON object).
 import json
 import sys
 
-DEFAULT_KINDS = "relay-attempt,block,smuggling"
+DEFAULT_KINDS = "relay-attempt,block,smuggling,ambiguity"
 DEFAULT_IGNORE = "time,client_port,server_port"
 
 

@@ -213,6 +213,13 @@ test_every_key(void)
 	config_free(&c);
 	EXPECT_OK("starttls allow\n", &c);
 	ASSERT_INT_EQ(c.starttls, CONFIG_STARTTLS_ALLOW);
+	ASSERT_INT_EQ(c.server_software, SMTP_SOFTWARE_ANY);
+	config_free(&c);
+	EXPECT_OK("server-software exim\n", &c);
+	ASSERT_INT_EQ(c.server_software, SMTP_SOFTWARE_EXIM);
+	config_free(&c);
+	EXPECT_OK("server-software sendmail\n", &c);
+	ASSERT_INT_EQ(c.server_software, SMTP_SOFTWARE_SENDMAIL);
 	config_free(&c);
 }
 
@@ -308,6 +315,12 @@ test_bad_values(void)
 	    "'0-65535'");
 	EXPECT_ERR("starttls require\n", "t.conf:1: invalid starttls (allow, "
 	    "strip or deny) 'require'");
+	EXPECT_ERR("server-software exchange\n", "t.conf:1: invalid "
+	    "server-software (any, postfix, exim, sendmail or opensmtpd) "
+	    "'exchange'");
+	EXPECT_ERR("server-software Postfix\n", "t.conf:1: invalid "
+	    "server-software (any, postfix, exim, sendmail or opensmtpd) "
+	    "'Postfix'");
 	EXPECT_ERR("min-ttl 256\n", "t.conf:1: invalid min-ttl (0-255) '256'");
 	EXPECT_ERR("min-ttl -1\n", "t.conf:1: invalid min-ttl (0-255) '-1'");
 	EXPECT_ERR("max-flows 0\n", "t.conf:1: invalid max-flows (1-10000000) "
@@ -768,6 +781,7 @@ test_format(void)
 	    "hook forward\n"
 	    "queue 0\n"
 	    "starttls allow\n"
+	    "server-software any\n"
 	    "min-ttl 0\n"
 	    "max-flows 100000\n"
 	    "flow-memory 64M\n"

@@ -36,6 +36,12 @@ struct step {
 #define NSTEPS(a) (sizeof(a) / sizeof((a)[0]))
 
 #define BANNER	S("220 mx.example.test ESMTP\r\n")
+/* A greeting that offers CHUNKING: BDAT is read as chunks only then. */
+#define EHLO_CHUNKING C("EHLO c\r\n"), S("250-mx\r\n250 CHUNKING\r\n")
+#define EHLO_CHUNKING_ITEMS "C EHLO c\nR 250 EHLO\n"
+
+/* The server software run() reads as (smtp_set_software()). */
+static enum smtp_software test_software = SMTP_SOFTWARE_ANY;
 
 struct out {
 	char *p;
@@ -107,8 +113,10 @@ render(struct out *o, const struct smtp_item *it)
 		TEST_CHECK(it->arg >= it->line &&
 		    it->arg + it->arg_len <= it->line + it->line_len);
 		TEST_CHECK(it->line_len <= SMTP_LINE_MAX);
-		snprintf(tmp, sizeof(tmp), "C%s%s ", it->smuggled ? "!" : "",
-		    it->truncated ? "~" : "");
+		snprintf(tmp, sizeof(tmp), "C%s%s%s%s ",
+		    it->smuggled ? "!" : "", it->truncated ? "~" : "",
+		    it->ambiguity != NULL ? "?" : "",
+		    it->ambiguity != NULL ? it->ambiguity : "");
 		out_str(o, tmp);
 		out_bytes(o, it->line, it->line_len);
 		while (i < it->line_len && (it->line[i] == ' ' ||
@@ -212,6 +220,7 @@ run(const struct step *st, size_t n, int mode, uint32_t seed,
 
 	rng_state = seed ? seed : 1;
 	smtp_init(&s);
+	smtp_set_software(&s, test_software);
 	for (i = 0; i < n; i++) {
 		if (st[i].dir == STEP_GAP) {
 			smtp_gap(&s, &m, (enum smtp_dir)st[i].len);
@@ -546,6 +555,7 @@ test_bdat(void)
 	/* Chunk data holds command lines and does not end in CRLF. */
 	static const struct step st[] = {
 		BANNER,
+		EHLO_CHUNKING,
 		C("MAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\n"
 		  "BDAT 30\r\nRCPT TO:<x@evil.test>\r\nDATA\r\nzBDAT 23\r\n"
 		  "\r\nRCPT TO:<y@evil.test>BDAT 0 LAST\r\nQUIT\r\n"),
@@ -554,6 +564,7 @@ test_bdat(void)
 	};
 	static const struct step st2[] = {
 		BANNER,
+		EHLO_CHUNKING,
 		C("BDAT 6 LAST\r\nRCPT\r\nRSET\r\n"),
 		S("250 ok\r\n250 ok\r\n"),
 		C("bdat 3\r\nab"),
@@ -564,6 +575,7 @@ test_bdat(void)
 
 	dialogue("bdat", st, NSTEPS(st),
 	    "R 220 CONNECT\n"
+	    EHLO_CHUNKING_ITEMS
 	    "C MAIL FROM:<a@example.test>\n"
 	    "C RCPT TO:<b@example.test>\n"
 	    "C BDAT 30\n"
@@ -581,6 +593,7 @@ test_bdat(void)
 	TEST_CHECK(!sum.in_body);
 	dialogue("bdat2", st2, NSTEPS(st2),
 	    "R 220 CONNECT\n"
+	    EHLO_CHUNKING_ITEMS
 	    "C BDAT 6 LAST\n"
 	    "C RSET\n"
 	    "R 250 BDAT\n"
@@ -597,6 +610,7 @@ test_bdat_invalid(void)
 {
 	static const struct step st[] = {
 		BANNER,
+		EHLO_CHUNKING,
 		C("BDAT\r\nRCPT TO:<w@evil.test>\r\n"),
 		C("BDAT -1 LAST\r\nRCPT TO:<x@evil.test>\r\n"),
 		C("BDAT 15555555557777777777 LAST\r\nRCPT TO:<y@evil.test>\r\n"),
@@ -609,6 +623,7 @@ test_bdat_invalid(void)
 
 	dialogue("bdat-invalid", st, NSTEPS(st),
 	    "R 220 CONNECT\n"
+	    EHLO_CHUNKING_ITEMS
 	    "C BDAT\n"
 	    "A bdat-invalid\n"
 	    "C RCPT TO:<w@evil.test>\n"
@@ -640,6 +655,7 @@ test_bdat_replies(void)
 	 * still being read; the answer to the current one means loss. */
 	static const struct step st[] = {
 		BANNER,
+		EHLO_CHUNKING,
 		C("BDAT 3\r\nabcBDAT 6 LAST\r\nde"),
 		S("250 ok\r\n"),
 		C("fghi"),
@@ -651,6 +667,7 @@ test_bdat_replies(void)
 	};
 	dialogue("bdat-replies", st, NSTEPS(st),
 	    "R 220 CONNECT\n"
+	    EHLO_CHUNKING_ITEMS
 	    "C BDAT 3\n"
 	    "C BDAT 6 LAST\n"
 	    "R 250 BDAT\n"
@@ -859,7 +876,7 @@ test_line_forms(void)
 	    "C  (UNKNOWN)\n"
 	    "C     (UNKNOWN)\n"
 	    "C foo bar (UNKNOWN)\n"
-	    "C RCPT TO:<e@example.test>\\x0d\n"
+	    "C?bare-cr RCPT TO:<e@example.test>\\x0d\n"
 	    "C STARTTLSX (UNKNOWN)\n"
 	    "C DATA\n"
 	    "R 250 MAIL\n"
@@ -930,15 +947,156 @@ test_overlong(void)
 	st[3].len = SMTP_LINE_MAX + 3;
 	dialogue("overlong", st, NSTEPS(st),
 	    "R 220 CONNECT\n"
-	    "C~ RCPT TO:<aaaaaaaaaaaaaaa...[4096]\n"
+	    "C~?long-line RCPT TO:<aaaaaaaaaaaaaaa...[4096]\n"
 	    "C RCPT TO:<b@example.test>\n"
-	    "C xxxxxxxxxxxxxxxxxxxxxxxx...[4096] (UNKNOWN)\n"
-	    "C~ yyyyyyyyyyyyyyyyyyyyyyyy...[4096] (UNKNOWN)\n"
+	    "C?long-line xxxxxxxxxxxxxxxxxxxxxxxx...[4096] (UNKNOWN)\n"
+	    "C~?long-line yyyyyyyyyyyyyyyyyyyyyyyy...[4096] (UNKNOWN)\n"
 	    "R 500 RCPT\n"
 	    "R 500 RCPT\n"
 	    "R 500 UNKNOWN\n"
 	    "R 250 UNKNOWN\n", &sum);
 	ASSERT_INT_EQ(sum.anomalies, 2);
+}
+
+/*
+ * Lines that some real server reads as another command than the plain
+ * grammar: other blanks, a bare CR, NUL, an 8-bit verb, over-long lines
+ * and BDAT without CHUNKING carry the ambiguity's name, however the bytes
+ * are split.  The verb is the widest reading (other blanks split).
+ */
+static void
+test_ambiguity(void)
+{
+	static char long_rcpt[3000 + 64];
+	struct step st[] = {
+		BANNER,
+		C("EHLO c\r\n"),
+		S("250-mx\r\n250 PIPELINING\r\n"),
+		C("RCPT\vTO:<a@evil.test>\r\n"),
+		C("RCPT\fTO:<b@evil.test>\r\n"),
+		C("RCPT\rTO:<c@evil.test>\r\n"),
+		C("\vRCPT TO:<d@evil.test>\r\n"),
+		C("RCPT TO:<e@example.test>\0junk\r\n"),
+		C("\xd2" "CPT TO:<f@evil.test>\r\n"),
+		C("RCPT TO:<g@ex\xe5mple.test>\r\n"),
+		C("BDAT 5\r\nRCPT TO:<h@evil.test>\r\n"),
+		{ SMTP_CLIENT, long_rcpt, 0 },
+		C("RCPT TO:<ok@example.test>\r\n"),
+		C("DATA\v\r\n"),
+	};
+	static const char expect_any[] =
+	    "R 220 CONNECT\n"
+	    "C EHLO c\n"
+	    "R 250 EHLO\n"
+	    "C?other-blank RCPT\\x0bTO:<a@evil.test> (RCPT)\n"
+	    "C?other-blank RCPT\\x0cTO:<b@evil.test> (RCPT)\n"
+	    "C?bare-cr RCPT\\x0dTO:<c@evil.test> (RCPT)\n"
+	    "C?other-blank \\x0bRCPT TO:<d@evil.test> (RCPT)\n"
+	    "C?nul RCPT TO:<e@example.test>\\x00junk\n"
+	    "C?8bit-verb \\xd2CPT TO:<f@evil.test> (UNKNOWN)\n"
+	    "C RCPT TO:<g@ex\\xe5mple.test>\n"
+	    "C?bdat-not-offered BDAT 5\n"
+	    "C RCPT TO:<h@evil.test>\n"
+	    "C?long-line RCPT TO:<aaaaaaaaaaaaaaa...[3010]\n"
+	    "C RCPT TO:<ok@example.test>\n"
+	    "C?other-blank DATA\\x0b (DATA)\n";
+	struct summary sum;
+	size_t n;
+
+	n = (size_t)snprintf(long_rcpt, sizeof(long_rcpt), "RCPT TO:<");
+	memset(long_rcpt + n, 'a', 3000);
+	n += 3000;
+	n += (size_t)snprintf(long_rcpt + n, sizeof(long_rcpt) - n, ">\r\n");
+	st[11].len = n;
+
+	dialogue("ambiguity-any", st, NSTEPS(st), expect_any, &sum);
+	ASSERT_INT_EQ(sum.body_bytes, 0);
+
+	/* Sendmail: the same; Postfix and Exim do not strip the top bit;
+	 * Exim reads 3,000 bytes whole; OpenSMTPD refuses long lines. */
+	test_software = SMTP_SOFTWARE_EXIM;
+	{
+		struct out o = { 0 };
+
+		run(st, NSTEPS(st), MODE_WHOLE, 0, 0, 0, &o, NULL);
+		TEST_CHECK(strstr(o.p, "C \\xd2CPT TO:<f@evil.test> "
+		    "(UNKNOWN)\n") != NULL);
+		TEST_CHECK(strstr(o.p, "C RCPT TO:<aaaaaaaaaaaaaaa...[3010]\n")
+		    != NULL);
+		TEST_CHECK(strstr(o.p, "C?other-blank RCPT\\x0bTO:") != NULL);
+		free(o.p);
+	}
+	test_software = SMTP_SOFTWARE_OPENSMTPD;
+	{
+		struct out o = { 0 };
+
+		run(st, NSTEPS(st), MODE_WHOLE, 0, 0, 0, &o, NULL);
+		TEST_CHECK(strstr(o.p, "C RCPT TO:<aaaaaaaaaaaaaaa...[3010]\n")
+		    != NULL);
+		TEST_CHECK(strstr(o.p, "C?bdat-not-offered BDAT 5\n") != NULL);
+		free(o.p);
+	}
+	test_software = SMTP_SOFTWARE_ANY;
+}
+
+/* CHUNKING decides how BDAT is read: offered by the last greeting only. */
+static void
+test_bdat_offer(void)
+{
+	static const struct step st[] = {
+		BANNER,
+		C("BDAT 5\r\nRCPT TO:<a@evil.test>\r\n"),
+		S("503 need EHLO\r\n550 no\r\n"),
+		C("EHLO c\r\n"),
+		S("250-mx\r\n250-chunking\r\n250 8BITMIME\r\n"),
+		C("BDAT 4\r\nRCPT"),
+		S("250 ok\r\n"),
+		C("HELO c\r\n"),
+		S("250 mx\r\n"),
+		C("BDAT 5\r\nRCPT TO:<b@evil.test>\r\n"),
+		S("500 unknown\r\n550 no\r\n"),
+		C("EHLO c\r\n"),
+		S("250-mx\r\n250-X-CHUNKING\r\n250 CHUNKINGS\r\n"),
+		C("BDAT 5\r\nRCPT TO:<c@evil.test>\r\n"),
+	};
+
+	dialogue("bdat-offer", st, NSTEPS(st),
+	    "R 220 CONNECT\n"
+	    "C?bdat-not-offered BDAT 5\n"
+	    "C RCPT TO:<a@evil.test>\n"
+	    "R 503 BDAT\n"
+	    "R 550 RCPT\n"
+	    "C EHLO c\n"
+	    "R 250 EHLO\n"
+	    "C BDAT 4\n"
+	    "R 250 BDAT\n"
+	    "C HELO c\n"
+	    "R 250 HELO\n"
+	    "C?bdat-not-offered BDAT 5\n"
+	    "C RCPT TO:<b@evil.test>\n"
+	    "R 500 BDAT\n"
+	    "R 550 RCPT\n"
+	    "C EHLO c\n"
+	    "R 250 EHLO\n"
+	    "C?bdat-not-offered BDAT 5\n"
+	    "C RCPT TO:<c@evil.test>\n", NULL);
+}
+
+/* Names and lookups of the server software profiles. */
+static void
+test_software_names(void)
+{
+	enum smtp_software sw = SMTP_SOFTWARE_ANY;
+
+	TEST_CHECK(smtp_software_lookup("exim", 4, &sw));
+	ASSERT_INT_EQ(sw, SMTP_SOFTWARE_EXIM);
+	TEST_CHECK(smtp_software_lookup("opensmtpd", 9, &sw));
+	ASSERT_INT_EQ(sw, SMTP_SOFTWARE_OPENSMTPD);
+	TEST_CHECK(!smtp_software_lookup("Exim", 4, &sw));
+	TEST_CHECK(!smtp_software_lookup("exi", 3, &sw));
+	TEST_CHECK(!smtp_software_lookup("exchange", 8, &sw));
+	ASSERT_STR_EQ(smtp_software_name(SMTP_SOFTWARE_ANY), "any");
+	TEST_CHECK(smtp_software_name(SMTP_SOFTWARE__COUNT) == NULL);
 }
 
 static void
@@ -1382,6 +1540,9 @@ main(void)
 	TEST_RUN(test_line_forms);
 	TEST_RUN(test_arg);
 	TEST_RUN(test_overlong);
+	TEST_RUN(test_ambiguity);
+	TEST_RUN(test_bdat_offer);
+	TEST_RUN(test_software_names);
 	TEST_RUN(test_endless_reply);
 	TEST_RUN(test_bad_replies);
 	TEST_RUN(test_smuggling);
