@@ -15,6 +15,7 @@
 #include "engine.h"
 #include "flow.h"
 #include "policy.h"
+#include "tcp.h"
 
 #define ENGINE_ANOMALY_EVENTS_PER_FLOW 8
 #define ENGINE_MAX_CLIENTS 65536	/* offender tracker capacity */
@@ -301,7 +302,7 @@ engine_rcpt(struct engine_pkt *pk, const struct smtp_item *it)
 
 	/* Only a client that completed the handshake and was greeted can
 	 * earn a block: forged packets never get an address blocked. */
-	if (!f->handshake_done || !f->banner_seen) {
+	if (!f->tcp.handshake_done || !f->banner_seen) {
 		e->st.unverified_attempts++;
 		return;
 	}
@@ -431,7 +432,7 @@ engine_item(struct engine_pkt *pk, const struct smtp_item *it)
 		/* Picked up in the middle of a line: the server already has
 		 * its start, we never saw it.  Inline it cannot be judged,
 		 * so the session ends (SMTP clients retry). */
-		if (f->midstream && it->dir == SMTP_CLIENT &&
+		if (f->tcp.midstream && it->dir == SMTP_CLIENT &&
 		    strcmp(it->what, "resync-skipped") == 0) {
 			e->st.unreadable_lines++;
 			pk->unreadable = true;
@@ -511,7 +512,7 @@ engine_flush_flow(struct engine *e, struct flow *f)
 static void
 engine_close_flow(struct engine *e, struct flow *f)
 {
-	f->state = FLOW_CLOSED;
+	tcp_close(&f->tcp);
 	engine_flush_flow(e, f);
 	stream_free(&f->dir[0], &e->mem);
 	stream_free(&f->dir[1], &e->mem);
@@ -632,64 +633,22 @@ engine_strip_starttls(uint8_t *p, size_t n)
 	return changed;
 }
 
-/* Why the receiver would discard this segment's data, or NULL. */
-static const char *
-engine_discarded(struct engine *e, const struct flow *f,
-    const struct decode_packet *p, int dir)
-{
-	uint32_t seq;
-
-	if (p->payload_wire_len == 0)
-		return NULL;
-	if (p->flags & DECODE_TH_SYN) {
-		e->st.norm_syn_data++;
-		return "syn-data";
-	}
-	if ((p->flags & DECODE_TH_URG) && p->urg_ptr != 0) {
-		/* Linux (tcp_stdurg=0, no SO_OOBINLINE) takes the byte before
-		 * the urgent pointer out of the stream. */
-		e->st.norm_urgent++;
-		return "urgent-data";
-	}
-	seq = p->seq;
-	if (f->win_known[dir] && SEQ_GEQ(seq, f->win_edge[dir])) {
-		e->st.norm_out_of_window++;
-		return "out-of-window";
-	}
-	return NULL;
-}
-
-/* Track the handshake and the receive windows from one segment. */
+/* The normalisation counter of a segment the receiver discards. */
 static void
-engine_track(struct flow *f, const struct decode_packet *p, int dir)
+engine_discard_count(struct engine *e, enum tcp_discard why)
 {
-	uint32_t edge;
-	int scale;
-
-	if ((p->flags & DECODE_TH_SYN) && !(p->flags & DECODE_TH_ACK) &&
-	    dir == 0) {
-		f->syn_seen = true;
-		f->wscale[0] = p->wscale;
-	} else if ((p->flags & DECODE_TH_SYN) && (p->flags & DECODE_TH_ACK) &&
-	    dir == 1) {
-		f->synack_seen = true;
-		f->server_isn = p->seq;
-		f->wscale[1] = p->wscale;
-		f->wscale_ok = f->syn_seen && f->wscale[0] >= 0 &&
-		    f->wscale[1] >= 0;
-	} else if (dir == 0 && (p->flags & DECODE_TH_ACK) && f->synack_seen &&
-	    !f->handshake_done && p->ack == f->server_isn + 1)
-		f->handshake_done = true;
-	/* The sender's ACK and window bound what the other side may send.
-	 * Windows in SYNs are never scaled (RFC 7323). */
-	if ((p->flags & DECODE_TH_ACK) && f->syn_seen && f->synack_seen) {
-		scale = (f->wscale_ok && !(p->flags & DECODE_TH_SYN)) ?
-		    f->wscale[dir] : 0;
-		edge = p->ack + ((uint32_t)p->window << scale);
-		if (!f->win_known[1 - dir] ||
-		    SEQ_GT(edge, f->win_edge[1 - dir]))
-			f->win_edge[1 - dir] = edge;
-		f->win_known[1 - dir] = true;
+	switch (why) {
+	case TCP_KEEP:
+		break;
+	case TCP_DISCARD_SYN_DATA:
+		e->st.norm_syn_data++;
+		break;
+	case TCP_DISCARD_URGENT:
+		e->st.norm_urgent++;
+		break;
+	case TCP_DISCARD_OUT_OF_WINDOW:
+		e->st.norm_out_of_window++;
+		break;
 	}
 }
 
@@ -723,7 +682,7 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 	struct stream_result sr;
 	struct flow *f;
 	struct stream *st;
-	const char *why;
+	enum tcp_discard why;
 	uint32_t old_next, old_next_peer;
 	uint64_t unseen;
 	int dir;
@@ -794,7 +753,7 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 	/* A new SYN on a known key: the port was reused; start afresh. */
 	if (f != NULL && dir == 0 && (p.flags & (DECODE_TH_SYN | DECODE_TH_ACK))
 	    == DECODE_TH_SYN && f->dir[0].started &&
-	    p.seq + 1 != f->dir[0].next && f->state >= FLOW_CLOSING) {
+	    p.seq + 1 != f->dir[0].next && f->tcp.state >= TCP_CLOSING) {
 		engine_finish_flow(e, f);
 		flow_destroy(e->flows, f, &e->mem);
 		f = NULL;
@@ -807,9 +766,8 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 			goto done;
 		if ((f = engine_new_flow(e, &p, dir)) == NULL)
 			goto done;
-		f->wscale[0] = f->wscale[1] = -1;
-		if (!(p.flags & DECODE_TH_SYN)) {
-			f->midstream = true;
+		tcp_init(&f->tcp, !(p.flags & DECODE_TH_SYN));
+		if (f->tcp.midstream) {
 			e->st.midstream++;
 			smtp_init_midstream(&f->smtp);
 		} else
@@ -847,23 +805,17 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 		engine_anomaly(e, f, "truncated");
 		goto discard;
 	}
-	if ((why = engine_discarded(e, f, &p, dir)) != NULL) {
-		engine_anomaly(e, f, why);
+	if ((why = tcp_discarded(&f->tcp, &p, dir)) != TCP_KEEP) {
+		engine_discard_count(e, why);
+		engine_anomaly(e, f, tcp_discard_str(why));
 		goto discard;
 	}
-	engine_track(f, &p, dir);
-	if (p.flags & DECODE_TH_SYN) {
+	tcp_track(&f->tcp, &p, dir);
+	if (p.flags & DECODE_TH_SYN)
 		stream_syn(st, p.seq);
-		if (dir == 0 && f->state == FLOW_NEW)
-			f->state = FLOW_SYN;
-		else if (dir == 1 && f->state < FLOW_ESTABLISHED)
-			f->state = FLOW_ESTABLISHED;
-	}
 	if (p.flags & DECODE_TH_RST) {
-		/* RFC 5961: a RST ends the connection only at exactly the
-		 * expected sequence number; anything else the receiver
-		 * ignores (or answers with a challenge ACK). */
-		if (st->started && p.seq != st->next) {
+		if (!tcp_rst_acceptable(&f->tcp, &p, dir, st->started,
+		    st->next)) {
 			e->st.norm_rst_ignored++;
 			goto done;
 		}
@@ -949,8 +901,7 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 	}
 	if (p.flags & DECODE_TH_FIN) {
 		stream_fin(st, p.seq + p.payload_wire_len);
-		f->state = FLOW_CLOSING;
-		if (f->dir[1 - dir].fin_seen)
+		if (tcp_fin(&f->tcp, dir))
 			engine_close_flow(e, f);
 	}
 

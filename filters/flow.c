@@ -39,8 +39,8 @@ struct flow_table {
 static bool
 flow_is_cheap(const struct flow *f)
 {
-	return f->killed || f->state == FLOW_CLOSED ||
-	    (!f->handshake_done && !f->smtp_seen && !f->midstream);
+	return f->killed || f->tcp.state == TCP_CLOSED ||
+	    (!f->tcp.handshake_done && !f->smtp_seen && !f->tcp.midstream);
 }
 
 static inline uint64_t
@@ -206,6 +206,7 @@ flow_create(struct flow_table *t, const struct rg_addr *client, uint16_t cport,
 	f->client_port = cport;
 	f->server_port = sport;
 	f->first = f->last = now;
+	tcp_init(&f->tcp, false);
 	stream_init(&f->dir[0]);
 	stream_init(&f->dir[1]);
 	f->hnext = t->buckets[h & t->mask];
@@ -243,10 +244,10 @@ flow_timeout(const struct flow *f)
 	 * late packets keep being dropped instead of starting a new pickup. */
 	if (f->killed)
 		return FLOW_TIMEOUT_ACTIVE;
-	switch (f->state) {
-	case FLOW_SYN:
+	switch (f->tcp.state) {
+	case TCP_SYN:
 		return FLOW_TIMEOUT_SYN;
-	case FLOW_CLOSED:
+	case TCP_CLOSED:
 		return FLOW_TIMEOUT_CLOSED;
 	default:
 		return FLOW_TIMEOUT_ACTIVE;
@@ -331,6 +332,7 @@ flow_destroy(struct flow_table *t, struct flow *f, struct rg_mem *m)
 	smtp_free(&f->smtp, m);
 	rg_buf_free(&f->helo, m);
 	rg_buf_free(&f->mail_from, m);
+	rg_buf_free(&f->auth_rcpts, m);
 	free(f);
 }
 

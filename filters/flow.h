@@ -13,14 +13,7 @@
 #include "rg.h"
 #include "smtp.h"
 #include "stream.h"
-
-enum flow_state {
-	FLOW_NEW,		/* data seen without a handshake (midstream) */
-	FLOW_SYN,		/* client SYN seen */
-	FLOW_ESTABLISHED,	/* SYN-ACK seen (or data both ways) */
-	FLOW_CLOSING,		/* FIN seen */
-	FLOW_CLOSED,		/* RST, or FIN both ways */
-};
+#include "tcp.h"
 
 /* Idle timeouts, in packet time.  Servers give up on a silent client after
  * 5 minutes (RFC 5321, 4.5.3.2.7); we keep flows twice as long. */
@@ -34,20 +27,11 @@ struct flow {
 	uint32_t hash;
 	struct rg_addr client, server;
 	uint16_t client_port, server_port;
-	uint8_t state;			/* enum flow_state */
-	bool midstream;			/* picked up without a handshake */
+	struct tcp_conn tcp;		/* handshake, windows, state */
 	bool smtp_seen;			/* counted as an SMTP session */
 	bool banner_seen;		/* the server greeted this client */
 	bool killed;			/* reset by enforcement: drop the rest */
 	bool in_list;
-	bool syn_seen, synack_seen;	/* handshake, as seen */
-	bool handshake_done;		/* client acked the server's SYN */
-	bool wscale_ok;			/* both SYNs had window scaling */
-	int8_t wscale[2];		/* per sender, -1 if none */
-	bool win_known[2];		/* win_edge[d] valid for d's data */
-	uint32_t win_edge[2];		/* right edge of the receiver's window
-					 * for data sent in direction d */
-	uint32_t server_isn;
 	bool indev_known[2];		/* indev[d] learned */
 	uint32_t indev[2];		/* where direction d comes in */
 	uint8_t anomaly_events;		/* anomaly events emitted (capped) */
@@ -56,6 +40,11 @@ struct flow {
 	struct smtp_session smtp;
 	struct rg_buf helo;		/* last HELO/EHLO argument */
 	struct rg_buf mail_from;	/* current MAIL FROM path */
+	/* RCPT arguments let through only because a 235 authenticated the
+	 * session, one a line, so that they can be judged again if that 235
+	 * turns out forged (a conflicting copy of the server's bytes). */
+	struct rg_buf auth_rcpts;
+	uint32_t auth_rcpts_lost;	/* such RCPTs that did not fit */
 };
 
 struct flow_table;

@@ -1071,6 +1071,23 @@ capture("multi_a")(multi_a)
 capture("multi_b")(multi_b)
 
 
+# -- TCP lifecycle (issue 7) -------------------------------------------------
+
+@capture("tcp_dup_syn_no_options")
+def _(cap):
+    # Window scaling on both SYNs, then the client's SYN again without
+    # options: the negotiated scale stays (it once became -1, a negative
+    # shift: undefined, and the sanitizer build aborted).
+    k = Conn(cap, cport=40700).handshake()
+    k.send(True, "S", k.cseq - 1, 0)
+    k.c_ack()
+    k.banner()
+    k.ehlo()
+    k.mail()
+    k.rcpt("dup@evil.test")
+    k.quit()
+
+
 # -- generation -------------------------------------------------------------
 
 def build(name):

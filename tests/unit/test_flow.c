@@ -41,8 +41,8 @@ mk(struct flow_table *t, unsigned k, rg_time_t when, struct flow **ev)
 static void
 live(struct flow_table *t, struct flow *f, rg_time_t when)
 {
-	f->state = FLOW_ESTABLISHED;
-	f->handshake_done = true;
+	f->tcp.state = TCP_ESTABLISHED;
+	f->tcp.handshake_done = true;
 	flow_touch(t, f, when);	/* filed by the state before this packet */
 	flow_touch(t, f, when);
 }
@@ -62,7 +62,7 @@ test_syn_flood_spares_sessions(void)
 	/* A hundred SYNs through a table of 4: they evict each other. */
 	for (k = 10; k < 110; k++) {
 		f = mk(t, k, (rg_time_t)(3 + k) * USEC, &ev);
-		f->state = FLOW_SYN;
+		f->tcp.state = TCP_SYN;
 		if (ev != NULL) {
 			TEST_CHECK(ev != a && ev != b);
 			flow_destroy(t, ev, &mem);
@@ -96,7 +96,7 @@ test_sessions_lru_when_no_cheap(void)
 	flow_destroy(t, ev, &mem);
 	/* A closed session is cheap: it goes before the live ones, and
 	 * before the newcomer n (still only a SYN) since it is older. */
-	f[2]->state = FLOW_CLOSED;
+	f[2]->tcp.state = TCP_CLOSED;
 	flow_touch(t, f[2], 12 * USEC);
 	(void)mk(t, 8, 13 * USEC, &ev);
 	TEST_CHECK(ev == n);
@@ -117,7 +117,7 @@ test_handshake_completed_since_last_touch(void)
 	b = mk(t, 2, 2 * USEC, &ev);
 	/* a became a session after its last touch: still filed as cheap,
 	 * but the victim search must see it for what it is. */
-	a->handshake_done = true;
+	a->tcp.handshake_done = true;
 	a->smtp_seen = true;
 	(void)mk(t, 3, 3 * USEC, &ev);
 	TEST_CHECK(ev == b);
@@ -144,7 +144,7 @@ test_expire_and_pop(void)
 	s1 = mk(t, 1, 1 * USEC, &f);
 	live(t, s1, 1 * USEC);
 	syn = mk(t, 2, 2 * USEC, &f);
-	syn->state = FLOW_SYN;
+	syn->tcp.state = TCP_SYN;
 	s2 = mk(t, 3, 3 * USEC, &f);
 	live(t, s2, 3 * USEC);
 	/* The SYN times out after 30 s, the sessions after 600 s. */
