@@ -20,6 +20,7 @@
 #define ENGINE_ANOMALY_EVENTS_PER_FLOW 8
 #define ENGINE_MAX_CLIENTS 65536	/* offender tracker capacity */
 #define ENGINE_TEXT_LIMIT 256		/* helo / mail_from kept per flow */
+#define ENGINE_AUTH_RCPTS_MAX 2048	/* auth-only RCPTs kept per flow */
 
 struct engine {
 	const struct config *conf;
@@ -46,6 +47,7 @@ struct engine_pkt {
 	bool ambiguous;		/* a line some server reads otherwise */
 	bool starttls_denied;	/* an untrusted STARTTLS, starttls deny */
 	bool unreadable;	/* a line that cannot be judged (inline) */
+	bool forged_auth;	/* judging RCPTs again without the 235 */
 	bool block;
 	rg_time_t block_for;
 };
@@ -255,6 +257,28 @@ engine_buf_text(char *dst, size_t dstlen, const struct rg_buf *b, bool *trunc)
 		*trunc = true;
 }
 
+/* Keep an RCPT that only the session's authentication let through, in
+ * case that authentication turns out forged (engine_reply_conflict). */
+static void
+engine_keep_auth_rcpt(struct engine *e, struct flow *f,
+    const struct smtp_item *it)
+{
+	size_t n = it->arg_len < ENGINE_TEXT_LIMIT ? it->arg_len :
+	    ENGINE_TEXT_LIMIT;
+	uint32_t old = f->auth_rcpts.len;
+
+	/* One a line: an argument never holds a LF (lines end there). */
+	if (memchr(it->arg, '\n', n) != NULL ||
+	    old + n + 1 > ENGINE_AUTH_RCPTS_MAX ||
+	    !rg_buf_append(&f->auth_rcpts, &e->mem, it->arg, n,
+	    ENGINE_AUTH_RCPTS_MAX) ||
+	    !rg_buf_append(&f->auth_rcpts, &e->mem, "\n", 1,
+	    ENGINE_AUTH_RCPTS_MAX)) {
+		f->auth_rcpts.len = old;
+		f->auth_rcpts_lost++;
+	}
+}
+
 static void
 engine_rcpt(struct engine_pkt *pk, const struct smtp_item *it)
 {
@@ -270,7 +294,9 @@ engine_rcpt(struct engine_pkt *pk, const struct smtp_item *it)
 	(void)addr_parse_rcpt((const char *)it->arg, it->arg_len,
 	    &c->local_domains, &f->server, &path);
 	v = policy_judge(e->policy, &f->client, &f->server,
-	    f->smtp.authenticated, &path);
+	    f->smtp.authenticated && !pk->forged_auth, &path);
+	if (v == POLICY_ALLOWED_AUTH)
+		engine_keep_auth_rcpt(e, f, it);
 	if (v != POLICY_RELAY_ATTEMPT)
 		return;
 
@@ -295,7 +321,8 @@ engine_rcpt(struct engine_pkt *pk, const struct smtp_item *it)
 			rg_addr_str(&path.literal, lit, sizeof(lit));
 			snprintf(ev->domain, sizeof(ev->domain), "[%s]", lit);
 		}
-		ev->reason = engine_reason(&path);
+		ev->reason = pk->forged_auth ? "forged-auth" :
+		    engine_reason(&path);
 		ev->trick = path.trick == ADDR_TRICK_NONE ? NULL :
 		    addr_trick_str(path.trick);
 	}
@@ -485,6 +512,74 @@ engine_sink(void *ctx, const uint8_t *data, size_t len, uint32_t gap)
 		engine_item(pk, &it);
 		if (it.kind == SMTP_ITEM_REPLY)
 			engine_drain_client(pk);
+	}
+}
+
+/*
+ * Two different copies of the server's bytes at one sequence number: one
+ * was forged (a client cannot be told from the server in a capture
+ * without interfaces, nor inline on a one-armed path), and the first,
+ * the one inspected, may be it.  What the server really said cannot be
+ * known, so nothing it said may count any more: an authentication, a
+ * TLS start, a 354 are dropped, and the RCPTs that the authentication
+ * alone let through are judged again, now as relay attempts
+ * ("forged-auth").  The session is refused (enforce mode resets it).
+ */
+static void
+engine_reply_conflict(struct engine_pkt *pk)
+{
+	struct engine *e = pk->e;
+	struct flow *f = pk->f;
+	struct smtp_session *s = &f->smtp;
+	struct smtp_item it;
+	struct event *ev;
+	uint64_t body, opaque, cmds, replies, anomalies;
+	uint32_t i, start;
+
+	e->st.anomalies++;
+	pk->unreadable = true;
+	if (f->anomaly_events < ENGINE_ANOMALY_EVENTS_PER_FLOW &&
+	    (ev = engine_event(e, EVENT_ANOMALY, f)) != NULL) {
+		f->anomaly_events++;
+		ev->what = "server-reply-conflict";
+		ev->action = e->conf->mode == CONFIG_MODE_ENFORCE ?
+		    EVENT_ACTION_RESET : EVENT_ACTION_REPORT;
+	}
+	if (s->tls || s->in_body) {
+		/* Everything since is unread: read on as from a pickup. */
+		body = s->body_bytes;
+		opaque = s->opaque_bytes;
+		cmds = s->commands;
+		replies = s->replies;
+		anomalies = s->anomalies;
+		smtp_free(s, &e->mem);
+		smtp_init_midstream(s);
+		s->body_bytes = body;
+		s->opaque_bytes = opaque;
+		s->commands = cmds;
+		s->replies = replies;
+		s->anomalies = anomalies;
+	}
+	s->authenticated = false;
+	memset(&it, 0, sizeof(it));
+	it.kind = SMTP_ITEM_COMMAND;
+	it.verb = SMTP_V_RCPT;
+	pk->forged_auth = true;
+	for (i = start = 0; i < f->auth_rcpts.len; i++) {
+		if (f->auth_rcpts.data[i] != '\n')
+			continue;
+		it.arg = f->auth_rcpts.data + start;
+		it.arg_len = i - start;
+		engine_rcpt(pk, &it);
+		start = i + 1;
+	}
+	pk->forged_auth = false;
+	f->auth_rcpts.len = 0;
+	if (f->auth_rcpts_lost > 0) {
+		/* Some were not kept: the session relayed on the forgery. */
+		f->auth_rcpts_lost = 0;
+		engine_anomaly(e, f, "forged-auth-unkept");
+		pk->relay = true;
 	}
 }
 
@@ -686,7 +781,7 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 	uint32_t old_next, old_next_peer;
 	uint64_t unseen;
 	int dir;
-	bool enforce, stop;
+	bool enforce, stop, relearnt = false;
 
 	if (res == NULL)
 		res = &dummy;
@@ -795,6 +890,18 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 			e->st.spoofed++;
 			engine_anomaly(e, f, "wrong-interface");
 			goto discard;
+		} else if (indev != f->indev[dir] && f->indev_known[1 - dir] &&
+		    f->indev[dir] == f->indev[1 - dir]) {
+			/* This direction was learnt where the other comes in
+			 * and now comes from elsewhere: what taught it was
+			 * forged (sent before the real first packet, to make
+			 * the check above pass forgeries).  Learn it again;
+			 * what was believed from the forgeries may be wrong,
+			 * so the session is refused. */
+			f->indev[dir] = indev;
+			e->st.spoofed++;
+			engine_anomaly(e, f, "wrong-interface");
+			relearnt = true;
 		}
 	}
 	st = &f->dir[dir];
@@ -827,6 +934,7 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 	pk.e = e;
 	pk.f = f;
 	pk.dir = (enum smtp_dir)dir;
+	pk.unreadable = relearnt;
 	if (!st->started && p.payload_wire_len > 0)
 		stream_start(st, p.seq);
 	old_next = st->next;
@@ -859,9 +967,12 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 			e->st.norm_held++;
 			goto done;
 		}
+		/* A resent copy of a stripped reply is stripped too: it must
+		 * equal the first copy, or it would be a server conflict. */
 		if (enforce && dir == 1 && !engine_tls_exempt(e, f) &&
 		    e->conf->starttls == CONFIG_STARTTLS_STRIP &&
-		    smtp_awaited(&f->smtp) == SMTP_V_EHLO && p.payload_len > 0 &&
+		    (smtp_awaited(&f->smtp) == SMTP_V_EHLO ||
+		    SEQ_LT(seq, st->next)) && p.payload_len > 0 &&
 		    engine_strip_starttls((uint8_t *)(uintptr_t)p.payload,
 		    p.payload_len)) {
 			e->st.starttls_stripped++;
@@ -887,7 +998,9 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 			engine_anomaly(e, f, "early-data-refused");
 			goto discard;
 		}
-		if (sr.mismatch)
+		if (sr.mismatch && dir == 1)
+			engine_reply_conflict(&pk);
+		else if (sr.mismatch)
 			engine_anomaly(e, f, "overlap-mismatch");
 		if (sr.rewritten) {
 			e->st.norm_rewritten++;

@@ -31,6 +31,14 @@ struct capture {
 	bool swapped, nsec;
 	int linktype;
 	uint32_t snaplen;
+	bool ng;			/* pcapng (else classic pcap) */
+	uint32_t nifs;			/* pcapng: interfaces of the section */
+	struct capture_if {
+		int linktype;
+		uint32_t snaplen;
+		uint8_t tsresol;	/* if_tsresol (default 6: usec) */
+		int64_t tsoffset;	/* if_tsoffset, seconds */
+	} ifs[CAPTURE_MAX_IFACES];
 	pcap_t *pc;			/* the libpcap reader, if used */
 	FILE *fp;
 	char *iobuf;
@@ -101,6 +109,248 @@ capture_pcap_record(const uint8_t *p, size_t n, bool swapped, bool nsec,
 	return 1;
 }
 
+/* --- pcapng ----------------------------------------------------------- */
+
+#define CAPTURE_NG_SHB 0x0A0D0D0Au	/* Section Header Block */
+#define CAPTURE_NG_IDB 1u		/* Interface Description Block */
+#define CAPTURE_NG_PB 2u		/* Packet Block (obsolete) */
+#define CAPTURE_NG_SPB 3u		/* Simple Packet Block */
+#define CAPTURE_NG_EPB 6u		/* Enhanced Packet Block */
+#define CAPTURE_NG_BOM 0x1A2B3C4Du
+/* A block holds at most a whole record and its options. */
+#define CAPTURE_NG_MAX_BLOCK (CAPTURE_MAX_RECORD + 65536)
+
+static uint16_t
+capture_u16(const uint8_t *p, bool swapped)
+{
+	uint16_t v;
+
+	memcpy(&v, p, 2);
+	return swapped ? __builtin_bswap16(v) : v;
+}
+
+int
+capture_pcapng_block(const uint8_t *p, size_t n, bool *swapped,
+    uint32_t *type, size_t *used)
+{
+	uint32_t len, bom;
+
+	if (n < 12)
+		return 0;
+	memcpy(type, p, 4);
+	if (*type == CAPTURE_NG_SHB) {
+		/* The byte-order magic comes before the length means anything. */
+		memcpy(&bom, p + 8, 4);
+		if (bom == CAPTURE_NG_BOM)
+			*swapped = false;
+		else if (bom == __builtin_bswap32(CAPTURE_NG_BOM))
+			*swapped = true;
+		else
+			return -1;
+		if (n < 28)
+			return 0;
+		if (capture_u16(p + 12, *swapped) != 1)	/* major version */
+			return -1;
+	} else
+		*type = capture_u32(p, *swapped);
+	len = capture_u32(p + 4, *swapped);
+	if (len < 12 || len % 4 != 0 || len > CAPTURE_NG_MAX_BLOCK)
+		return -1;
+	if (n < len)
+		return 0;
+	if (capture_u32(p + len - 4, *swapped) != len)
+		return -1;
+	*used = len;
+	return 1;
+}
+
+/* An Interface Description Block's body (b, blen bytes) into ifs. */
+static int
+capture_ng_idb(struct capture *c, const uint8_t *b, size_t blen)
+{
+	struct capture_if *in;
+	size_t off;
+	uint16_t code, olen;
+
+	if (blen < 8 || c->nifs >= CAPTURE_MAX_IFACES)
+		return -1;
+	in = &c->ifs[c->nifs];
+	in->linktype = capture_u16(b, c->swapped);
+	in->snaplen = capture_u32(b + 4, c->swapped);
+	in->tsresol = 6;
+	in->tsoffset = 0;
+	for (off = 8; off + 4 <= blen; off += 4 + (size_t)((olen + 3u) & ~3u)) {
+		code = capture_u16(b + off, c->swapped);
+		olen = capture_u16(b + off + 2, c->swapped);
+		if (code == 0 || olen > blen - off - 4)
+			break;
+		if (code == 9 && olen >= 1)		/* if_tsresol */
+			in->tsresol = b[off + 4];
+		else if (code == 14 && olen >= 8) {	/* if_tsoffset */
+			uint64_t v;
+
+			memcpy(&v, b + off + 4, 8);
+			in->tsoffset = (int64_t)(c->swapped ?
+			    __builtin_bswap64(v) : v);
+		}
+	}
+	/* 10^-v up to 10^-19 (what 64 bits can count), 2^-v up to 2^-63. */
+	if ((in->tsresol & 0x80) ? (in->tsresol & 0x7f) > 63 :
+	    in->tsresol > 19)
+		return -1;
+	c->nifs++;
+	return 0;
+}
+
+/* A timestamp in the interface's units to microseconds since the epoch. */
+static uint64_t
+capture_ng_usec(const struct capture_if *in, uint64_t ts)
+{
+	unsigned __int128 t = (unsigned __int128)ts * 1000000u;
+	int64_t off = in->tsoffset;
+	uint64_t usec, div = 1;
+	unsigned i;
+
+	if (in->tsresol & 0x80)
+		usec = (uint64_t)(t >> (in->tsresol & 0x7f));
+	else {
+		for (i = 0; i < in->tsresol; i++)
+			div *= 10;
+		usec = (uint64_t)(t / div);
+	}
+	/* An offset that would go below the epoch or wrap: the epoch. */
+	if (off < 0)
+		return (uint64_t)-off > usec / 1000000 ? 0 :
+		    usec - (uint64_t)-off * 1000000;
+	if ((uint64_t)off > (UINT64_MAX - usec) / 1000000)
+		return UINT64_MAX;
+	return usec + (uint64_t)off * 1000000;
+}
+
+/*
+ * The next packet of a pcapng file: 1 and *r, 0 at the end, -1 corrupt
+ * (*why says how).  Section and interface blocks are taken on the way;
+ * other blocks (statistics, name resolution, custom) are skipped.
+ */
+static int
+capture_ng_next(struct capture *c, struct capture_record *r, const char **why)
+{
+	const uint8_t *p, *b;
+	size_t used, blen;
+	uint32_t type, ifid, caplen, orig;
+	uint64_t ts;
+	int rc;
+
+	for (;;) {
+		if (c->off >= c->size)
+			return 0;
+		p = c->map + c->off;
+		rc = capture_pcapng_block(p, (size_t)(c->size - c->off),
+		    &c->swapped, &type, &used);
+		if (rc == 0) {
+			*why = "truncated dump file (the capture ends inside a "
+			    "block)";
+			return -1;
+		}
+		if (rc < 0) {
+			*why = "invalid pcapng block (corrupt)";
+			return -1;
+		}
+		c->off += used;
+		b = p + 8;
+		blen = used - 12;
+		switch (type) {
+		case CAPTURE_NG_SHB:
+			c->nifs = 0;	/* interfaces are per section */
+			continue;
+		case CAPTURE_NG_IDB:
+			if (capture_ng_idb(c, b, blen) < 0) {
+				*why = "invalid interface description (corrupt)";
+				return -1;
+			}
+			continue;
+		case CAPTURE_NG_EPB:
+		case CAPTURE_NG_PB:
+			if (blen < 20)
+				goto corrupt;
+			ifid = type == CAPTURE_NG_EPB ?
+			    capture_u32(b, c->swapped) :
+			    capture_u16(b, c->swapped);
+			ts = (uint64_t)capture_u32(b + 4, c->swapped) << 32 |
+			    capture_u32(b + 8, c->swapped);
+			caplen = capture_u32(b + 12, c->swapped);
+			orig = capture_u32(b + 16, c->swapped);
+			if (ifid >= c->nifs || caplen > blen - 20)
+				goto corrupt;
+			r->data = b + 20;
+			break;
+		case CAPTURE_NG_SPB:
+			if (blen < 4 || c->nifs == 0)
+				goto corrupt;
+			ifid = 0;
+			ts = 0;		/* a Simple Packet Block has none */
+			orig = capture_u32(b, c->swapped);
+			caplen = (uint32_t)(blen - 4);
+			if (c->ifs[0].snaplen != 0 && caplen > c->ifs[0].snaplen)
+				caplen = c->ifs[0].snaplen;
+			if (caplen > orig)
+				caplen = orig;
+			r->data = b + 4;
+			break;
+		default:
+			continue;
+		}
+		if (caplen > CAPTURE_MAX_RECORD)
+			goto corrupt;
+		r->ts_usec = type == CAPTURE_NG_SPB ? 0 :
+		    capture_ng_usec(&c->ifs[ifid], ts);
+		r->caplen = caplen;
+		r->wirelen = orig < caplen ? caplen : orig;
+		r->linktype = c->ifs[ifid].linktype;
+		r->has_ifid = true;
+		r->ifid = ifid;
+		return 1;
+	}
+corrupt:
+	*why = "invalid packet block (corrupt)";
+	return -1;
+}
+
+/* Open a mapped pcapng file: the first section's first interface gives
+ * the capture's link type.  False if it is not one we can read. */
+static bool
+capture_ng_open(struct capture *c)
+{
+	const uint8_t *p;
+	uint64_t off = 0;
+	size_t used;
+	uint32_t type;
+	bool first = true;
+
+	while (off < c->size) {
+		p = c->map + off;
+		if (capture_pcapng_block(p, (size_t)(c->size - off),
+		    &c->swapped, &type, &used) != 1)
+			return false;
+		if (first && type != CAPTURE_NG_SHB)
+			return false;
+		first = false;
+		if (type == CAPTURE_NG_IDB) {
+			if (used < 20)
+				return false;
+			c->linktype = capture_u16(p + 8, c->swapped);
+			c->ng = true;
+			c->off = 0;
+			return true;
+		}
+		if (type == CAPTURE_NG_EPB || type == CAPTURE_NG_PB ||
+		    type == CAPTURE_NG_SPB)
+			return false;	/* a packet before any interface */
+		off += used;
+	}
+	return false;
+}
+
 static void
 capture_unmap(struct capture *c)
 {
@@ -127,14 +377,16 @@ capture_try_mmap(struct capture *c)
 {
 	uint8_t hdr[24];
 	struct stat sb;
+	uint32_t magic;
 	void *m;
 
 	if (fstat(c->fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size < 24)
 		return false;
 	if (pread(c->fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
 		return false;
-	if (capture_pcap_header(hdr, sizeof(hdr), &c->swapped, &c->nsec,
-	    &c->linktype, &c->snaplen) < 0)
+	memcpy(&magic, hdr, 4);
+	if (magic != CAPTURE_NG_SHB && capture_pcap_header(hdr, sizeof(hdr),
+	    &c->swapped, &c->nsec, &c->linktype, &c->snaplen) < 0)
 		return false;
 	c->size = (uint64_t)sb.st_size;
 	c->off = 24;
@@ -146,7 +398,7 @@ capture_try_mmap(struct capture *c)
 	c->map = m;
 	c->map_len = (size_t)c->size;
 	(void)madvise(c->map, c->map_len, MADV_SEQUENTIAL);
-	return true;
+	return magic != CAPTURE_NG_SHB || capture_ng_open(c);
 }
 
 static bool
@@ -229,6 +481,9 @@ capture_next_pcap(struct capture *c, struct capture_record *r, char *err,
 		r->caplen = h->caplen;
 		r->wirelen = h->len < h->caplen ? h->caplen : h->len;
 		r->data = data;
+		r->linktype = c->linktype;
+		r->has_ifid = false;
+		r->ifid = 0;
 		c->records++;
 		return 1;
 	}
@@ -243,6 +498,7 @@ int
 capture_next(struct capture *c, struct capture_record *r, char *err,
     size_t errlen)
 {
+	const char *why;
 	size_t used;
 	int rc;
 
@@ -251,17 +507,28 @@ capture_next(struct capture *c, struct capture_record *r, char *err,
 	if (c->off >= c->size)
 		return 0;
 	capture_advise(c, c->off);
-	rc = capture_pcap_record(c->map + c->off, (size_t)(c->size - c->off),
-	    c->swapped, c->nsec, r, &used);
-	if (rc == 1) {
-		c->off += used;
-		c->records++;
-		return 1;
+	if (c->ng) {
+		if ((rc = capture_ng_next(c, r, &why)) >= 0) {
+			c->records += (uint64_t)rc;
+			return rc;
+		}
+	} else {
+		rc = capture_pcap_record(c->map + c->off,
+		    (size_t)(c->size - c->off), c->swapped, c->nsec, r, &used);
+		if (rc == 1) {
+			c->off += used;
+			c->records++;
+			r->linktype = c->linktype;
+			r->has_ifid = false;
+			r->ifid = 0;
+			return 1;
+		}
+		why = rc == 0 ?
+		    "truncated dump file (the capture ends inside a packet)" :
+		    "invalid packet capture length (corrupt record)";
 	}
 	snprintf(err, errlen, "%s: read error after packet %llu: %s", c->path,
-	    (unsigned long long)c->records, rc == 0 ?
-	    "truncated dump file (the capture ends inside a packet)" :
-	    "invalid packet capture length (corrupt record)");
+	    (unsigned long long)c->records, why);
 	c->off = c->size;
 	return -1;
 }

@@ -1,12 +1,13 @@
 /*
  * capture.h — reading capture files for replay.
  *
- * Classic pcap files are memory-mapped and their records read in place,
- * valid until capture_close(): libpcap's offline reader copies every packet twice (kernel
- * to stdio buffer to its own buffer), which on a fast disk cache costs more
- * than inspecting it.  Everything else (pcapng, and any file the fast
- * reader does not accept) goes through libpcap.  Both give the same
- * records; tests/unit/test_capture.c checks them against each other.
+ * Classic pcap and pcapng files are memory-mapped and their records read
+ * in place, valid until capture_close(): libpcap's offline reader copies
+ * every packet twice (kernel to stdio buffer to its own buffer), which on
+ * a fast disk cache costs more than inspecting it, and it does not say on
+ * which interface a pcapng record was taken.  Any file the fast readers
+ * do not accept goes through libpcap.  Both give the same records;
+ * tests/unit/test_capture.c checks them against each other.
  */
 #ifndef CAPTURE_H
 #define CAPTURE_H
@@ -24,11 +25,20 @@ struct capture_record {
 	uint32_t caplen;	/* bytes at data */
 	uint32_t wirelen;	/* length on the wire (>= caplen) */
 	const uint8_t *data;	/* valid until the next capture_next() */
+	int linktype;		/* this record's (pcapng: its interface's) */
+	/* pcapng: the interface the record was taken on (its Interface
+	 * Description Block's index in the section); has_ifid false for
+	 * classic pcap, which does not say. */
+	bool has_ifid;
+	uint32_t ifid;
 };
+
+#define CAPTURE_MAX_IFACES 256	/* pcapng interfaces per section */
 
 /* Open a capture; NULL and a message naming the file on failure. */
 struct capture *capture_open(const char *path, char *err, size_t errlen);
-/* LINKTYPE_ value (or a DLT_ alias that decode.h accepts). */
+/* LINKTYPE_ value (or a DLT_ alias that decode.h accepts); for pcapng,
+ * the first interface's (records carry their own). */
 int capture_linktype(const struct capture *c);
 /* 1: a record; 0: clean end; -1: error (message in err, records before
  * it were all returned). */
@@ -50,5 +60,14 @@ int capture_pcap_header(const uint8_t *hdr, size_t len, bool *swapped,
  * 0 if more bytes are needed (n too short); -1 if corrupt. */
 int capture_pcap_record(const uint8_t *p, size_t n, bool swapped, bool nsec,
     struct capture_record *r, size_t *used);
+
+/*
+ * The pcapng block parser (the fast reader's, exposed for the fuzzer and
+ * tests): the block at p (n bytes available) in a section of the given
+ * byte order.  1: a whole block of *used bytes, its type in *type; 0: more
+ * bytes are needed; -1: corrupt.  A Section Header Block sets *swapped.
+ */
+int capture_pcapng_block(const uint8_t *p, size_t n, bool *swapped,
+    uint32_t *type, size_t *used);
 
 #endif

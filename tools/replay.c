@@ -4,10 +4,11 @@
  * summary on stderr.  Files are read in the order given, as one timeline.
  *
  * Every file is opened (and its header checked) before any is read, so a
- * missing or non-capture file fails at once.  Classic pcap files are read
- * through a memory map (capture.c), others through libpcap.  A read error in the middle
- * (a capture cut mid-packet, a corrupt record) still leaves every event
- * before it on stdout; it is reported and the exit status is 1.
+ * missing or non-capture file fails at once.  Classic pcap and pcapng
+ * files are read through a memory map (capture.c), others through
+ * libpcap.  A read error in the middle (a capture cut mid-packet, a
+ * corrupt record) still leaves every event before it on stdout; it is
+ * reported and the exit status is 1.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -42,15 +43,18 @@ static bool
 replay_run(struct engine *e, struct capture *c, char *evbuf, size_t evlen)
 {
 	struct capture_record r;
-	int linktype = capture_linktype(c), rc;
+	int rc;
 	char err[512];
 
 	while ((rc = capture_next(c, &r, err, sizeof(err))) == 1) {
 		/* Replay never rewrites (only the inline daemon does), so the
-		 * read-only record can be handed over as is. */
-		engine_packet(e, linktype, r.ts_usec,
+		 * read-only record can be handed over as is.  A pcapng
+		 * record's interface is where it came in, as NFQUEUE's indev
+		 * is inline: a client's forgery of the server's packets shows
+		 * on the client's interface. */
+		engine_packet(e, r.linktype, r.ts_usec,
 		    (uint8_t *)(uintptr_t)r.data, r.caplen, r.wirelen, 0,
-		    ENGINE_INDEV_UNKNOWN, NULL);
+		    r.has_ifid ? r.ifid : ENGINE_INDEV_UNKNOWN, NULL);
 		replay_events(e, evbuf, evlen);
 	}
 	if (rc < 0) {

@@ -278,10 +278,15 @@ def pcapng_bytes(cap):
         n = len(body) + 12
         return struct.pack("<II", btype, n) + body + struct.pack("<I", n)
 
-    out = [block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)),
-           block(1, struct.pack("<HHI", cap.linktype, 0, 65535))]
-    for us, frame in cap.pkts:
-        out.append(block(6, struct.pack("<IIIII", 0, us >> 32,
+    # cap.ifids (optional): the interface id of each packet, in order;
+    # one Interface Description Block per id.
+    ifids = getattr(cap, "ifids", None) or [0] * len(cap.pkts)
+    assert len(ifids) == len(cap.pkts)
+    out = [block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))]
+    for _ in range(max(ifids) + 1):
+        out.append(block(1, struct.pack("<HHI", cap.linktype, 0, 65535)))
+    for (us, frame), ifid in zip(cap.pkts, ifids):
+        out.append(block(6, struct.pack("<IIIII", ifid, us >> 32,
                                         us & 0xFFFFFFFF, len(frame),
                                         len(frame)) + frame))
     return b"".join(out)
@@ -693,6 +698,94 @@ def smuggle(cap, seq):
 
 for _n, _seq in SMUGGLE.items():
     capture("smuggle_" + _n)(lambda cap, s=_seq: smuggle(cap, s))
+
+
+# -- forged replies (issue 7) -------------------------------------------------
+# The client sends a segment that claims to be the server's next bytes,
+# with a success reply, ahead of the real refusal: 235 to a wrong AUTH,
+# 220 to a STARTTLS the server refuses.  As pcap (no interfaces) the two
+# copies are an ambiguity that must end in a refusal; as pcapng, taken on
+# the gateway's two interfaces (inbound packets only: 0 the client's, 1
+# the server's), the forged copy comes in on the client's interface and
+# is never believed.
+
+FORGE_235 = "235 2.7.0 Authentication successful"
+FORGE_535 = "535 5.7.8 Error: authentication failed: authentication failure"
+
+
+class ForgeConn(Conn):
+    """A Conn that records each packet's interface in cap.ifids: the
+    client's packets (and its forgeries) on 0, the server's on 1."""
+
+    def send(self, to_server, flags, seq, ack, payload=b"", opts=None):
+        self.cap.ifids = getattr(self.cap, "ifids", [])
+        self.cap.ifids.append(0 if to_server or self.forging else 1)
+        super().send(to_server, flags, seq, ack, payload, opts)
+
+    forging = False
+
+    def forge(self, data):
+        """A server segment at the server's next sequence number, sent by
+        the client; the real server's bytes will follow at the same
+        sequence number."""
+        self.forging = True
+        self.send(False, "PA", self.sseq, self.cseq, b(data))
+        self.forging = False
+
+
+def forged_auth(k, rcpt):
+    """A wrong AUTH, the client's forged 235, MAIL and RCPT right behind
+    it (before the real reply), the real 535, then QUIT."""
+    k.c("AUTH PLAIN AGFsaWNlAHdyb25n\r\n")
+    k.forge(FORGE_235 + "\r\n")
+    k.c("MAIL FROM:<alice@sender.test>\r\nRCPT TO:<%s>\r\n" % rcpt)
+    k.s(FORGE_535 + "\r\n")
+    k.s(OK_MAIL + "\r\n" + OK_RCPT + "\r\n")
+    k.cmd("QUIT", BYE)
+    k.close()
+
+
+def forge_auth(cap, cport):
+    forged_auth(ForgeConn(cap, cport=cport).start(), "fa@evil.test")
+
+
+def forge_tls(cap, cport):
+    k = ForgeConn(cap, cport=cport).start()
+    k.c("STARTTLS\r\n")
+    k.forge("220 2.0.0 Ready to start TLS\r\n")
+    k.s("454 4.7.0 TLS not available due to local problem\r\n")
+    # After the refusal, in plaintext: the server reads these.
+    k.mail()
+    k.rcpt("ft@evil.test")
+    k.cmd("QUIT", BYE)
+    k.close()
+
+
+def forge_first(cap, cport):
+    # A forged server packet between the client's SYN and the real
+    # SYN-ACK, on the client's interface: were the server's interface
+    # learnt from it, the forged 235 would pass the check.
+    k = ForgeConn(cap, cport=cport)
+    opts = [("MSS", 1460), ("WScale", 7)]
+    k.send(True, "S", k.cseq, 0, opts=opts)
+    k.forging = True
+    k.send(False, "A", k.sseq + 1, k.cseq + 1)
+    k.forging = False
+    k.send(False, "SA", k.sseq, k.cseq + 1, opts=opts)
+    k.cseq += 1
+    k.sseq += 1
+    k.send(True, "A", k.cseq, k.sseq)
+    k.banner()
+    k.ehlo()
+    forged_auth(k, "ff@evil.test")
+
+
+capture("forge_auth_pcap")(lambda cap: forge_auth(cap, 40700))
+capture("forge_auth_pcapng", fmt="pcapng")(lambda cap: forge_auth(cap, 40701))
+capture("forge_tls_pcap")(lambda cap: forge_tls(cap, 40702))
+capture("forge_tls_pcapng", fmt="pcapng")(lambda cap: forge_tls(cap, 40703))
+capture("forge_first_pcapng", fmt="pcapng")(
+    lambda cap: forge_first(cap, 40704))
 
 
 @capture("block_window")
