@@ -655,7 +655,8 @@ engine_finish(struct engine *e)
 	}
 }
 
-/* A new connection (SYN) or a pickup in the middle (data without one). */
+/* A new connection (SYN or SYN-ACK) or a pickup in the middle (data
+ * without one); dir says which side of p is the client. */
 static struct flow *
 engine_new_flow(struct engine *e, const struct decode_packet *p, int dir)
 {
@@ -682,6 +683,42 @@ engine_new_flow(struct engine *e, const struct decode_packet *p, int dir)
 		stream_no_gap_skip(&f->dir[1]);
 	}
 	e->st.flows_created++;
+	tcp_init(&f->tcp, tcp_opener(p) == TCP_OPENER_DATA);
+	if (f->tcp.midstream) {
+		e->st.midstream++;
+		smtp_init_midstream(&f->smtp);
+	} else
+		smtp_init(&f->smtp);
+	return f;
+}
+
+/* A packet on a key whose connection is over, or a SYN-ACK for a new one:
+ * the old session goes, nothing of it carries over (authenticated, TLS,
+ * DATA).  Returns the flow the packet belongs to now (NULL: none yet). */
+static struct flow *
+engine_reuse(struct engine *e, struct flow *f, const struct decode_packet *p,
+    int dir)
+{
+	struct tcp_conn old;
+
+	switch (tcp_reuse(&f->tcp, p, dir)) {
+	case TCP_REUSE_KEEP:
+		return f;
+	case TCP_REUSE_NEW:
+		engine_finish_flow(e, f);
+		flow_destroy(e->flows, f, &e->mem);
+		return NULL;
+	case TCP_REUSE_REOPENED:
+		old = f->tcp;
+		engine_finish_flow(e, f);
+		flow_destroy(e->flows, f, &e->mem);
+		/* The SYN-ACK's receiver is the client (dir is 1). */
+		if ((f = engine_new_flow(e, p, dir)) == NULL)
+			return NULL;
+		tcp_init_reopened(&f->tcp, &old);
+		stream_syn(&f->dir[0], old.reopen_isn);
+		return f;
+	}
 	return f;
 }
 
@@ -845,28 +882,15 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 	f = dir == 0 ? flow_lookup(e->flows, &p.src, p.sport, &p.dst, p.dport)
 	    : flow_lookup(e->flows, &p.dst, p.dport, &p.src, p.sport);
 
-	/* A new SYN on a known key: the port was reused; start afresh. */
-	if (f != NULL && dir == 0 && (p.flags & (DECODE_TH_SYN | DECODE_TH_ACK))
-	    == DECODE_TH_SYN && f->dir[0].started &&
-	    p.seq + 1 != f->dir[0].next && f->tcp.state >= TCP_CLOSING) {
-		engine_finish_flow(e, f);
-		flow_destroy(e->flows, f, &e->mem);
-		f = NULL;
-	}
+	if (f != NULL)
+		f = engine_reuse(e, f, &p, dir);
 	if (f == NULL) {
-		/* Only a SYN or a segment with data opens a flow: bare ACKs,
-		 * FINs and RSTs of unknown connections are passed through. */
-		if ((p.flags & DECODE_TH_RST) ||
-		    (!(p.flags & DECODE_TH_SYN) && p.payload_wire_len == 0))
+		/* Only a SYN, a SYN-ACK or a segment with data opens a flow:
+		 * bare ACKs, FINs and RSTs of unknown connections pass. */
+		if (tcp_opener(&p) == TCP_OPENER_NONE)
 			goto done;
 		if ((f = engine_new_flow(e, &p, dir)) == NULL)
 			goto done;
-		tcp_init(&f->tcp, !(p.flags & DECODE_TH_SYN));
-		if (f->tcp.midstream) {
-			e->st.midstream++;
-			smtp_init_midstream(&f->smtp);
-		} else
-			smtp_init(&f->smtp);
 	}
 	flow_touch(e->flows, f, ts);
 

@@ -152,11 +152,12 @@ lab_free(struct lab *l)
 	config_free(&l->conf);
 }
 
+/* Handshake from these ISNs, banner, EHLO and MAIL. */
 static void
-lab_handshake(struct lab *l)
+lab_open(struct lab *l, uint32_t cisn, uint32_t sisn)
 {
-	l->cseq = ISN_C;
-	l->sseq = ISN_S;
+	l->cseq = cisn;
+	l->sseq = sisn;
 	lab_send(l, 1, l->cseq, 0x02, NULL, 0, NULL);
 	l->cseq++;
 	lab_send(l, 0, l->sseq, 0x12, NULL, 0, NULL);
@@ -167,6 +168,12 @@ lab_handshake(struct lab *l)
 	lab_say(l, 0, "250-mx.example.test\r\n250 PIPELINING\r\n", NULL);
 	lab_say(l, 1, "MAIL FROM:<spam@attacker.test>\r\n", NULL);
 	lab_say(l, 0, "250 2.1.0 Ok\r\n", NULL);
+}
+
+static void
+lab_handshake(struct lab *l)
+{
+	lab_open(l, ISN_C, ISN_S);
 }
 
 /* All queued events as compact JSON lines without "time". */
@@ -773,6 +780,102 @@ test_truncated_packet_dropped_inline(void)
 	lab_free(&l);
 }
 
+/* Both FINs of a session, client first. */
+static void
+lab_close(struct lab *l)
+{
+	lab_send(l, 1, l->cseq++, 0x11, NULL, 0, NULL);
+	lab_send(l, 0, l->sseq++, 0x11, NULL, 0, NULL);
+	lab_send(l, 1, l->cseq, 0x10, NULL, 0, NULL);
+}
+
+/*
+ * A new connection on a 4-tuple whose session is over (FIN both ways,
+ * one FIN, an accepted RST, our reset) is a fresh session whatever its
+ * ISN: here the one right next to the old sequence numbers, which once
+ * kept the old session (authenticated, inside DATA).
+ */
+static void
+test_reuse_starts_fresh(void)
+{
+	struct engine_result r;
+	struct lab l;
+	uint32_t next;
+	int how;
+
+	for (how = 0; how < 4; how++) {
+		lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+		lab_handshake(&l);
+		if (how == 3) {
+			/* Reset by us: the new session must not be
+			 * dropped as the old one's leftovers either. */
+			lab_say(&l, 1, "RCPT TO:<a@evil.test>\r\n", &r);
+			TEST_CHECK(r.reset);
+		} else {
+			lab_say(&l, 1, "AUTH PLAIN AHVzZXIAcGFzcw==\r\n",
+			    NULL);
+			lab_say(&l, 0, "235 2.7.0 Authentication successful"
+			    "\r\n", NULL);
+			lab_say(&l, 1, "RCPT TO:<a@evil.test>\r\n", &r);
+			TEST_CHECK(!r.reset);
+			lab_say(&l, 0, "250 ok\r\n", NULL);
+			lab_say(&l, 1, "DATA\r\n", NULL);
+			lab_say(&l, 0, "354 go ahead\r\n", NULL);
+		}
+		next = l.cseq;		/* the old data ended here */
+		if (how == 0)
+			lab_close(&l);
+		else if (how == 1)
+			lab_send(&l, 1, l.cseq++, 0x11, NULL, 0, NULL);
+		else if (how == 2)
+			lab_send(&l, 1, l.cseq, 0x04, NULL, 0, NULL);
+		lab_open(&l, next - 1, l.sseq + 1000);
+		TEST_CHECK(lab_say(&l, 1, "RCPT TO:<b@evil.test>\r\n", &r) ==
+		    ENGINE_DROP);
+		TEST_CHECK(r.reset);
+		lab_free(&l);
+	}
+}
+
+/*
+ * A SYN with a new ISN on a live session: the server keeps its session
+ * and answers with a challenge ACK (RFC 5961 4.2), so the session goes
+ * on as it was; only the server's SYN-ACK for the new ISN (it had lost
+ * the old one) starts a fresh session.
+ */
+static void
+test_syn_on_live_session(void)
+{
+	struct engine_result r;
+	struct lab l;
+
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+	lab_handshake(&l);
+	lab_say(&l, 1, "AUTH PLAIN AHVzZXIAcGFzcw==\r\n", NULL);
+	lab_say(&l, 0, "235 2.7.0 Authentication successful\r\n", NULL);
+	TEST_CHECK(lab_send(&l, 1, 900000, 0x02, NULL, 0, &r) ==
+	    ENGINE_ACCEPT);
+	lab_send(&l, 0, l.sseq, 0x10, NULL, 0, NULL);	/* challenge ACK */
+	TEST_CHECK(lab_say(&l, 1, "RCPT TO:<a@evil.test>\r\n", &r) ==
+	    ENGINE_ACCEPT);
+	TEST_CHECK(!r.reset);
+	lab_say(&l, 0, "250 ok\r\n", NULL);
+
+	/* Now the server has lost it and accepts the new SYN. */
+	lab_send(&l, 1, 900000, 0x02, NULL, 0, NULL);
+	l.cseq = 900001;
+	l.sseq = 700000;
+	lab_send(&l, 0, l.sseq++, 0x12, NULL, 0, NULL);
+	lab_send(&l, 1, l.cseq, 0x10, NULL, 0, NULL);
+	lab_say(&l, 0, "220 hi\r\n", NULL);
+	lab_say(&l, 1, "MAIL FROM:<a@b.test>\r\n", NULL);
+	lab_say(&l, 0, "250 ok\r\n", NULL);
+	TEST_CHECK(lab_say(&l, 1, "RCPT TO:<b@evil.test>\r\n", &r) ==
+	    ENGINE_DROP);
+	TEST_CHECK(r.reset);
+	lab_free(&l);
+}
+
 int
 main(void)
 {
@@ -797,5 +900,7 @@ main(void)
 	TEST_RUN(test_fragments_dropped_inline);
 	TEST_RUN(test_refused_early_data_dropped);
 	TEST_RUN(test_truncated_packet_dropped_inline);
+	TEST_RUN(test_reuse_starts_fresh);
+	TEST_RUN(test_syn_on_live_session);
 	return TEST_END("engine");
 }

@@ -293,6 +293,115 @@ test_opener(void)
 	}
 }
 
+/* A SYN or SYN-ACK on a 4-tuple that has a connection. */
+static void
+test_reuse(void)
+{
+	enum { HALF = 1, EST = 3 };
+	static const struct {
+		int opened;		/* rows of open_ws7 fed first */
+		uint8_t then;		/* 0, or fin from the client, or close */
+		struct seg s;
+		enum tcp_reuse want;
+		bool reopen;		/* a SYN left pending */
+	} rows[] = {
+		/* Over: a new connection whatever its ISN, even the one
+		 * next to the old sequence numbers. */
+		{ EST, F, { 0, S, CISN + 500, 0, 0, NOWS, 0, 0 },
+		    TCP_REUSE_NEW, false },
+		{ EST, R, { 0, S, CISN + 1, 0, 0, NOWS, 0, 0 },
+		    TCP_REUSE_NEW, false },
+		{ EST, R, { 0, S, CISN, 0, 0, NOWS, 0, 0 }, TCP_REUSE_NEW,
+		    false },
+		/* Half-open: the same SYN again, or a new attempt. */
+		{ HALF, 0, { 0, S, CISN, 0, 0, NOWS, 0, 0 }, TCP_REUSE_KEEP,
+		    false },
+		{ HALF, 0, { 0, S, CISN + 7, 0, 0, NOWS, 0, 0 },
+		    TCP_REUSE_NEW, false },
+		/* Live: the server keeps it (challenge ACK), we remember. */
+		{ EST, 0, { 0, S, CISN, 0, 0, NOWS, 0, 0 }, TCP_REUSE_KEEP,
+		    false },
+		{ EST, 0, { 0, S, CISN + 7, 0, 0, 5, 0, 0 }, TCP_REUSE_KEEP,
+		    true },
+		/* The roles the other way round: forged or crossed. */
+		{ HALF, 0, { 1, S, SISN, 0, 0, NOWS, 0, 0 }, TCP_REUSE_NEW,
+		    false },
+		{ HALF, 0, { 0, S | A, SISN, CISN + 1, 0, NOWS, 0, 0 },
+		    TCP_REUSE_NEW, false },
+		{ EST, 0, { 1, S, SISN, 0, 0, NOWS, 0, 0 }, TCP_REUSE_KEEP,
+		    false },
+		{ EST, F, { 1, S, SISN, 0, 0, NOWS, 0, 0 }, TCP_REUSE_NEW,
+		    false },
+		/* Not openings: always this connection's. */
+		{ EST, F, { 0, P | A, CISN + 1, SISN + 1, 0, NOWS, 5, 0 },
+		    TCP_REUSE_KEEP, false },
+		{ 0, R, { 0, A, CISN + 1, SISN + 1, 0, NOWS, 0, 0 },
+		    TCP_REUSE_KEEP, false },
+	};
+	struct decode_packet p;
+	struct tcp_conn c;
+	size_t i;
+	int k;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		tcp_init(&c, false);
+		for (k = 0; k < rows[i].opened; k++)
+			feed(&c, &open_ws7[k]);
+		if (rows[i].then == F)
+			(void)tcp_fin(&c, 0);
+		else if (rows[i].then == R)
+			tcp_close(&c);
+		p = pkt(&rows[i].s);
+		if (tcp_reuse(&c, &p, rows[i].s.dir) != rows[i].want ||
+		    c.reopen != rows[i].reopen) {
+			fprintf(stderr, "reuse row %zu\n", i);
+			test_failed_checks++;
+		}
+	}
+
+	/* A pending SYN: only the server's SYN-ACK for it starts afresh,
+	 * with the pending SYN's ISN and options. */
+	tcp_init(&c, false);
+	for (k = 0; k < EST; k++)
+		feed(&c, &open_ws7[k]);
+	{
+		struct seg syn = { 0, S, 777777, 0, 0, 5, 0, 0 };
+		struct seg challenge = { 1, A, SISN + 1, CISN + 1, 0, NOWS, 0,
+		    0 };
+		struct seg other = { 1, S | A, 9, 777777 + 2, 0, 3, 0, 0 };
+		struct seg synack = { 1, S | A, 9, 777777 + 1, 0, 3, 0, 0 };
+		struct tcp_conn n;
+
+		p = pkt(&syn);
+		ASSERT_INT_EQ(tcp_reuse(&c, &p, 0), TCP_REUSE_KEEP);
+		p = pkt(&challenge);
+		ASSERT_INT_EQ(tcp_reuse(&c, &p, 1), TCP_REUSE_KEEP);
+		p = pkt(&other);
+		ASSERT_INT_EQ(tcp_reuse(&c, &p, 1), TCP_REUSE_KEEP);
+		p = pkt(&synack);
+		ASSERT_INT_EQ(tcp_reuse(&c, &p, 1), TCP_REUSE_REOPENED);
+		tcp_init_reopened(&n, &c);
+		feed(&n, &synack);
+		ASSERT_INT_EQ(n.state, TCP_ESTABLISHED);
+		ASSERT_INT_EQ(n.isn[0], 777777);
+		TEST_CHECK(n.wscale_ok && n.wscale[0] == 5 && n.wscale[1] == 3);
+		TEST_CHECK(!n.handshake_done && !n.reopen);
+	}
+
+	/* Picked up midstream: a SYN may be the old connection's peer
+	 * starting over, or not; the server's answer decides. */
+	tcp_init(&c, true);
+	{
+		struct seg syn = { 0, S, 42, 0, 0, NOWS, 0, 0 };
+
+		p = pkt(&syn);
+		ASSERT_INT_EQ(tcp_reuse(&c, &p, 0), TCP_REUSE_KEEP);
+		TEST_CHECK(c.reopen);
+		feed(&c, &syn);
+		TEST_CHECK(!c.syn_seen);
+	}
+}
+
 int
 main(void)
 {
@@ -302,5 +411,6 @@ main(void)
 	TEST_RUN(test_discarded);
 	TEST_RUN(test_rst);
 	TEST_RUN(test_opener);
+	TEST_RUN(test_reuse);
 	return TEST_END("tcp");
 }
