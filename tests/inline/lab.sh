@@ -14,6 +14,11 @@
 # that call lab_down, unless LAB_NO_TRAP=1 (then the caller must).
 # LAB_POSTFIX=0: the network only, no Postfix (the benchmark runs
 # smtp-sink in the mail namespace instead).
+# LAB_MTAS="postfix exim sendmail opensmtpd" (any of them): those real
+# servers, each an open relay in its own namespace (Postfix in $NS_MAIL),
+# the gateway's mail side a bridge; see tests/lab/mta.sh for addresses
+# and the oracle API (mta_relayed, mta_local, mta_settle, mta_clear).
+# Unset: Postfix alone, exactly as before (LAB_POSTFIX applies).
 #
 # Postfix relays for everyone (mynetworks 0.0.0.0/0 [::]/0) but parks
 # relayed mail in the queue (defer_transports), so nothing ever leaves;
@@ -33,6 +38,9 @@ TRU4=192.0.2.10
 TRU6=2001:db8:1::10
 MAIL4=198.51.100.25
 MAIL6=2001:db8:2::25
+LAB_MTAS=${LAB_MTAS:-}
+# shellcheck source=tests/lab/mta.sh
+. "$LAB_HERE/../lab/mta.sh"
 
 # wait_until DESC TIMEOUT COMMAND... — run COMMAND every 50 ms until it
 # succeeds, at most TIMEOUT seconds (an integer).  Fails with a message
@@ -94,7 +102,7 @@ _lab_link() {
 
 _lab_net() {
 	local ns
-	for ns in "$NS_ATT" "$NS_TRU" "$NS_GW" "$NS_MAIL"; do
+	for ns in "$NS_ATT" "$NS_TRU" "$NS_GW" "$NS_MAIL" $(_mta_namespaces); do
 		# ip netns exec mounts /etc/netns/NS/resolv.conf over the
 		# host's: no program in the lab waits on an unreachable
 		# resolver (a query to the closed port 53 on lo fails at once).
@@ -111,7 +119,11 @@ _lab_net() {
 	    net.ipv6.conf.all.forwarding=1 >/dev/null || return 1
 	_lab_link att "$NS_ATT" || return 1
 	_lab_link tru "$NS_TRU" || return 1
-	_lab_link mail "$NS_MAIL" || return 1
+	if [ -n "$(_mta_namespaces)" ]; then
+		_mta_net || return 1
+	else
+		_lab_link mail "$NS_MAIL" || return 1
+	fi
 
 	ip -n "$NS_GW" addr add 203.0.113.1/24 dev att &&
 	ip -n "$NS_GW" addr add 2001:db8:3::1/64 dev att nodad &&
@@ -131,6 +143,7 @@ _lab_net() {
 	ip -n "$NS_TRU" route add default via 192.0.2.1 &&
 	ip -n "$NS_TRU" -6 route add default via 2001:db8:1::1 || return 1
 
+	[ -n "$(_mta_namespaces)" ] && return 0	# _mta_net addressed them
 	ip -n "$NS_MAIL" addr add "$MAIL4/24" dev eth0 &&
 	ip -n "$NS_MAIL" addr add "$MAIL6/64" dev eth0 nodad &&
 	ip -n "$NS_MAIL" route add default via 198.51.100.1 &&
@@ -181,11 +194,15 @@ lab_up() {
 	NS_TRU=$LAB_PREFIX-tru
 	NS_GW=$LAB_PREFIX-gw
 	NS_MAIL=$LAB_PREFIX-mail
+	if [ -n "$LAB_MTAS" ] && ! _mta_check; then
+		return 1
+	fi
 	LAB_DIR=$(mktemp -d "/tmp/$LAB_PREFIX.XXXXXX") || return 1
 	# The virtual delivery agent runs as nobody and needs to get in.
 	chmod 755 "$LAB_DIR"
 	PF_DIR=$LAB_DIR/postfix
 	PF_LOG=$PF_DIR/log/maillog
+	_mta_names
 	LAB_UP=1
 	if [ "${LAB_NO_TRAP:-0}" != 1 ]; then
 		trap lab_down EXIT
@@ -197,12 +214,17 @@ lab_up() {
 		lab_down
 		return 1
 	fi
-	if [ "${LAB_POSTFIX:-1}" = 0 ]; then
-		return 0
+	if [ -n "$LAB_MTAS" ]; then
+		_mta_wanted postfix || LAB_POSTFIX=0
 	fi
-	if ! _lab_postfix; then
+	if [ "${LAB_POSTFIX:-1}" != 0 ] && ! _lab_postfix; then
 		echo "lab: Postfix did not start (log: $PF_LOG)" >&2
 		[ -f "$PF_LOG" ] && tail -n 20 "$PF_LOG" >&2
+		lab_down
+		return 1
+	fi
+	if [ -n "$(_mta_namespaces)" ] && ! _mta_start; then
+		echo "lab: the servers of LAB_MTAS did not all start" >&2
 		lab_down
 		return 1
 	fi
@@ -222,7 +244,8 @@ lab_down() {
 		_lab_run 15 ip netns exec "$NS_MAIL" postfix -c "$PF_DIR/etc" \
 		    stop >/dev/null 2>&1
 	fi
-	for ns in "$NS_ATT" "$NS_TRU" "$NS_GW" "$NS_MAIL"; do
+	_mta_stop
+	for ns in "$NS_ATT" "$NS_TRU" "$NS_GW" "$NS_MAIL" $(_mta_namespaces); do
 		[ -e "/run/netns/$ns" ] || continue
 		pids=$(ip netns pids "$ns" 2>/dev/null)
 		if [ -n "$pids" ]; then
@@ -231,7 +254,7 @@ lab_down() {
 		fi
 		ip netns del "$ns" 2>/dev/null
 	done
-	for ns in "$NS_ATT" "$NS_TRU" "$NS_GW" "$NS_MAIL"; do
+	for ns in "$NS_ATT" "$NS_TRU" "$NS_GW" "$NS_MAIL" $(_mta_namespaces); do
 		rm -f "/etc/netns/$ns/resolv.conf"
 		rmdir "/etc/netns/$ns" 2>/dev/null
 	done
