@@ -144,6 +144,13 @@ fuzz: fuzz-build
 bench: all
 	@bench/replay
 
+# The differential fuzzer's long search (tests/differential, root): random
+# seeds for SECONDS seconds against the lab's real servers.
+SECONDS ?= 600
+.PHONY: differential
+differential: all
+	@tests/differential/run $(BUILD) --seconds $(SECONDS)
+
 install: $(PROGS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5
 	install -m 755 $(BUILD)/relayguard $(DESTDIR)$(BINDIR)/relayguard

@@ -49,7 +49,13 @@ def seq_geq(a, b):
 
 
 class Live:
-    def __init__(self, sport, isn):
+    """server, client: the addresses (IPv4) of the connection; default
+    the lab's Postfix and the attacker (tests/differential plays other
+    servers)."""
+
+    def __init__(self, sport, isn, server=None, client=None):
+        self.server = server or T.SERVER
+        self.client = client or T.CLIENT
         self.sport = sport
         self.snd = isn
         self.ipid = 0x2000
@@ -82,8 +88,8 @@ class Live:
             if gw is None:
                 raise RuntimeError("no ARP entry for " + GATEWAY)
             self.l2hdr = gw + mine + b"\x08\x00"
-        pkt = T.tcp_packet(T.SERVER, T.CLIENT, 25, self.sport, seq, ack,
-                           flags, data, ipid=T.FORGED_IPID)
+        pkt = T.tcp_packet(self.server, self.client, 25, self.sport, seq,
+                           ack, flags, data, ipid=T.FORGED_IPID)
         return self.l2hdr + pkt
 
     def put_l2(self, frame):
@@ -95,15 +101,15 @@ class Live:
         if "A" not in flags:
             ack = 0
         self.ipid += 1
-        return T.tcp_packet(T.CLIENT, T.SERVER, self.sport, 25, seq, ack,
-                            flags, data, ttl=ttl, urg=urg, badsum=badsum,
+        return T.tcp_packet(self.client, self.server, self.sport, 25, seq,
+                            ack, flags, data, ttl=ttl, urg=urg, badsum=badsum,
                             window=65535, opts=opts, ipid=self.ipid)
 
     def send(self, seq, flags, data=b"", **kw):
         self.put(self.build(seq, flags, data, **kw))
 
     def put(self, pkt):
-        self.tx.sendto(pkt, (T.SERVER, 0))
+        self.tx.sendto(pkt, (self.server, 0))
 
     def ack_now(self):
         self.send(self.snd, "A")
@@ -123,7 +129,8 @@ class Live:
         if len(pkt) < 20:
             return
         ihl = (pkt[0] & 0x0F) * 4
-        if socket.inet_ntoa(pkt[12:16]) != T.SERVER or \
+        if socket.inet_ntoa(pkt[12:16]) != self.server or \
+                socket.inet_ntoa(pkt[16:20]) != self.client or \
                 len(pkt) < ihl + 20:
             return
         sp, dp, seq, ack, off, flags = struct.unpack(

@@ -1,0 +1,683 @@
+#!/usr/bin/python3
+"""
+diff.py BUILD_DIR (--slice | --seconds N [--seed S] | --findings-only)
+-- the differential fuzzer's runner (called by run, inside the lab).
+
+For a batch of dialogues (grammar.py) and every server of the lab:
+  control  no relayguardd: each dialogue against each server, the
+           gateway's traffic captured by tcpdump; the oracle (the server's
+           own log and queue) says whether it accepted a foreign
+           recipient carrying the dialogue's tag;
+  replay   that capture through `relayguard replay` (enforce): per
+           session, did replay reset it (an event with action reset);
+  inline   the same dialogues through relayguardd (enforce, block-after
+           1000), with the tag's other phase letter: did the server
+           relay anyway, did relayguardd reset the session.
+A finding is a dialogue that relays through relayguardd (relayed), whose
+control relay replay did not reset (missed), or whose replay and inline
+verdicts differ (disagree).  Each is written to findings/ as a case.json
+(the dialogue itself, its seed and description, what was seen) and the
+control capture of its session, and a line to $DIFF_NOTES when set.
+
+--slice: the fixed-seed slice, then every committed finding (its
+capture replayed offline, its dialogue played live again); PASS/FAIL per
+dialogue and server, last line "differential: N passed, N failed".
+--seconds N: random seeds for N seconds; new findings are appended
+(one per kind, server and salient choices), and per server it prints
+dialogues tried, relayed without relayguard, relayed with it, replay
+misses and disagreements.
+
+Environment (set by run): NS_ATT NS_GW LAB_DIR LAB_SH DIFF_SERVERS
+("name:addr4:addr6 ..."), and for the Postfix-only oracle PF_LOG.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "evasion"))
+import grammar as G  # noqa: E402
+import suite as S  # noqa: E402
+
+PY = "/usr/bin/python3"
+FINDINGS = os.path.join(HERE, "findings")
+SLICE_SEED = "1"
+SLICE_COUNT = int(os.environ.get("DIFF_SLICE", "10"))
+BATCH = 8
+CLIENT4 = "203.0.113.10"
+CLIENT6 = "2001:db8:3::10"
+LOCAL = ["example.test"]
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# -- the oracle ---------------------------------------------------------------
+
+def strip_comments(a):
+    out, depth = "", 0
+    for c in a:
+        if c == "(":
+            depth += 1
+        elif c == ")" and depth:
+            depth -= 1
+        elif not depth:
+            out += c
+    return out
+
+
+def is_local_domain(d, server_addr):
+    d = d.lower().rstrip(".")
+    if d.startswith("[") and d.endswith("]"):
+        lit = d[1:-1]
+        if lit.startswith("ipv6:"):
+            lit = lit[5:]
+        return lit == server_addr
+    return d in LOCAL
+
+
+def foreign(addr, server_addr, depth=0, routes=True):
+    """Where a lenient server routes addr (as logged): True when outside
+    the local domains after source routes, the %-hack, bang paths and
+    quoted routes are honoured."""
+    a = strip_comments(addr).strip().strip("<>").strip()
+    if a.startswith("@") and ":" in a:
+        a = a.split(":", 1)[1]
+    if "@" not in a:
+        return "!" in a
+    local, dom = a.rsplit("@", 1)
+    if not is_local_domain(dom, server_addr):
+        return True
+    if depth > 3 or not routes:
+        return False
+    lp = local.strip('"')
+    if "@" in lp:
+        return foreign(lp, server_addr, depth + 1)
+    if "%" in lp:
+        return not is_local_domain(lp.rsplit("%", 1)[1], server_addr)
+    if "!" in lp:
+        return not is_local_domain(lp.split("!", 1)[0], server_addr)
+    return False
+
+
+class PostfixOracle:
+    """Today's single-Postfix lab: a recipient with the tag that Postfix
+    accepted ("rcpt seen" is logged for every accepted RCPT) in a foreign
+    domain, or mail with the tag it parked for the smtp transport
+    ("deferred transport").  That lab's Postfix has no mydestination: it
+    honours no %-hack, bang path or quoted route, so only the plain
+    domain of the address counts (routes=False)."""
+
+    def __init__(self, lab):
+        self.lab = lab
+        self.log = os.environ["PF_LOG"]
+        self.pos = 0
+        self.hits = {}
+
+    def settle(self, name):
+        last, since = -1, time.monotonic()
+        end = time.monotonic() + 8
+        while time.monotonic() < end:
+            try:
+                n = os.path.getsize(self.log)
+            except OSError:
+                n = 0
+            if n != last:
+                last, since = n, time.monotonic()
+            elif time.monotonic() - since >= 0.6:
+                return
+            time.sleep(0.1)
+
+    def relayed(self, name, server_addr, tag):
+        """Read the log on from where the last call stopped; addresses
+        are filed under the tag they carry."""
+        try:
+            with open(self.log, "rb") as f:
+                f.seek(self.pos)
+                text = f.read()
+        except OSError:
+            text = b""
+        cut = text.rfind(b"\n") + 1
+        self.pos += cut
+        text = text[:cut].decode("utf-8", "replace")
+        for m in re.finditer(r"rcpt seen;.* to=<([^>]*)>", text):
+            a = m.group(1)
+            if foreign(a, server_addr, routes=False):
+                self.file(a)
+        for m in re.finditer(r" to=<([^>]*)>.*status=deferred "
+                             r"\(deferred transport\)", text):
+            self.file(m.group(1))
+        return self.hits.get(tag.lower(), 0)
+
+    def file(self, addr):
+        for t in set(re.findall(r"dfz\w+?x\d+[a-z]", addr.lower())):
+            self.hits[t] = self.hits.get(t, 0) + 1
+
+
+class MtaOracle:
+    """The four-server lab: mta_relayed / mta_settle of lab.sh."""
+
+    def __init__(self, lab):
+        self.lab = lab
+
+    def settle(self, name):
+        self.lab.helper("mta_settle %s" % name)
+
+    def relayed(self, name, server_addr, tag):
+        p = subprocess.run(["bash", "-c", '. "$LAB_SH" && mta_relayed "$1" '
+                            '"$2"', "x", name, tag],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=60)
+        v = p.stdout.decode().strip().splitlines()
+        if v and v[-1].isdigit():
+            return int(v[-1])
+        return 1 if p.returncode == 0 else 0
+
+
+# -- the lab ------------------------------------------------------------------
+
+class Lab(S.Lab):
+    """The evasion suite's daemon handling, with this fuzzer's
+    configuration."""
+
+    def __init__(self, build):
+        # The evasion lab's fields (it writes its own configuration in
+        # LAB_DIR/evasion, unused here), then this fuzzer's directory.
+        super().__init__(build, None)
+        self.dir = os.path.join(os.environ["LAB_DIR"], "differential")
+        os.makedirs(self.dir, exist_ok=True)
+        self.conf = os.path.join(self.dir, "relayguard.conf")
+        self.rconf = os.path.join(self.dir, "replay.conf")
+        self.servers = []
+        for w in os.environ.get("DIFF_SERVERS", "").split():
+            name, a4, a6 = w.split(",")
+            self.servers.append((name, a4, a6))
+        base = ("local-domains   example.test .example.test\n"
+                "relay-networks  192.0.2.0/24 2001:db8:1::/48\n"
+                "ports           25\n"
+                "mode            enforce\n"
+                "block-after     1000\n"
+                "block-for       1h\n")
+        with open(self.conf, "w") as f:
+            f.write("# written by tests/differential/diff.py\n" + base +
+                    "hook            forward\n"
+                    "state-db        %s/state.db\n"
+                    "control-socket  %s/control.sock\n"
+                    % (self.dir, self.dir))
+        with open(self.rconf, "w") as f:
+            f.write("# replay, as inline\n" + base)
+        self.player = None
+        self.results = {}
+        self.cv = threading.Condition()
+        self.next_id = 0
+        self.port = {"plain": 40000, "raw": 30000}
+        ok = self.helper("declare -F mta_relayed >/dev/null && "
+                         "declare -p MTA_ADDR4 >/dev/null 2>&1 && echo y")
+        self.oracle = MtaOracle(self) if ok == "y" and \
+            os.environ.get("DIFF_ORACLE") != "postfix" else \
+            PostfixOracle(self)
+
+    # The player: one process in the attacker namespace, a thread per
+    # session.
+    def start_player(self):
+        self.player = subprocess.Popen(
+            ["ip", "netns", "exec", self.ns_att, PY,
+             os.path.join(HERE, "player.py")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        threading.Thread(target=self._reader, daemon=True).start()
+
+    def _reader(self):
+        for line in self.player.stdout:
+            try:
+                res = json.loads(line)
+            except ValueError:
+                continue
+            with self.cv:
+                self.results[res["id"]] = res
+                self.cv.notify_all()
+
+    def stop_player(self):
+        if self.player:
+            self.player.stdin.close()
+            try:
+                self.player.wait(30)
+            except subprocess.TimeoutExpired:
+                self.player.kill()
+                self.player.wait()
+            self.player = None
+
+    def sport(self, mode):
+        lo, hi = (40000, 59999) if mode == "plain" else (30000, 39999)
+        p = self.port[mode]
+        self.port[mode] = lo + (p + 1 - lo) % (hi - lo + 1)
+        return p
+
+    def play_many(self, jobs):
+        """jobs: [(dialogue, server tuple, sport)]; plays them at once,
+        returns their results in order."""
+        ids = []
+        for dlg, srv, sport in jobs:
+            self.next_id += 1
+            ids.append(self.next_id)
+            req = {"id": self.next_id, "server": srv[1], "server6": srv[2],
+                   "client": CLIENT4, "client6": CLIENT6, "sport": sport,
+                   "dlg": dlg}
+            self.player.stdin.write((json.dumps(req) + "\n").encode())
+        self.player.stdin.flush()
+        end = time.monotonic() + 120
+        with self.cv:
+            while not all(i in self.results for i in ids) and \
+                    time.monotonic() < end:
+                self.cv.wait(1)
+            return [self.results.pop(i, {"error": "no result", "conns": [],
+                                         "reset": False, "rx": ""})
+                    for i in ids]
+
+    # Capture in the gateway, on the attacker's link: what relayguardd
+    # sees inline.
+    def capture_start(self, path):
+        errf = path + ".err"
+        self.cap_err = open(errf, "wb")
+        self.cap = subprocess.Popen(
+            ["ip", "netns", "exec", self.ns_gw, "tcpdump", "-i", "att",
+             "--immediate-mode", "-U", "-s", "0", "-Z", "root", "-w", path, "tcp port 25"],
+            stdout=subprocess.DEVNULL, stderr=self.cap_err)
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            with open(errf, "rb") as f:
+                if b"listening on" in f.read():
+                    return True
+            if self.cap.poll() is not None:
+                return False
+            time.sleep(0.05)
+        return False
+
+    def capture_stop(self):
+        # (Without --immediate-mode the ring's last second is lost when
+        # tcpdump stops; with it, a little time is still needed.)
+        time.sleep(0.5)
+        self.cap.send_signal(signal.SIGINT)
+        try:
+            self.cap.wait(10)
+        except subprocess.TimeoutExpired:
+            self.cap.kill()
+            self.cap.wait()
+        self.cap_err.close()
+
+    def replay(self, path, conf=None):
+        p = subprocess.run(["timeout", "120", self.rg, "replay", "-c",
+                            conf or self.rconf, path],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        events = []
+        for line in p.stdout.decode("utf-8", "replace").splitlines():
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                pass
+        err = p.stderr.decode("utf-8", "replace")
+        bad = None
+        if p.returncode != 0:
+            bad = "replay exit %d: %s" % (p.returncode, err.strip()[-200:])
+        elif "AddressSanitizer" in err or "runtime error" in err:
+            bad = "replay: sanitizer report"
+        return events, bad
+
+
+def resets(events):
+    return [e for e in events if e.get("action") == "reset"]
+
+
+def kinds(events):
+    return sorted(set(e.get("event", "?") + ("/" + e["what"] if "what" in e
+                                             else "")
+                      for e in events))
+
+
+def by_port(events, port):
+    return [e for e in events if e.get("client_port") == port]
+
+
+# -- one batch ----------------------------------------------------------------
+
+def play_phase(lab, dlgs, rows, phase):
+    """Each dialogue on every server at once, one dialogue after the
+    other; phase c (control) or g (guarded) names the tag's letter and
+    the row's keys (cport/control_res, gport/inline_res)."""
+    port, res = ("cport", "control_res") if phase == "c" else \
+        ("gport", "inline_res")
+    for d in dlgs:
+        mine = [r for r in rows if r["dlg"] is d]
+        jobs = []
+        for r in mine:
+            r[port] = lab.sport(d["mode"])
+            jobs.append((G.phased(d, phase), r["srv"], r[port]))
+        for r, x in zip(mine, lab.play_many(jobs)):
+            r[res] = x
+
+
+def run_batch(lab, dlgs, tag=""):
+    """Control, replay, inline for dlgs on every server; returns one row
+    per (dialogue, server)."""
+    rows = []
+    for d in dlgs:
+        for srv in lab.servers:
+            rows.append({"dlg": d, "server": srv[0], "srv": srv})
+    # Control, captured.
+    cap = os.path.join(lab.dir, "control-%s.pcap" % tag)
+    if not lab.capture_start(cap):
+        for r in rows:
+            r["error"] = "tcpdump did not start"
+        return rows
+    play_phase(lab, dlgs, rows, "c")
+    lab.capture_stop()
+    for srv in lab.servers:
+        lab.oracle.settle(srv[0])
+    for r in rows:
+        r["control"] = lab.oracle.relayed(r["server"], r["srv"][1],
+                                          r["dlg"]["tag"] + "c")
+    # Replay of the control capture.
+    events, bad = lab.replay(cap)
+    for r in rows:
+        ev = by_port(events, r["cport"])
+        r["replay_events"] = ev
+        r["replay_reset"] = bool(resets(ev))
+        if bad:
+            r["error"] = bad
+    # Inline.
+    if not lab.start_daemon("batch%s" % tag):
+        for r in rows:
+            r["error"] = "relayguardd not ready"
+        return rows
+    play_phase(lab, dlgs, rows, "g")
+    time.sleep(0.3)
+    for r in rows:
+        ev = lab.events(r["gport"])
+        r["inline_events"] = ev
+        # relayguardd resets a session with an event saying so; a RST
+        # the client saw that the control run never got is one too (an
+        # inline protection that counts instead of reporting).
+        r["inline_reset"] = bool(resets(ev)) or \
+            (r["inline_res"].get("reset", False) and
+             not r["control_res"].get("reset", False))
+    daemon_ok = lab.daemon is not None and lab.daemon.poll() is None
+    lab.stop_daemon()
+    with open(lab.dlog, "rb") as f:
+        dtext = f.read().decode("utf-8", "replace")
+    if "AddressSanitizer" in dtext or "runtime error" in dtext:
+        daemon_ok = False
+    for r in rows:
+        if not daemon_ok:
+            r["error"] = "relayguardd died or reported a sanitizer error " \
+                "(log %s)" % lab.dlog
+    for srv in lab.servers:
+        lab.oracle.settle(srv[0])
+    for r in rows:
+        r["inline"] = lab.oracle.relayed(r["server"], r["srv"][1],
+                                         r["dlg"]["tag"] + "g")
+        judge(r)
+    return rows
+
+
+def judge(r):
+    why = []
+    if r.get("error"):
+        why.append("error: " + r["error"])
+    if r.get("inline", 0) > 0:
+        why.append("relayed through relayguardd (%d)" % r["inline"])
+    if r.get("control", 0) > 0 and not r.get("replay_reset"):
+        why.append("replay missed the control relay (events %s)" %
+                   kinds(r.get("replay_events", [])))
+    if "inline_reset" in r and r["replay_reset"] != r["inline_reset"]:
+        why.append("replay %s, inline %s (replay events %s; inline events "
+                   "%s)" % ("reset" if r["replay_reset"] else "no reset",
+                            "reset" if r["inline_reset"] else "no reset",
+                            kinds(r.get("replay_events", [])),
+                            kinds(r.get("inline_events", []))))
+    r["why"] = why
+    r["kinds"] = sorted(set(
+        w.split(" ")[0] if not w.startswith("replay ") else
+        ("missed" if "missed" in w else "disagree") for w in why))
+    return why
+
+
+# -- findings -----------------------------------------------------------------
+
+# The choices that name a class of finding, and their plain values
+# (left out of the signature).
+SALIENT = {"carrier": None, "seg": None, "sep": "SP", "lead": "none",
+           "eol": "CRLF", "eightbit": None, "nul": None, "dverb": None,
+           "end": None, "bverb": "BDATSP%d", "bsize": "exact",
+           "limit": None, "delta": None, "mech": None, "state": None,
+           "colon": ":"}
+MAX_NEW = int(os.environ.get("DIFF_MAX_NEW", "40"))
+
+
+def signature(r):
+    """What makes two findings the same: for a disagreement alone, the
+    event kinds on each side (the dialogue matters less than which
+    check fired); otherwise the salient choices of the dialogue."""
+    if r["kinds"] == ["disagree"]:
+        return "disagree %s replay:%s inline:%s" % (
+            r["server"], ",".join(kinds(r.get("replay_events", []))),
+            ",".join(kinds(r.get("inline_events", []))))
+    words = dict(w.split("=", 1) for w in r["dlg"]["desc"].split()
+                 if "=" in w)
+    sal = ["%s=%s" % (k, words[k]) for k, plain in SALIENT.items()
+           if k in words and words[k] != plain]
+    return "%s %s %s" % ("+".join(r["kinds"]), r["server"], " ".join(sal))
+
+
+def known_signatures():
+    out = set()
+    if not os.path.isdir(FINDINGS):
+        return out
+    for name in os.listdir(FINDINGS):
+        try:
+            with open(os.path.join(FINDINGS, name, "case.json")) as f:
+                out.add(json.load(f).get("signature", ""))
+        except (OSError, ValueError):
+            pass
+    return out
+
+
+def write_finding(lab, r, cap):
+    d = r["dlg"]
+    name = "%s-%s" % (d["tag"], r["server"])
+    path = os.path.join(FINDINGS, name)
+    os.makedirs(path, exist_ok=True)
+    pc = os.path.join(path, "control.pcap")
+    host = r["srv"][2] if d["family"] == 6 else r["srv"][1]
+    subprocess.run(["tcpdump", "-Z", "root", "-r", cap, "-w", pc,
+                    "tcp port %d and "
+                    "host %s" % (r["cport"], host)],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    case = {"name": name, "seed": d["seed"], "n": d["n"], "tag": d["tag"],
+            "server": r["server"], "desc": d["desc"],
+            "signature": signature(r), "why": r["why"],
+            "control_relayed": r.get("control", 0),
+            "inline_relayed": r.get("inline", 0),
+            "replay_reset": r.get("replay_reset"),
+            "inline_reset": r.get("inline_reset"),
+            "replay_events": r.get("replay_events", []),
+            "inline_events": r.get("inline_events", []),
+            "control_port": r["cport"],
+            "control_rx": r["control_res"].get("rx", "")[:2000],
+            "inline_rx": r.get("inline_res", {}).get("rx", "")[:2000],
+            "found": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "dialogue": d}
+    with open(os.path.join(path, "case.json"), "w") as f:
+        json.dump(case, f, indent=1)
+        f.write("\n")
+    notes = os.environ.get("DIFF_NOTES")
+    if notes:
+        with open(notes, "a") as f:
+            f.write("- %s (%s): %s — %s; seed %s n %d; "
+                    "tests/differential/findings/%s\n" % (
+                        name, r["server"], "; ".join(r["why"])[:300],
+                        d["desc"], d["seed"], d["n"], name))
+    return name
+
+
+def load_findings():
+    out = []
+    if not os.path.isdir(FINDINGS):
+        return out
+    for name in sorted(os.listdir(FINDINGS)):
+        try:
+            with open(os.path.join(FINDINGS, name, "case.json")) as f:
+                out.append(json.load(f))
+        except (OSError, ValueError):
+            pass
+    return out
+
+
+def offline_finding(lab, case):
+    """The committed capture: when the control relayed, replay must
+    reset the session."""
+    pc = os.path.join(FINDINGS, case["name"], "control.pcap")
+    if not os.path.exists(pc):
+        return ["capture missing"]
+    events, bad = lab.replay(pc)
+    if bad:
+        return [bad]
+    ev = by_port(events, case["control_port"])
+    if case.get("control_relayed", 0) > 0 and not resets(ev):
+        return ["replay of the capture does not reset the relaying "
+                "session (events %s)" % kinds(ev)]
+    return []
+
+
+# -- modes --------------------------------------------------------------------
+
+def describe(r):
+    return "%s on %s [%s]" % (r["dlg"]["tag"], r["server"],
+                              r["dlg"]["desc"])
+
+
+def slice_mode(lab):
+    passed = failed = 0
+    dlgs = [G.make(SLICE_SEED, i) for i in range(SLICE_COUNT)]
+    cases = load_findings()
+    servers = set(s[0] for s in lab.servers)
+    live = [c["dialogue"] for c in cases if c["server"] in servers]
+    # A finding's dialogue is played again on every server.
+    seen = set()
+    for d in live:
+        if d["tag"] not in seen:
+            seen.add(d["tag"])
+            dlgs.append(d)
+    for i in range(0, len(dlgs), BATCH):
+        for r in run_batch(lab, dlgs[i:i + BATCH], tag="s%d" % i):
+            if r["why"]:
+                failed += 1
+                print("FAIL %s: %s" % (describe(r), "; ".join(r["why"])),
+                      flush=True)
+            else:
+                passed += 1
+                print("PASS %s%s" % (describe(r), " (relays without "
+                                     "relayguard)" if r["control"] else ""),
+                      flush=True)
+    for c in cases:
+        why = offline_finding(lab, c)
+        if why:
+            failed += 1
+            print("FAIL finding %s (replay of its capture): %s" %
+                  (c["name"], "; ".join(why)), flush=True)
+        else:
+            passed += 1
+            print("PASS finding %s (replay of its capture)" % c["name"],
+                  flush=True)
+    return passed, failed
+
+
+def long_mode(lab, seconds, seed):
+    stats = {s[0]: {"tried": 0, "control": 0, "inline": 0, "missed": 0,
+                    "disagree": 0, "errors": 0} for s in lab.servers}
+    known = known_signatures()
+    new = []
+    end = time.monotonic() + seconds
+    n = 0
+    b = 0
+    while time.monotonic() < end:
+        dlgs = [G.make(seed, n + i) for i in range(BATCH)]
+        n += BATCH
+        b += 1
+        rows = run_batch(lab, dlgs, tag="l%d" % b)
+        cap = os.path.join(lab.dir, "control-l%d.pcap" % b)
+        for r in rows:
+            st = stats[r["server"]]
+            if r.get("error"):
+                st["errors"] += 1
+                log("error: %s: %s" % (describe(r), r["error"]))
+                continue
+            st["tried"] += 1
+            st["control"] += r["control"] > 0
+            st["inline"] += r["inline"] > 0
+            st["missed"] += "missed" in r["kinds"]
+            st["disagree"] += "disagree" in r["kinds"]
+            if r["why"]:
+                sig = signature(r)
+                log("finding: %s: %s" % (describe(r), "; ".join(r["why"])))
+                if sig not in known and len(new) < MAX_NEW:
+                    known.add(sig)
+                    new.append(write_finding(lab, r, cap))
+        try:
+            os.unlink(cap)
+        except OSError:
+            pass
+        log("batch %d: %d dialogues, %s" % (b, n, json.dumps(stats)))
+    print("seed %s: %d dialogues in %d s" % (seed, n, seconds))
+    print("%-10s %8s %12s %12s %8s %9s %6s" % (
+        "server", "tried", "relayed-ctl", "relayed-rg", "missed",
+        "disagree", "errors"))
+    for name, st in stats.items():
+        print("%-10s %8d %12d %12d %8d %9d %6d" % (
+            name, st["tried"], st["control"], st["inline"], st["missed"],
+            st["disagree"], st["errors"]))
+    print("new findings: %d%s" % (len(new), (" (" + ", ".join(new) + ")")
+                                  if new else ""))
+    return 0
+
+
+def main(argv):
+    if len(argv) < 2:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    build = os.path.abspath(argv[0])
+    lab = Lab(build)
+    if not lab.servers:
+        print("FAIL lab: no servers (DIFF_SERVERS)")
+        print("differential: 0 passed, 1 failed")
+        return 1
+    lab.start_player()
+    try:
+        if argv[1] == "--slice":
+            t0 = time.monotonic()
+            p, f = slice_mode(lab)
+            print("(%d servers: %s; %.0f s)" % (
+                len(lab.servers), " ".join(s[0] for s in lab.servers),
+                time.monotonic() - t0))
+            print("differential: %d passed, %d failed" % (p, f))
+            return 0 if f == 0 else 1
+        if argv[1] == "--seconds" and len(argv) == 3:
+            seconds = int(argv[2])
+            seed = os.environ.get("DIFF_SEED") or \
+                str(int(time.time()) % 1000000)
+            return long_mode(lab, seconds, seed)
+    finally:
+        lab.stop_daemon()
+        lab.stop_player()
+    print(__doc__.strip(), file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
