@@ -1,7 +1,8 @@
 /*
  * flow.h — the connection table: both directions of a TCP connection map
  * to one flow, keyed by (client, client port, server, server port) where
- * the server side is the one on a configured port.  The table is bounded:
+ * the server is the side the SYN went to (the engine decides; a lookup
+ * tries both ways round).  The table is bounded:
  * at most max_flows entries.  Creating one more evicts the least recently
  * active "cheap" flow (half-open, closed or reset) and only when there is
  * none the least recently active live session, so a SYN flood cannot push

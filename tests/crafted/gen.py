@@ -1247,6 +1247,32 @@ def _(cap):
     n.quit()
 
 
+@capture("tcp_client_port25")
+def _(cap):
+    # The client's source port is 25 too: the SYN says which end is the
+    # server.  Two foreign RCPTs, a message, a third after it: three
+    # attempts in a session that completed its handshake, so a block.
+    k = Conn(cap, cport=25).start()
+    k.mail()
+    k.rcpt("p25a@evil.test")
+    k.rcpt("p25b@evil.test")
+    k.data()
+    k.mail()
+    k.rcpt("p25c@evil.test")
+    k.quit()
+
+
+@capture("tcp_midstream_ambiguous")
+def _(cap):
+    # No handshake, port 25 on both ends: which end is the server cannot
+    # be told.  Replay takes the destination of the first segment as the
+    # server and says so (inline the session is reset).
+    k = Conn(cap, cport=25, cisn=5000000, sisn=6000000)
+    k.mail("amb@sender.test")
+    k.rcpt("amb@evil.test")
+    k.quit()
+
+
 # -- generation -------------------------------------------------------------
 
 def build(name):

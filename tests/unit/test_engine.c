@@ -876,6 +876,88 @@ test_syn_on_live_session(void)
 	lab_free(&l);
 }
 
+/*
+ * A client whose source port is 25, talking to a server on port 25: the
+ * SYN says who is who.  (Its server's replies were once taken for a
+ * second client: never a banner, so no block, and nothing after DATA
+ * read.)
+ */
+static void
+test_client_on_port_25(void)
+{
+	struct engine_result r;
+	struct lab l;
+	int i;
+
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+	l.cport = 25;
+	lab_handshake(&l);
+	lab_say(&l, 1, "RCPT TO:<a@example.test>\r\n", NULL);
+	lab_say(&l, 0, "250 ok\r\n", NULL);
+	lab_say(&l, 1, "DATA\r\n", NULL);
+	lab_say(&l, 0, "354 go ahead\r\n", NULL);
+	TEST_CHECK(lab_say(&l, 1, "RCPT TO:<body@evil.test>\r\n.\r\n",
+	    &r) == ENGINE_ACCEPT);
+	lab_say(&l, 0, "250 queued\r\n", NULL);
+	TEST_CHECK(lab_say(&l, 1, "RCPT TO:<b@evil.test>\r\n", &r) ==
+	    ENGINE_DROP);
+	TEST_CHECK(r.reset && !r.block);
+	/* Twice more on the same 4-tuple: the third attempt blocks. */
+	for (i = 0; i < 2; i++) {
+		lab_handshake(&l);
+		TEST_CHECK(lab_say(&l, 1, "RCPT TO:<c@evil.test>\r\n", &r) ==
+		    ENGINE_DROP);
+		TEST_CHECK(r.reset);
+		TEST_CHECK(r.block == (i == 1));
+	}
+	lab_free(&l);
+}
+
+/*
+ * Picked up midstream with port 25 on both ends: nothing tells which end
+ * is the server.  Inline the session is reset; replay guesses (the
+ * destination is the server) and says so.
+ */
+static void
+test_midstream_ambiguous(void)
+{
+	struct engine_result r;
+	struct lab l;
+	char ev[8192];
+
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+	l.cport = 25;
+	l.cseq = ISN_C + 100;
+	l.sseq = ISN_S + 100;
+	TEST_CHECK(lab_say(&l, 1, "RCPT TO:<a@example.test>\r\n", &r) ==
+	    ENGINE_DROP);
+	TEST_CHECK(r.reset);
+	ASSERT_INT_EQ(r.seq_to_server, ISN_C + 100);
+	ASSERT_INT_EQ(r.seq_to_client, ISN_S + 100);
+	TEST_CHECK(lab_say(&l, 0, "250 ok\r\n", &r) == ENGINE_DROP);
+	lab_free(&l);
+
+	lab_init(&l, false, CONFIG_MODE_ENFORCE, addr_attacker);
+	l.cport = 25;
+	l.cseq = ISN_C + 100;
+	l.sseq = ISN_S + 100;
+	TEST_CHECK(lab_say(&l, 1, "RCPT TO:<a@evil.test>\r\n", &r) ==
+	    ENGINE_ACCEPT);
+	lab_events(&l, ev, sizeof(ev));
+	TEST_CHECK(strstr(ev, "\"what\":\"ambiguous-direction\"") != NULL);
+	TEST_CHECK(strstr(ev, "\"rcpt\":\"a@evil.test\"") != NULL);
+	lab_free(&l);
+
+	/* One end on a protected port only: no doubt, judged as usual. */
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+	l.cseq = ISN_C + 100;
+	l.sseq = ISN_S + 100;
+	TEST_CHECK(lab_say(&l, 0, "250 ok\r\n", &r) == ENGINE_ACCEPT);
+	TEST_CHECK(lab_say(&l, 1, "RCPT TO:<a@example.test>\r\n", &r) ==
+	    ENGINE_ACCEPT);
+	lab_free(&l);
+}
+
 int
 main(void)
 {
@@ -902,5 +984,7 @@ main(void)
 	TEST_RUN(test_truncated_packet_dropped_inline);
 	TEST_RUN(test_reuse_starts_fresh);
 	TEST_RUN(test_syn_on_live_session);
+	TEST_RUN(test_client_on_port_25);
+	TEST_RUN(test_midstream_ambiguous);
 	return TEST_END("engine");
 }
