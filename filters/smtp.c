@@ -462,6 +462,14 @@ smtp_reply_line_ok(const uint8_t *p, size_t n)
 	return n == 3 || p[3] == ' ' || p[3] == '-';
 }
 
+/* The profile of the session's server software. */
+static const struct smtp_profile *
+smtp_profile(const struct smtp_session *s)
+{
+	return &smtp_profiles[s->software < SMTP_SOFTWARE__COUNT ?
+	    s->software : SMTP_SOFTWARE_ANY];
+}
+
 /* A byte that some server splits words on: C's isspace() without LF
  * (Postfix's ISSPACE, Sendmail's isspace()). */
 static inline bool
@@ -502,8 +510,7 @@ static const char *
 smtp_ambiguity(const struct smtp_session *s, const struct smtp_line *ln,
     bool auth)
 {
-	const struct smtp_profile *pf = &smtp_profiles[s->software <
-	    SMTP_SOFTWARE__COUNT ? s->software : SMTP_SOFTWARE_ANY];
+	const struct smtp_profile *pf = smtp_profile(s);
 	uint16_t limit = auth ? pf->auth_limit : pf->cmd_limit;
 	size_t i;
 	bool verb = true;
@@ -538,6 +545,70 @@ smtp_ambiguity(const struct smtp_session *s, const struct smtp_line *ln,
 
 /* --- the client side ------------------------------------------------------ */
 
+/*
+ * The length limit of the client line now being read (0: none): the AUTH
+ * one for lines that answer a 334 and for AUTH commands (whose first
+ * bytes are in the line buffer or at p), else the command one.
+ */
+static uint16_t
+smtp_line_limit(const struct smtp_session *s, const uint8_t *p, size_t n)
+{
+	const struct smtp_half *h = &s->half[SMTP_CLIENT];
+	const struct smtp_profile *pf = smtp_profile(s);
+	uint8_t head[5];
+	size_t k = 0, i;
+
+	if (h->state == CM_AUTH)
+		return pf->auth_limit;
+	for (i = 0; i < h->line.len && k < sizeof(head); i++)
+		head[k++] = h->line.data[i];
+	for (i = 0; i < n && k < sizeof(head); i++)
+		head[k++] = p[i];
+	if (k == sizeof(head) && rg_strncaseeq((const char *)head, "AUTH", 4)
+	    && smtp_blank(head[4]))
+		return pf->auth_limit;
+	return pf->cmd_limit;
+}
+
+/*
+ * A line that grows past its limit is reported as soon as it does, not
+ * at its LF: Exim runs the first 16 KiB of a line that has no LF yet, so
+ * the bytes that cross the limit must not pass (inline drops the segment
+ * that carries them).  The item holds the first limit + 2 bytes (the +1
+ * leaves room for a CR before the LF), whatever the segmentation; the
+ * rest of the line is skipped.  True with the line in *ln and *used bytes
+ * of p taken when the limit is crossed here.
+ */
+static bool
+smtp_line_over(struct smtp_session *s, struct rg_mem *m, const uint8_t *p,
+    size_t n, size_t *used, struct smtp_line *ln)
+{
+	struct smtp_half *h = &s->half[SMTP_CLIENT];
+	const uint8_t *nl;
+	uint16_t limit = smtp_line_limit(s, p, n);
+	size_t so_far, upto, take;
+
+	if (limit == 0)
+		return false;
+	so_far = (size_t)h->line.len + (h->skipping ? h->skipped : 0);
+	nl = memchr(p, '\n', n);
+	upto = nl != NULL ? (size_t)(nl - p) : n;
+	if (so_far + upto < (size_t)limit + 2)
+		return false;
+	take = (size_t)limit + 2 - so_far;
+	smtp_line_keep(h, m, p, take, SMTP_LINE_MAX);
+	*used = take;
+	ln->p = h->line.data != NULL ? h->line.data : smtp_dot + 1;
+	ln->len = h->line.len > SMTP_LINE_MAX ? SMTP_LINE_MAX : h->line.len;
+	ln->total = (size_t)limit + 2;
+	ln->trunc = true;
+	ln->buffered = true;
+	h->skipping = false;
+	h->skipped = 0;
+	h->drop_line = true;
+	return true;
+}
+
 /* Bytes of the client were lost here: drop the partial line and resync. */
 static void
 smtp_client_hole(struct smtp_session *s, struct rg_mem *m)
@@ -545,6 +616,7 @@ smtp_client_hole(struct smtp_session *s, struct rg_mem *m)
 	struct smtp_half *h = &s->half[SMTP_CLIENT];
 
 	smtp_line_reset(h, m, true);
+	h->drop_line = false;
 	s->flags &= (uint8_t)~F_OUT_C;
 	switch (h->state) {
 	case CM_BODY:
@@ -885,6 +957,26 @@ smtp_client_step(struct smtp_session *s, struct rg_mem *m, const uint8_t *p,
 				goto item;
 			break;
 		default:
+			if (h->drop_line) {
+				/* The rest of a line reported over-long. */
+				const uint8_t *nl = memchr(p + off, '\n',
+				    n - off);
+
+				if (nl == NULL) {
+					off = n;
+					break;
+				}
+				off = (size_t)(nl - p) + 1;
+				h->drop_line = false;
+				break;
+			}
+			if (smtp_line_over(s, m, p + off, n - off, &u, &ln)) {
+				off += u;
+				if (smtp_client_line(s, &ln, it))
+					goto item;
+				smtp_line_reset(h, m, true);
+				break;
+			}
 			if (!smtp_take_line(h, m, p + off, n - off, SMTP_LINE_MAX,
 			    &u, &ln)) {
 				off += u;

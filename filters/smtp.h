@@ -115,6 +115,8 @@ struct smtp_half {
 	bool resync;		/* after a gap: skip to the next line start */
 	uint32_t skipped;	/* bytes of the current line past the cap
 				 * (saturating) */
+	bool drop_line;		/* the rest of an over-long line, already
+				 * reported, is skipped up to its LF */
 	uint32_t lines;		/* lines of the current multi-line reply */
 	uint64_t bdat_left;	/* octets of the current BDAT chunk */
 	struct rg_buf line;	/* partial line carried between calls */

@@ -66,6 +66,10 @@ def replay_verdict(tech, events):
     kinds = [e.get("event") for e in events]
     if "smuggling" in kinds:
         return "stopped: smuggling"
+    amb = sorted(set(e.get("what", "?") for e in events
+                     if e.get("event") == "ambiguity"))
+    if amb:
+        return "stopped: ambiguity " + ",".join(amb)
     tag = tech.tag.lower()
     if any(e.get("event") == "relay-attempt" and
            tag in e.get("rcpt", "").lower() for e in events):
@@ -291,8 +295,9 @@ def inline_verdict(tech, res, events, delta, relayed, foreign):
     kinds = set(e.get("event") for e in events)
     norm = [k[5:] for k in NORM if delta.get(k, 0) > 0]
     extra = (" +" + "+".join(norm)) if norm else ""
-    if "smuggling" in kinds or "relay-attempt" in kinds:
-        what = "smuggling" if "smuggling" in kinds else "relay-attempt"
+    if kinds & {"smuggling", "relay-attempt", "ambiguity"}:
+        what = "+".join(sorted(kinds & {"smuggling", "relay-attempt",
+                                        "ambiguity"}))
         if res.get("reset"):
             return "stopped: reset (%s)%s" % (what, extra)
         return "NO RESET: %s reported%s" % (what, extra)

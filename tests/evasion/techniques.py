@@ -129,7 +129,11 @@ class PostfixModel:
                 self.rcpts = 0
                 return [b"250 2.0.0 Ok: queued as 4Q1X2Y3Z4W\r\n"]
             return []
-        verb = line.split(b" ", 1)[0].split(b":", 1)[0].upper()
+        # Postfix splits words on ISSPACE: VT, FF and CR are blanks too.
+        words = line.replace(b"\t", b" ")
+        for c in (b"\v", b"\f", b"\r"):
+            words = words.replace(c, b" ")
+        verb = words.lstrip(b" ").split(b" ", 1)[0].split(b":", 1)[0].upper()
         if verb == b"EHLO":
             return [EHLO_REPLY]
         if verb == b"HELO":
@@ -570,6 +574,59 @@ for _n, _fmt, _evil in TRICKS:
     add("trick-" + _n, "%s%s" % (_verb, _fmt.format(t="TAG", T="TAG")),
         _trick(_fmt, _verb), control="relays" if _evil else "immune",
         evil=_evil or _fmt.strip(" <>").split(">")[0])
+
+
+# -- ambiguity (issue 7): lines some real server reads otherwise ---------------
+# Each relays on at least one of the four lab servers when nothing stops
+# it (Postfix and Sendmail split on VT/FF/CR; Exim runs byte 16,385 of a
+# line as the next command; Sendmail answers BDAT with 500 and runs the
+# "chunk"; a NUL ends a Sendmail line).  relayguard refuses them all.
+AMB = r"stopped: (ambiguity .+|relay-attempt)"
+for _n, _line in [("vt-separator", "RCPT\x0bTO:<{t}@elsewhere.test>"),
+                  ("ff-separator", "RCPT\x0cTO:<{t}@elsewhere.test>"),
+                  ("cr-separator", "RCPT\rTO:<{t}@elsewhere.test>"),
+                  ("leading-vt", "\x0bRCPT TO:<{t}@elsewhere.test>"),
+                  ("nul-ends-line",
+                   "RCPT TO:{t}@elsewhere.test\x00.example.test")]:
+    add("ambiguity-" + _n, repr(_line.format(t="TAG")),
+        lambda t, l=_line: [Round(l.format(t=t) + "\r\n")], replay=AMB)
+
+
+def _data_vt(t):
+    return [Round("RCPT TO:<%s@example.test>\r\n" % t),
+            Round("DATA\x0b\r\n"),
+            Round("RCPT TO:<%s@elsewhere.test>\r\nDATA\r\n%s" % (t, BODY))]
+
+
+add("ambiguity-data-vt", "DATA<VT> (DATA to Postfix, unknown to Exim), "
+    "then RCPT, DATA and a body", _data_vt, replay=AMB, quit_only=True)
+
+
+def _long_line(t):
+    head = "NOOP "
+    line = head + "x" * (16385 - len(head)) + \
+        "RCPT TO:<%s@elsewhere.test>\r\n" % t
+    return [Round(line, segs=[Seg(o, line[o:o + 1400])
+                              for o in range(0, len(line), 1400)])]
+
+
+add("ambiguity-long-line", "a NOOP line of 16,385 bytes whose tail is a "
+    "foreign RCPT (Exim runs it)", _long_line, replay=AMB)
+
+
+def _bdat_helo(t):
+    return [Round(), Round("HELO client.test\r\n"),
+            Round("MAIL FROM:<attacker@sender.test>\r\n")]
+
+
+def _bdat(t):
+    line = "RCPT TO:<%s@elsewhere.test>\r\n" % t
+    return [Round("BDAT %d\r\n%s" % (len(line), line))]
+
+
+add("ambiguity-bdat-not-offered", "after HELO (no CHUNKING offered): "
+    "BDAT n and n bytes that are a foreign RCPT (Sendmail runs it)", _bdat,
+    pre=_bdat_helo, replay=AMB)
 
 BY_NAME = {t.name: t for t in TECHNIQUES}
 

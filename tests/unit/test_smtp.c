@@ -947,15 +947,15 @@ test_overlong(void)
 	st[3].len = SMTP_LINE_MAX + 3;
 	dialogue("overlong", st, NSTEPS(st),
 	    "R 220 CONNECT\n"
-	    "C~?long-line RCPT TO:<aaaaaaaaaaaaaaa...[4096]\n"
+	    "C~?long-line RCPT TO:<aaaaaaaaaaaaaaa...[2002]\n"
 	    "C RCPT TO:<b@example.test>\n"
-	    "C?long-line xxxxxxxxxxxxxxxxxxxxxxxx...[4096] (UNKNOWN)\n"
-	    "C~?long-line yyyyyyyyyyyyyyyyyyyyyyyy...[4096] (UNKNOWN)\n"
+	    "C~?long-line xxxxxxxxxxxxxxxxxxxxxxxx...[2002] (UNKNOWN)\n"
+	    "C~?long-line yyyyyyyyyyyyyyyyyyyyyyyy...[2002] (UNKNOWN)\n"
 	    "R 500 RCPT\n"
 	    "R 500 RCPT\n"
 	    "R 500 UNKNOWN\n"
 	    "R 250 UNKNOWN\n", &sum);
-	ASSERT_INT_EQ(sum.anomalies, 2);
+	ASSERT_INT_EQ(sum.anomalies, 3);
 }
 
 /*
@@ -997,7 +997,7 @@ test_ambiguity(void)
 	    "C RCPT TO:<g@ex\\xe5mple.test>\n"
 	    "C?bdat-not-offered BDAT 5\n"
 	    "C RCPT TO:<h@evil.test>\n"
-	    "C?long-line RCPT TO:<aaaaaaaaaaaaaaa...[3010]\n"
+	    "C~?long-line RCPT TO:<aaaaaaaaaaaaaaa...[2002]\n"
 	    "C RCPT TO:<ok@example.test>\n"
 	    "C?other-blank DATA\\x0b (DATA)\n";
 	struct summary sum;
@@ -1036,6 +1036,47 @@ test_ambiguity(void)
 		TEST_CHECK(strstr(o.p, "C?bdat-not-offered BDAT 5\n") != NULL);
 		free(o.p);
 	}
+	test_software = SMTP_SOFTWARE_ANY;
+}
+
+/*
+ * A line is reported when it grows past the limit, before its LF (Exim
+ * runs 16 KiB of a line without one); its rest is skipped up to the LF.
+ */
+static void
+test_long_line_early(void)
+{
+	static char pad[2500];
+	struct step st[] = {
+		BANNER,
+		C("NOOP "),
+		{ SMTP_CLIENT, pad, sizeof(pad) },
+		C("RCPT TO:<z@evil.test>\r\nRCPT TO:<ok@example.test>\r\n"),
+		S("500 too long\r\n250 ok\r\n"),
+		C("AUTH PLAIN "),
+		{ SMTP_CLIENT, pad, sizeof(pad) },
+		C("\r\n"),
+	};
+	struct out o = { 0 };
+
+	memset(pad, 'x', sizeof(pad));
+	dialogue("long-line-early", st, NSTEPS(st),
+	    "R 220 CONNECT\n"
+	    "C~?long-line NOOP xxxxxxxxxxxxxxxxxxx...[2002]\n"
+	    "C RCPT TO:<ok@example.test>\n"
+	    "R 500 NOOP\n"
+	    "R 250 RCPT\n"
+	    "C~?long-line AUTH PLAIN xxxxxxxxxxxxx...[2002]\n", NULL);
+	/* Before the LF: the item is out as soon as the limit is passed. */
+	run(st, 3, MODE_WHOLE, 0, 0, 0, &o, NULL);
+	TEST_CHECK(strstr(o.p, "?long-line NOOP") != NULL);
+	free(o.p);
+	/* Postfix discards the excess of an AUTH line: no limit there. */
+	test_software = SMTP_SOFTWARE_POSTFIX;
+	o = (struct out){ 0 };
+	run(st, NSTEPS(st), MODE_WHOLE, 0, 0, 0, &o, NULL);
+	TEST_CHECK(strstr(o.p, "C AUTH PLAIN xxxxxxxxxxxxx...[2511]") != NULL);
+	free(o.p);
 	test_software = SMTP_SOFTWARE_ANY;
 }
 
@@ -1542,6 +1583,7 @@ main(void)
 	TEST_RUN(test_overlong);
 	TEST_RUN(test_ambiguity);
 	TEST_RUN(test_bdat_offer);
+	TEST_RUN(test_long_line_early);
 	TEST_RUN(test_software_names);
 	TEST_RUN(test_endless_reply);
 	TEST_RUN(test_bad_replies);
