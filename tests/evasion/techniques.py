@@ -160,8 +160,14 @@ class PostfixModel:
 # -- the techniques -----------------------------------------------------------
 
 class Technique:
-    def __init__(self, name, desc, steps, control, replay, tag, evil):
+    def __init__(self, name, desc, steps, control, replay, tag, evil,
+                 relays_on=None):
         self.name = name
+        # The lab servers on which the control (no relayguardd) must
+        # relay: None means the Postfix of the one-server lab ("control"
+        # says whether it does), a tuple names the servers of the
+        # four-server lab (tests/inline/lab.sh LAB_MTAS) that do.
+        self.relays_on = relays_on
         self.desc = desc
         self.steps = steps
         self.control = control		# "relays" or "immune"
@@ -188,7 +194,7 @@ def closing(tag):
 
 def add(name, desc, middle, control="relays",
         replay="stopped: relay-attempt", evil="{t}@elsewhere.test",
-        pre=None, quit_only=False):
+        pre=None, quit_only=False, relays_on=None):
     """middle(tag) -> the rounds between MAIL and DATA (pre(tag): instead
     of banner, EHLO, MAIL; quit_only: the middle sends the message itself,
     only QUIT follows); evil: the foreign path the server reads when
@@ -198,7 +204,8 @@ def add(name, desc, middle, control="relays",
     tail = [Round("QUIT\r\n")] if quit_only else closing(tag)
     steps = (pre(tag) if pre else opening()) + middle(tag) + tail
     TECHNIQUES.append(Technique(name, desc, steps, control, replay, tag,
-                                evil.format(t=tag, T=tag.upper())))
+                                evil.format(t=tag, T=tag.upper()),
+                                relays_on))
 
 
 def rcpt(tag):
@@ -599,7 +606,8 @@ def _data_vt(t):
 
 
 add("ambiguity-data-vt", "DATA<VT> (DATA to Postfix, unknown to Exim), "
-    "then RCPT, DATA and a body", _data_vt, replay=AMB, quit_only=True)
+    "then RCPT, DATA and a body", _data_vt, replay=AMB, quit_only=True,
+    control="immune", relays_on=("exim",))
 
 
 def _long_line(t):
@@ -611,7 +619,8 @@ def _long_line(t):
 
 
 add("ambiguity-long-line", "a NOOP line of 16,385 bytes whose tail is a "
-    "foreign RCPT (Exim runs it)", _long_line, replay=AMB)
+    "foreign RCPT (Exim runs it)", _long_line, replay=AMB, control="immune",
+    relays_on=("exim",))
 
 
 def _bdat_helo(t):
@@ -626,7 +635,7 @@ def _bdat(t):
 
 add("ambiguity-bdat-not-offered", "after HELO (no CHUNKING offered): "
     "BDAT n and n bytes that are a foreign RCPT (Sendmail runs it)", _bdat,
-    pre=_bdat_helo, replay=AMB)
+    pre=_bdat_helo, replay=AMB, control="immune", relays_on=("sendmail",))
 
 BY_NAME = {t.name: t for t in TECHNIQUES}
 
