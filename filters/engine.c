@@ -68,6 +68,19 @@ engine_port(const struct engine *e, uint16_t p)
 	return (e->port_map[p >> 3] >> (p & 7)) & 1;
 }
 
+/*
+ * Is addr:port a protected server?  Today any address on a configured
+ * port; the place where a `servers` key (issue 8: the protected servers
+ * decide the direction) will answer by address too.
+ */
+static bool
+engine_server(const struct engine *e, const struct rg_addr *addr,
+    uint16_t port)
+{
+	(void)addr;
+	return engine_port(e, port);
+}
+
 static void
 engine_policy_params(const struct config *c, struct policy_params *pp)
 {
@@ -655,7 +668,8 @@ engine_finish(struct engine *e)
 	}
 }
 
-/* A new connection (SYN) or a pickup in the middle (data without one). */
+/* A new connection (SYN or SYN-ACK) or a pickup in the middle (data
+ * without one); dir says which side of p is the client. */
 static struct flow *
 engine_new_flow(struct engine *e, const struct decode_packet *p, int dir)
 {
@@ -682,6 +696,99 @@ engine_new_flow(struct engine *e, const struct decode_packet *p, int dir)
 		stream_no_gap_skip(&f->dir[1]);
 	}
 	e->st.flows_created++;
+	tcp_init(&f->tcp, tcp_opener(p) == TCP_OPENER_DATA);
+	if (f->tcp.midstream) {
+		e->st.midstream++;
+		smtp_init_midstream(&f->smtp);
+	} else
+		smtp_init(&f->smtp);
+	return f;
+}
+
+/* The flow of p, either way round; *dir is 0 when p's sender is the
+ * flow's client. */
+static struct flow *
+engine_lookup(struct engine *e, const struct decode_packet *p, int *dir)
+{
+	struct flow *f;
+
+	if ((f = flow_lookup(e->flows, &p->src, p->sport, &p->dst,
+	    p->dport)) != NULL)
+		*dir = 0;
+	else if ((f = flow_lookup(e->flows, &p->dst, p->dport, &p->src,
+	    p->sport)) != NULL)
+		*dir = 1;
+	return f;
+}
+
+enum engine_side {
+	ENGINE_SIDE_NONE,	/* opens nothing, or no protected server */
+	ENGINE_SIDE_KNOWN,
+	ENGINE_SIDE_AMBIGUOUS,	/* a pickup with servers on both ends */
+};
+
+/*
+ * Which side of a packet that opens a flow is the client (*dir 0: its
+ * sender).  The SYN says it: its receiver is the server, and its sender
+ * is the client whatever its source port (a client on port 25 talking to
+ * a server on port 25 once had its replies taken for a second client).
+ * The SYN-ACK's sender is the server.  Picked up without either, the
+ * protected server is the side that is one; when both are, nothing in
+ * TCP tells, and the destination is taken as the server (the caller
+ * reports it, and inline resets the session rather than guess).
+ */
+static enum engine_side
+engine_direction(const struct engine *e, const struct decode_packet *p,
+    int *dir)
+{
+	bool to = engine_server(e, &p->dst, p->dport);
+	bool from = engine_server(e, &p->src, p->sport);
+
+	switch (tcp_opener(p)) {
+	case TCP_OPENER_NONE:
+		return ENGINE_SIDE_NONE;
+	case TCP_OPENER_SYN:
+		*dir = 0;
+		return to ? ENGINE_SIDE_KNOWN : ENGINE_SIDE_NONE;
+	case TCP_OPENER_SYNACK:
+		*dir = 1;
+		return from ? ENGINE_SIDE_KNOWN : ENGINE_SIDE_NONE;
+	case TCP_OPENER_DATA:
+		break;
+	}
+	*dir = to ? 0 : 1;
+	if (to && from)
+		return ENGINE_SIDE_AMBIGUOUS;
+	return to || from ? ENGINE_SIDE_KNOWN : ENGINE_SIDE_NONE;
+}
+
+/* A packet on a key whose connection is over, or a SYN-ACK for a new one:
+ * the old session goes, nothing of it carries over (authenticated, TLS,
+ * DATA).  Returns the flow the packet belongs to now (NULL: none yet). */
+static struct flow *
+engine_reuse(struct engine *e, struct flow *f, const struct decode_packet *p,
+    int dir)
+{
+	struct tcp_conn old;
+
+	switch (tcp_reuse(&f->tcp, p, dir)) {
+	case TCP_REUSE_KEEP:
+		return f;
+	case TCP_REUSE_NEW:
+		engine_finish_flow(e, f);
+		flow_destroy(e->flows, f, &e->mem);
+		return NULL;
+	case TCP_REUSE_REOPENED:
+		old = f->tcp;
+		engine_finish_flow(e, f);
+		flow_destroy(e->flows, f, &e->mem);
+		/* The SYN-ACK's receiver is the client (dir is 1). */
+		if ((f = engine_new_flow(e, p, dir)) == NULL)
+			return NULL;
+		tcp_init_reopened(&f->tcp, &old);
+		stream_syn(&f->dir[0], old.reopen_isn);
+		return f;
+	}
 	return f;
 }
 
@@ -780,7 +887,8 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 	enum tcp_discard why;
 	uint32_t old_next, old_next_peer;
 	uint64_t unseen;
-	int dir;
+	int dir = 0;
+	bool ambiguous = false;
 	bool enforce, stop, relearnt = false;
 
 	if (res == NULL)
@@ -819,11 +927,8 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 		e->st.unsupported++;
 		return ENGINE_ACCEPT;
 	}
-	if (engine_port(e, p.dport))
-		dir = 0;
-	else if (engine_port(e, p.sport))
-		dir = 1;
-	else
+	if (!engine_server(e, &p.dst, p.dport) &&
+	    !engine_server(e, &p.src, p.sport))
 		return ENGINE_ACCEPT;
 	e->st.tcp_packets++;
 	res->decoded = true;
@@ -842,31 +947,25 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 		goto discard;
 	}
 
-	f = dir == 0 ? flow_lookup(e->flows, &p.src, p.sport, &p.dst, p.dport)
-	    : flow_lookup(e->flows, &p.dst, p.dport, &p.src, p.sport);
-
-	/* A new SYN on a known key: the port was reused; start afresh. */
-	if (f != NULL && dir == 0 && (p.flags & (DECODE_TH_SYN | DECODE_TH_ACK))
-	    == DECODE_TH_SYN && f->dir[0].started &&
-	    p.seq + 1 != f->dir[0].next && f->tcp.state >= TCP_CLOSING) {
-		engine_finish_flow(e, f);
-		flow_destroy(e->flows, f, &e->mem);
-		f = NULL;
-	}
+	if ((f = engine_lookup(e, &p, &dir)) != NULL)
+		f = engine_reuse(e, f, &p, dir);
 	if (f == NULL) {
-		/* Only a SYN or a segment with data opens a flow: bare ACKs,
-		 * FINs and RSTs of unknown connections are passed through. */
-		if ((p.flags & DECODE_TH_RST) ||
-		    (!(p.flags & DECODE_TH_SYN) && p.payload_wire_len == 0))
+		/* Only a SYN, a SYN-ACK or a segment with data opens a flow:
+		 * bare ACKs, FINs and RSTs of unknown connections pass, and
+		 * so does a connection to a port that is not protected. */
+		switch (engine_direction(e, &p, &dir)) {
+		case ENGINE_SIDE_NONE:
 			goto done;
+		case ENGINE_SIDE_KNOWN:
+			break;
+		case ENGINE_SIDE_AMBIGUOUS:
+			ambiguous = true;
+			break;
+		}
 		if ((f = engine_new_flow(e, &p, dir)) == NULL)
 			goto done;
-		tcp_init(&f->tcp, !(p.flags & DECODE_TH_SYN));
-		if (f->tcp.midstream) {
-			e->st.midstream++;
-			smtp_init_midstream(&f->smtp);
-		} else
-			smtp_init(&f->smtp);
+		if (ambiguous)
+			engine_anomaly(e, f, "ambiguous-direction");
 	}
 	flow_touch(e->flows, f, ts);
 
@@ -934,7 +1033,9 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 	pk.e = e;
 	pk.f = f;
 	pk.dir = (enum smtp_dir)dir;
-	pk.unreadable = relearnt;
+	/* An ambiguous pickup: which end reads commands is a guess, so
+	 * inline the session ends. */
+	pk.unreadable = relearnt || ambiguous;
 	if (!st->started && p.payload_wire_len > 0)
 		stream_start(st, p.seq);
 	old_next = st->next;

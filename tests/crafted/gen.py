@@ -1181,6 +1181,98 @@ def _(cap):
     k.quit()
 
 
+def tcp_old_session(cap, cport):
+    """An authenticated session inside DATA on cport."""
+    k = Conn(cap, cport=cport).start()
+    k.cmd("AUTH PLAIN AGFsaWNlAHNlY3JldA==",
+          "235 2.7.0 Authentication successful")
+    k.mail()
+    k.rcpt("old@evil.test")
+    k.cmd("DATA", GO_DATA)
+    k.c("Subject: half a message\r\n\r\n")
+    return k
+
+
+def tcp_new_session(cap, cport, cisn, sisn, rcpt):
+    k = Conn(cap, cport=cport, cisn=cisn, sisn=sisn).start()
+    k.mail()
+    k.rcpt(rcpt)
+    k.quit()
+
+
+@capture("tcp_reuse_after_close")
+def _(cap):
+    # The old session ends (FIN both ways) authenticated and inside DATA;
+    # a new connection on the same 4-tuple, its ISN right next to the old
+    # sequence numbers, is a fresh session: not authenticated, commands.
+    # (Its data would start where the old data ended: the FIN took one.)
+    k = tcp_old_session(cap, 40710)
+    k.close()
+    tcp_new_session(cap, 40710, k.cseq - 2, k.sseq + 1000,
+                    "fresh@evil.test")
+
+
+@capture("tcp_reuse_after_rst")
+def _(cap):
+    k = tcp_old_session(cap, 40711)
+    k.send(True, "R", k.cseq, 0)
+    tcp_new_session(cap, 40711, k.cseq - 1, k.sseq + 1000,
+                    "afterrst@evil.test")
+
+
+@capture("tcp_reuse_live_syn")
+def _(cap):
+    # A SYN with a new ISN on the live session: the server answers with a
+    # challenge ACK and keeps the session (still authenticated: no event).
+    # Later the server has lost it and answers the SYN with a SYN-ACK: a
+    # fresh session from there.
+    k = Conn(cap, cport=40712).start()
+    k.cmd("AUTH PLAIN AGFsaWNlAHNlY3JldA==",
+          "235 2.7.0 Authentication successful")
+    k.send(True, "S", 9000000, 0)
+    k.s_ack()
+    k.mail()
+    k.rcpt("kept@evil.test")
+    k.send(True, "S", 9000000, 0)
+    n = Conn(cap, cport=40712, cisn=9000000, sisn=9500000)
+    n.send(False, "SA", n.sseq, n.cseq + 1,
+           opts=[("MSS", 1460), ("WScale", 7)])
+    n.cseq += 1
+    n.sseq += 1
+    n.c_ack()
+    n.banner()
+    n.ehlo()
+    n.mail()
+    n.rcpt("lost@evil.test")
+    n.quit()
+
+
+@capture("tcp_client_port25")
+def _(cap):
+    # The client's source port is 25 too: the SYN says which end is the
+    # server.  Two foreign RCPTs, a message, a third after it: three
+    # attempts in a session that completed its handshake, so a block.
+    k = Conn(cap, cport=25).start()
+    k.mail()
+    k.rcpt("p25a@evil.test")
+    k.rcpt("p25b@evil.test")
+    k.data()
+    k.mail()
+    k.rcpt("p25c@evil.test")
+    k.quit()
+
+
+@capture("tcp_midstream_ambiguous")
+def _(cap):
+    # No handshake, port 25 on both ends: which end is the server cannot
+    # be told.  Replay takes the destination of the first segment as the
+    # server and says so (inline the session is reset).
+    k = Conn(cap, cport=25, cisn=5000000, sisn=6000000)
+    k.mail("amb@sender.test")
+    k.rcpt("amb@evil.test")
+    k.quit()
+
+
 # -- generation -------------------------------------------------------------
 
 def build(name):
