@@ -899,6 +899,10 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 	e->st.bytes += wirelen;
 	if (ts > e->now)
 		e->now = ts;
+	/* Idle flows go before this packet is looked up, as the daemon's
+	 * tick would have sent them: replay must not keep a session alive
+	 * only because no other packet came in between. */
+	engine_expire(e);
 
 	switch (decode_packet(linktype, data, caplen, wirelen, &p)) {
 	case DECODE_OK:
@@ -1150,7 +1154,6 @@ discard:
 		e->st.drops++;
 	}
 done:
-	engine_expire(e);
 	engine_shed(e);
 	return res->verdict;
 }

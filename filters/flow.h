@@ -16,10 +16,17 @@
 #include "stream.h"
 #include "tcp.h"
 
-/* Idle timeouts, in packet time.  Servers give up on a silent client after
- * 5 minutes (RFC 5321, 4.5.3.2.7); we keep flows twice as long. */
+/*
+ * Idle timeouts, in packet time.  A session must be remembered at least as
+ * long as any server waits for its client's next command, or the client
+ * comes back to a pickup that can never be blocked: Postfix and Exim wait
+ * 5 minutes (RFC 5321 4.5.3.2.7's minimum), Sendmail an hour by default
+ * (Timeout.command).  An hour and ten minutes covers them.  The table is
+ * bounded by max-flows whatever the timeouts; a full table evicts half-open,
+ * closed and reset flows first (flow.c).
+ */
 #define FLOW_TIMEOUT_SYN	(30 * RG_USEC_PER_SEC)
-#define FLOW_TIMEOUT_ACTIVE	(600 * RG_USEC_PER_SEC)
+#define FLOW_TIMEOUT_ACTIVE	(4200 * RG_USEC_PER_SEC)
 #define FLOW_TIMEOUT_CLOSED	(30 * RG_USEC_PER_SEC)
 
 struct flow {

@@ -1273,6 +1273,21 @@ def _(cap):
     k.quit()
 
 
+@capture("tcp_idle_11min")
+def _(cap):
+    # 11 idle minutes after MAIL (Sendmail waits an hour for the next
+    # command and relays after them): the session is still the same flow,
+    # its attempts are verified and the third blocks.
+    k = Conn(cap, cport=40720).start()
+    k.mail()
+    cap.at(630.0)				# another client meanwhile
+    Conn(cap, client=C4B, cport=40721).send(True, "S", 1000000, 0)
+    k.rcpt("idle1@evil.test", at=661.0)
+    k.rcpt("idle2@evil.test")
+    k.rcpt("idle3@evil.test")
+    k.quit()
+
+
 # -- generation -------------------------------------------------------------
 
 def build(name):

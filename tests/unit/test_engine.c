@@ -958,6 +958,45 @@ test_midstream_ambiguous(void)
 	lab_free(&l);
 }
 
+/*
+ * An established session idle for 59 minutes (Sendmail waits an hour for
+ * the next command): still the same flow, so its attempts are verified
+ * and earn a block.  It once expired after 10 minutes and came back as a
+ * pickup that could never be blocked.
+ */
+static void
+test_idle_session_still_tracked(void)
+{
+	struct engine_result r;
+	struct lab l;
+	uint32_t cseq = 0, sseq = 0;
+	int i;
+	char ev[8192];
+
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+	for (i = 0; i < 3; i++) {
+		l.cport = (uint16_t)(CLIENT_PORT + i);
+		lab_handshake(&l);
+		cseq = l.cseq;
+		sseq = l.sseq;
+	}
+	l.now += 59 * 60 * RG_USEC_PER_SEC;
+	engine_tick(l.e, l.now);
+	for (i = 0; i < 3; i++) {
+		l.cport = (uint16_t)(CLIENT_PORT + i);
+		l.cseq = cseq;		/* the same dialogue on each */
+		l.sseq = sseq;
+		TEST_CHECK(lab_say(&l, 1, "RCPT TO:<x@evil.test>\r\n", &r) ==
+		    ENGINE_DROP);
+		TEST_CHECK(r.reset);
+		TEST_CHECK(r.block == (i == 2));
+	}
+	lab_events(&l, ev, sizeof(ev));
+	TEST_CHECK(strstr(ev, "\"helo\":\"attacker.test\"") != NULL);
+	TEST_CHECK(strstr(ev, "anomaly") == NULL);
+	lab_free(&l);
+}
+
 int
 main(void)
 {
@@ -986,5 +1025,6 @@ main(void)
 	TEST_RUN(test_syn_on_live_session);
 	TEST_RUN(test_client_on_port_25);
 	TEST_RUN(test_midstream_ambiguous);
+	TEST_RUN(test_idle_session_still_tracked);
 	return TEST_END("engine");
 }
