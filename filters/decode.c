@@ -31,8 +31,6 @@
 
 /* More stacked tags than any real network uses; bounds the loop. */
 #define DECODE_MAX_VLAN_TAGS	8
-/* Bounds the IPv6 extension header walk (each is at least 8 bytes). */
-#define DECODE_MAX_IP6_EXTHDRS	16
 
 /* Legacy DLT_RAW values some pcap writers put in the file header. */
 #define DECODE_LINK_RAW_LEGACY12	12
@@ -249,9 +247,15 @@ decode_ip6(const uint8_t *ip, size_t cap, struct decode_packet *out,
 	lim = tot < cap ? tot : cap;
 	nh = ip[6];
 	off = DECODE_IP6_HLEN;
+	/*
+	 * No count limit: Linux walks any number of extension headers (so
+	 * does nft's `tcp dport`), and a packet it would deliver must not be
+	 * taken for malformed (inline, that means dropped).  The walk is
+	 * bounded by the length: each header moves off by 8 bytes or more
+	 * and must end inside lim (at most 65,575), so at most 8,192 steps,
+	 * the cost of reading the packet once.
+	 */
 	for (n = 0; nh != DECODE_IPPROTO_TCP; n++) {
-		if (n == DECODE_MAX_IP6_EXTHDRS)
-			return DECODE_MALFORMED;
 		switch (nh) {
 		case DECODE_IPPROTO_HOPOPTS:
 			/* Only directly after the fixed header (RFC 8200

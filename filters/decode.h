@@ -82,7 +82,8 @@ struct decode_packet {
  * one) is DECODE_FRAGMENT whatever its protocol; IPv6 ESP, "no next header"
  * and non-TCP protocols are DECODE_NOT_TCP, as are non-IP EtherTypes and
  * address families.  A hop-by-hop header after the first place, more than
- * 8 VLAN tags or 16 extension headers, and jumbograms are DECODE_MALFORMED.
+ * 8 VLAN tags, and jumbograms are DECODE_MALFORMED; any number of IPv6
+ * extension headers is walked (as Linux does), within the packet.
  * *out is only meaningful after DECODE_OK (it may be partly written
  * otherwise); every field is then set.
  */

@@ -18,6 +18,8 @@
 #include "tcp.h"
 
 #define ENGINE_ANOMALY_EVENTS_PER_FLOW 8
+#define ENGINE_UNDECODABLE_EVENTS 64	/* anomaly events for packets
+					 * that fit no flow: per engine */
 #define ENGINE_MAX_CLIENTS 65536	/* offender tracker capacity */
 #define ENGINE_TEXT_LIMIT 256		/* helo / mail_from kept per flow */
 #define ENGINE_AUTH_RCPTS_MAX 2048	/* auth-only RCPTs kept per flow */
@@ -30,6 +32,7 @@ struct engine {
 	struct policy *policy;
 	struct rg_mem mem;
 	struct engine_stats st;
+	uint32_t undecodable_events;	/* emitted, capped */
 	rg_time_t now;
 	uint8_t port_map[65536 / 8];
 	/* event ring */
@@ -835,6 +838,33 @@ engine_strip_starttls(uint8_t *p, size_t n)
 	return changed;
 }
 
+/*
+ * A packet that cannot be decoded.  Inline only packets the queue rule
+ * matched (TCP to or from a protected port, as the kernel parsed them)
+ * get here, and the server's stack may read what we cannot (issue 7: a
+ * segment behind more IPv6 extension headers than we walked relayed a
+ * message): in enforce mode it is dropped, never passed uninspected.
+ * Replay reports it, a bounded number of times.
+ */
+static enum engine_verdict
+engine_undecodable(struct engine *e, struct engine_result *res,
+    const char *what)
+{
+	struct event *ev;
+
+	e->st.anomalies++;
+	if (e->undecodable_events < ENGINE_UNDECODABLE_EVENTS) {
+		e->undecodable_events++;
+		if ((ev = engine_event(e, EVENT_ANOMALY, NULL)) != NULL)
+			ev->what = what;
+	}
+	if (e->inline_mode && e->conf->mode == CONFIG_MODE_ENFORCE) {
+		e->st.drops++;
+		res->verdict = ENGINE_DROP;
+	}
+	return res->verdict;
+}
+
 /* The normalisation counter of a segment the receiver discards. */
 static void
 engine_discard_count(struct engine *e, enum tcp_discard why)
@@ -926,10 +956,10 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 		return ENGINE_ACCEPT;
 	case DECODE_MALFORMED:
 		e->st.malformed++;
-		return ENGINE_ACCEPT;
+		return engine_undecodable(e, res, "malformed-packet");
 	case DECODE_UNSUPPORTED:
 		e->st.unsupported++;
-		return ENGINE_ACCEPT;
+		return engine_undecodable(e, res, "unsupported-packet");
 	}
 	if (!engine_server(e, &p.dst, p.dport) &&
 	    !engine_server(e, &p.src, p.sport))

@@ -1288,6 +1288,39 @@ def _(cap):
     k.quit()
 
 
+@capture("tcp_ipv6_exthdrs")
+def _(cap):
+    # RCPT, DATA, a body and the final dot in one IPv6 segment behind 17
+    # Destination Options headers (Linux delivers it; the decoder once
+    # stopped at 16 and passed it unread).
+    from scapy.all import IPv6ExtHdrDestOpt
+    k = Conn(cap, client=C6, server=S6, cport=40730).start()
+    k.mail()
+    data = b("RCPT TO:<exthdr@evil.test>\r\nDATA\r\n" + BODY + ".\r\n")
+    ip = IPv6(src=C6, dst=S6, hlim=64)
+    for _i in range(17):
+        ip = ip / IPv6ExtHdrDestOpt()
+    cap.add_ip(bytes(ip / TCP(sport=40730, dport=25, seq=k.cseq,
+                              ack=k.sseq, flags="PA", window=64240) /
+                     Raw(load=data)), True)
+    k.cseq += len(data)
+    k.s("%s\r\n%s\r\n%s\r\n" % (OK_RCPT, GO_DATA, QUEUED))
+    k.quit()
+
+
+@capture("tcp_malformed_reported")
+def _(cap):
+    # A segment to port 25 whose TCP data offset runs past its end: no
+    # flow can take it; replay names it (inline enforce drops it).
+    k = Conn(cap, cport=40731).start()
+    bad = bytearray(k._pkt(True, "PA", k.cseq, k.sseq,
+                           b"RCPT TO:<bad@evil.test>\r\n"))
+    bad[32] = 0xF0
+    cap.add_ip(bytes(bad), True)
+    k.mail()
+    k.quit()
+
+
 # -- generation -------------------------------------------------------------
 
 def build(name):

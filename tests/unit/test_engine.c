@@ -997,6 +997,39 @@ test_idle_session_still_tracked(void)
 	lab_free(&l);
 }
 
+/*
+ * A packet that cannot be decoded (here a TCP data offset past the end of
+ * the segment) may still be read by the server's stack: inline in enforce
+ * mode it is dropped, never passed uninspected; replay names it.
+ */
+static void
+test_malformed_dropped_inline(void)
+{
+	struct engine_result r;
+	struct lab l;
+	uint8_t b[256];
+	size_t len;
+	char ev[8192];
+	int mode;
+
+	for (mode = 0; mode < 3; mode++) {
+		lab_init(&l, mode != 2, mode == 1 ? CONFIG_MODE_MONITOR :
+		    CONFIG_MODE_ENFORCE, addr_attacker);
+		lab_handshake(&l);
+		len = mkpkt(b, l.src, l.dst, l.cport, 25, l.cseq, l.sseq, 0x18,
+		    "RCPT TO:<a@evil.test>\r\n", 23);
+		b[32] = 0xf0;
+		ASSERT_INT_EQ(engine_packet(l.e, DECODE_LINK_RAW, l.now, b, len,
+		    len, ENGINE_F_CSUM_UNVERIFIABLE, l.if_client, &r),
+		    mode == 0 ? ENGINE_DROP : ENGINE_ACCEPT);
+		TEST_CHECK(!r.reset);
+		lab_events(&l, ev, sizeof(ev));
+		TEST_CHECK(strstr(ev, "\"what\":\"malformed-packet\"") !=
+		    NULL);
+		lab_free(&l);
+	}
+}
+
 int
 main(void)
 {
@@ -1026,5 +1059,6 @@ main(void)
 	TEST_RUN(test_client_on_port_25);
 	TEST_RUN(test_midstream_ambiguous);
 	TEST_RUN(test_idle_session_still_tracked);
+	TEST_RUN(test_malformed_dropped_inline);
 	return TEST_END("engine");
 }
