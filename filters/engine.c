@@ -376,38 +376,72 @@ engine_tls_exempt(const struct engine *e, const struct flow *f)
  * than we read (smtp.h, SMTP_AMB_*).  Only a client that could relay
  * matters: trusted and authenticated ones may relay anyway.
  */
-static void
-engine_ambiguity(struct engine_pkt *pk, const struct smtp_item *it)
+static struct event *
+engine_ambiguity_event(struct engine_pkt *pk, const char *what,
+    enum smtp_verb verb)
 {
 	struct engine *e = pk->e;
 	struct flow *f = pk->f;
 	struct event *ev;
-	size_t i, n;
 
 	if (f->smtp.authenticated || policy_trusted(e->policy, &f->client))
-		return;
+		return NULL;
 	e->st.ambiguities++;
 	pk->ambiguous = true;
 	if (f->anomaly_events >= ENGINE_ANOMALY_EVENTS_PER_FLOW)
-		return;
+		return NULL;
 	f->anomaly_events++;
 	if ((ev = engine_event(e, EVENT_AMBIGUITY, f)) == NULL)
-		return;
-	ev->what = it->ambiguity;
-	ev->command = it->verb == SMTP_V_UNKNOWN ? NULL :
-	    smtp_verb_name(it->verb);
+		return NULL;
+	ev->what = what;
+	ev->command = verb == SMTP_V_UNKNOWN || verb == SMTP_V_NONE ? NULL :
+	    smtp_verb_name(verb);
 	ev->action = e->conf->mode == CONFIG_MODE_ENFORCE ?
 	    EVENT_ACTION_RESET : EVENT_ACTION_REPORT;
-	if (!event_copy_text(ev->line, sizeof(ev->line), it->line,
-	    it->line_len) || it->truncated)
+	return ev;
+}
+
+static void
+engine_ambiguity(struct engine_pkt *pk, const struct smtp_item *it)
+{
+	struct event *ev;
+	size_t i;
+
+	if ((ev = engine_ambiguity_event(pk, it->ambiguity, it->verb)) == NULL)
+		return;
+	if (it->line_len >= sizeof(ev->line) || it->truncated)
 		ev->truncated = true;
 	/* A NUL would end the text: show it as an invalid byte (U+FFFD). */
-	n = strlen(ev->line);
-	for (i = n; i < sizeof(ev->line) - 1 && i < it->line_len; i++) {
+	for (i = 0; i < sizeof(ev->line) - 1 && i < it->line_len; i++)
 		ev->line[i] = it->line[i] == '\0' ? (char)0xff :
 		    (char)it->line[i];
-		ev->line[i + 1] = '\0';
+	ev->line[i] = '\0';
+}
+
+/*
+ * Client bytes after DATA, AUTH or STARTTLS, before the reply (RFC 2920
+ * forbids it): the server reads them as a body, credentials, commands or,
+ * after TLS starts, unseen by us, depending on a reply that has not come.
+ * Inline they would have to pass before that reply is known, so the
+ * session is refused; replay reports the same (the verdict the daemon
+ * gives).  The command is the one whose reply was awaited.
+ */
+static void
+engine_held(struct engine_pkt *pk, bool already)
+{
+	struct engine *e = pk->e;
+	struct flow *f = pk->f;
+
+	if (already) {
+		/* Reported with the first held bytes; still refused. */
+		if (!f->smtp.authenticated &&
+		    !policy_trusted(e->policy, &f->client))
+			pk->ambiguous = true;
+		return;
 	}
+	e->st.pipelined_after_wait++;
+	(void)engine_ambiguity_event(pk, "pipelined-after-wait",
+	    (enum smtp_verb)f->smtp.client_wait);
 }
 
 static void
@@ -919,7 +953,7 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 	uint64_t unseen;
 	int dir = 0;
 	bool ambiguous = false;
-	bool enforce, stop, relearnt = false;
+	bool enforce, stop, held, relearnt = false;
 
 	if (res == NULL)
 		res = &dummy;
@@ -1114,16 +1148,11 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 			decode_tcp_checksum_fix(data, caplen, &p);
 			res->rewritten = true;
 		}
+		held = dir == 0 && smtp_client_held(&f->smtp);
 		stream_segment(st, &e->mem, seq, (uint8_t *)(uintptr_t)p.payload,
 		    p.payload_len, enforce, engine_sink, &pk, &sr);
-		if (e->inline_mode && dir == 0 && smtp_client_held(&f->smtp)) {
-			/* Bytes past DATA, AUTH or STARTTLS before the reply:
-			 * the server may read them as commands (or after TLS
-			 * starts, unseen by us).  RFC 2920 forbids it. */
-			e->st.pipelined_after_wait++;
-			engine_anomaly(e, f, "pipelined-after-wait");
-			pk.unreadable = true;
-		}
+		if (dir == 0 && smtp_client_held(&f->smtp))
+			engine_held(&pk, held);
 		if (sr.refused && enforce) {
 			/* Early bytes we had no room to keep would reach the
 			 * server unread, and the hole before them could never

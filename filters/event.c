@@ -212,7 +212,8 @@ event_json(const struct event *ev, char *buf, size_t len)
 			event_set_str(o, "what", ev->what);
 		if (ev->command != NULL)
 			event_set_str(o, "command", ev->command);
-		event_set_str(o, "line", ev->line);
+		if (ev->line[0] != '\0')
+			event_set_str(o, "line", ev->line);
 		break;
 	}
 	if (ev->truncated)
