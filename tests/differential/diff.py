@@ -28,13 +28,15 @@ dialogues tried, relayed without relayguard, relayed with it, replay
 misses and disagreements.
 
 Environment (set by run): NS_ATT NS_GW LAB_DIR LAB_SH DIFF_SERVERS
-("name:addr4:addr6 ..."), and for the Postfix-only oracle PF_LOG.
+("name,addr4,addr6 ..."), what lab_up exports for tests/lab/oracle.py,
+or DIFF_ORACLE=postfix and PF_LOG for the Postfix-only lab.
 """
 
 import json
 import os
 import re
 import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -42,9 +44,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "evasion"))
 import grammar as G  # noqa: E402
-import suite as S  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "lab"))
+from daemon import Daemon  # noqa: E402
 
 PY = "/usr/bin/python3"
 FINDINGS = os.path.join(HERE, "findings")
@@ -163,67 +165,54 @@ class PostfixOracle:
 
 
 class MtaOracle:
-    """The four-server lab: mta_relayed / mta_settle of lab.sh."""
+    """The four-server lab: tests/lab/oracle.py (what mta_relayed and
+    mta_settle of lab.sh run): foreign recipients the server accepted
+    at RCPT time, from its own log."""
 
     def __init__(self, lab):
-        self.lab = lab
+        import oracle
+        self.o = oracle
 
     def settle(self, name):
-        self.lab.helper("mta_settle %s" % name)
+        self.o.settle(name)
 
     def relayed(self, name, server_addr, tag):
-        p = subprocess.run(["bash", "-c", '. "$LAB_SH" && mta_relayed "$1" '
-                            '"$2"', "x", name, tag],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=60)
-        v = p.stdout.decode().strip().splitlines()
-        if v and v[-1].isdigit():
-            return int(v[-1])
-        return 1 if p.returncode == 0 else 0
+        return self.o.count(name, "relayed", tag)
 
 
 # -- the lab ------------------------------------------------------------------
 
-class Lab(S.Lab):
-    """The evasion suite's daemon handling, with this fuzzer's
-    configuration."""
+class Lab:
+    """The lab as this fuzzer uses it: the servers, relayguardd in the
+    gateway (tests/lab/daemon.py), the player in the attacker namespace,
+    tcpdump in the gateway, the oracle."""
 
     def __init__(self, build):
-        # The evasion lab's fields (it writes its own configuration in
-        # LAB_DIR/evasion, unused here), then this fuzzer's directory.
-        super().__init__(build, None)
+        self.ns_att = os.environ["NS_ATT"]
+        self.ns_gw = os.environ["NS_GW"]
+        self.rg = os.path.join(build, "relayguard")
         self.dir = os.path.join(os.environ["LAB_DIR"], "differential")
-        os.makedirs(self.dir, exist_ok=True)
-        self.conf = os.path.join(self.dir, "relayguard.conf")
+        self.d = Daemon(build, self.ns_gw, self.dir)
+        self.d.write_conf(["block-after     1000"])
         self.rconf = os.path.join(self.dir, "replay.conf")
         self.servers = []
         for w in os.environ.get("DIFF_SERVERS", "").split():
             name, a4, a6 = w.split(",")
             self.servers.append((name, a4, a6))
-        base = ("local-domains   example.test .example.test\n"
-                "relay-networks  192.0.2.0/24 2001:db8:1::/48\n"
-                "ports           25\n"
-                "mode            enforce\n"
-                "block-after     1000\n"
-                "block-for       1h\n")
-        with open(self.conf, "w") as f:
-            f.write("# written by tests/differential/diff.py\n" + base +
-                    "hook            forward\n"
-                    "state-db        %s/state.db\n"
-                    "control-socket  %s/control.sock\n"
-                    % (self.dir, self.dir))
+        # Replay: the daemon's policy (its file names the state database
+        # and socket too, which replay has no use for).
+        with open(self.d.conf) as f:
+            base = "".join(l for l in f if not l.startswith(
+                ("hook", "state-db", "control-socket")))
         with open(self.rconf, "w") as f:
-            f.write("# replay, as inline\n" + base)
+            f.write(base)
         self.player = None
         self.results = {}
         self.cv = threading.Condition()
         self.next_id = 0
         self.port = {"plain": 40000, "raw": 30000}
-        ok = self.helper("declare -F mta_relayed >/dev/null && "
-                         "declare -p MTA_ADDR4 >/dev/null 2>&1 && echo y")
-        self.oracle = MtaOracle(self) if ok == "y" and \
-            os.environ.get("DIFF_ORACLE") != "postfix" else \
-            PostfixOracle(self)
+        self.oracle = PostfixOracle(self) if \
+            os.environ.get("DIFF_ORACLE") == "postfix" else MtaOracle(self)
 
     # The player: one process in the attacker namespace, a thread per
     # session.
@@ -253,6 +242,24 @@ class Lab(S.Lab):
                 self.player.kill()
                 self.player.wait()
             self.player = None
+
+    def events(self, port):
+        """The running (or last) daemon's events for a client port."""
+        out = []
+        try:
+            with open(self.d.log, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except (OSError, TypeError):
+            return out
+        for line in text.splitlines():
+            if line.startswith("{"):
+                try:
+                    e = json.loads(line)
+                except ValueError:
+                    continue
+                if e.get("client_port") == port:
+                    out.append(e)
+        return out
 
     def sport(self, mode):
         lo, hi = (40000, 59999) if mode == "plain" else (30000, 39999)
@@ -331,6 +338,44 @@ class Lab(S.Lab):
         return events, bad
 
 
+def rg_resets(path):
+    """Client ports that got a RST made by relayguardd, in a capture of
+    the attacker's link: relayguardd writes its RSTs with TTL (hop
+    limit) 64 on the gateway, the server's own packets arrive there one
+    hop older (63)."""
+    ports = set()
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return ports
+    if len(data) < 24:
+        return ports
+    magic = struct.unpack("<I", data[:4])[0]
+    end = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
+    off = 24
+    while off + 16 <= len(data):
+        caplen = struct.unpack(end + "I", data[off + 8:off + 12])[0]
+        pkt = data[off + 16:off + 16 + caplen]
+        off += 16 + caplen
+        if len(pkt) < 14:
+            continue
+        et = struct.unpack("!H", pkt[12:14])[0]
+        ip = pkt[14:]
+        if et == 0x0800 and len(ip) >= 20 and ip[9] == 6:
+            ttl, tcp = ip[8], ip[(ip[0] & 0x0F) * 4:]
+        elif et == 0x86DD and len(ip) >= 40 and ip[6] == 6:
+            ttl, tcp = ip[7], ip[40:]
+        else:
+            continue
+        if len(tcp) < 14:
+            continue
+        sp, dp = struct.unpack("!HH", tcp[:4])
+        if sp == 25 and tcp[13] & 0x04 and ttl == 64:
+            ports.add(dp)
+    return ports
+
+
 def resets(events):
     return [e for e in events if e.get("action") == "reset"]
 
@@ -347,42 +392,45 @@ def by_port(events, port):
 
 # -- one batch ----------------------------------------------------------------
 
-def play_phase(lab, dlgs, rows, phase):
+def play_phase(lab, dlgs, rows, phase, letter):
     """Each dialogue on every server at once, one dialogue after the
-    other; phase c (control) or g (guarded) names the tag's letter and
-    the row's keys (cport/control_res, gport/inline_res)."""
-    port, res = ("cport", "control_res") if phase == "c" else \
+    other; phase "control" or "inline" names the row's keys, letter the
+    tag's last letter."""
+    port, res = ("cport", "control_res") if phase == "control" else \
         ("gport", "inline_res")
     for d in dlgs:
         mine = [r for r in rows if r["dlg"] is d]
         jobs = []
         for r in mine:
             r[port] = lab.sport(d["mode"])
-            jobs.append((G.phased(d, phase), r["srv"], r[port]))
+            jobs.append((G.phased(d, letter), r["srv"], r[port]))
         for r, x in zip(mine, lab.play_many(jobs)):
             r[res] = x
 
 
-def run_batch(lab, dlgs, tag=""):
-    """Control, replay, inline for dlgs on every server; returns one row
-    per (dialogue, server)."""
+def run_batch(lab, dlgs, tag="", servers=None, letters=("c", "g")):
+    """Control, replay, inline for dlgs on every server (or those
+    given); returns one row per (dialogue, server).  letters: the tag's
+    last letter in the control and the inline run (a dialogue played
+    again needs others, the servers remember the first)."""
     rows = []
     for d in dlgs:
-        for srv in lab.servers:
-            rows.append({"dlg": d, "server": srv[0], "srv": srv})
+        for srv in servers or lab.servers:
+            rows.append({"dlg": d, "server": srv[0], "srv": srv,
+                         "letters": letters})
     # Control, captured.
     cap = os.path.join(lab.dir, "control-%s.pcap" % tag)
     if not lab.capture_start(cap):
         for r in rows:
             r["error"] = "tcpdump did not start"
         return rows
-    play_phase(lab, dlgs, rows, "c")
+    play_phase(lab, dlgs, rows, "control", letters[0])
     lab.capture_stop()
-    for srv in lab.servers:
+    for srv in servers or lab.servers:
         lab.oracle.settle(srv[0])
     for r in rows:
         r["control"] = lab.oracle.relayed(r["server"], r["srv"][1],
-                                          r["dlg"]["tag"] + "c")
+                                          r["dlg"]["tag"] + letters[0])
     # Replay of the control capture.
     events, bad = lab.replay(cap)
     for r in rows:
@@ -391,37 +439,35 @@ def run_batch(lab, dlgs, tag=""):
         r["replay_reset"] = bool(resets(ev))
         if bad:
             r["error"] = bad
-    # Inline.
-    if not lab.start_daemon("batch%s" % tag):
+    # Inline, captured too: the RSTs relayguardd sent.
+    if not lab.d.start("batch%s" % tag):
         for r in rows:
             r["error"] = "relayguardd not ready"
         return rows
-    play_phase(lab, dlgs, rows, "g")
-    time.sleep(0.3)
+    icap = os.path.join(lab.dir, "inline-%s.pcap" % tag)
+    if not lab.capture_start(icap):
+        for r in rows:
+            r["error"] = "tcpdump did not start"
+    play_phase(lab, dlgs, rows, "inline", letters[1])
+    lab.capture_stop()
+    rst = rg_resets(icap)
     for r in rows:
+        r["ccap"], r["icap"] = cap, icap
         ev = lab.events(r["gport"])
         r["inline_events"] = ev
-        # relayguardd resets a session with an event saying so; a RST
-        # the client saw that the control run never got is one too (an
-        # inline protection that counts instead of reporting).
-        r["inline_reset"] = bool(resets(ev)) or \
-            (r["inline_res"].get("reset", False) and
-             not r["control_res"].get("reset", False))
-    daemon_ok = lab.daemon is not None and lab.daemon.poll() is None
-    lab.stop_daemon()
-    with open(lab.dlog, "rb") as f:
-        dtext = f.read().decode("utf-8", "replace")
-    if "AddressSanitizer" in dtext or "runtime error" in dtext:
-        daemon_ok = False
+        # relayguardd resets a session with an event saying so, or for
+        # a protection it only counts (pipelined past DATA, an ACK for
+        # unseen bytes, ...): its RST on the wire tells.
+        r["inline_reset"] = bool(resets(ev)) or r["gport"] in rst
+    why = lab.d.stop()
     for r in rows:
-        if not daemon_ok:
-            r["error"] = "relayguardd died or reported a sanitizer error " \
-                "(log %s)" % lab.dlog
-    for srv in lab.servers:
+        if why:
+            r["error"] = "%s (log %s)" % (why, lab.d.log)
+    for srv in servers or lab.servers:
         lab.oracle.settle(srv[0])
     for r in rows:
         r["inline"] = lab.oracle.relayed(r["server"], r["srv"][1],
-                                         r["dlg"]["tag"] + "g")
+                                         r["dlg"]["tag"] + letters[1])
         judge(r)
     return rows
 
@@ -453,7 +499,7 @@ def judge(r):
 # The choices that name a class of finding, and their plain values
 # (left out of the signature).
 SALIENT = {"carrier": None, "seg": None, "sep": "SP", "lead": "none",
-           "eol": "CRLF", "eightbit": None, "nul": None, "dverb": None,
+           "eol": "CRLF", "eightbit": "-1", "nul": "none", "dverb": None,
            "end": None, "bverb": "BDATSP%d", "bsize": "exact",
            "limit": None, "delta": None, "mech": None, "state": None,
            "colon": ":"}
@@ -475,6 +521,57 @@ def signature(r):
     return "%s %s %s" % ("+".join(r["kinds"]), r["server"], " ".join(sal))
 
 
+# Choices a finding is tried without, one at a time (the plain value
+# forced, every other draw the same): what remains names its cause.
+PLAIN = [("seg", "none"), ("pipe", "1"), ("pre", "none"), ("addr", "plain"),
+         ("sep", "SP"), ("lead", "none"), ("eol", "CRLF"), ("colon", ":"),
+         ("case", "upper"), ("eightbit", "-1"), ("nul", "none"),
+         ("greet", "EHLO"), ("mail", "plain"), ("deol", "CRLF"),
+         ("bsize", "exact"), ("bverb", "BDATSP%d"), ("dom", "exploit.test")]
+TRIAL_LETTERS = [("d", "h"), ("e", "i"), ("f", "j"), ("k", "m"), ("n", "q"),
+                 ("r", "s"), ("t", "u"), ("v", "w"), ("y", "z")]
+MINIMIZE_SECONDS = int(os.environ.get("DIFF_MINIMIZE", "90"))
+
+
+def main_kind(kinds_):
+    for k in ("relayed", "missed", "disagree", "error:"):
+        if k in kinds_:
+            return k
+    return None
+
+
+def minimize(lab, r, b):
+    """r found something: play its dialogue again on its server with
+    one choice made plain at a time, keeping each change after which
+    the same kind of finding remains.  Returns the last row that showed
+    it."""
+    d = r["dlg"]
+    want = main_kind(r["kinds"])
+    force = dict(d.get("force") or {})
+    words = dict(w.split("=", 1) for w in d["desc"].split() if "=" in w)
+    end = time.monotonic() + MINIMIZE_SECONDS
+    letters = list(TRIAL_LETTERS)
+    for key, plain in PLAIN:
+        if time.monotonic() > end or not letters:
+            break
+        if key not in words or words[key] == plain or key in force:
+            continue
+        trial = G.make(d["seed"], d["n"], dict(force, **{key: plain}))
+        if trial["desc"] == d["desc"]:
+            continue
+        tag = "m%d%s" % (b, letters[0][0])
+        rows = run_batch(lab, [trial], tag=tag, servers=[r["srv"]],
+                         letters=letters.pop(0))
+        row = rows[0]
+        if not row.get("error") and main_kind(row["kinds"]) == want:
+            force[key] = plain
+            d = trial
+            words = dict(w.split("=", 1) for w in d["desc"].split()
+                         if "=" in w)
+            r = row
+    return r
+
+
 def known_signatures():
     out = set()
     if not os.path.isdir(FINDINGS):
@@ -488,17 +585,18 @@ def known_signatures():
     return out
 
 
-def write_finding(lab, r, cap):
+def write_finding(lab, r):
     d = r["dlg"]
     name = "%s-%s" % (d["tag"], r["server"])
     path = os.path.join(FINDINGS, name)
     os.makedirs(path, exist_ok=True)
-    pc = os.path.join(path, "control.pcap")
     host = r["srv"][2] if d["family"] == 6 else r["srv"][1]
-    subprocess.run(["tcpdump", "-Z", "root", "-r", cap, "-w", pc,
-                    "tcp port %d and "
-                    "host %s" % (r["cport"], host)],
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for cap, out, port in ((r["ccap"], "control.pcap", r["cport"]),
+                           (r["icap"], "inline.pcap", r["gport"])):
+        subprocess.run(["tcpdump", "-Z", "root", "-r", cap, "-w",
+                        os.path.join(path, out), "tcp port %d and host %s"
+                        % (port, host)],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     case = {"name": name, "seed": d["seed"], "n": d["n"], "tag": d["tag"],
             "server": r["server"], "desc": d["desc"],
             "signature": signature(r), "why": r["why"],
@@ -611,7 +709,6 @@ def long_mode(lab, seconds, seed):
         n += BATCH
         b += 1
         rows = run_batch(lab, dlgs, tag="l%d" % b)
-        cap = os.path.join(lab.dir, "control-l%d.pcap" % b)
         for r in rows:
             st = stats[r["server"]]
             if r.get("error"):
@@ -626,13 +723,22 @@ def long_mode(lab, seconds, seed):
             if r["why"]:
                 sig = signature(r)
                 log("finding: %s: %s" % (describe(r), "; ".join(r["why"])))
-                if sig not in known and len(new) < MAX_NEW:
+                if sig in known or len(new) >= MAX_NEW or \
+                        r.get("error"):
+                    continue
+                known.add(sig)
+                m = minimize(lab, r, b)
+                sig = signature(m)
+                if m is not r:
+                    log("minimized: %s: %s" % (describe(m),
+                                               "; ".join(m["why"])))
+                    if sig in known:
+                        continue
                     known.add(sig)
-                    new.append(write_finding(lab, r, cap))
-        try:
-            os.unlink(cap)
-        except OSError:
-            pass
+                new.append(write_finding(lab, m))
+        for f in os.listdir(lab.dir):
+            if f.startswith("control-") or f.startswith("inline-"):
+                os.unlink(os.path.join(lab.dir, f))
         log("batch %d: %d dialogues, %s" % (b, n, json.dumps(stats)))
     print("seed %s: %d dialogues in %d s" % (seed, n, seconds))
     print("%-10s %8s %12s %12s %8s %9s %6s" % (
@@ -673,7 +779,7 @@ def main(argv):
                 str(int(time.time()) % 1000000)
             return long_mode(lab, seconds, seed)
     finally:
-        lab.stop_daemon()
+        lab.d.stop()
         lab.stop_player()
     print(__doc__.strip(), file=sys.stderr)
     return 2

@@ -71,24 +71,28 @@ def tag_of(seed, n):
 
 
 class Gen:
-    def __init__(self, seed, n):
+    def __init__(self, seed, n, force=None):
         self.r = random.Random("dfz:%s:%d" % (seed, n))
         self.seed = seed
         self.n = n
         self.tag = tag_of(seed, n)
         self.T = self.tag + PHASE
         self.desc = []
+        self.force = force or {}
 
     def pick(self, key, options, weights=None):
-        """One choice, recorded in the description."""
+        """One choice, recorded in the description.  force[key] (an
+        option's name as the description writes it) overrides the draw,
+        which is still made: every other choice stays the same."""
+        names = list(options) if isinstance(options, dict) else \
+            [esc(v) for v in options]
+        i = self.r.choices(range(len(names)), weights=weights)[0]
+        if key in self.force and self.force[key] in names:
+            i = names.index(self.force[key])
+        self.desc.append("%s=%s" % (key, names[i]))
         if isinstance(options, dict):
-            names = list(options)
-            k = self.r.choices(names, weights=weights)[0]
-            self.desc.append("%s=%s" % (key, k))
-            return options[k]
-        v = self.r.choices(options, weights=weights)[0]
-        self.desc.append("%s=%s" % (key, esc(v)))
-        return v
+            return options[names[i]]
+        return options[i]
 
     def chance(self, p):
         return self.r.random() < p
@@ -127,11 +131,11 @@ class Gen:
         elif case == "mixed":
             word = "".join(c.lower() if i % 2 else c
                            for i, c in enumerate(word))
-        if self.chance(0.12):
-            # 0x80 | 'R' is 0xD2: a 7-bit reader takes it as R.
-            i = self.r.randrange(len(word))
+        # 0x80 | 'R' is 0xD2: a 7-bit reader takes it as R.
+        i = self.pick("eightbit", [-1, 0, 1, 2, 3], [88, 3, 3, 3, 3])
+        if i >= 0:
+            i %= len(word)
             word = word[:i] + chr(ord(word[i]) | 0x80) + word[i + 1:]
-            self.desc.append("eightbit=%d" % i)
         return word
 
     def rcpt_line(self, domain, plain=False):
@@ -147,8 +151,8 @@ class Gen:
                           [20, 2, 3, 1, 1])
         to = "TO" if self.chance(0.8) else self.r.choice(["to", "To"])
         line = lead + self.verb("RCPT") + sep + to + colon + addr
-        if self.chance(0.08):
-            line += self.pick("nul", ["\x00", "\x00junk", " \x00"])
+        line += self.pick("nul", ["", "\x00", "\x00junk", " \x00"],
+                          [92, 3, 3, 2])
         return line
 
     def eol(self, key="eol"):
@@ -183,8 +187,8 @@ def rounds_of(lines, pipe):
     return out
 
 
-def make(seed, n):
-    g = Gen(seed, n)
+def make(seed, n, force=None):
+    g = Gen(seed, n, force)
     d = g.pick("dom", FOREIGN, [6, 2, 1])
     pre = []			# (line, ending) before the carrier
     greet = g.ehlo()
@@ -349,7 +353,8 @@ def make(seed, n):
                 r["segs"] = [seg_of(o, r["data"][o:o + MSS])
                              for o in range(0, len(r["data"]), MSS)]
     return {"seed": seed, "n": n, "tag": g.tag, "desc": " ".join(g.desc),
-            "mode": mode, "family": family, "conns": conns}
+            "mode": mode, "family": family, "conns": conns,
+            "force": g.force}
 
 
 def seg_of(off, data, gap_ms=0):
