@@ -13,38 +13,50 @@ engine said about the row:
 
 and must equal the technique's expected verdict.
 
-Inline half (when run found root and brought the lab up; the environment
-then holds NS_ATT NS_GW NS_MAIL PF_DIR PF_LOG LAB_DIR LAB_SH): first every
-technique once with no relayguardd (the control: does the open relay
-really relay it?), then every technique through relayguardd in enforce
-mode (midstream rows: the session opens before relayguardd starts).  Per
-row: the client's fate (reset, stalled, completed), the daemon's events
-for the row's source port, the change of its normalisation counters
-(relayguard status --json), messages relayed (the lab's relayed_count)
-and the foreign RCPTs Postfix logged.  A row passes when the replay
-verdict is the expected one, the control did what the technique says
-(relays / immune), relayguardd stopped it (an event, a drop or a rewrite
-it counted) and nothing was relayed nor any foreign RCPT of the row read
-by Postfix.
+Inline half (when run found root and brought the lab up with the servers
+of LAB_MTAS, normally Postfix, Exim, Sendmail and OpenSMTPD; the
+environment holds what tests/lab/mta.sh exports, NS_ATT and NS_GW): every
+technique is played live by client.py's play() against every server at
+once (one worker process per server, `suite.py --worker ADDR`, so scapy
+loads once), first with no relayguardd (the control: does that server
+relay it?), then through relayguardd in enforce mode (midstream rows: the
+sessions open before relayguardd starts).  Per row and server: the
+client's fate (reset, stalled, completed), the daemon's events for the
+session's source port, the change of its counters (relayguard status
+--json; a row's sessions run together, so this covers the row), and the
+foreign recipients the server accepted, by its own log
+(tests/lab/oracle.py).
 
-Prints PASS/FAIL lines, NOTE lines (after a reset, Postfix still held
-the row's connection: the RST to the server was not accepted; not counted
-as a failure), the table, and "evasion: N passed, N failed".
+A row passes when the replay verdict is the expected one, its controls
+did what the technique says (Postfix: t.control, relays or immune; every
+server of t.relays_on relays; other servers are recorded: a server that
+refuses a technique by itself is immune to it, not a failure), and
+through relayguardd no server accepted a foreign recipient of the row;
+on Postfix relayguardd must also have stopped it visibly (an event, a
+drop or a rewrite it counted) unless Postfix is immune.
+
+Prints PASS/FAIL lines, NOTE lines (after a reset, a server still held
+the session's connection: the RST to it was not accepted; not counted as
+a failure), the table (per server a control and a through-relayguardd
+column), and "evasion: N passed, N failed[, N skipped]".
 EVASION_ONLY=REGEX runs the inline half for matching rows only.
 """
 
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "lab"))
 import techniques as T  # noqa: E402
+import oracle  # noqa: E402
+from daemon import Daemon  # noqa: E402
 
 PY = "/usr/bin/python3"
 NORM = ["norm_bad_checksum", "norm_low_ttl", "norm_syn_data", "norm_urgent",
@@ -118,163 +130,63 @@ def wanted(t):
     return not only or re.search(only, t.name) is not None
 
 
-class Lab:
-    def __init__(self, build, tmp):
-        self.env = os.environ
-        self.ns_att = os.environ["NS_ATT"]
-        self.ns_gw = os.environ["NS_GW"]
-        self.pf_log = os.environ["PF_LOG"]
-        self.rgd = os.path.join(build, "relayguardd")
-        self.rg = os.path.join(build, "relayguard")
-        self.dir = os.path.join(os.environ["LAB_DIR"], "evasion")
-        os.makedirs(self.dir, exist_ok=True)
-        self.conf = os.path.join(self.dir, "relayguard.conf")
-        self.daemon = None
-        self.dlog = None
-        self.nlog = 0
-        with open(self.conf, "w") as f:
-            f.write("# written by tests/evasion/suite.py\n"
-                    "local-domains   example.test\n"
-                    "relay-networks  192.0.2.0/24 2001:db8:1::/48\n"
-                    "ports           25\n"
-                    "hook            forward\n"
-                    "mode            enforce\n"
-                    "block-after     1000\n"
-                    "block-for       1h\n"
-                    "starttls        allow\n"
-                    "min-ttl         10\n"
-                    "state-db        %s/state.db\n"
-                    "control-socket  %s/control.sock\n"
-                    % (self.dir, self.dir))
-
-    def helper(self, name):
-        """A function of tests/inline/lab.sh, run in bash (stdout)."""
-        p = subprocess.run(["bash", "-c", '. "$LAB_SH" && ' + name],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=60)
-        return p.stdout.decode().strip()
-
-    def relayed(self):
-        v = self.helper("relayed_count")
-        return int(v) if v.isdigit() else -1
-
-    def log_pos(self):
+def worker(server):
+    """suite.py --worker ADDR (in the attacker namespace): play the
+    techniques named on stdin ("NAME SPORT [RESUME]" a line) against ADDR
+    with client.py's play(), one JSON result a line ("PAUSED" lines at
+    Midstream steps, as client.py prints them).  One process per server
+    for the whole suite: scapy is imported once, not per session."""
+    import client as C
+    C.T.SERVER = server		# Live()'s default peer
+    for line in sys.stdin:
+        w = line.split()
+        if not w:
+            continue
         try:
-            return os.path.getsize(self.pf_log)
-        except OSError:
-            return 0
+            out = C.play(T.BY_NAME[w[0]], int(w[1]),
+                         w[2] if len(w) > 2 else None)
+        except Exception as e:  # noqa: BLE001 -- reported, not fatal
+            out = {"error": "client: %s: %s" % (type(e).__name__, e)}
+        print(json.dumps(out), flush=True)
+    return 0
 
-    def rcpts_seen(self, pos, tag):
-        """Addresses of the row's tag Postfix logged RCPTs for, since pos."""
-        try:
-            with open(self.pf_log, "rb") as f:
-                f.seek(pos)
-                text = f.read().decode("utf-8", "replace")
-        except OSError:
-            return []
-        out = []
-        for m in re.finditer(r"rcpt seen;.* to=<([^>]*)>", text):
-            if tag.lower() in m.group(1).lower():
-                out.append(m.group(1))
-        return out
 
-    def start_daemon(self, name):
-        self.dlog = os.path.join(self.dir, "relayguardd-%s.log" % name)
-        self.nlog += 1
-        subprocess.run(["ip", "netns", "exec", self.ns_gw, "nft", "delete",
-                        "table", "inet", "relayguard"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        with open(self.dlog, "wb") as f:
-            self.daemon = subprocess.Popen(
-                ["ip", "netns", "exec", self.ns_gw, self.rgd, "-c",
-                 self.conf, "-f"], stdout=subprocess.DEVNULL, stderr=f)
-        end = time.monotonic() + 15
-        while time.monotonic() < end:
-            with open(self.dlog, "rb") as f:
-                if b"ready: " in f.read():
-                    return True
-            if self.daemon.poll() is not None:
-                break
-            time.sleep(0.05)
-        return False
+class Worker:
+    def __init__(self, ns_att, name, addr):
+        self.name = name
+        self.p = subprocess.Popen(
+            ["ip", "netns", "exec", ns_att, PY, os.path.abspath(__file__),
+             "--worker", addr], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
-    def stop_daemon(self):
-        if self.daemon is None:
-            return
-        self.daemon.send_signal(signal.SIGTERM)
-        try:
-            self.daemon.wait(10)
-        except subprocess.TimeoutExpired:
-            self.daemon.kill()
-            self.daemon.wait()
-        self.daemon = None
-        subprocess.run(["ip", "netns", "exec", self.ns_gw, "nft", "delete",
-                        "table", "inet", "relayguard"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def send(self, tech, sport, resume=None):
+        line = "%s %d%s\n" % (tech.name, sport,
+                              (" " + resume) if resume else "")
+        self.p.stdin.write(line.encode())
+        self.p.stdin.flush()
 
-    def server_open(self, port):
-        """Postfix still holds an established connection from port
-        (waits up to 1 s for it to go)."""
-        end = time.monotonic() + 1.0
-        while True:
-            p = subprocess.run(["ip", "netns", "exec",
-                                os.environ["NS_MAIL"], "ss", "-Htn",
-                                "state", "established",
-                                "( dport = :%d )" % port],
-                               stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL)
-            if not p.stdout.strip():
-                return False
-            if time.monotonic() > end:
-                return True
-            time.sleep(0.05)
-
-    def status(self):
-        p = subprocess.run(["ip", "netns", "exec", self.ns_gw, "timeout",
-                            "10", self.rg, "-c", self.conf, "status",
-                            "--json"], stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL)
-        try:
-            return json.loads(p.stdout.decode())
-        except ValueError:
-            return {}
-
-    def events(self, sport):
-        out = []
-        if self.dlog is None:
-            return out
-        with open(self.dlog, "rb") as f:
-            for line in f.read().decode("utf-8", "replace").splitlines():
-                if not line.startswith("{"):
-                    continue
-                try:
-                    e = json.loads(line)
-                except ValueError:
-                    continue
-                if e.get("client_port") == sport:
-                    out.append(e)
-        return out
-
-    def client(self, tech, sport, resume=None, on_pause=None):
-        cmd = ["ip", "netns", "exec", self.ns_att, "timeout", "60", PY,
-               os.path.join(HERE, "client.py"), tech.name, str(sport)]
-        if resume:
-            cmd.append(resume)
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
-        res = None
-        for line in p.stdout:
+    def result(self, on_pause=None):
+        """The session's JSON result; on_pause() at a PAUSED line."""
+        for _ in range(100):
+            line = self.p.stdout.readline()
+            if not line:
+                err = self.p.stderr.read().decode("utf-8", "replace")
+                return {"error": "worker died: %s" % err.strip()[-300:]}
             line = line.decode("utf-8", "replace").strip()
-            if line == "PAUSED" and on_pause:
-                on_pause()
+            if line == "PAUSED":
+                if on_pause:
+                    on_pause(self)
             elif line.startswith("{"):
-                res = json.loads(line)
-        err = p.stderr.read().decode("utf-8", "replace")
-        p.wait()
-        if res is None:
-            res = {"error": "client: exit %d: %s" % (p.returncode,
-                                                      err.strip()[-300:])}
-        return res
+                return json.loads(line)
+        return {"error": "worker: no result"}
+
+    def close(self):
+        try:
+            self.p.stdin.close()
+            self.p.wait(10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.p.kill()
+            self.p.wait()
 
 
 def fate(res):
@@ -289,8 +201,8 @@ def fate(res):
     return "completed, %d queued" % res.get("queued", 0)
 
 
-def inline_verdict(tech, res, events, delta, relayed, foreign):
-    if relayed != 0 or foreign:
+def inline_verdict(res, events, delta, relayed, immune):
+    if relayed != 0:
         return "MISSED"
     kinds = set(e.get("event") for e in events)
     norm = [k[5:] for k in NORM if delta.get(k, 0) > 0]
@@ -311,136 +223,229 @@ def inline_verdict(tech, res, events, delta, relayed, foreign):
         return "stopped: dropped (%s)" % "+".join(norm)
     if "rewritten" in norm:
         return "stopped: rewritten (%s)" % "+".join(norm)
-    if tech.control == "immune" and not res.get("error"):
+    if immune and not res.get("error"):
         return "not relayed (server immune)" + extra
     return "UNCLEAR: no event, drop or rewrite" + extra
 
 
-def inline_half(build, tmp, rows):
-    lab = Lab(build, tmp)
-    try:
-        return _inline(lab, rows)
-    finally:
-        lab.stop_daemon()
+def server_open(ns, port):
+    """The server still holds an established connection from port
+    (waits up to 1 s for it to go)."""
+    end = time.monotonic() + 1.0
+    while True:
+        p = subprocess.run(["ss", "-N", ns, "-Htn", "state", "established",
+                            "( dport = :%d )" % port],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        if not p.stdout.strip():
+            return False
+        if time.monotonic() > end:
+            return True
+        time.sleep(0.05)
 
 
-def _inline(lab, rows):
-    # Controls: no relayguardd between the attacker and the open relay.
-    lab.helper("queue_clear")
-    for i, t in enumerate(T.TECHNIQUES):
-        if not wanted(t):
-            continue
-        r0, pos = lab.relayed(), lab.log_pos()
-        res = lab.client(t, CONTROL_PORT + i)
-        rows[t.name]["control"] = lab.relayed() - r0
-        rows[t.name]["control_fate"] = fate(res)
-        rows[t.name]["control_seen"] = lab.rcpts_seen(pos, t.tag)
-    lab.helper("queue_clear")
+def pmap(fn, items):
+    """fn over items in parallel threads; results in order."""
+    out = [None] * len(items)
 
-    def guarded(i, t, res_fn):
-        if not wanted(t):
-            return
-        r0, pos = lab.relayed(), lab.log_pos()
-        s0 = lab.status()
-        res = res_fn()
-        s1 = lab.status()
-        row = rows[t.name]
-        row["relayed"] = lab.relayed() - r0
-        seen = lab.rcpts_seen(pos, t.tag)
-        row["seen"] = seen
-        row["foreign"] = [a for a in seen if "@" in a and
-                          not a.lower().endswith("@example.test")]
+    def run(k):
+        out[k] = fn(items[k])
+    threads = [threading.Thread(target=run, args=(k,))
+               for k in range(len(items))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return out
+
+
+class Matrix:
+    """Every technique against every server of the lab, in lock step: a
+    row's sessions to the servers run at the same time (one worker per
+    server), so a row's counter deltas (relayguard status) cover that
+    technique only."""
+
+    def __init__(self, build, mtas):
+        self.mtas = mtas
+        self.ns_att = os.environ["NS_ATT"]
+        self.d = Daemon(build, os.environ["NS_GW"],
+                        os.path.join(os.environ["LAB_DIR"], "evasion"))
+        self.d.write_conf(["block-after     1000", "starttls        allow",
+                           "min-ttl         10"])
+        self.workers = [Worker(self.ns_att, m,
+                               os.environ["MTA_%s_ADDR4" % m.upper()])
+                        for m in mtas]
+
+    def close(self):
+        self.d.stop()
+        for w in self.workers:
+            w.close()
+
+    def port(self, base, k, i):
+        return base + 100 * k + i
+
+    def relayed(self, t):
+        """Foreign recipients of t's tag each server accepted so far."""
+        def one(m):
+            oracle.settle(m)
+            return oracle.count(m, "relayed", t.tag)
+        return pmap(one, self.mtas)
+
+    def play(self, i, t, base, resume=None, on_pause=None):
+        for k, w in enumerate(self.workers):
+            w.send(t, self.port(base, k, i), resume)
+        return pmap(lambda w: w.result(on_pause), self.workers)
+
+    def controls(self, rows):
+        for i, t in enumerate(T.TECHNIQUES):
+            if not wanted(t):
+                continue
+            r0 = self.relayed(t)
+            res = self.play(i, t, CONTROL_PORT)
+            r1 = self.relayed(t)
+            for k, m in enumerate(self.mtas):
+                c = rows[t.name].setdefault(m, {})
+                c["control"] = r1[k] - r0[k]
+                c["control_fate"] = fate(res[k])
+
+    def guarded(self, rows, i, t, run):
+        r0 = self.relayed(t)
+        s0 = self.d.status()
+        res = run()
+        r1 = self.relayed(t)
+        s1 = self.d.status()
         delta = {k: s1.get(k, 0) - s0.get(k, 0) for k in NORM + STOPS}
-        row["delta"] = {k: v for k, v in delta.items() if v}
-        row["events"] = lab.events(GUARD_PORT + i)
-        row["fate"] = fate(res)
-        row["res"] = res
-        row["inline"] = inline_verdict(t, res, row["events"], delta,
-                                       row["relayed"], row["foreign"])
-        # After a reset the server's end must be gone too (relayguardd
-        # resets both ends); a smtpd left waiting is worth a note.
-        row["server_open"] = res.get("reset") and \
-            lab.server_open(GUARD_PORT + i)
-        if not s1:
-            row["inline"] = "ERROR: no status from relayguardd"
+        events = self.d.events()
+        opened = pmap(lambda k: res[k].get("reset") and server_open(
+            os.environ["MTA_%s_NS" % self.mtas[k].upper()],
+            self.port(GUARD_PORT, k, i)), list(range(len(self.mtas))))
+        for k, m in enumerate(self.mtas):
+            c = rows[t.name].setdefault(m, {})
+            port = self.port(GUARD_PORT, k, i)
+            c["relayed"] = r1[k] - r0[k]
+            c["delta"] = {x: v for x, v in delta.items() if v}
+            c["events"] = [e for e in events if e.get("client_port") == port]
+            c["fate"] = fate(res[k])
+            immune = (t.control == "immune" if m == "postfix"
+                      else c.get("control") == 0)
+            c["inline"] = inline_verdict(res[k], c["events"], delta,
+                                         c["relayed"], immune)
+            c["server_open"] = opened[k]
+            if not s1:
+                c["inline"] = "ERROR: no status from relayguardd"
 
-    mids = [(i, t) for i, t in enumerate(T.TECHNIQUES)
-            if any(isinstance(s, T.Midstream) for s in t.steps)]
-    if not lab.start_daemon("main"):
-        for t in T.TECHNIQUES:
-            rows[t.name]["inline"] = "ERROR: relayguardd not ready"
-        return
-    for i, t in enumerate(T.TECHNIQUES):
-        if (i, t) in mids:
-            continue
-        guarded(i, t, lambda: lab.client(t, GUARD_PORT + i))
-    lab.stop_daemon()
+    def run(self, rows):
+        self.controls(rows)
+        mids = [i for i, t in enumerate(T.TECHNIQUES)
+                if any(isinstance(s, T.Midstream) for s in t.steps)]
+        if not self.d.start("main"):
+            for t in T.TECHNIQUES:
+                for m in self.mtas:
+                    rows[t.name].setdefault(m, {})["inline"] = \
+                        "ERROR: relayguardd not ready"
+            return
+        for i, t in enumerate(T.TECHNIQUES):
+            if i in mids or not wanted(t):
+                continue
+            self.guarded(rows, i, t,
+                         lambda: self.play(i, t, GUARD_PORT))
+        self.stopped(rows, self.d.stop())
+        # Midstream: the sessions open with no relayguardd; it starts
+        # once every server's session has paused at the Midstream step.
+        for i in mids:
+            t = T.TECHNIQUES[i]
+            if not wanted(t):
+                continue
+            resume = os.path.join(self.d.dir, "resume-%s" % t.name)
+            if os.path.exists(resume):
+                os.unlink(resume)
+            state = {"paused": 0, "ok": False}
+            lock = threading.Lock()
 
-    # Midstream: the session opens with no relayguardd; it starts at the
-    # technique's Midstream step, then the client goes on.
-    for i, t in mids:
-        if not wanted(t):
-            continue
-        resume = os.path.join(lab.dir, "resume-%s" % t.name)
-        if os.path.exists(resume):
-            os.unlink(resume)
-        state = {"ok": False}
+            def on_pause(w):
+                with lock:
+                    state["paused"] += 1
+                    if state["paused"] == len(self.workers):
+                        state["ok"] = self.d.start(t.name)
+                        open(resume, "w").close()
 
-        def on_pause():
-            state["ok"] = lab.start_daemon(t.name)
-            open(resume, "w").close()
+            # The counters start at zero with the daemon: status() before
+            # the start is {} and every key reads 0.
+            self.guarded(rows, i, t, lambda: self.play(
+                i, t, GUARD_PORT, resume, on_pause))
+            if not state["ok"]:
+                for m in self.mtas:
+                    rows[t.name][m]["inline"] = "ERROR: relayguardd not ready"
+            self.stopped(rows, self.d.stop())
 
-        def run():
-            return lab.client(t, GUARD_PORT + i, resume, on_pause)
+    def stopped(self, rows, why):
+        if why:
+            rows.setdefault("_daemon", []).append(why)
 
-        # The counters start at zero with the daemon: status() before the
-        # start is {} and every key reads 0.
-        guarded(i, t, run)
-        if not state["ok"]:
-            rows[t.name]["inline"] = "ERROR: relayguardd not ready"
-        lab.stop_daemon()
+
+def inline_half(build, rows, mtas):
+    m = Matrix(build, mtas)
+    try:
+        m.run(rows)
+    finally:
+        m.close()
 
 
 # -- report -------------------------------------------------------------------
 
-def judge(t, row, inline):
+def judge(t, row, inline, mtas):
     why = []
     if not re.fullmatch(t.replay, row["replay"]):
         why.append("replay: %s, expected %s" % (row["replay"], t.replay))
     if not inline:
         return why
-    c = row.get("control")
-    if c is None:
-        why.append("no control run")
-    elif t.control == "relays" and c < 1:
-        why.append("control: the open relay did not relay it (%s), so the "
-                   "row proves nothing" % row.get("control_fate"))
-    elif t.control == "immune" and c != 0:
-        why.append("control: relayed %d, technique says the server is "
-                   "immune" % c)
-    v = row.get("inline", "not run")
-    if not (v.startswith("stopped") or v.startswith("not relayed")):
-        why.append("inline: %s (client %s; events %s; counters %s; "
-                   "Postfix read %s)" % (
-                       v, row.get("fate"),
-                       [e.get("event") + ("/" + e["what"] if "what" in e
-                                          else "")
-                        for e in row.get("events", [])],
-                       row.get("delta"), row.get("seen")))
-    if row.get("relayed", 0) != 0:
-        why.append("relayed %d" % row["relayed"])
-    if row.get("foreign"):
-        why.append("Postfix read foreign RCPT %s" % row["foreign"])
+    for m in mtas:
+        c = row.get(m, {})
+        n = c.get("control")
+        # Postfix: the technique says relays or immune.  The others: a
+        # server of relays_on must relay; any other result is recorded.
+        if t.relays_on and m in t.relays_on:
+            must = "relays"
+        else:
+            must = t.control if m == "postfix" else None
+        if n is None:
+            why.append("%s: no control run" % m)
+        elif must == "relays" and n < 1:
+            why.append("%s control: did not relay it (%s), so the row "
+                       "proves nothing there" % (m, c.get("control_fate")))
+        elif must == "immune" and n != 0:
+            why.append("%s control: relayed %d, technique says the server "
+                       "is immune" % (m, n))
+        v = c.get("inline", "not run")
+        if c.get("relayed", 0) != 0:
+            why.append("%s: RELAYED %d through relayguardd (%s; events %s)"
+                       % (m, c["relayed"], c.get("fate"),
+                          [e.get("event") for e in c.get("events", [])]))
+        elif m == "postfix" and not (v.startswith("stopped") or
+                                     v.startswith("not relayed")):
+            why.append("%s inline: %s (client %s; events %s; counters %s)"
+                       % (m, v, c.get("fate"),
+                          [e.get("event") + ("/" + e["what"] if "what" in e
+                                             else "")
+                           for e in c.get("events", [])], c.get("delta")))
+        elif v.startswith("ERROR"):
+            why.append("%s inline: %s" % (m, v))
     return why
 
 
+def short(v):
+    return v[len("stopped: "):] if v.startswith("stopped: ") else v
+
+
 def main(argv):
+    if argv[:1] == ["--worker"] and len(argv) == 2:
+        return worker(argv[1])
     if len(argv) != 1:
         print("usage: suite.py BUILD_DIR", file=sys.stderr)
         return 2
     build = os.path.abspath(argv[0])
     tool = os.path.join(build, "relayguard")
     inline = os.environ.get("EVASION_INLINE") == "1"
+    mtas = os.environ.get("LAB_MTAS", "postfix").split() if inline else []
     skipped = 0
     if not os.access(tool, os.X_OK):
         print("FAIL build: %s missing" % tool)
@@ -453,48 +458,61 @@ def main(argv):
             rows[name]["replay"] = v
         t1 = time.monotonic()
         if inline:
-            inline_half(build, tmp, rows)
+            inline_half(build, rows, mtas)
         t2 = time.monotonic()
     passed = failed = 0
-    for t in T.TECHNIQUES:
-        if rows[t.name].get("server_open"):
-            print("NOTE %s: after the reset Postfix still holds the "
-                  "connection from port %d (the RST to the server was not "
-                  "accepted)" % (t.name, GUARD_PORT +
-                                 T.TECHNIQUES.index(t)))
-        why = judge(t, rows[t.name], inline)
+    for i, t in enumerate(T.TECHNIQUES):
+        for k, m in enumerate(mtas):
+            if rows[t.name].get(m, {}).get("server_open"):
+                print("NOTE %s: after the reset %s still holds the "
+                      "connection from port %d (the RST to the server was "
+                      "not accepted)" % (t.name, m, GUARD_PORT + 100 * k + i))
+        why = judge(t, rows[t.name], inline, mtas)
         if why:
             failed += 1
             print("FAIL %s: %s" % (t.name, "; ".join(why)))
         else:
             passed += 1
             print("PASS %s" % t.name)
+    for why in rows.get("_daemon", []):
+        failed += 1
+        print("FAIL relayguardd: %s" % why)
     if not inline:
         skipped = 1
         print("SKIP inline: %s" % os.environ.get("EVASION_SKIP",
                                                   "not run"))
+    elif os.environ.get("EVASION_SKIP"):
+        skipped = 1
+        print("SKIP servers: %s" % os.environ["EVASION_SKIP"])
     print()
-    hdr = ("technique", "replay verdict", "inline verdict", "relayed",
-           "control")
+    hdr = ["technique", "replay verdict"]
+    for m in mtas:
+        hdr += ["%s control" % m, "%s through relayguardd" % m]
     lines = []
     for t in T.TECHNIQUES:
         r = rows[t.name]
-        ctl = r.get("control")
-        lines.append((t.name, r.get("replay", "-"),
-                      r.get("inline", "skipped") if inline else "skipped",
-                      str(r.get("relayed", "-")) if inline else "-",
-                      ("%s (%s)" % (ctl, t.control)) if ctl is not None
-                      else "-"))
+        line = [t.name, r.get("replay", "-")]
+        for m in mtas:
+            c = r.get(m, {})
+            ctl = c.get("control")
+            line.append("-" if ctl is None else
+                        "%d %s" % (ctl, "relays" if ctl else "immune"))
+            v = short(c.get("inline", "-"))
+            if c.get("relayed"):
+                v += " RELAYED %d" % c["relayed"]
+            line.append(v)
+        lines.append(line)
     w = [max(len(x[k]) for x in lines + [hdr]) for k in range(len(hdr))]
     fmt = " | ".join("%%-%ds" % n for n in w)
-    print(fmt % hdr)
+    print(fmt % tuple(hdr))
     print("-+-".join("-" * n for n in w))
     for x in lines:
-        print(fmt % x)
+        print(fmt % tuple(x))
     print()
-    print("(control: messages the open relay queued for foreign domains "
-          "with no relayguardd; replay %.1f s, inline %.1f s)" %
-          (t1 - t0, t2 - t1))
+    print("(control: foreign recipients each server accepted with no "
+          "relayguardd, by its own log; through relayguardd: what stopped "
+          "it, RELAYED N if the server still accepted N; replay %.1f s, "
+          "inline %.1f s, servers in parallel)" % (t1 - t0, t2 - t1))
     line = "evasion: %d passed, %d failed" % (passed, failed)
     if skipped:
         line += ", %d skipped" % skipped
