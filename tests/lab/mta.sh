@@ -35,7 +35,9 @@
 #   mta_clear NAME         empties NAME's queue (counts are unaffected)
 #   mta_exec NAME CMD...   CMD in NAME's namespace with its private files
 #   mta_auth NAME          0 if NAME offers AUTH PLAIN/LOGIN for
-#                          $LAB_SASL_USER / $LAB_SASL_PASS
+#                          $LAB_SASL_USER / $LAB_SASL_PASS (Postfix and
+#                          Sendmail with sasl2-bin, Exim always; OpenSMTPD
+#                          offers AUTH only over TLS, which the lab lacks)
 # tests/lab/oracle.py holds the oracle (python callers may import it).
 
 MTA_ALL="postfix exim sendmail opensmtpd"
@@ -190,6 +192,9 @@ _mta_enter() {
 			echo "	mount --bind /dev/\$n $d/dev/\$n"
 			echo "done"
 			echo "mount --rbind $d/dev /dev"
+			if [ -d "$d/sasl2" ]; then
+				echo "mount --bind $d/sasl2 /usr/lib/sasl2"
+			fi
 			# With a host name lacking a dot, Sendmail sleeps 60 s
 			# at every start ("unqualified host name").
 			echo "exec unshare --uts sh -c 'hostname sm.example.test && exec \"\$@\"' sh \"\$@\""
@@ -254,7 +259,19 @@ _mta_start_sendmail() {
 	: >"$d/aliases" &&
 	: >"${MTA_LOG[sendmail]}" &&
 	_mta_sub sendmail sendmail.mc.in >"$d/sendmail.mc" &&
-	m4 "$d/sendmail.mc" >"$d/sendmail.cf" 2>"$d/m4.out" &&
+	m4 "$d/sendmail.mc" >"$d/sendmail.cf" 2>"$d/m4.out" || return 1
+	# AUTH: Cyrus reads Sendmail.conf from /usr/lib/sasl2 (Debian's
+	# libsasl2); a private copy of that directory holds it.
+	if command -v saslpasswd2 >/dev/null 2>&1 && [ -d /usr/lib/sasl2 ]
+	then
+		mkdir -p "$d/sasl2" && cp -a /usr/lib/sasl2/. "$d/sasl2/" &&
+		printf '%s\n' 'pwcheck_method: auxprop' \
+		    'auxprop_plugin: sasldb' 'mech_list: PLAIN LOGIN' \
+		    "sasldb_path: $d/sasldb2" >"$d/sasl2/Sendmail.conf" &&
+		printf '%s' "$LAB_SASL_PASS" | _lab_run 10 saslpasswd2 -p -c \
+		    -f "$d/sasldb2" -u "${LAB_SASL_USER#*@}" \
+		    "${LAB_SASL_USER%@*}" || return 1
+	fi
 	_mta_enter sendmail || return 1
 	# The syslog reader lives in the namespace, so lab_down kills it.
 	ip netns exec "${MTA_NS[sendmail]}" /usr/bin/python3 \
@@ -343,6 +360,7 @@ mta_auth() {
 	case $1 in
 	postfix) [ "$LAB_SASL" = yes ] ;;
 	exim) return 0 ;;
+	sendmail) [ -f "$LAB_DIR/sendmail/sasldb2" ] ;;
 	*) return 1 ;;
 	esac
 }
