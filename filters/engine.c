@@ -953,7 +953,7 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 	uint64_t unseen;
 	int dir = 0;
 	bool ambiguous = false;
-	bool enforce, stop, held, relearnt = false;
+	bool enforce, stop, held, relearnt = false, unverifiable;
 
 	if (res == NULL)
 		res = &dummy;
@@ -1149,6 +1149,15 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 			res->rewritten = true;
 		}
 		held = dir == 0 && smtp_client_held(&f->smtp);
+		/* Server bytes at the place of others that the client has
+		 * acknowledged (so they are released): they cannot be compared,
+		 * and a client acknowledges its own forgery.  Only where the
+		 * two directions come in on different interfaces can they be
+		 * nothing but the server's (a spurious retransmission). */
+		unverifiable = dir == 1 && p.payload_len > 0 && st->started &&
+		    SEQ_LT(seq, st->next - st->ret_len) &&
+		    !(f->indev_known[0] && f->indev_known[1] &&
+		    f->indev[0] != f->indev[1]);
 		stream_segment(st, &e->mem, seq, (uint8_t *)(uintptr_t)p.payload,
 		    p.payload_len, enforce, engine_sink, &pk, &sr);
 		if (dir == 0 && smtp_client_held(&f->smtp))
@@ -1162,7 +1171,7 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 			engine_anomaly(e, f, "early-data-refused");
 			goto discard;
 		}
-		if (sr.mismatch && dir == 1)
+		if ((sr.mismatch || unverifiable) && dir == 1)
 			engine_reply_conflict(&pk);
 		else if (sr.mismatch)
 			engine_anomaly(e, f, "overlap-mismatch");

@@ -733,12 +733,16 @@ class ForgeConn(Conn):
         self.forging = False
 
 
-def forged_auth(k, rcpt):
+def forged_auth(k, rcpt, acked=False):
     """A wrong AUTH, the client's forged 235, MAIL and RCPT right behind
-    it (before the real reply), the real 535, then QUIT."""
+    it (before the real reply; acked: acknowledging the forged bytes, as
+    the client's TCP does), the real 535, then QUIT."""
     k.c("AUTH PLAIN AGFsaWNlAHdyb25n\r\n")
     k.forge(FORGE_235 + "\r\n")
-    k.c("MAIL FROM:<alice@sender.test>\r\nRCPT TO:<%s>\r\n" % rcpt)
+    data = b"MAIL FROM:<alice@sender.test>\r\nRCPT TO:<%s>\r\n" % b(rcpt)
+    ack = k.sseq + (len(FORGE_235) + 2 if acked else 0)
+    k.send(True, "PA", k.cseq, ack, data)
+    k.cseq += len(data)
     k.s(FORGE_535 + "\r\n")
     k.s(OK_MAIL + "\r\n" + OK_RCPT + "\r\n")
     k.cmd("QUIT", BYE)
@@ -781,6 +785,8 @@ def forge_first(cap, cport):
 
 
 capture("forge_auth_pcap")(lambda cap: forge_auth(cap, 40700))
+capture("forge_auth_acked_pcap")(lambda cap: forged_auth(
+    ForgeConn(cap, cport=40705).start(), "fk@evil.test", acked=True))
 capture("forge_auth_pcapng", fmt="pcapng")(lambda cap: forge_auth(cap, 40701))
 capture("forge_tls_pcap")(lambda cap: forge_tls(cap, 40702))
 capture("forge_tls_pcapng", fmt="pcapng")(lambda cap: forge_tls(cap, 40703))
