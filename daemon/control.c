@@ -247,6 +247,7 @@ control_status(struct rgd *d)
 	SET("norm_held", s->norm_held);
 	SET("norm_refused", s->norm_refused);
 	SET("norm_truncated", s->norm_truncated);
+	SET("norm_partial_held", s->norm_partial_held);
 	SET("starttls_stripped", s->starttls_stripped);
 	SET("starttls_denied", s->starttls_denied);
 	SET("flows_evicted_memory", s->flows_evicted_mem);

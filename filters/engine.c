@@ -918,6 +918,40 @@ engine_discard_count(struct engine *e, enum tcp_discard why)
 	}
 }
 
+/*
+ * Inline: must this client packet wait because the server would get an
+ * unfinished line that may still be a RCPT?  A server reads such a line
+ * when the connection ends (Sendmail runs a last line without its LF),
+ * and the end may be our own reset of a relay attempt, or the client's
+ * FIN.  So from the packet that first leaves such a line (old_next: where
+ * its new bytes began), every client packet reaching past that point is
+ * dropped until the line is complete and judged; the client sends them
+ * again (a legitimate client's line ends in a later segment already in
+ * flight, so this costs a retransmission).  Only for clients that could
+ * relay.
+ */
+static bool
+engine_hold(struct engine *e, struct flow *f, const struct decode_packet *p,
+    uint32_t old_next)
+{
+	uint32_t end;
+
+	if (!smtp_client_partial_rcpt(&f->smtp) || f->smtp.authenticated ||
+	    policy_trusted(e->policy, &f->client)) {
+		f->holding = false;
+		return false;
+	}
+	if (!f->holding) {
+		if (!SEQ_GT(f->dir[0].next, old_next))
+			return false;	/* passed before: nothing to hold */
+		f->holding = true;
+		f->hold_from = old_next;
+	}
+	end = p->seq + (uint32_t)p->payload_wire_len +
+	    ((p->flags & DECODE_TH_FIN) ? 1u : 0u);
+	return SEQ_GT(end, f->hold_from);
+}
+
 /* Over the buffer budget: finish the least recently active flows. */
 static void
 engine_shed(struct engine *e)
@@ -1184,6 +1218,12 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 		if (p.payload_wire_len > p.payload_len)
 			stream_ack(st, &e->mem, seq + p.payload_wire_len,
 			    engine_sink, &pk);
+	}
+	if (enforce && dir == 0 && !(pk.relay || pk.smuggling || pk.ambiguous ||
+	    pk.starttls_denied || pk.unreadable) && engine_hold(e, f, &p,
+	    old_next)) {
+		e->st.norm_partial_held++;
+		goto discard;
 	}
 	if (p.flags & DECODE_TH_FIN) {
 		stream_fin(st, p.seq + p.payload_wire_len);

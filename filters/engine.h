@@ -63,6 +63,7 @@ struct engine_stats {
 	uint64_t norm_held;		/* client data held for a reply */
 	uint64_t norm_refused;		/* early data with no room: dropped */
 	uint64_t norm_truncated;	/* packets not copied whole: dropped */
+	uint64_t norm_partial_held;	/* unfinished RCPT lines held back */
 	uint64_t midstream;		/* flows picked up without handshake */
 	uint64_t unverified_attempts;	/* attempts that earn no block: no
 					 * handshake or banner seen */

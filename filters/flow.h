@@ -43,6 +43,10 @@ struct flow {
 	bool indev_known[2];		/* indev[d] learned */
 	uint32_t indev[2];		/* where direction d comes in */
 	uint8_t anomaly_events;		/* anomaly events emitted (capped) */
+	/* Inline: client bytes from hold_from on are dropped while an
+	 * unfinished line may still be a RCPT (engine_hold()). */
+	bool holding;
+	uint32_t hold_from;
 	rg_time_t first, last;
 	struct stream dir[2];		/* 0: client->server, 1: server->client */
 	struct smtp_session smtp;

@@ -1402,6 +1402,25 @@ smtp_awaited(const struct smtp_session *s)
 }
 
 bool
+smtp_client_partial_rcpt(const struct smtp_session *s)
+{
+	static const char rcpt[] = "RCPT";
+	const struct smtp_half *h = &s->half[SMTP_CLIENT];
+	size_t i = 0, k;
+
+	if (s->tls || s->client_wait != SMTP_V_NONE || h->drop_line ||
+	    (h->state != CM_CMD && h->state != CM_INJECT) ||
+	    (h->line.len == 0 && !h->skipping))
+		return false;
+	while (i < h->line.len && smtp_any_blank(h->line.data[i]))
+		i++;
+	for (k = 0; k < 4 && i + k < h->line.len; k++)
+		if ((h->line.data[i + k] & ~0x20) != rcpt[k])
+			return false;
+	return true;
+}
+
+bool
 smtp_client_held(const struct smtp_session *s)
 {
 	return s->pending.len > s->pending_off;

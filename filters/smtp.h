@@ -182,6 +182,15 @@ enum smtp_verb smtp_awaited(const struct smtp_session *s);
  * RFC 2920 forbids and which a server may read as commands. */
 bool smtp_client_held(const struct smtp_session *s);
 
+/*
+ * True while the client's unfinished command line may still turn out to
+ * be a RCPT: in command mode, its first bytes after any blanks are a
+ * prefix of "RCPT" (any case).  A server that reads such a line at the
+ * end of the connection (Sendmail runs a last line without its LF) must
+ * not have it before it is judged.
+ */
+bool smtp_client_partial_rcpt(const struct smtp_session *s);
+
 /* Bytes buffered by this session (partial lines and pending input). */
 size_t smtp_buffered(const struct smtp_session *s);
 

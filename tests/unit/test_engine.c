@@ -682,6 +682,70 @@ test_pipelined_after_data_resets(void)
 	lab_free(&l);
 }
 
+/*
+ * Inline, an unfinished line that may be a RCPT never reaches the server
+ * before it is judged: Sendmail runs a last line without its LF when the
+ * connection ends (our reset, or the client's FIN).  The packets that
+ * carry it are dropped until the line is complete; then the client's
+ * retransmissions pass.
+ */
+static void
+test_partial_rcpt_held(void)
+{
+	struct engine_result r;
+	struct lab l;
+	uint32_t at;
+	char ev[8192];
+
+	/* Completed foreign: the server never had its start. */
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+	lab_handshake(&l);
+	TEST_CHECK(lab_say(&l, 1, "RCPT TO:<x@evil.te", &r) == ENGINE_DROP);
+	TEST_CHECK(!r.reset);
+	TEST_CHECK(lab_say(&l, 1, "st>\r\n", &r) == ENGINE_DROP);
+	TEST_CHECK(r.reset);
+	lab_events(&l, ev, sizeof(ev));
+	TEST_CHECK(strstr(ev, "\"rcpt\":\"x@evil.test\"") != NULL);
+	lab_free(&l);
+
+	/* Completed local: its end passes, and so does the resent start. */
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+	lab_handshake(&l);
+	at = l.cseq;
+	TEST_CHECK(lab_say(&l, 1, "NOOP\r\nrc", &r) == ENGINE_DROP);
+	TEST_CHECK(lab_say(&l, 1, "pt TO:<u@exam", &r) == ENGINE_DROP);
+	TEST_CHECK(lab_say(&l, 1, "ple.test>\r\n", &r) == ENGINE_ACCEPT);
+	TEST_CHECK(lab_send(&l, 1, at, 0x18, "NOOP\r\nrcpt TO:<u@exam", 21,
+	    &r) == ENGINE_ACCEPT);
+	TEST_CHECK(!r.reset);
+	/* A line that cannot be RCPT is not held. */
+	TEST_CHECK(lab_say(&l, 1, "MAIL FROM:<a@b.te", &r) == ENGINE_ACCEPT);
+	TEST_CHECK(lab_say(&l, 1, "st>\r\n", &r) == ENGINE_ACCEPT);
+	lab_free(&l);
+
+	/* The client's FIN behind an unfinished RCPT waits too. */
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+	lab_handshake(&l);
+	TEST_CHECK(lab_say(&l, 1, "RCPT TO:<y@evil.test>", &r) ==
+	    ENGINE_DROP);
+	TEST_CHECK(lab_send(&l, 1, l.cseq, 0x11, NULL, 0, &r) == ENGINE_DROP);
+	lab_free(&l);
+
+	/* Trusted clients may relay: nothing is held. */
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_trusted);
+	lab_handshake(&l);
+	TEST_CHECK(lab_say(&l, 1, "RCPT TO:<z@evil.te", &r) ==
+	    ENGINE_ACCEPT);
+	lab_free(&l);
+
+	/* Replay only reports. */
+	lab_init(&l, false, CONFIG_MODE_ENFORCE, addr_attacker);
+	lab_handshake(&l);
+	TEST_CHECK(lab_say(&l, 1, "RCPT TO:<x@evil.te", &r) ==
+	    ENGINE_ACCEPT);
+	lab_free(&l);
+}
+
 static void
 test_midstream_mid_line_resets(void)
 {
@@ -1050,6 +1114,7 @@ main(void)
 	TEST_RUN(test_forged_server_packet_dropped);
 	TEST_RUN(test_forged_ack_over_hole_resets);
 	TEST_RUN(test_pipelined_after_data_resets);
+	TEST_RUN(test_partial_rcpt_held);
 	TEST_RUN(test_midstream_mid_line_resets);
 	TEST_RUN(test_fragments_dropped_inline);
 	TEST_RUN(test_refused_early_data_dropped);
