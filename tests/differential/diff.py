@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """
-diff.py BUILD_DIR (--slice | --seconds N [--seed S] | --findings-only)
+diff.py BUILD_DIR (--slice | --seconds N | --dialogues SEED:N...)
 -- the differential fuzzer's runner (called by run, inside the lab).
 
 For a batch of dialogues (grammar.py) and every server of the lab:
@@ -22,6 +22,7 @@ control capture of its session, and a line to $DIFF_NOTES when set.
 --slice: the fixed-seed slice, then every committed finding (its
 capture replayed offline, its dialogue played live again); PASS/FAIL per
 dialogue and server, last line "differential: N passed, N failed".
+--dialogues SEED:N...: those dialogues, as --seconds would play them.
 --seconds N: random seeds for N seconds; new findings are appended
 (one per kind, server and salient choices), and per server it prints
 dialogues tried, relayed without relayguard, relayed with it, replay
@@ -295,7 +296,8 @@ class Lab:
         self.cap_err = open(errf, "wb")
         self.cap = subprocess.Popen(
             ["ip", "netns", "exec", self.ns_gw, "tcpdump", "-i", "att",
-             "--immediate-mode", "-U", "-s", "0", "-Z", "root", "-w", path, "tcp port 25"],
+             "--immediate-mode", "-U", "-s", "2000", "-B", "32768", "-Z",
+             "root", "-w", path, "tcp port 25"],
             stdout=subprocess.DEVNULL, stderr=self.cap_err)
         end = time.monotonic() + 10
         while time.monotonic() < end:
@@ -338,19 +340,16 @@ class Lab:
         return events, bad
 
 
-def rg_resets(path):
-    """Client ports that got a RST made by relayguardd, in a capture of
-    the attacker's link: relayguardd writes its RSTs with TTL (hop
-    limit) 64 on the gateway, the server's own packets arrive there one
-    hop older (63)."""
-    ports = set()
+def tcp_packets(path):
+    """(ttl, sport, dport, seq, ack, flags, payload length) of every
+    TCP packet in a pcap file of Ethernet frames (what tcpdump writes)."""
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError:
-        return ports
+        return
     if len(data) < 24:
-        return ports
+        return
     magic = struct.unpack("<I", data[:4])[0]
     end = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
     off = 24
@@ -363,17 +362,66 @@ def rg_resets(path):
         et = struct.unpack("!H", pkt[12:14])[0]
         ip = pkt[14:]
         if et == 0x0800 and len(ip) >= 20 and ip[9] == 6:
-            ttl, tcp = ip[8], ip[(ip[0] & 0x0F) * 4:]
+            ttl, hl = ip[8], (ip[0] & 0x0F) * 4
+            plen = struct.unpack("!H", ip[2:4])[0] - hl
         elif et == 0x86DD and len(ip) >= 40 and ip[6] == 6:
-            ttl, tcp = ip[7], ip[40:]
+            ttl, hl = ip[7], 40
+            plen = struct.unpack("!H", ip[4:6])[0]
         else:
             continue
+        tcp = ip[hl:]
         if len(tcp) < 14:
             continue
-        sp, dp = struct.unpack("!HH", tcp[:4])
-        if sp == 25 and tcp[13] & 0x04 and ttl == 64:
-            ports.add(dp)
-    return ports
+        sp, dp, seq, ack = struct.unpack("!HHII", tcp[:12])
+        yield ttl, sp, dp, seq, ack, tcp[13], plen - (tcp[12] >> 4) * 4
+
+
+def rg_resets(path):
+    """Client ports that got a RST made by relayguardd, in a capture of
+    the attacker's link: relayguardd writes its RSTs with TTL (hop
+    limit) 64 on the gateway, the server's own packets arrive there one
+    hop older (63)."""
+    return set(dp for ttl, sp, dp, _, _, fl, _ in tcp_packets(path)
+               if sp == 25 and fl & 0x04 and ttl == 64)
+
+
+def capture_holes(path):
+    """Client ports whose server acknowledged client bytes the capture
+    does not hold (the capture lost packets: replay of it proves
+    nothing)."""
+    holes = set()
+    flows = {}
+
+    def check(port):
+        f = flows.get(port)
+        if f is None or f["ack"] is None:
+            return
+        have = 1
+        for a, b in sorted(f["iv"]):
+            if a > have:
+                break
+            have = max(have, b)
+        if f["ack"] > have:
+            holes.add(port)
+
+    for _, sp, dp, seq, ack, fl, n in tcp_packets(path):
+        if dp == 25:
+            if fl & 0x02:			# SYN: a new connection
+                check(sp)
+                flows[sp] = {"isn": seq, "iv": [], "ack": None}
+            elif sp in flows:
+                rel = (seq - flows[sp]["isn"]) & 0xFFFFFFFF
+                n += 1 if fl & 0x01 else 0
+                if n > 0 and rel < 1 << 30:
+                    flows[sp]["iv"].append((rel, rel + n))
+        elif sp == 25 and dp in flows and fl & 0x10 and not fl & 0x02:
+            rel = (ack - flows[dp]["isn"]) & 0xFFFFFFFF
+            if rel < 1 << 30:
+                f = flows[dp]
+                f["ack"] = rel if f["ack"] is None else max(f["ack"], rel)
+    for port in list(flows):
+        check(port)
+    return holes
 
 
 def resets(events):
@@ -433,7 +481,11 @@ def run_batch(lab, dlgs, tag="", servers=None, letters=("c", "g")):
                                           r["dlg"]["tag"] + letters[0])
     # Replay of the control capture.
     events, bad = lab.replay(cap)
+    holes = capture_holes(cap)
     for r in rows:
+        if r["cport"] in holes:
+            r["error"] = "the control capture lost packets the server " \
+                "acknowledged"
         ev = by_port(events, r["cport"])
         r["replay_events"] = ev
         r["replay_reset"] = bool(resets(ev))
@@ -527,10 +579,11 @@ PLAIN = [("seg", "none"), ("pipe", "1"), ("pre", "none"), ("addr", "plain"),
          ("sep", "SP"), ("lead", "none"), ("eol", "CRLF"), ("colon", ":"),
          ("case", "upper"), ("eightbit", "-1"), ("nul", "none"),
          ("greet", "EHLO"), ("mail", "plain"), ("deol", "CRLF"),
-         ("bsize", "exact"), ("bverb", "BDATSP%d"), ("dom", "exploit.test")]
+         ("bsize", "exact"), ("bverb", "BDATSP%d"), ("dom", "exploit.test"),
+         ("family", "4")]
 TRIAL_LETTERS = [("d", "h"), ("e", "i"), ("f", "j"), ("k", "m"), ("n", "q"),
                  ("r", "s"), ("t", "u"), ("v", "w"), ("y", "z")]
-MINIMIZE_SECONDS = int(os.environ.get("DIFF_MINIMIZE", "90"))
+MINIMIZE_SECONDS = int(os.environ.get("DIFF_MINIMIZE", "60"))
 
 
 def main_kind(kinds_):
@@ -540,13 +593,14 @@ def main_kind(kinds_):
     return None
 
 
-def minimize(lab, r, b):
-    """r found something: play its dialogue again on its server with
-    one choice made plain at a time, keeping each change after which
-    the same kind of finding remains.  Returns the last row that showed
-    it."""
-    d = r["dlg"]
-    want = main_kind(r["kinds"])
+def minimize(lab, found, b):
+    """found: rows of one dialogue that showed the same kind of finding
+    on some servers.  Play it again on those servers with one choice
+    made plain at a time, keeping each change after which every one of
+    them still shows it.  Returns the last such rows."""
+    d = found[0]["dlg"]
+    want = main_kind(found[0]["kinds"])
+    servers = [r["srv"] for r in found]
     force = dict(d.get("force") or {})
     words = dict(w.split("=", 1) for w in d["desc"].split() if "=" in w)
     end = time.monotonic() + MINIMIZE_SECONDS
@@ -560,16 +614,16 @@ def minimize(lab, r, b):
         if trial["desc"] == d["desc"]:
             continue
         tag = "m%d%s" % (b, letters[0][0])
-        rows = run_batch(lab, [trial], tag=tag, servers=[r["srv"]],
+        rows = run_batch(lab, [trial], tag=tag, servers=servers,
                          letters=letters.pop(0))
-        row = rows[0]
-        if not row.get("error") and main_kind(row["kinds"]) == want:
+        if all(not r.get("error") and main_kind(r["kinds"]) == want
+               for r in rows):
             force[key] = plain
             d = trial
             words = dict(w.split("=", 1) for w in d["desc"].split()
                          if "=" in w)
-            r = row
-    return r
+            found = rows
+    return found
 
 
 def known_signatures():
@@ -639,10 +693,13 @@ def load_findings():
 
 def offline_finding(lab, case):
     """The committed capture: when the control relayed, replay must
-    reset the session."""
+    reset the session (None: the capture lost packets, it proves
+    nothing)."""
     pc = os.path.join(FINDINGS, case["name"], "control.pcap")
     if not os.path.exists(pc):
         return ["capture missing"]
+    if case["control_port"] in capture_holes(pc):
+        return None
     events, bad = lab.replay(pc)
     if bad:
         return [bad]
@@ -661,7 +718,7 @@ def describe(r):
 
 
 def slice_mode(lab):
-    passed = failed = 0
+    passed = failed = skipped = 0
     dlgs = [G.make(SLICE_SEED, i) for i in range(SLICE_COUNT)]
     cases = load_findings()
     servers = set(s[0] for s in lab.servers)
@@ -685,7 +742,12 @@ def slice_mode(lab):
                       flush=True)
     for c in cases:
         why = offline_finding(lab, c)
-        if why:
+        if why is None:
+            skipped += 1
+            print("SKIP finding %s (replay of its capture): the capture "
+                  "lost packets the server acknowledged" % c["name"],
+                  flush=True)
+        elif why:
             failed += 1
             print("FAIL finding %s (replay of its capture): %s" %
                   (c["name"], "; ".join(why)), flush=True)
@@ -693,10 +755,12 @@ def slice_mode(lab):
             passed += 1
             print("PASS finding %s (replay of its capture)" % c["name"],
                   flush=True)
-    return passed, failed
+    return passed, failed, skipped
 
 
-def long_mode(lab, seconds, seed):
+def long_mode(lab, seconds, seed, only=None):
+    """Random dialogues of seed for seconds, or the dialogues only
+    names ([(seed, n)]) once each."""
     stats = {s[0]: {"tried": 0, "control": 0, "inline": 0, "missed": 0,
                     "disagree": 0, "errors": 0} for s in lab.servers}
     known = known_signatures()
@@ -705,8 +769,14 @@ def long_mode(lab, seconds, seed):
     n = 0
     b = 0
     while time.monotonic() < end:
-        dlgs = [G.make(seed, n + i) for i in range(BATCH)]
-        n += BATCH
+        if only is not None:
+            if n >= len(only):
+                break
+            dlgs = [G.make(a, b_) for a, b_ in only[n:n + BATCH]]
+            n += len(dlgs)
+        else:
+            dlgs = [G.make(seed, n + i) for i in range(BATCH)]
+            n += BATCH
         b += 1
         rows = run_batch(lab, dlgs, tag="l%d" % b)
         for r in rows:
@@ -721,26 +791,36 @@ def long_mode(lab, seconds, seed):
             st["missed"] += "missed" in r["kinds"]
             st["disagree"] += "disagree" in r["kinds"]
             if r["why"]:
-                sig = signature(r)
                 log("finding: %s: %s" % (describe(r), "; ".join(r["why"])))
-                if sig in known or len(new) >= MAX_NEW or \
-                        r.get("error"):
-                    continue
-                known.add(sig)
-                m = minimize(lab, r, b)
-                sig = signature(m)
-                if m is not r:
+        # New findings, minimized once per dialogue and kind on all the
+        # servers that showed it.
+        groups = {}
+        for r in rows:
+            if r["why"] and not r.get("error") and \
+                    signature(r) not in known:
+                groups.setdefault((r["dlg"]["tag"], main_kind(r["kinds"])),
+                                  []).append(r)
+        for found in groups.values():
+            if len(new) >= MAX_NEW:
+                break
+            sigs = set(signature(r) for r in found)
+            known |= sigs
+            first = [id(r) for r in found]
+            for m in minimize(lab, found, b):
+                msig = signature(m)
+                if id(m) not in first:
                     log("minimized: %s: %s" % (describe(m),
                                                "; ".join(m["why"])))
-                    if sig in known:
+                    if msig not in sigs and msig in known:
                         continue
-                    known.add(sig)
+                known.add(msig)
                 new.append(write_finding(lab, m))
         for f in os.listdir(lab.dir):
             if f.startswith("control-") or f.startswith("inline-"):
                 os.unlink(os.path.join(lab.dir, f))
         log("batch %d: %d dialogues, %s" % (b, n, json.dumps(stats)))
-    print("seed %s: %d dialogues in %d s" % (seed, n, seconds))
+    print("seed %s: %d dialogues in %d s" % (
+        seed, n, seconds - max(0, end - time.monotonic())))
     print("%-10s %8s %12s %12s %8s %9s %6s" % (
         "server", "tried", "relayed-ctl", "relayed-rg", "missed",
         "disagree", "errors"))
@@ -767,12 +847,17 @@ def main(argv):
     try:
         if argv[1] == "--slice":
             t0 = time.monotonic()
-            p, f = slice_mode(lab)
+            p, f, sk = slice_mode(lab)
             print("(%d servers: %s; %.0f s)" % (
                 len(lab.servers), " ".join(s[0] for s in lab.servers),
                 time.monotonic() - t0))
-            print("differential: %d passed, %d failed" % (p, f))
+            print("differential: %d passed, %d failed%s" % (
+                p, f, (", %d skipped" % sk) if sk else ""))
             return 0 if f == 0 else 1
+        if argv[1] == "--dialogues" and len(argv) > 2:
+            only = [(w.split(":")[0], int(w.split(":")[1]))
+                    for w in argv[2:]]
+            return long_mode(lab, 86400, "given", only)
         if argv[1] == "--seconds" and len(argv) == 3:
             seconds = int(argv[2])
             seed = os.environ.get("DIFF_SEED") or \
