@@ -6,7 +6,7 @@
 set -u
 cd "$(dirname "$0")/.." || exit 2
 build=${1:-build}
-corpus=${RG_CORPUS_DIR:-../shared/corpus/pcap}
+corpus=${RG_CORPUS_DIR:-tests/corpus/pcap}
 vg=(valgrind -q --error-exitcode=99 --leak-check=full
     --errors-for-leak-kinds=definite,indirect)
 passed=0

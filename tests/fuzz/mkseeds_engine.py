@@ -24,7 +24,7 @@ STEP_MAX = 126
 F_MIDSTREAM, F_FIN, F_TRUSTED, F_WRAP, F_IPV6 = 0x01, 0x02, 0x04, 0x08, 0x80
 SHUF8 = 3 << 4          # shuffled pieces of 1 to 8 bytes
 
-PUB = "/work/shared/corpus/pcap/"
+PUB = "tests/corpus/pcap/"
 CRAFT = "tests/crafted/pcap/"
 CAPTURES = [
     (PUB + "arkime-smtp-data-250.pcap", F_FIN | SHUF8),

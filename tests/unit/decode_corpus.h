@@ -1,7 +1,7 @@
 /*
  * decode_corpus.h — real captures embedded for test_decode.c, so the test
  * needs no file outside the repository.  Generated with xxd -i from
- * the shared corpus (its SOURCES.md gives origins):
+ * tests/corpus/pcap (tests/corpus/SOURCES.md gives origins and licences):
  *   zeek-smtp-attachment-msg.pcap  zeek/zeek testing/btest/Traces, BSD-3-Clause;
  *                                  Ethernet, IPv6
  *   arkime-smtp-data-250.pcap      arkime/arkime tests/pcap, Apache-2.0;

@@ -5,6 +5,7 @@
  * reference; then real captures decoded packet by packet with totals
  * cross-checked against tshark.
  */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "test.h"
@@ -1277,9 +1278,9 @@ test_corpus_embedded(void)
 }
 
 /*
- * Bigger captures from the shared corpus, when it is there
- * (RG_CORPUS_DIR, default /work/shared/corpus/pcap); skipped with a note
- * otherwise, since the embedded ones above already cover each case.
+ * Bigger captures from the public corpus (RG_CORPUS_DIR, default
+ * tests/corpus/pcap: tests/run.sh runs every suite from the top
+ * directory).  It travels with the project, so a missing file fails.
  */
 static void
 test_corpus_files(void)
@@ -1303,11 +1304,13 @@ test_corpus_files(void)
 	FILE *fp;
 
 	if (dir == NULL)
-		dir = "/work/shared/corpus/pcap";
+		dir = "tests/corpus/pcap";
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i].name);
 		if ((fp = fopen(path, "rb")) == NULL) {
-			printf("decode: %s not found, skipped\n", path);
+			fprintf(stderr, "decode: %s: %s\n", path,
+			    strerror(errno));
+			TEST_CHECK(0);
 			continue;
 		}
 		fseek(fp, 0, SEEK_END);
