@@ -296,7 +296,7 @@ class Lab:
         self.cap_err = open(errf, "wb")
         self.cap = subprocess.Popen(
             ["ip", "netns", "exec", self.ns_gw, "tcpdump", "-i", "att",
-             "--immediate-mode", "-U", "-s", "2000", "-B", "32768", "-Z",
+             "--immediate-mode", "-U", "-s", "0", "-B", "262144", "-Z",
              "root", "-w", path, "tcp port 25"],
             stdout=subprocess.DEVNULL, stderr=self.cap_err)
         end = time.monotonic() + 10
@@ -311,7 +311,10 @@ class Lab:
 
     def capture_stop(self):
         # (Without --immediate-mode the ring's last second is lost when
-        # tcpdump stops; with it, a little time is still needed.)
+        # tcpdump stops; with it, a little time is still needed.  Its
+        # ring has one frame per snap length, and the attacker's stack
+        # hands the link GSO packets of up to 64 KiB: a snap length of
+        # 0 and a 256 MiB buffer, or bursts of segments are lost.)
         time.sleep(0.5)
         self.cap.send_signal(signal.SIGINT)
         try:
@@ -341,8 +344,9 @@ class Lab:
 
 
 def tcp_packets(path):
-    """(ttl, sport, dport, seq, ack, flags, payload length) of every
-    TCP packet in a pcap file of Ethernet frames (what tcpdump writes)."""
+    """(ttl, sport, dport, seq, ack, flags, captured payload length) of
+    every TCP packet in a pcap file of Ethernet frames (what tcpdump
+    writes)."""
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -373,7 +377,10 @@ def tcp_packets(path):
         if len(tcp) < 14:
             continue
         sp, dp, seq, ack = struct.unpack("!HHII", tcp[:12])
-        yield ttl, sp, dp, seq, ack, tcp[13], plen - (tcp[12] >> 4) * 4
+        # Payload bytes the capture holds (a snap length or a GSO
+        # packet larger than it cuts them short).
+        n = min(plen, len(tcp)) - (tcp[12] >> 4) * 4
+        yield ttl, sp, dp, seq, ack, tcp[13], max(0, n)
 
 
 def rg_resets(path):
