@@ -22,6 +22,7 @@
 					 * that fit no flow: per engine */
 #define ENGINE_MAX_CLIENTS 65536	/* offender tracker capacity */
 #define ENGINE_TEXT_LIMIT 256		/* helo / mail_from kept per flow */
+#define ENGINE_SERVER_KEEP 512		/* server bytes kept once acked */
 #define ENGINE_AUTH_RCPTS_MAX 2048	/* auth-only RCPTs kept per flow */
 
 struct engine {
@@ -732,6 +733,10 @@ engine_new_flow(struct engine *e, const struct decode_packet *p, int dir)
 		stream_no_gap_skip(&f->dir[0]);
 		stream_no_gap_skip(&f->dir[1]);
 	}
+	/* The server's last replies stay comparable once acknowledged: a
+	 * spurious retransmission of one is then told from a forged copy
+	 * (engine_reply_conflict) instead of counting as a conflict. */
+	stream_keep(&f->dir[1], ENGINE_SERVER_KEEP);
 	e->st.flows_created++;
 	tcp_init(&f->tcp, tcp_opener(p) == TCP_OPENER_DATA);
 	if (f->tcp.midstream) {
@@ -987,7 +992,7 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 	uint64_t unseen;
 	int dir = 0;
 	bool ambiguous = false;
-	bool enforce, stop, held, relearnt = false, unverifiable;
+	bool enforce, stop, held, waiting, relearnt = false, unverifiable;
 
 	if (res == NULL)
 		res = &dummy;
@@ -1183,6 +1188,7 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 			res->rewritten = true;
 		}
 		held = dir == 0 && smtp_client_held(&f->smtp);
+		waiting = dir == 0 && smtp_client_waiting(&f->smtp);
 		/* Server bytes at the place of others that the client has
 		 * acknowledged (so they are released): they cannot be compared,
 		 * and a client acknowledges its own forgery.  Only where the
@@ -1194,7 +1200,10 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 		    f->indev[0] != f->indev[1]);
 		stream_segment(st, &e->mem, seq, (uint8_t *)(uintptr_t)p.payload,
 		    p.payload_len, enforce, engine_sink, &pk, &sr);
-		if (dir == 0 && smtp_client_held(&f->smtp))
+		/* Only bytes that came with the awaited command: a later
+		 * segment the daemon drops and the client sends again once
+		 * the reply is in (norm_held), so replay holds it quietly. */
+		if (dir == 0 && smtp_client_held(&f->smtp) && (held || !waiting))
 			engine_held(&pk, held);
 		if (sr.refused && enforce) {
 			/* Early bytes we had no room to keep would reach the

@@ -569,6 +569,12 @@ stream_segment(struct stream *st, struct rg_mem *m, uint32_t seq,
 }
 
 void
+stream_keep(struct stream *st, uint16_t n)
+{
+	st->keep = n;
+}
+
+void
 stream_ack(struct stream *st, struct rg_mem *m, uint32_t ack,
     stream_sink_fn sink, void *ctx)
 {
@@ -599,6 +605,8 @@ release:
 	if (!SEQ_GT(ack, rstart))
 		return;
 	rel = SEQ_LT(ack, st->next) ? ack - rstart : st->ret_len;
+	if (st->ret_len - rel < st->keep)
+		rel = st->ret_len > st->keep ? st->ret_len - st->keep : 0;
 	st->ret_len -= rel;
 	if (st->borrow) {
 		stream_refs_trim(st);

@@ -62,6 +62,10 @@ struct stream {
 	 * what we saw is forged (or came through a bypass): never skip a
 	 * hole for it, count it in acked_unseen for the caller to act on. */
 	bool no_gap_skip;
+	/* Delivered bytes kept after the peer acknowledged them, up to this
+	 * many (stream_keep): a late copy of them can still be compared, so a
+	 * faithful retransmission is told from a conflicting one. */
+	uint16_t keep;
 	uint8_t ref_head, ref_count;
 	struct stream_ref *refs;	/* STREAM_REFS entries, lazily */
 	/* counters */
@@ -90,6 +94,9 @@ void stream_init(struct stream *st);
 void stream_borrow(struct stream *st);
 /* Never skip holes on the peer's ACKs (inline; see struct stream). */
 void stream_no_gap_skip(struct stream *st);
+/* Keep the last n delivered bytes even once acknowledged (struct stream);
+ * at most STREAM_RETAIN_MAX. */
+void stream_keep(struct stream *st, uint16_t n);
 /* The SYN (or SYN-ACK) carried seq: data starts at seq + 1.  No effect
  * once the stream has started (free and re-init it for a new connection). */
 void stream_syn(struct stream *st, uint32_t seq);

@@ -1040,6 +1040,50 @@ test_borrow(void)
 		free(seg[i]);
 }
 
+/*
+ * stream_keep: the last bytes stay comparable after the peer acknowledged
+ * them, so a faithful late copy is a retransmission and a different one a
+ * mismatch; without it the late copy is below what is kept.
+ */
+static void
+test_keep_after_ack(void)
+{
+	struct rg_mem m = mem_new(1 << 20);
+	struct stream_result r;
+	struct stream st;
+	uint8_t a[] = "250 ok\r\n235 2.7.0 ok\r\n";
+	uint8_t same[] = "235 2.7.0 ok\r\n";
+	uint8_t other[] = "535 5.7.8 no\r\n";
+	uint32_t isn = 5000, n = sizeof(a) - 1, tail = sizeof(same) - 1;
+
+	out_reset();
+	stream_init(&st);
+	stream_keep(&st, 16);
+	stream_syn(&st, isn);
+	stream_segment(&st, &m, isn + 1, a, n, false, sink, &out, &r);
+	stream_ack(&st, &m, isn + 1 + n, sink, &out);
+	ASSERT_INT_EQ(st.ret_len, 16);
+	TEST_CHECK(check_invariants(&st, &m));
+	stream_segment(&st, &m, isn + 1 + n - tail, same, tail, false, sink,
+	    &out, &r);
+	TEST_CHECK(r.retrans && !r.mismatch);
+	stream_segment(&st, &m, isn + 1 + n - tail, other, tail, false, sink,
+	    &out, &r);
+	TEST_CHECK(r.retrans && r.mismatch);
+	ASSERT_INT_EQ(out.delivered, n);
+	stream_free(&st, &m);
+	ASSERT_INT_EQ(m.used, 0);
+
+	/* Without keep everything acknowledged is released. */
+	stream_init(&st);
+	stream_syn(&st, isn);
+	stream_segment(&st, &m, isn + 1, a, n, false, sink, &out, &r);
+	stream_ack(&st, &m, isn + 1 + n, sink, &out);
+	ASSERT_INT_EQ(st.ret_len, 0);
+	stream_free(&st, &m);
+	ASSERT_INT_EQ(m.used, 0);
+}
+
 int
 main(void)
 {
@@ -1056,5 +1100,6 @@ main(void)
 	TEST_RUN(test_retain_big_segment);
 	TEST_RUN(test_differential);
 	TEST_RUN(test_borrow);
+	TEST_RUN(test_keep_after_ack);
 	return TEST_END("stream");
 }
