@@ -12,12 +12,12 @@ PACKAGES="build-essential pkg-config clang libpcap-dev libjansson-dev
 libsqlite3-dev libnftnl-dev libmnl-dev libnetfilter-queue-dev libcap-dev
 libseccomp-dev libnids-dev tshark tcpdump python3-scapy iproute2 nftables
 iptables postfix swaks nmap sqlite3 valgrind libclang-rt-14-dev
-iputils-ping sasl2-bin libsasl2-modules time procps libidn12 libwrap0 m4
+iputils-ping sasl2-bin libsasl2-modules time procps m4
 libio-socket-inet6-perl"
-# libidn12 (exim4), libwrap0 (sendmail) and m4 (sendmail's cf) serve the
-# three MTAs scripts/mta-roots.sh unpacks (not installs) for the
-# differential lab; Postfix is the installed one.  swaks needs
-# libio-socket-inet6-perl for IPv6 (-6) and only recommends it.
+# m4 (sendmail's cf) serves the three MTAs scripts/mta-roots.sh unpacks
+# (not installs) for the lab; it installs their shared libraries itself,
+# from their packages' Depends.  Postfix is the installed one.  swaks
+# needs libio-socket-inet6-perl for IPv6 (-6) and only recommends it.
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 # mta_roots — unpack the lab's other MTAs (as root; a failure is fatal:

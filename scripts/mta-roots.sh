@@ -12,9 +12,13 @@
 # Idempotent: a root whose stamp file names the same package versions is
 # left alone.  `apt-get update` runs only when a download fails.  Needs
 # root (apt-get download, and the unpacked files keep their owners).
-# The shared libraries these binaries need (libidn12, libwrap0) and m4
-# are installed by scripts/deps.sh, which calls this script.
-# Usage: mta-roots.sh [--check]   (--check: exit 0 if every root is there)
+# The shared libraries these binaries need are installed (as packages:
+# every lib* package the unpacked packages depend on, from the archive's
+# Depends; a bare machine has none of libgnutls-dane0, libevent...), and
+# each server binary is checked with ldd, so a root that cannot run is an
+# error here, not a lab that fails to start.  scripts/deps.sh calls this.
+# Usage: mta-roots.sh [--check]   (--check: exit 0 if every root is there
+# and its binary finds its libraries)
 set -eu
 
 ROOT=${RG_MTA_ROOT:-/var/cache/relayguard/mta}
@@ -52,9 +56,30 @@ ready() {
 	[ -x "$ROOT/$1/$(probe_of "$1")" ] && [ -f "$ROOT/$1/.stamp" ]
 }
 
+# links_ok NAME — the root's server binary finds every shared library
+# in the system's directories (tests/lab/mta.sh runs it so).
+links_ok() {
+	if ldd "$ROOT/$1/$(probe_of "$1")" 2>&1 |
+	    grep 'not found' >&2; then
+		echo "mta-roots: $ROOT/$1/$(probe_of "$1") misses libraries" >&2
+		return 1
+	fi
+}
+
+# lib_deps NAME — the lib* packages the root's packages depend on, at the
+# versions its stamp records (first of each alternative, no versions).
+lib_deps() {
+	for pv in $(cat "$ROOT/$1/.stamp"); do
+		apt-cache show "$pv" 2>/dev/null | sed -n 's/^Depends: //p' |
+		    head -n 1
+	done | tr ',' '\n' | sed 's/|.*//; s/(.*//; s/:any//; s/[[:space:]]//g' |
+	    grep '^lib' | sort -u
+}
+
 if [ "${1:-}" = "--check" ]; then
 	for r in $roots; do
 		ready "$r" || { echo "mta-roots: $ROOT/$r missing" >&2; exit 1; }
+		links_ok "$r" || exit 1
 	done
 	exit 0
 fi
@@ -113,4 +138,24 @@ for r in $roots; do
 	mv "$new" "$ROOT/$r"
 	rm -f "$dl"/*.deb
 	echo "mta-roots: $r unpacked in $ROOT/$r:$stamp"
+done
+
+# The servers' libraries, every run (a root unpacked earlier may predate
+# this, or a library may have been removed since).
+need=""
+for r in $roots; do
+	for p in $(lib_deps "$r"); do
+		st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null ||
+		    true)
+		[ "$st" = installed ] || need="$need $p"
+	done
+done
+if [ -n "$need" ]; then
+	echo "mta-roots: installing the servers' libraries:$need"
+	# shellcheck disable=SC2086 # the list is meant to split
+	DEBIAN_FRONTEND=noninteractive timeout 600 \
+	    apt-get install -y -q --no-install-recommends $need >/dev/null
+fi
+for r in $roots; do
+	links_ok "$r"
 done
