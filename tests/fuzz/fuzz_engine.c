@@ -47,6 +47,10 @@
  * checksums over the shuffled cut, only checks robustness (it drops and
  * kills, so its events legitimately differ).
  *
+ * The ambiguity event for bytes past DATA/AUTH/STARTTLS depends on the
+ * cut by design (only bytes in the awaited command's own segment are
+ * refused) and is left out of every comparison.
+ *
  * After engine_finish() every byte charged to the engine's memory budget
  * must have been given back.
  */
@@ -263,6 +267,13 @@ fuzz_drain(struct fuzz_run *r)
 			abort();
 		if ((n = event_json(&ev, line, sizeof(line))) == 0)
 			abort();
+		/* Bytes past DATA/AUTH/STARTTLS are refused only when they
+		 * came in the awaited command's own segment (inline drops a
+		 * later one and the client resends it): that one event
+		 * depends on the cut by design, so it is not compared. */
+		if (ev.kind == EVENT_AMBIGUITY &&
+		    strcmp(ev.what, "pipelined-after-wait") == 0)
+			continue;
 		fuzz_out_add(r->out, line, n);
 		if (r->out_na == NULL)
 			continue;
