@@ -510,8 +510,23 @@ def run_batch(lab, dlgs, tag="", servers=None, letters=("c", "g")):
     play_phase(lab, dlgs, rows, "inline", letters[1])
     lab.capture_stop()
     rst = rg_resets(icap)
+    # Replay of the inline capture: the very packets relayguardd judged
+    # (the attacker's link, before its verdicts), with the server replies
+    # its normalisation led to.  Its verdict must be relayguardd's: the
+    # control run cannot say, for relayguardd changes what the server
+    # sees (bytes held until a reply, unfinished RCPT lines held back).
+    ievents, ibad = lab.replay(icap)
+    iholes = capture_holes(icap)
     for r in rows:
         r["ccap"], r["icap"] = cap, icap
+        iev = by_port(ievents, r["gport"])
+        r["replay_inline_events"] = iev
+        r["replay_inline_reset"] = bool(resets(iev))
+        if ibad:
+            r["error"] = ibad
+        elif r["gport"] in iholes:
+            r["error"] = "the inline capture lost packets the server " \
+                "acknowledged"
         ev = lab.events(r["gport"])
         r["inline_events"] = ev
         # relayguardd resets a session with an event saying so, or for
@@ -540,11 +555,19 @@ def judge(r):
     if r.get("control", 0) > 0 and not r.get("replay_reset"):
         why.append("replay missed the control relay (events %s)" %
                    kinds(r.get("replay_events", [])))
-    if "inline_reset" in r and r["replay_reset"] != r["inline_reset"]:
+    # The same packets, replayed and inline, must get the same verdict.
+    # (The control capture is another run: relayguardd's normalisation
+    # changes what the server does, so only "control relayed => replay
+    # resets" is asked of it, above.)
+    rk = "replay_inline_reset" if "replay_inline_reset" in r else \
+        "replay_reset"
+    ek = "replay_inline_events" if rk == "replay_inline_reset" else \
+        "replay_events"
+    if "inline_reset" in r and r[rk] != r["inline_reset"]:
         why.append("replay %s, inline %s (replay events %s; inline events "
-                   "%s)" % ("reset" if r["replay_reset"] else "no reset",
+                   "%s)" % ("reset" if r[rk] else "no reset",
                             "reset" if r["inline_reset"] else "no reset",
-                            kinds(r.get("replay_events", [])),
+                            kinds(r.get(ek, [])),
                             kinds(r.get("inline_events", []))))
     r["why"] = why
     r["kinds"] = sorted(set(
