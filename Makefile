@@ -160,9 +160,12 @@ install: $(PROGS)
 	install -d $(DESTDIR)$(SYSCONFDIR)/relayguard
 	[ -f $(DESTDIR)$(SYSCONFDIR)/relayguard/relayguard.conf ] || \
 		install -m 644 etc/relayguard.conf $(DESTDIR)$(SYSCONFDIR)/relayguard/relayguard.conf
+	install -d $(DESTDIR)$(SYSCONFDIR)/logrotate.d
+	install -m 644 etc/relayguard.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/relayguard
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/relayguard $(DESTDIR)$(SBINDIR)/relayguardd
+	rm -f $(DESTDIR)$(SYSCONFDIR)/logrotate.d/relayguard
 
 clean:
 	rm -rf build build-* 

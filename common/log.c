@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
@@ -73,6 +74,21 @@ log_vlog(int pri, int errnum, const char *fmt, va_list ap)
 		fprintf(stderr, "%s\n", msg);
 	else
 		syslog(pri, "%s", msg);
+	errno = saved;
+}
+
+void
+log_line(int pri, const char *line, size_t len)
+{
+	int saved = errno;
+
+	if (len > INT_MAX)
+		len = INT_MAX;
+	if (log_foreground) {
+		/* One call, so lines from several threads do not mix. */
+		fprintf(stderr, "%.*s\n", (int)len, line);
+	} else
+		syslog(pri, "%.*s", (int)len, line);
 	errno = saved;
 }
 

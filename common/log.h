@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 /* ident names the program in syslog; foreground sends to stderr. */
 void log_init(const char *ident, bool foreground);
@@ -22,6 +23,12 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * One line of len bytes (no newline, no NUL needed) at syslog priority
+ * pri, whole: not formatted, not cut (the other calls cut at 1 KiB).
+ * For events, whose size the clients choose.
+ */
+void log_line(int pri, const char *line, size_t len);
 void fatal(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...)

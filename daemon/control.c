@@ -255,6 +255,10 @@ control_status(struct rgd *d)
 	SET("acked_unseen", s->acked_unseen);
 	SET("pipelined_after_wait", s->pipelined_after_wait);
 	SET("unreadable_lines", s->unreadable_lines);
+	SET("events_written",
+	    __atomic_load_n(&d->events.written, __ATOMIC_RELAXED));
+	SET("event_write_errors",
+	    __atomic_load_n(&d->events.errors, __ATOMIC_RELAXED));
 #undef SET
 	return o;
 }
@@ -276,6 +280,12 @@ control_dispatch(struct rgd *d, json_t *req)
 		if ((r = blocks_list_json(d, err, sizeof(err))) == NULL)
 			return control_error(err);
 		return r;
+	}
+	if (strcmp(cmd, "reopen") == 0) {
+		if (rgd_reopen(d, err, sizeof(err)) < 0)
+			return control_error(err);
+		return json_pack("{s:b,s:s}", "ok", 1, "event_log",
+		    d->events.path);
 	}
 	if (strcmp(cmd, "block") != 0 && strcmp(cmd, "unblock") != 0 &&
 	    strcmp(cmd, "why") != 0)

@@ -263,6 +263,35 @@ rgd_drop_privileges(void)
 	cap_free(caps);
 }
 
+/* Put an opened event file (or -1) in place while no worker runs. */
+static void
+rgd_events_swap(struct rgd *d, int fd, const char *path)
+{
+	unsigned i;
+	int old;
+
+	for (i = 0; i < d->nworkers; i++)
+		worker_lock(d->workers[i]);
+	old = eventlog_swap(&d->events, fd, path);
+	for (i = 0; i < d->nworkers; i++)
+		worker_unlock(d->workers[i]);
+	if (old >= 0)
+		(void)close(old);
+}
+
+int
+rgd_reopen(struct rgd *d, char *err, size_t errlen)
+{
+	int fd;
+
+	if (eventlog_open_fd(d->conf.event_log, &fd, err, errlen) < 0)
+		return -1;
+	rgd_events_swap(d, fd, d->conf.event_log);
+	if (fd >= 0)
+		log_info("event log reopened: %s", d->conf.event_log);
+	return 0;
+}
+
 static void
 rgd_reload(struct rgd *d)
 {
@@ -270,6 +299,7 @@ rgd_reload(struct rgd *d)
 	struct config nc;
 	char err[1024];
 	unsigned i;
+	int evfd, oldfd;
 
 	if (!conffile_load(d->conf_path, d->conf_given, &nc, err,
 	    sizeof(err))) {
@@ -284,12 +314,23 @@ rgd_reload(struct rgd *d)
 	    strcmp(nc.control_socket, d->conf.control_socket) != 0)
 		log_warnx("reload: queue, state-db and control-socket "
 		    "changes take effect at the next start");
+	/* The event file is reopened on every reload (a rotation's
+	 * postrotate may send SIGHUP); a path that cannot be opened refuses
+	 * the reload before anything changed. */
+	if (eventlog_open_fd(nc.event_log, &evfd, err, sizeof(err)) < 0) {
+		log_warnx("reload refused, keeping the running "
+		    "configuration: %s", err);
+		config_free(&nc);
+		return;
+	}
 	rgd_nft_params(&nc, &np);
 	np.queue_first = d->conf.queue_first;
 	np.queue_last = d->conf.queue_last;
 	if (nft_setup(d->nft, &np, err, sizeof(err)) < 0) {
 		log_warnx("reload refused, keeping the running "
 		    "configuration: %s", err);
+		if (evfd >= 0)
+			(void)close(evfd);
 		config_free(&nc);
 		return;
 	}
@@ -305,10 +346,13 @@ rgd_reload(struct rgd *d)
 		worker_lock(d->workers[i]);
 	config_free(&d->conf);
 	d->conf = nc;
+	oldfd = eventlog_swap(&d->events, evfd, d->conf.event_log);
 	for (i = 0; i < d->nworkers; i++) {
 		engine_reload(worker_engine(d->workers[i]), &d->conf);
 		worker_unlock(d->workers[i]);
 	}
+	if (oldfd >= 0)
+		(void)close(oldfd);
 	log_info("configuration reloaded from %s", d->conf_path);
 }
 
@@ -367,9 +411,9 @@ rgd_handle_signal(struct rgd *d)
 static void
 rgd_tick(struct rgd *d)
 {
-	static uint64_t last_enobufs, last_lost;
+	static uint64_t last_enobufs, last_lost, last_everr;
 	struct worker_stats ws;
-	uint64_t n, lost;
+	uint64_t n, lost, everr;
 	unsigned i;
 
 	while (read(d->timerfd, &n, sizeof(n)) == (ssize_t)sizeof(n))
@@ -384,6 +428,15 @@ rgd_tick(struct rgd *d)
 		    (unsigned long long)(ws.enobufs - last_enobufs),
 		    (unsigned long long)ws.enobufs);
 		last_enobufs = ws.enobufs;
+	}
+	everr = __atomic_load_n(&d->events.errors, __ATOMIC_RELAXED);
+	if (everr != last_everr) {
+		log_warnx("%llu events could not be written whole to the "
+		    "event log %s (%llu in all)",
+		    (unsigned long long)(everr - last_everr),
+		    d->events.path[0] != '\0' ? d->events.path : "(none)",
+		    (unsigned long long)everr);
+		last_everr = everr;
 	}
 	pthread_mutex_lock(&d->qlock);
 	lost = d->blockq_lost;
@@ -428,7 +481,7 @@ main(int argc, char **argv)
 	struct rgd d;
 	struct nft_setup_params np;
 	char err[1024];
-	int ch, verbose = 0;
+	int ch, evfd, verbose = 0;
 
 	memset(&d, 0, sizeof(d));
 	d.conf_path = CONFIG_DEFAULT_PATH;
@@ -463,6 +516,10 @@ main(int argc, char **argv)
 		fatalx("must run as root (needs CAP_NET_ADMIN and "
 		    "CAP_NET_RAW)");
 
+	eventlog_init(&d.events);
+	if (eventlog_open_fd(d.conf.event_log, &evfd, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	(void)eventlog_swap(&d.events, evfd, d.conf.event_log);
 	rgd_mkdir_for(d.conf.state_db);
 	if ((d.store = store_open(d.conf.state_db, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
@@ -513,6 +570,7 @@ main(int argc, char **argv)
 	reset_close(d.reset);
 	nft_close(d.nft);
 	store_close(d.store);
+	eventlog_close(&d.events);
 	config_free(&d.conf);
 	log_info("stopped");
 	return 0;

@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "eventlog.h"
 
 #define RGD_MAX_QUEUES 64
 #define RGD_EVIDENCE_RING 256	/* recent relay attempts kept for blocks */
@@ -45,6 +46,7 @@ struct rgd {
 	struct nft_ctx *nft;
 	struct store *store;
 	struct reset *reset;		/* raw sockets: shared, sendto is safe */
+	struct eventlog events;		/* swapped under every worker lock */
 	struct worker *workers[RGD_MAX_QUEUES];
 	unsigned nworkers;
 	int sigfd, timerfd, ctlfd;
@@ -104,6 +106,9 @@ void rgd_keep_evidence(struct rgd *d, const struct rg_addr *client,
 /* Workers: ask the main thread to block client for dur. */
 void rgd_request_block(struct rgd *d, const struct rg_addr *client,
     rg_time_t dur);
+/* Reopen the event file (after a rotation): 0, or -1 and err; the old
+ * file stays in use on failure. */
+int rgd_reopen(struct rgd *d, char *err, size_t errlen);
 /* Every worker's statistics added up. */
 void rgd_stats(struct rgd *d, struct worker_stats *s);
 

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "eventlog.h"
 #include "log.h"
 #include "queue.h"
 #include "reset.h"
@@ -33,6 +34,10 @@ struct worker {
 	pthread_cond_t running_cv;	/* the thread reached its loop */
 	bool running;
 	uint64_t resets_sent, reset_errors;
+	/* the event being sent out (an event is ~16 KiB, its JSON up to
+	 * EVENT_JSON_MAX: neither belongs on the stack) */
+	struct event ev;
+	char *evbuf;
 	/* enforcement of the batch being answered */
 	struct engine_result todo[RGD_TODO_MAX];
 	unsigned ntodo;
@@ -48,22 +53,26 @@ worker_now(void)
 	    (rg_time_t)ts.tv_nsec / 1000;
 }
 
-/* Log every queued event; keep relay attempts as evidence. */
+/* Send every queued event out whole; keep relay attempts as evidence. */
 static void
 worker_events(struct worker *w)
 {
-	struct event ev;
-	char buf[4096];
 	size_t n;
 
-	while (engine_next_event(w->engine, &ev)) {
-		if ((n = event_json(&ev, buf, sizeof(buf))) == 0)
+	while (engine_next_event(w->engine, &w->ev)) {
+		if ((n = event_json(&w->ev, w->evbuf, EVENT_JSON_MAX)) == 0) {
+			/* Cannot happen (EVENT_JSON_MAX is the bound) short
+			 * of jansson running out of memory: counted. */
+			__atomic_fetch_add(&w->d->events.errors, 1,
+			    __ATOMIC_RELAXED);
 			continue;
-		buf[n - 1] = '\0';	/* the newline */
-		log_info("%s", buf);
-		if (ev.kind == EVENT_RELAY_ATTEMPT ||
-		    ev.kind == EVENT_SMUGGLING || ev.kind == EVENT_AMBIGUITY)
-			rgd_keep_evidence(w->d, &ev.client, buf);
+		}
+		eventlog_emit(&w->d->events, w->ev.kind, w->evbuf, n);
+		w->evbuf[n - 1] = '\0';	/* the newline */
+		if (w->ev.kind == EVENT_RELAY_ATTEMPT ||
+		    w->ev.kind == EVENT_SMUGGLING ||
+		    w->ev.kind == EVENT_AMBIGUITY)
+			rgd_keep_evidence(w->d, &w->ev.client, w->evbuf);
 	}
 }
 
@@ -172,7 +181,8 @@ worker_new(struct rgd *d, uint16_t num, char *err, size_t errlen)
 		    strerror(errno));
 		goto fail;
 	}
-	if ((w->engine = engine_new(&d->conf, true)) == NULL) {
+	if ((w->evbuf = malloc(EVENT_JSON_MAX)) == NULL ||
+	    (w->engine = engine_new(&d->conf, true)) == NULL) {
 		snprintf(err, errlen, "queue %u: out of memory", num);
 		goto fail;
 	}
@@ -223,6 +233,7 @@ worker_free(struct worker *w)
 	}
 	queue_close(w->q);
 	engine_free(w->engine);
+	free(w->evbuf);
 	if (w->stopfd >= 0)
 		close(w->stopfd);
 	pthread_mutex_destroy(&w->lock);

@@ -616,6 +616,14 @@ config_key_control_socket(struct config_ctx *x, const struct config_tok *v,
 	return config_path_value(x, v, x->c->control_socket, CONFIG_SUN_PATH);
 }
 
+static bool
+config_key_event_log(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	(void)n;
+	return config_path_value(x, v, x->c->event_log, CONFIG_PATH_MAX);
+}
+
 static const struct config_key config_keys[] = {
 	{ "local-domains",	config_key_local_domains,	true },
 	{ "relay-networks",	config_key_relay_networks,	true },
@@ -633,6 +641,7 @@ static const struct config_key config_keys[] = {
 	{ "max-flows",		config_key_max_flows,		false },
 	{ "flow-memory",	config_key_flow_memory,		false },
 	{ "state-db",		config_key_state_db,		false },
+	{ "event-log",		config_key_event_log,		false },
 	{ "control-socket",	config_key_control_socket,	false },
 };
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -870,6 +879,9 @@ config_format(const struct config *c, char *buf, size_t len)
 	else
 		config_out(&w, "flow-memory %" PRIu64 "\n", c->flow_memory);
 	config_out(&w, "state-db %.*s\n", CONFIG_PATH_MAX, c->state_db);
+	if (c->event_log[0] != '\0')
+		config_out(&w, "event-log %.*s\n", CONFIG_PATH_MAX,
+		    c->event_log);
 	config_out(&w, "control-socket %.*s\n", CONFIG_PATH_MAX,
 	    c->control_socket);
 	return w.o;

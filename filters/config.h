@@ -43,6 +43,7 @@ struct config {
 	uint64_t flow_memory;			/* bytes; default 64M */
 	char state_db[CONFIG_PATH_MAX];	/* /var/lib/relayguard/state.db */
 	char control_socket[CONFIG_PATH_MAX];	/* /run/relayguard/control.sock */
+	char event_log[CONFIG_PATH_MAX];	/* JSON lines file; "": none */
 };
 
 /* Fill with the defaults above. */

@@ -17,11 +17,15 @@
 #include "policy.h"
 #include "tcp.h"
 
+/* An event holds a whole kept command line (event.h). */
+_Static_assert(EVENT_TEXT_MAX > SMTP_LINE_MAX, "EVENT_TEXT_MAX too small");
+
 #define ENGINE_ANOMALY_EVENTS_PER_FLOW 8
 #define ENGINE_UNDECODABLE_EVENTS 64	/* anomaly events for packets
 					 * that fit no flow: per engine */
 #define ENGINE_MAX_CLIENTS 65536	/* offender tracker capacity */
-#define ENGINE_TEXT_LIMIT 256		/* helo / mail_from kept per flow */
+#define ENGINE_TEXT_LIMIT SMTP_LINE_MAX	/* helo / mail_from kept per flow:
+					 * whole, as events carry them */
 #define ENGINE_SERVER_KEEP 512		/* server bytes kept once acked */
 #define ENGINE_AUTH_RCPTS_MAX 2048	/* auth-only RCPTs kept per flow */
 
@@ -189,7 +193,10 @@ engine_next_event(struct engine *e, struct event *ev)
 		return false;
 	*ev = e->events[e->ev_head];
 	e->ev_head = (e->ev_head + 1) % ENGINE_EVENT_QUEUE;
-	e->ev_len--;
+	/* Drained: start again at the first slot, so only as many slots
+	 * as one packet's events are ever touched (an event is ~16 KiB). */
+	if (--e->ev_len == 0)
+		e->ev_head = 0;
 	return true;
 }
 

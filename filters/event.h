@@ -8,7 +8,19 @@
 
 #include "rg.h"
 
-#define EVENT_TEXT_MAX 512	/* helo, mail_from, rcpt: longer is cut */
+/*
+ * helo, mail_from, rcpt, line: room for a whole command line as the SMTP
+ * parser keeps it (SMTP_LINE_MAX bytes, checked in engine.c), so an event
+ * carries what the client sent, never a cut copy.  Only a line longer
+ * than the parser keeps (an over-long-line ambiguity) is marked truncated.
+ */
+#define EVENT_TEXT_MAX 4097
+/*
+ * The longest JSON form of any event: four text fields whose every byte
+ * may become a six-byte escape ("\u0001"), the domain likewise, and the
+ * fixed fields.  event_json() never needs more.
+ */
+#define EVENT_JSON_MAX (5 * EVENT_TEXT_MAX * 6 + 4096)
 
 enum event_kind {
 	EVENT_RELAY_ATTEMPT,
@@ -49,7 +61,7 @@ struct event {
 
 /*
  * Write ev as one JSON object and a newline into buf.  Returns the length
- * written, or 0 if buf is too small (4096 bytes always suffice).
+ * written, or 0 if buf is too small (EVENT_JSON_MAX bytes always suffice).
  */
 size_t event_json(const struct event *ev, char *buf, size_t len);
 

@@ -1,6 +1,6 @@
 /*
  * ctl.c — the daemon-control subcommands of `relayguard`: status, blocks,
- * block, unblock, why.  Each sends one JSON request line to the control
+ * block, unblock, why, reopen.  Each sends one JSON request line to the control
  * socket named by the configuration and prints the reply.
  */
 #include <errno.h>
@@ -368,6 +368,30 @@ cmd_why(int argc, char **argv, const char *config_path, bool config_given)
 		if (ev != NULL && ev[0] != '\0')
 			printf("evidence:\n%s", ev);
 	}
+	json_decref(reply);
+	return 0;
+}
+
+int
+cmd_reopen(int argc, char **argv, const char *config_path, bool config_given)
+{
+	const char *path;
+	json_t *reply;
+
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr, "usage: relayguard reopen\n");
+		return 2;
+	}
+	reply = ctl_ok(config_path, config_given, json_pack("{s:s}", "cmd",
+	    "reopen"));
+	if (reply == NULL)
+		return 1;
+	path = json_string_value(json_object_get(reply, "event_log"));
+	if (path != NULL && path[0] != '\0')
+		printf("reopened %s\n", path);
+	else
+		printf("no event-log configured: nothing to reopen\n");
 	json_decref(reply);
 	return 0;
 }

@@ -35,6 +35,8 @@ static const struct subcommand subcommands[] = {
 	    "block ADDR|PREFIX [--for DUR] [--reason TEXT] [--force]" },
 	{ "unblock", cmd_unblock, "lift the block on ADDR|PREFIX" },
 	{ "why", cmd_why, "why ADDR is blocked: reason and evidence [--json]" },
+	{ "reopen", cmd_reopen,
+	    "reopen the event log (after logrotate moved it)" },
 	{ "check", cmd_check,
 	    "probe HOST[:PORT] for open relaying (nmap's 16 tests)" },
 };

@@ -123,8 +123,8 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 	struct engine *e;
 	struct engine_stats st;
 	struct capture **files;
-	char err[1024], evbuf[8192];
-	static char outbuf[1 << 16];
+	char err[1024];
+	static char evbuf[EVENT_JSON_MAX], outbuf[1 << 16];
 	int i, nfiles, rc = 0;
 	bool borrow;
 	double t0;

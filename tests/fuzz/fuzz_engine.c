@@ -256,8 +256,8 @@ fuzz_out_add(struct fuzz_out *o, const char *s, size_t n)
 static void
 fuzz_drain(struct fuzz_run *r)
 {
+	static char line[EVENT_JSON_MAX];
 	struct event ev;
-	char line[4096];
 	size_t n;
 
 	while (engine_next_event(r->e, &ev)) {

@@ -6,7 +6,10 @@
  */
 #include <stdlib.h>
 
+#include <jansson.h>
+
 #include "engine.h"
+#include "smtp.h"
 #include "test.h"
 
 #define CLIENT_PORT 40000
@@ -180,8 +183,8 @@ lab_handshake(struct lab *l)
 static void
 lab_events(struct lab *l, char *out, size_t len)
 {
+	static char buf[EVENT_JSON_MAX];
 	struct event ev;
-	char buf[4096];
 	size_t n, used = 0;
 
 	out[0] = '\0';
@@ -1094,6 +1097,104 @@ test_malformed_dropped_inline(void)
 	}
 }
 
+/* Send text in segments of at most 1,000 bytes (lab_send's buffer). */
+static void
+lab_say_long(struct lab *l, int from_client, const char *text)
+{
+	char seg[1001];
+	size_t n = strlen(text), off, k;
+
+	for (off = 0; off < n; off += k) {
+		k = n - off < 1000 ? n - off : 1000;
+		memcpy(seg, text + off, k);
+		seg[k] = '\0';
+		lab_say(l, from_client, seg, NULL);
+	}
+}
+
+/* A relay attempt with a 4 KiB HELO and a 4 KiB path comes out whole:
+ * every text as sent, valid JSON, no "truncated" (issue 9). */
+static void
+test_whole_event_4k(void)
+{
+	static char helo[4100], from[4100], rcpt[4100], cmd[4200];
+	static char ev[EVENT_JSON_MAX * 2];
+	struct lab l;
+	json_error_t jerr;
+	json_t *o;
+
+	memset(helo, 'h', 4000);
+	memcpy(helo + 3980, ".attacker.test", 15);
+	memset(from, 'f', 4000);
+	memcpy(from + 3980, "@sender.example", 16);
+	memset(rcpt, 'r', 4000);
+	memcpy(rcpt + 3980, "@foreign.example", 17);
+	lab_init(&l, false, CONFIG_MODE_ENFORCE, addr_attacker);
+	/* Exim reads 4 KiB command lines; the default profile refuses
+	 * lines over 2,000 bytes as an ambiguity. */
+	l.conf.server_software = SMTP_SOFTWARE_EXIM;
+	engine_reload(l.e, &l.conf);
+	l.cseq = ISN_C;
+	l.sseq = ISN_S;
+	lab_send(&l, 1, l.cseq++, 0x02, NULL, 0, NULL);
+	lab_send(&l, 0, l.sseq++, 0x12, NULL, 0, NULL);
+	lab_send(&l, 1, l.cseq, 0x10, NULL, 0, NULL);
+	lab_say(&l, 0, "220 mx.example.test ESMTP\r\n", NULL);
+	snprintf(cmd, sizeof(cmd), "EHLO %s\r\n", helo);
+	lab_say_long(&l, 1, cmd);
+	lab_say(&l, 0, "250 mx.example.test\r\n", NULL);
+	snprintf(cmd, sizeof(cmd), "MAIL FROM:<%s>\r\n", from);
+	lab_say_long(&l, 1, cmd);
+	lab_say(&l, 0, "250 2.1.0 Ok\r\n", NULL);
+	snprintf(cmd, sizeof(cmd), "RCPT TO:<%s>\r\n", rcpt);
+	lab_say_long(&l, 1, cmd);
+	lab_events(&l, ev, sizeof(ev));
+	o = json_loads(ev, 0, &jerr);
+	TEST_CHECK(o != NULL);
+	if (o != NULL) {
+		ASSERT_STR_EQ(json_string_value(json_object_get(o, "event")),
+		    "relay-attempt");
+		ASSERT_STR_EQ(json_string_value(json_object_get(o, "helo")),
+		    helo);
+		ASSERT_STR_EQ(json_string_value(json_object_get(o,
+		    "mail_from")), from);
+		ASSERT_STR_EQ(json_string_value(json_object_get(o, "rcpt")),
+		    rcpt);
+		ASSERT_STR_EQ(json_string_value(json_object_get(o, "action")),
+		    "reset");
+		TEST_CHECK(json_object_get(o, "truncated") == NULL);
+	}
+	json_decref(o);
+	lab_free(&l);
+}
+
+/* The worst event (every text byte a control character, escaped as six
+ * bytes) fits EVENT_JSON_MAX. */
+static void
+test_event_json_bound(void)
+{
+	static struct event ev;
+	static char buf[EVENT_JSON_MAX];
+	size_t n;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = EVENT_RELAY_ATTEMPT;
+	ev.action = EVENT_ACTION_RESET;
+	memset(ev.helo, 1, sizeof(ev.helo) - 1);
+	memset(ev.mail_from, 1, sizeof(ev.mail_from) - 1);
+	memset(ev.rcpt, 1, sizeof(ev.rcpt) - 1);
+	memset(ev.domain, 1, sizeof(ev.domain) - 1);
+	ev.reason = "foreign-domain";
+	ev.trick = "source-route";
+	n = event_json(&ev, buf, sizeof(buf));
+	TEST_CHECK(n > 6 * 3 * (EVENT_TEXT_MAX - 1));
+	ev.kind = EVENT_AMBIGUITY;
+	memset(ev.line, 1, sizeof(ev.line) - 1);
+	ev.what = "long-line";
+	ev.command = "RCPT";
+	TEST_CHECK(event_json(&ev, buf, sizeof(buf)) > 0);
+}
+
 int
 main(void)
 {
@@ -1125,5 +1226,7 @@ main(void)
 	TEST_RUN(test_midstream_ambiguous);
 	TEST_RUN(test_idle_session_still_tracked);
 	TEST_RUN(test_malformed_dropped_inline);
+	TEST_RUN(test_whole_event_4k);
+	TEST_RUN(test_event_json_bound);
 	return TEST_END("engine");
 }
