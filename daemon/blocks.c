@@ -166,6 +166,47 @@ blocks_install(struct rgd *d, struct nft_block *nb, uint64_t secs, char *err,
 	return rc;
 }
 
+/*
+ * The first network of set that overlaps nb (one inside the other), or
+ * NULL.  A prefix overlapping a never-block or relay-networks entry would
+ * drop some of its addresses.
+ */
+static const struct cidr *
+blocks_overlap(const struct cidr_set *set, const struct nft_block *nb)
+{
+	struct cidr c;
+	uint32_t i;
+
+	memset(&c, 0, sizeof(c));
+	c.net.family = nb->family == AF_INET ? 4 : 6;
+	memcpy(c.net.bytes, nb->addr, nb->family == AF_INET ? 4 : 16);
+	c.prefix = nb->prefix;
+	for (i = 0; i < set->count; i++)
+		if (cidr_contains(&set->v[i], &c.net) ||
+		    cidr_contains(&c, &set->v[i].net))
+			return &set->v[i];
+	return NULL;
+}
+
+/* Say in err why never-block refuses nb; false when it does not. */
+static bool
+blocks_never_block_refuses(const struct rgd *d, const struct nft_block *nb,
+    char *err, size_t errlen)
+{
+	const struct cidr *nbk = blocks_overlap(&d->conf.never_block, nb);
+	char text[INET6_ADDRSTRLEN + 8], net[RG_ADDRSTRLEN + 8];
+
+	if (nbk == NULL)
+		return false;
+	nft_block_format(nb, text, sizeof(text));
+	cidr_str(nbk, net, sizeof(net));
+	snprintf(err, errlen, "%s %s never-block %s; never-block addresses "
+	    "are never blocked (remove it from never-block and reload first)",
+	    text, nbk->prefix >= nb->prefix ? "is covered by" : "contains",
+	    net);
+	return true;
+}
+
 int
 blocks_add(struct rgd *d, const char *prefix, uint64_t dur_secs,
     const char *reason, const char *src, const char *evidence, char *err,
@@ -181,6 +222,8 @@ blocks_add(struct rgd *d, const char *prefix, uint64_t dur_secs,
 		    prefix);
 		return -1;
 	}
+	if (blocks_never_block_refuses(d, &nb, err, errlen))
+		return -1;
 	blocks_to_store(&nb, &sb);
 	if (store_offences(d->store, sb.addr, sb.prefix, &prev, err,
 	    errlen) < 0)
@@ -208,24 +251,6 @@ blocks_add(struct rgd *d, const char *prefix, uint64_t dur_secs,
 	return store_block_put(d->store, &sb, err, errlen);
 }
 
-static bool
-blocks_overlaps_trusted(const struct rgd *d, const struct nft_block *nb)
-{
-	const struct cidr_set *rn = &d->conf.relay_networks;
-	struct cidr c;
-	uint32_t i;
-
-	memset(&c, 0, sizeof(c));
-	c.net.family = nb->family == AF_INET ? 4 : 6;
-	memcpy(c.net.bytes, nb->addr, nb->family == AF_INET ? 4 : 16);
-	c.prefix = nb->prefix;
-	for (i = 0; i < rn->count; i++)
-		if (cidr_contains(&rn->v[i], &c.net) ||
-		    cidr_contains(&c, &rn->v[i].net))
-			return true;
-	return false;
-}
-
 int
 blocks_manual(struct rgd *d, const char *prefix, uint64_t dur_secs,
     const char *reason, bool force, char *err, size_t errlen)
@@ -237,7 +262,11 @@ blocks_manual(struct rgd *d, const char *prefix, uint64_t dur_secs,
 		    "(host bits must be zero)", prefix);
 		return -1;
 	}
-	if (!force && blocks_overlaps_trusted(d, &nb)) {
+	/* never-block is the operator's promise: --force does not break
+	 * it (the next reload would take the block away again anyway). */
+	if (blocks_never_block_refuses(d, &nb, err, errlen))
+		return -1;
+	if (!force && blocks_overlap(&d->conf.relay_networks, &nb) != NULL) {
 		snprintf(err, errlen, "%s is inside relay-networks; "
 		    "use --force to block it anyway", prefix);
 		return -1;
@@ -433,6 +462,94 @@ blocks_expire(struct rgd *d)
 		/* A wider block that ended may have covered narrower ones.
 		 * Reading the sets back is slow with many elements, so this
 		 * runs only when something expired. */
+		blocks_sync(d);
+	}
+}
+
+struct blocks_exempt_ctx {
+	const struct cidr_set *nb;
+	struct nft_block *v;
+	size_t n, cap;
+	bool oom;
+};
+
+static int
+blocks_exempt_cb(const struct store_block *sb, void *arg)
+{
+	struct blocks_exempt_ctx *c = arg;
+	char text[INET6_ADDRSTRLEN + 8];
+	struct nft_block b, *nv;
+
+	snprintf(text, sizeof(text), "%s/%d", sb->addr, sb->prefix);
+	if (nft_block_parse(text, &b) < 0 || blocks_overlap(c->nb, &b) == NULL)
+		return 0;
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 16;
+		if ((nv = realloc(c->v, c->cap * sizeof(*nv))) == NULL) {
+			c->oom = true;
+			return -1;
+		}
+		c->v = nv;
+	}
+	c->v[c->n++] = b;
+	return 0;
+}
+
+void
+blocks_lift_never_block(struct rgd *d)
+{
+	const struct cidr_set *set = &d->conf.never_block;
+	struct blocks_exempt_ctx c;
+	struct blocks_kernel k;
+	char err[256], text[INET6_ADDRSTRLEN + 8], net[RG_ADDRSTRLEN + 8];
+	struct store_block sb;
+	unsigned lifted = 0;
+	size_t i;
+
+	if (set->count == 0)
+		return;
+	/* The store: collected first, deleted after the walk. */
+	memset(&c, 0, sizeof(c));
+	c.nb = set;
+	if (store_blocks_active(d->store, time(NULL), blocks_exempt_cb, &c,
+	    err, sizeof(err)) < 0)
+		log_warnx("never-block: reading the stored blocks: %s",
+		    c.oom ? "out of memory" : err);
+	for (i = 0; i < c.n; i++) {
+		blocks_to_store(&c.v[i], &sb);
+		nft_block_format(&c.v[i], text, sizeof(text));
+		cidr_str(blocks_overlap(set, &c.v[i]), net, sizeof(net));
+		if (store_block_del(d->store, sb.addr, sb.prefix, err,
+		    sizeof(err)) < 0)
+			log_warnx("never-block: removing %s from the store: "
+			    "%s", text, err);
+		else
+			log_info("never-block: block of %s removed (it "
+			    "overlaps never-block %s)", text, net);
+	}
+	free(c.v);
+	/* The kernel: whatever the sets hold, stored or not. */
+	if (blocks_kernel_read(d, &k, err, sizeof(err)) < 0) {
+		log_warnx("never-block: reading the block sets: %s", err);
+		free(k.v);
+		return;
+	}
+	for (i = 0; i < k.n; i++) {
+		if (blocks_overlap(set, &k.v[i]) == NULL)
+			continue;
+		nft_block_format(&k.v[i], text, sizeof(text));
+		if (nft_block_del(d->nft, &k.v[i], 1, err, sizeof(err)) < 0 &&
+		    errno != ENOENT)
+			log_warnx("never-block: removing %s from the kernel "
+			    "set: %s", text, err);
+		else
+			lifted++;
+	}
+	free(k.v);
+	if (lifted > 0) {
+		log_info("never-block: %u prefix(es) removed from the kernel "
+		    "sets", lifted);
+		/* Narrower blocks a lifted prefix covered go back in. */
 		blocks_sync(d);
 	}
 }

@@ -225,6 +225,7 @@ control_status(struct rgd *d)
 	SET("reset_errors", ws.reset_errors);
 	SET("blocks", d->blocks_added);
 	SET("block_errors", d->block_errors);
+	SET("never_blocked", s->never_blocked);
 	SET("enobufs", ws.enobufs);
 	SET("uninspected_bytes", s->opaque_bytes);
 	SET("gaps", s->gaps);

@@ -879,28 +879,73 @@ nft_rule_push(struct nft_ctx *ctx, struct nft_batch *b, struct nftnl_rule *r,
 	return 0;
 }
 
-/* `ip saddr @blocked4 counter drop` or its IPv6 twin. */
+/*
+ * `ip saddr @blocked4 counter drop` or its IPv6 twin; with port != 0
+ * `tcp dport PORT ip saddr @blocked4 counter drop`.  The port is compared
+ * before the set lookup: the block chain sees every packet on the hook,
+ * and most of them are then turned away by two cheap comparisons, so even
+ * with one rule per port a packet costs at most one lookup.
+ */
 static int
-nft_add_drop_rule(struct nft_ctx *ctx, struct nft_batch *b, int family)
+nft_add_drop_rule(struct nft_ctx *ctx, struct nft_batch *b, int family,
+    uint16_t port)
 {
 	struct nftnl_rule *r = nft_rule_new(NFT_CHAIN_BLOCK);
 	uint8_t proto = family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
+	uint8_t tcp = IPPROTO_TCP;
+	uint16_t nport = htons(port);
+	char what[96];
 	int ok;
 
 	if (r == NULL)
 		return -1;
-	/* IPv4 source at offset 12 (4 bytes), IPv6 at 8 (16 bytes). */
 	ok = nft_expr(r, nft_expr_meta(NFT_META_NFPROTO)) == 0 &&
-	    nft_expr(r, nft_expr_cmp_eq(&proto, sizeof(proto))) == 0 &&
-	    nft_expr(r, nft_expr_payload(NFT_PAYLOAD_NETWORK_HEADER,
+	    nft_expr(r, nft_expr_cmp_eq(&proto, sizeof(proto))) == 0;
+	if (ok && port != 0)
+		ok = nft_expr(r, nft_expr_meta(NFT_META_L4PROTO)) == 0 &&
+		    nft_expr(r, nft_expr_cmp_eq(&tcp, sizeof(tcp))) == 0 &&
+		    nft_expr(r, nft_expr_payload(NFT_PAYLOAD_TRANSPORT_HEADER,
+		    2, 2)) == 0 &&
+		    nft_expr(r, nft_expr_cmp_eq(&nport, sizeof(nport))) == 0;
+	/* IPv4 source at offset 12 (4 bytes), IPv6 at 8 (16 bytes). */
+	ok = ok && nft_expr(r, nft_expr_payload(NFT_PAYLOAD_NETWORK_HEADER,
 	    family == AF_INET ? 12 : 8, family == AF_INET ? 4 : 16)) == 0 &&
 	    nft_expr(r, nft_expr_lookup(family == AF_INET ? NFT_SET4 :
 	    NFT_SET6)) == 0 &&
 	    nft_expr(r, nftnl_expr_alloc("counter")) == 0 &&
 	    nft_expr(r, nft_expr_verdict(NF_DROP)) == 0;
-	return nft_rule_push(ctx, b, r, ok, family == AF_INET ?
-	    "add rule block: ip saddr @" NFT_SET4 " drop" :
-	    "add rule block: ip6 saddr @" NFT_SET6 " drop");
+	if (port == 0)
+		snprintf(what, sizeof(what), "add rule block: %s saddr @%s "
+		    "drop", family == AF_INET ? "ip" : "ip6",
+		    family == AF_INET ? NFT_SET4 : NFT_SET6);
+	else
+		snprintf(what, sizeof(what), "add rule block: tcp dport %u "
+		    "%s saddr @%s drop", port, family == AF_INET ? "ip" : "ip6",
+		    family == AF_INET ? NFT_SET4 : NFT_SET6);
+	return nft_rule_push(ctx, b, r, ok, what);
+}
+
+/* The block chain's rules: per family, one for everything or one per
+ * protected port. */
+static int
+nft_add_drop_rules(struct nft_ctx *ctx, struct nft_batch *b,
+    const struct nft_setup_params *p)
+{
+	static const int families[] = { AF_INET, AF_INET6 };
+	size_t f, i;
+
+	for (f = 0; f < 2; f++) {
+		if (p->block_scope == NFT_BLOCK_ALL) {
+			if (nft_add_drop_rule(ctx, b, families[f], 0) == -1)
+				return -1;
+			continue;
+		}
+		for (i = 0; i < p->nports; i++)
+			if (nft_add_drop_rule(ctx, b, families[f],
+			    p->ports[i]) == -1)
+				return -1;
+	}
+	return 0;
 }
 
 /* `tcp dport P queue ...` (sport when dir_src). */
@@ -1096,8 +1141,7 @@ nft_build_setup(struct nft_ctx *ctx, struct nft_batch *b,
 	if (nft_del_chains(ctx, b, present) == -1 ||
 	    nft_chain_msg(ctx, b, NFT_MSG_NEWCHAIN, NFT_CHAIN_BLOCK, hook,
 	    NFT_PRIO_BLOCK) == -1 ||
-	    nft_add_drop_rule(ctx, b, AF_INET) == -1 ||
-	    nft_add_drop_rule(ctx, b, AF_INET6) == -1 ||
+	    nft_add_drop_rules(ctx, b, p) == -1 ||
 	    nft_chain_msg(ctx, b, NFT_MSG_NEWCHAIN, NFT_CHAIN_QUEUE, hook,
 	    NFT_PRIO_QUEUE) == -1)
 		return -1;
@@ -1154,7 +1198,9 @@ nft_setup(struct nft_ctx *ctx, const struct nft_setup_params *p, char *err,
 
 	if (p->nports == 0 || p->nports > NFT_PORTS_MAX ||
 	    p->queue_last < p->queue_first ||
-	    (p->hook != NFT_HOOK_FORWARD && p->hook != NFT_HOOK_INPUT)) {
+	    (p->hook != NFT_HOOK_FORWARD && p->hook != NFT_HOOK_INPUT) ||
+	    (p->block_scope != NFT_BLOCK_ALL &&
+	    p->block_scope != NFT_BLOCK_PORTS)) {
 		nft_err(err, errlen, "nft setup: bad parameters (%zu ports, "
 		    "queue %u-%u)", p->nports, p->queue_first, p->queue_last);
 		errno = EINVAL;

@@ -7,7 +7,9 @@
  *	set blocked4	ipv4_addr, flags interval,timeout
  *	set blocked6	ipv6_addr, flags interval,timeout
  *	chain block	filter hook HOOK priority -10: counted drop of
- *			`ip saddr @blocked4` and `ip6 saddr @blocked6`
+ *			`ip saddr @blocked4` and `ip6 saddr @blocked6`:
+ *			every packet (NFT_BLOCK_ALL), or only `tcp dport P`
+ *			for each configured port (NFT_BLOCK_PORTS)
  *	chain inspect	filter hook HOOK priority 0: `tcp dport P` and
  *			`tcp sport P` for each configured port, queued with
  *			bypass (traffic passes while no daemon listens)
@@ -57,8 +59,15 @@ enum nft_queue_mech {
 	NFT_QUEUE_COMPAT	/* xtables NFQUEUE target via nft_compat */
 };
 
+/* What the block chain drops from a blocked source. */
+enum nft_block_scope {
+	NFT_BLOCK_ALL,		/* every packet, any protocol */
+	NFT_BLOCK_PORTS		/* TCP to the configured ports only */
+};
+
 struct nft_setup_params {
 	enum nft_hook	 hook;
+	enum nft_block_scope block_scope;	/* 0: NFT_BLOCK_ALL */
 	uint16_t	 ports[NFT_PORTS_MAX];	/* TCP ports, host order */
 	size_t		 nports;		/* 1..NFT_PORTS_MAX */
 	uint16_t	 queue_first;		/* queue number, or range */

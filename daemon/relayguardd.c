@@ -127,6 +127,13 @@ rgd_blocks_requested(struct rgd *d)
 		pthread_mutex_unlock(&d->qlock);
 		for (i = 0; i < n; i++) {
 			rg_addr_str(&client[i], addr, sizeof(addr));
+			/* Asked for before a reload put it in never-block. */
+			if (cidr_set_contains(&d->conf.never_block,
+			    &client[i])) {
+				log_info("not blocking %s: in never-block",
+				    addr);
+				continue;
+			}
 			rgd_evidence_for(d, &client[i], ev, sizeof(ev));
 			if (blocks_add(d, addr, dur[i] / RG_USEC_PER_SEC,
 			    "relay attempts", "auto", ev, err,
@@ -175,6 +182,8 @@ rgd_nft_params(const struct config *c, struct nft_setup_params *p)
 	memset(p, 0, sizeof(*p));
 	p->hook = c->hook == CONFIG_HOOK_INPUT ? NFT_HOOK_INPUT :
 	    NFT_HOOK_FORWARD;
+	p->block_scope = c->block_scope == CONFIG_BLOCK_SCOPE_ALL ?
+	    NFT_BLOCK_ALL : NFT_BLOCK_PORTS;
 	for (i = 0; i < c->nports && i < NFT_PORTS_MAX; i++)
 		p->ports[i] = c->ports[i];
 	p->nports = i;
@@ -354,6 +363,7 @@ rgd_reload(struct rgd *d)
 	if (oldfd >= 0)
 		(void)close(oldfd);
 	log_info("configuration reloaded from %s", d->conf_path);
+	blocks_lift_never_block(d);
 }
 
 static int
@@ -541,13 +551,16 @@ main(int argc, char **argv)
 	if (nft_setup(d.nft, &np, err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	d.mechanism = nft_queue_mechanism_name(nft_queue_mechanism(d.nft));
-	log_info("nftables: table inet relayguard on hook %s, queue %u-%u "
-	    "through the %s NFQUEUE mechanism%s%s",
+	log_info("nftables: table inet relayguard on hook %s, blocks drop "
+	    "%s, queue %u-%u through the %s NFQUEUE mechanism%s%s",
 	    d.conf.hook == CONFIG_HOOK_INPUT ? "input" : "forward",
+	    d.conf.block_scope == CONFIG_BLOCK_SCOPE_ALL ? "everything" :
+	    "the protected ports",
 	    d.conf.queue_first, d.conf.queue_last, d.mechanism,
 	    nft_queue_note(d.nft)[0] ? ": " : "", nft_queue_note(d.nft));
 	if (blocks_restore(&d, err, sizeof(err)) < 0)
 		log_warnx("restoring blocks: %s", err);
+	blocks_lift_never_block(&d);
 	/* Capabilities are per thread: the workers start after the drop and
 	 * inherit the reduced set; the seccomp filter then covers them all. */
 	rgd_drop_privileges();

@@ -67,12 +67,14 @@ struct rgd {
 
 /* blocks.c */
 /* Put addr/prefix into the store and the kernel set for dur seconds.  src
- * is "auto" or "manual".  Returns 0, or -1 with a message in err. */
+ * is "auto" or "manual".  Returns 0, or -1 with a message in err (also
+ * when the prefix overlaps never-block). */
 int blocks_add(struct rgd *d, const char *prefix, uint64_t dur_secs,
     const char *reason, const char *src, const char *evidence, char *err,
     size_t errlen);
 int blocks_del(struct rgd *d, const char *prefix, char *err, size_t errlen);
-/* An operator's block: refused inside relay-networks unless force. */
+/* An operator's block: refused inside relay-networks unless force, and
+ * always when it overlaps never-block. */
 int blocks_manual(struct rgd *d, const char *prefix, uint64_t dur_secs,
     const char *reason, bool force, char *err, size_t errlen);
 /* {"ok":true,"blocks":[...]} or NULL and err. */
@@ -85,6 +87,9 @@ int blocks_restore(struct rgd *d, char *err, size_t errlen);
 /* Put stored blocks missing from the kernel sets back (a wider block that
  * covered them ended, or someone flushed the set). */
 void blocks_sync(struct rgd *d);
+/* Remove every block that overlaps never-block from the store and the
+ * kernel sets, logging each (start-up and reload). */
+void blocks_lift_never_block(struct rgd *d);
 /* Remove expired blocks from the store (the kernel expires its own). */
 void blocks_expire(struct rgd *d);
 

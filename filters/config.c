@@ -297,6 +297,7 @@ config_defaults(struct config *c)
 	c->hook = CONFIG_HOOK_FORWARD;
 	c->queue_first = c->queue_last = 0;
 	c->starttls = CONFIG_STARTTLS_ALLOW;
+	c->block_scope = CONFIG_BLOCK_SCOPE_SMTP;
 	c->min_ttl = 0;
 	c->max_flows = 100000;
 	c->flow_memory = 64ULL << 20;
@@ -314,9 +315,11 @@ config_free(struct config *c)
 		return;
 	addr_domains_free(&c->local_domains);
 	cidr_set_free(&c->relay_networks);
+	cidr_set_free(&c->never_block);
 	/* Make a second config_free() (or a stray lookup) harmless. */
 	memset(&c->local_domains, 0, sizeof(c->local_domains));
 	memset(&c->relay_networks, 0, sizeof(c->relay_networks));
+	memset(&c->never_block, 0, sizeof(c->never_block));
 }
 
 /* Key handlers: v is one value, n its index on the line (0 for non-list
@@ -338,26 +341,42 @@ config_key_local_domains(struct config_ctx *x, const struct config_tok *v,
 	return true;
 }
 
+/* One network of a list key (relay-networks, never-block) into set. */
 static bool
-config_key_relay_networks(struct config_ctx *x, const struct config_tok *v,
-    size_t n)
+config_network_value(struct config_ctx *x, const struct config_tok *v,
+    struct cidr_set *set)
 {
 	char problem[160];
 	const char *why = NULL;
 	struct cidr net;
 
-	(void)n;
 	if (!cidr_parse(v->p, v->len, &net, &why)) {
 		snprintf(problem, sizeof(problem), "invalid network%s%s%s",
 		    why ? " (" : "", why ? why : "", why ? ")" : "");
 		return config_tok_error(x, problem, v);
 	}
-	if (x->c->relay_networks.count >= CIDR_MAX)
+	if (set->count >= CIDR_MAX)
 		return config_tok_error(x, "too many networks (at most 4096)",
 		    v);
-	if (!cidr_set_add(&x->c->relay_networks, &net))
+	if (!cidr_set_add(set, &net))
 		return config_tok_error(x, "cannot add network", v);
 	return true;
+}
+
+static bool
+config_key_relay_networks(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	(void)n;
+	return config_network_value(x, v, &x->c->relay_networks);
+}
+
+static bool
+config_key_never_block(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	(void)n;
+	return config_network_value(x, v, &x->c->never_block);
 }
 
 static bool
@@ -524,6 +543,21 @@ config_key_starttls(struct config_ctx *x, const struct config_tok *v,
 }
 
 static bool
+config_key_block_scope(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	(void)n;
+	if (config_tok_is(v, "smtp"))
+		x->c->block_scope = CONFIG_BLOCK_SCOPE_SMTP;
+	else if (config_tok_is(v, "all"))
+		x->c->block_scope = CONFIG_BLOCK_SCOPE_ALL;
+	else
+		return config_tok_error(x, "invalid block-scope (smtp or all)",
+		    v);
+	return true;
+}
+
+static bool
 config_key_server_software(struct config_ctx *x, const struct config_tok *v,
     size_t n)
 {
@@ -627,6 +661,7 @@ config_key_event_log(struct config_ctx *x, const struct config_tok *v,
 static const struct config_key config_keys[] = {
 	{ "local-domains",	config_key_local_domains,	true },
 	{ "relay-networks",	config_key_relay_networks,	true },
+	{ "never-block",	config_key_never_block,		true },
 	{ "ports",		config_key_ports,		true },
 	{ "mode",		config_key_mode,		false },
 	{ "block-after",	config_key_block_after,		false },
@@ -636,6 +671,7 @@ static const struct config_key config_keys[] = {
 	{ "hook",		config_key_hook,		false },
 	{ "queue",		config_key_queue,		false },
 	{ "starttls",		config_key_starttls,		false },
+	{ "block-scope",	config_key_block_scope,		false },
 	{ "server-software",	config_key_server_software,	false },
 	{ "min-ttl",		config_key_min_ttl,		false },
 	{ "max-flows",		config_key_max_flows,		false },
@@ -805,14 +841,33 @@ config_out(struct config_out *w, const char *fmt, ...)
 		w->o += (size_t)r;
 }
 
+/* A network list key, or a comment when the list is empty. */
+static void
+config_out_networks(struct config_out *w, const char *key,
+    const struct cidr_set *set)
+{
+	char net[RG_ADDRSTRLEN + 8];
+	uint32_t i;
+
+	if (set->count == 0) {
+		config_out(w, "# %s (none)\n", key);
+		return;
+	}
+	config_out(w, "%s", key);
+	for (i = 0; i < set->count; i++)
+		config_out(w, " %s", cidr_str(&set->v[i], net, sizeof(net)));
+	config_out(w, "\n");
+}
+
 size_t
 config_format(const struct config *c, char *buf, size_t len)
 {
 	static const char *modes[] = { "enforce", "monitor" };
 	static const char *hooks[] = { "forward", "input" };
 	static const char *starttls[] = { "allow", "strip", "deny" };
+	static const char *scopes[] = { "smtp", "all" };
 	struct config_out w = { buf, len, 0 };
-	char d[32], net[RG_ADDRSTRLEN + 8];
+	char d[32];
 	uint32_t i;
 
 	if (len > 0)
@@ -828,15 +883,8 @@ config_format(const struct config *c, char *buf, size_t len)
 			config_out(&w, " %s", c->local_domains.names[i]);
 		config_out(&w, "\n");
 	}
-	if (c->relay_networks.count == 0)
-		config_out(&w, "# relay-networks (none)\n");
-	else {
-		config_out(&w, "relay-networks");
-		for (i = 0; i < c->relay_networks.count; i++)
-			config_out(&w, " %s", cidr_str(&c->relay_networks.v[i],
-			    net, sizeof(net)));
-		config_out(&w, "\n");
-	}
+	config_out_networks(&w, "relay-networks", &c->relay_networks);
+	config_out_networks(&w, "never-block", &c->never_block);
 	config_out(&w, "ports");
 	for (i = 0; i < c->nports && i < CONFIG_MAX_PORTS; i++)
 		config_out(&w, " %u", (unsigned)c->ports[i]);
@@ -861,6 +909,8 @@ config_format(const struct config *c, char *buf, size_t len)
 		    (unsigned)c->queue_last);
 	config_out(&w, "starttls %s\n",
 	    (unsigned)c->starttls < 3 ? starttls[c->starttls] : "allow");
+	config_out(&w, "block-scope %s\n",
+	    (unsigned)c->block_scope < 2 ? scopes[c->block_scope] : "smtp");
 	config_out(&w, "server-software %s\n",
 	    smtp_software_name((enum smtp_software)c->server_software) != NULL ?
 	    smtp_software_name((enum smtp_software)c->server_software) : "any");

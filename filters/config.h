@@ -23,10 +23,13 @@ enum config_mode { CONFIG_MODE_ENFORCE, CONFIG_MODE_MONITOR };
 enum config_hook { CONFIG_HOOK_FORWARD, CONFIG_HOOK_INPUT };
 enum config_starttls { CONFIG_STARTTLS_ALLOW, CONFIG_STARTTLS_STRIP,
 	CONFIG_STARTTLS_DENY };
+/* What a block drops: TCP to the protected ports, or everything. */
+enum config_block_scope { CONFIG_BLOCK_SCOPE_SMTP, CONFIG_BLOCK_SCOPE_ALL };
 
 struct config {
 	struct addr_domains local_domains;	/* default: none */
 	struct cidr_set relay_networks;		/* default: none */
+	struct cidr_set never_block;		/* default: none */
 	uint16_t ports[CONFIG_MAX_PORTS];	/* default: 25 */
 	uint32_t nports;
 	enum config_mode mode;			/* default: enforce */
@@ -37,6 +40,7 @@ struct config {
 	enum config_hook hook;			/* default: forward */
 	uint16_t queue_first, queue_last;	/* default: 0-0 */
 	enum config_starttls starttls;		/* default: allow */
+	enum config_block_scope block_scope;	/* default: smtp */
 	int server_software;			/* enum smtp_software; any */
 	uint8_t min_ttl;			/* default: 0 (off) */
 	uint32_t max_flows;			/* default: 100000 */

@@ -95,6 +95,7 @@ engine_policy_params(const struct config *c, struct policy_params *pp)
 	memset(pp, 0, sizeof(*pp));
 	pp->local_domains = &c->local_domains;
 	pp->relay_networks = &c->relay_networks;
+	pp->never_block = &c->never_block;
 	pp->block_after = c->block_after;
 	pp->attempt_window = c->attempt_window;
 	pp->block_for = c->block_for;
@@ -359,14 +360,23 @@ engine_rcpt(struct engine_pkt *pk, const struct smtp_item *it)
 	}
 	if (!policy_offence(e->policy, &f->client, e->now, &blk))
 		return;
-	e->st.blocks++;
+	if (blk.never_block)
+		e->st.never_blocked++;
+	else
+		e->st.blocks++;
 	if ((ev = engine_event(e, EVENT_BLOCK, f)) != NULL) {
-		ev->action = c->mode == CONFIG_MODE_ENFORCE ?
-		    EVENT_ACTION_BLOCK : EVENT_ACTION_REPORT;
+		/* A never-block client: the event says the threshold was
+		 * reached, that nothing was done and why. */
+		ev->action = blk.never_block ? EVENT_ACTION_NONE :
+		    c->mode == CONFIG_MODE_ENFORCE ? EVENT_ACTION_BLOCK :
+		    EVENT_ACTION_REPORT;
+		ev->exempt = blk.never_block ? "never-block" : NULL;
 		ev->attempts = blk.attempts;
 		ev->offences = blk.offences;
 		ev->duration = blk.duration;
 	}
+	if (blk.never_block)
+		return;
 	pk->block = true;
 	pk->block_for = blk.duration;
 }

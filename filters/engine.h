@@ -49,6 +49,8 @@ struct engine_stats {
 	uint64_t sessions;		/* flows that carried SMTP */
 	uint64_t commands, replies;
 	uint64_t relay_attempts, blocks, smuggling, anomalies;
+	uint64_t never_blocked;		/* block-after reached in never-block:
+					 * not blocked */
 	uint64_t ambiguities;		/* lines some server reads otherwise */
 	uint64_t drops, resets;
 	uint64_t payload_bytes;		/* TCP payload inspected or skipped */

@@ -196,8 +196,12 @@ event_json(const struct event *ev, char *buf, size_t len)
 		event_set_peer(o, "client", NULL, &ev->client, 0);
 		json_object_set_new(o, "attempts", json_integer(ev->attempts));
 		json_object_set_new(o, "offences", json_integer(ev->offences));
-		json_object_set_new(o, "duration",
-		    json_integer((json_int_t)(ev->duration / RG_USEC_PER_SEC)));
+		/* Not applied: no duration, and "exempt" says why. */
+		if (ev->exempt != NULL)
+			event_set_str(o, "exempt", ev->exempt);
+		else
+			json_object_set_new(o, "duration", json_integer(
+			    (json_int_t)(ev->duration / RG_USEC_PER_SEC)));
 		break;
 	case EVENT_SMUGGLING:
 	case EVENT_ANOMALY:

@@ -56,6 +56,8 @@ struct event {
 	uint32_t attempts;		/* block: attempts in the window */
 	uint32_t offences;		/* block: this client's block count */
 	rg_time_t duration;		/* block: usec */
+	const char *exempt;		/* static: block: why it was not
+					 * applied ("never-block"), or NULL */
 	bool truncated;			/* a text field was cut */
 };
 

@@ -369,6 +369,7 @@ policy_offence(struct policy *p, const struct rg_addr *client, rg_time_t now,
 	struct rg_addr key;
 	rg_time_t window = p->params.attempt_window;
 	unsigned last;
+	bool nb;
 
 	if (client == NULL || (client->family != 4 && client->family != 6))
 		return false;
@@ -400,12 +401,17 @@ policy_offence(struct policy *p, const struct rg_addr *client, rg_time_t now,
 	if (e->count < p->params.block_after)
 		return false;
 
-	if (e->offences < UINT32_MAX)
+	/* A never-block client earns no offence: it was not blocked, and
+	 * should it leave never-block its first block is a first one. */
+	nb = policy_never_block(p, client);
+	if (!nb && e->offences < UINT32_MAX)
 		e->offences++;
 	if (b != NULL) {
 		b->attempts = e->count;
 		b->offences = e->offences;
-		b->duration = policy_duration(&p->params, e->offences);
+		b->duration = nb ? 0 :
+		    policy_duration(&p->params, e->offences);
+		b->never_block = nb;
 	}
 	e->used = e->first = 0;
 	e->count = 0;
@@ -416,6 +422,12 @@ bool
 policy_trusted(const struct policy *p, const struct rg_addr *client)
 {
 	return cidr_set_contains(p->params.relay_networks, client);
+}
+
+bool
+policy_never_block(const struct policy *p, const struct rg_addr *client)
+{
+	return cidr_set_contains(p->params.never_block, client);
 }
 
 const char *

@@ -26,6 +26,7 @@ enum policy_verdict {
 struct policy_params {
 	const struct addr_domains *local_domains;
 	const struct cidr_set *relay_networks;
+	const struct cidr_set *never_block;	/* never blocked; may be NULL */
 	uint32_t block_after;		/* attempts; >= 1 */
 	rg_time_t attempt_window;	/* usec */
 	rg_time_t block_for;		/* usec, first offence */
@@ -48,16 +49,22 @@ struct policy_block {
 	uint32_t attempts;	/* attempts inside the window */
 	uint32_t offences;	/* how many times this client was blocked */
 	rg_time_t duration;	/* block-for doubled per earlier offence */
+	bool never_block;	/* client in never-block: not to be applied */
 };
 
 /* Record one relay attempt by client at time now.  Returns true exactly
  * when this attempt makes block-after attempts inside attempt-window; then
- * *b says for how long, and the attempt count starts again. */
+ * *b says for how long, and the attempt count starts again.  For a client
+ * in never-block it still returns true (the threshold was reached and is
+ * worth reporting) but sets b->never_block, counts no offence and gives
+ * duration 0: the block is not to be applied. */
 bool policy_offence(struct policy *p, const struct rg_addr *client,
     rg_time_t now, struct policy_block *b);
 
-/* Is the client inside relay-networks (never to be blocked)? */
+/* Is the client inside relay-networks (may relay, never judged)? */
 bool policy_trusted(const struct policy *p, const struct rg_addr *client);
+/* Is the client inside never-block (judged and reset, never blocked)? */
+bool policy_never_block(const struct policy *p, const struct rg_addr *client);
 
 const char *policy_verdict_str(enum policy_verdict v);
 

@@ -6,7 +6,9 @@
  * (running nft(8) here only to read; the daemon never runs it).
  *
  *	test_nft			the whole suite
- *	test_nft setup forward|input	set up (for the functional checks)
+ *	test_nft setup forward|input [smtp|all]
+ *					set up (for the functional checks;
+ *					block scope all unless smtp)
  *	test_nft block PREFIX [MS]	add one block (timeout MS, 0: none)
  *	test_nft unblock PREFIX		delete one block
  *	test_nft unqueue		remove the queue chains
@@ -405,6 +407,42 @@ test_queue_range(struct nft_ctx *ctx)
 	    err);
 }
 
+/* block-scope smtp: one drop rule per family and port, the port tested
+ * before the set; back to every protocol, both in one transaction each. */
+static void
+test_block_scope(struct nft_ctx *ctx)
+{
+	struct nft_setup_params p = params(NFT_HOOK_FORWARD);
+	char *txt;
+
+	p.block_scope = NFT_BLOCK_PORTS;
+	check(nft_setup(ctx, &p, err, sizeof(err)) == 0,
+	    "setup block scope ports", "%s", err);
+	txt = run("nft list chain inet relayguard block 2>/dev/null");
+	check(txt != NULL &&
+	    strstr(txt, "tcp dport 25 ip saddr @blocked4 counter") != NULL &&
+	    strstr(txt, "tcp dport 587 ip saddr @blocked4 counter") != NULL &&
+	    strstr(txt, "tcp dport 25 ip6 saddr @blocked6 counter") != NULL &&
+	    strstr(txt, "tcp dport 587 ip6 saddr @blocked6 counter") != NULL &&
+	    strstr(txt, "\t\tip saddr @blocked4") == NULL,
+	    "block scope ports: tcp dport P saddr @set drop per port",
+	    "%s", txt ? txt : "(nft failed)");
+	free(txt);
+	p.block_scope = 7;
+	check(nft_setup(ctx, &p, err, sizeof(err)) == -1 && errno == EINVAL,
+	    "block scope: bad value refused", "%s", err);
+	p = params(NFT_HOOK_FORWARD);
+	check(nft_setup(ctx, &p, err, sizeof(err)) == 0,
+	    "setup block scope all", "%s", err);
+	txt = run("nft list chain inet relayguard block 2>/dev/null");
+	check(txt != NULL && strstr(txt, "dport") == NULL &&
+	    strstr(txt, "ip saddr @blocked4 counter") != NULL &&
+	    strstr(txt, "ip6 saddr @blocked6 counter") != NULL,
+	    "block scope all: every protocol dropped again", "%s",
+	    txt ? txt : "(nft failed)");
+	free(txt);
+}
+
 static void
 test_blocks(struct nft_ctx *ctx)
 {
@@ -676,6 +714,7 @@ suite(void)
 		return 1;
 	test_setup(ctx);
 	test_queue_range(ctx);
+	test_block_scope(ctx);
 	test_blocks(ctx);
 	test_adopt(&ctx);
 	test_unqueue(ctx);
@@ -698,9 +737,12 @@ command(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	if (strcmp(argv[1], "setup") == 0 && argc == 3) {
+	if (strcmp(argv[1], "setup") == 0 && (argc == 3 || argc == 4)) {
 		p = params(strcmp(argv[2], "input") == 0 ? NFT_HOOK_INPUT :
 		    NFT_HOOK_FORWARD);
+		if (argc == 4)
+			p.block_scope = strcmp(argv[3], "smtp") == 0 ?
+			    NFT_BLOCK_PORTS : NFT_BLOCK_ALL;
 		r = nft_setup(ctx, &p, err, sizeof(err));
 		if (r == 0)
 			printf("%s\n", nft_queue_mechanism_name(
@@ -719,7 +761,8 @@ command(int argc, char **argv)
 	} else if (strcmp(argv[1], "unqueue") == 0)
 		r = nft_unqueue(ctx, err, sizeof(err));
 	else {
-		fprintf(stderr, "usage: test_nft [setup forward|input | "
+		fprintf(stderr, "usage: test_nft [setup forward|input "
+		    "[smtp|all] | "
 		    "block PREFIX [MS] | unblock PREFIX | unqueue]\n");
 		nft_close(ctx);
 		return 2;

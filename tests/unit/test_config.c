@@ -108,6 +108,8 @@ test_defaults(void)
 	ASSERT_INT_EQ(c.queue_first, 0);
 	ASSERT_INT_EQ(c.queue_last, 0);
 	ASSERT_INT_EQ(c.starttls, CONFIG_STARTTLS_ALLOW);
+	ASSERT_INT_EQ(c.never_block.count, 0);
+	ASSERT_INT_EQ(c.block_scope, CONFIG_BLOCK_SCOPE_SMTP);
 	ASSERT_INT_EQ(c.min_ttl, 0);
 	ASSERT_INT_EQ(c.max_flows, 100000);
 	ASSERT_INT_EQ(c.flow_memory, 64 * 1024 * 1024);
@@ -709,6 +711,11 @@ same_config(const struct config *a, const struct config *b)
 	    i < b->relay_networks.count; i++)
 		ASSERT_STR_EQ(cidr_str(&a->relay_networks.v[i], x, sizeof(x)),
 		    cidr_str(&b->relay_networks.v[i], y, sizeof(y)));
+	ASSERT_INT_EQ(a->never_block.count, b->never_block.count);
+	for (i = 0; i < a->never_block.count && i < b->never_block.count; i++)
+		ASSERT_STR_EQ(cidr_str(&a->never_block.v[i], x, sizeof(x)),
+		    cidr_str(&b->never_block.v[i], y, sizeof(y)));
+	ASSERT_INT_EQ(a->block_scope, b->block_scope);
 	ASSERT_INT_EQ(a->nports, b->nports);
 	ASSERT_MEM_EQ(a->ports, b->ports, sizeof(a->ports));
 	ASSERT_INT_EQ(a->mode, b->mode);
@@ -772,6 +779,7 @@ test_format(void)
 	ASSERT_STR_EQ(buf,
 	    "# local-domains (none)\n"
 	    "# relay-networks (none)\n"
+	    "# never-block (none)\n"
 	    "ports 25\n"
 	    "mode enforce\n"
 	    "block-after 3\n"
@@ -781,6 +789,7 @@ test_format(void)
 	    "hook forward\n"
 	    "queue 0\n"
 	    "starttls allow\n"
+	    "block-scope smtp\n"
 	    "server-software any\n"
 	    "min-ttl 0\n"
 	    "max-flows 100000\n"
@@ -805,6 +814,57 @@ test_format(void)
 	round_trip("flow-memory 3G\nqueue 9\nstarttls strip\n"
 	    "attempt-window 3661\nblock-for 7d\nblock-for-max 7d\n");
 	round_trip("flow-memory 1025K\n");
+	round_trip("never-block 198.51.100.0/28 2001:db8:5::7\n"
+	    "block-scope all\n");
+}
+
+/* never-block: networks like relay-networks, kept apart from them;
+ * block-scope: smtp or all. */
+static void
+test_never_block_scope(void)
+{
+	struct config c;
+	struct rg_addr a;
+	char buf[64];
+
+	EXPECT_OK("relay-networks 192.0.2.0/24\n"
+	    "never-block 198.51.100.0/28 2001:DB8:5::7 203.0.113.9\n"
+	    "block-scope all\n", &c);
+	ASSERT_INT_EQ(c.never_block.count, 3);
+	ASSERT_INT_EQ(c.relay_networks.count, 1);
+	if (c.never_block.count == 3) {
+		ASSERT_STR_EQ(cidr_str(&c.never_block.v[0], buf, sizeof(buf)),
+		    "198.51.100.0/28");
+		ASSERT_STR_EQ(cidr_str(&c.never_block.v[1], buf, sizeof(buf)),
+		    "2001:db8:5::7/128");
+		ASSERT_STR_EQ(cidr_str(&c.never_block.v[2], buf, sizeof(buf)),
+		    "203.0.113.9/32");
+	}
+	TEST_CHECK(rg_addr_parse("198.51.100.15", 13, &a));
+	TEST_CHECK(cidr_set_contains(&c.never_block, &a));
+	TEST_CHECK(!cidr_set_contains(&c.relay_networks, &a));
+	TEST_CHECK(rg_addr_parse("198.51.100.16", 13, &a));
+	TEST_CHECK(!cidr_set_contains(&c.never_block, &a));
+	ASSERT_INT_EQ(c.block_scope, CONFIG_BLOCK_SCOPE_ALL);
+	config_free(&c);
+	EXPECT_OK("block-scope smtp\n", &c);
+	ASSERT_INT_EQ(c.block_scope, CONFIG_BLOCK_SCOPE_SMTP);
+	config_free(&c);
+
+	EXPECT_ERR_AROUND("\nnever-block 198.51.100.0/28 198.51.100.1/24\n",
+	    "t.conf:2: invalid network", " '198.51.100.1/24'");
+	EXPECT_ERR_AROUND("never-block partner.example\n",
+	    "t.conf:1: invalid network", " 'partner.example'");
+	EXPECT_ERR("never-block\n", "t.conf:1: missing value for "
+	    "'never-block'");
+	EXPECT_ERR("never-block 192.0.2.1\nnever-block 192.0.2.2\n",
+	    "t.conf:2: key given twice (first on line 1) 'never-block'");
+	EXPECT_ERR("block-scope tcp\n", "t.conf:1: invalid block-scope (smtp "
+	    "or all) 'tcp'");
+	EXPECT_ERR("block-scope smtp all\n", "t.conf:1: unexpected extra "
+	    "value 'all'");
+	EXPECT_ERR("block-scope SMTP\n", "t.conf:1: invalid block-scope (smtp "
+	    "or all) 'SMTP'");
 }
 
 /* Write text to a new temporary file; its name goes into path. */
@@ -922,6 +982,7 @@ main(void)
 	TEST_RUN(test_err_buffer);
 	TEST_RUN(test_printable);
 	TEST_RUN(test_format);
+	TEST_RUN(test_never_block_scope);
 	TEST_RUN(test_conffile);
 	return TEST_END("config");
 }

@@ -295,6 +295,48 @@ test_block_after_three(void)
 	lab_free(&l);
 }
 
+/* never-block: every attempt reset, the threshold reported with
+ * "action":"none" and "exempt":"never-block", never a block verdict; in
+ * monitor mode the same event. */
+static void
+test_never_block_not_blocked(void)
+{
+	static const enum config_mode modes[] = { CONFIG_MODE_ENFORCE,
+	    CONFIG_MODE_MONITOR };
+	struct engine_result r;
+	struct engine_stats st;
+	struct lab l;
+	struct cidr c;
+	const char *why;
+	char ev[16384];
+	size_t m;
+	int i;
+
+	for (m = 0; m < 2; m++) {
+		lab_init(&l, true, modes[m], addr_attacker);
+		TEST_CHECK(cidr_parse("203.0.113.0/28", 14, &c, &why));
+		TEST_CHECK(cidr_set_add(&l.conf.never_block, &c));
+		for (i = 0; i < 6; i++) {
+			l.cport = (uint16_t)(CLIENT_PORT + i);
+			lab_handshake(&l);
+			lab_say(&l, 1, "RCPT TO:<x@evil.test>\r\n", &r);
+			TEST_CHECK(r.reset == (modes[m] == CONFIG_MODE_ENFORCE));
+			TEST_CHECK(!r.block);
+		}
+		lab_events(&l, ev, sizeof(ev));
+		TEST_CHECK(strstr(ev, "{\"event\":\"block\",\"time\":"
+		    "\"1970-01-01T00:00:00.000000Z\",\"client\":"
+		    "\"203.0.113.10\",\"attempts\":3,\"offences\":0,"
+		    "\"exempt\":\"never-block\",\"action\":\"none\"}") != NULL);
+		TEST_CHECK(strstr(ev, "\"duration\"") == NULL);
+		engine_get_stats(l.e, &st);
+		ASSERT_INT_EQ(st.relay_attempts, 6);
+		ASSERT_INT_EQ(st.blocks, 0);
+		ASSERT_INT_EQ(st.never_blocked, 2);
+		lab_free(&l);
+	}
+}
+
 static void
 test_trusted_client_relays(void)
 {
@@ -1202,6 +1244,7 @@ main(void)
 	TEST_RUN(test_inline_drop_and_reset);
 	TEST_RUN(test_inline_monitor_accepts);
 	TEST_RUN(test_block_after_three);
+	TEST_RUN(test_never_block_not_blocked);
 	TEST_RUN(test_trusted_client_relays);
 	TEST_RUN(test_authenticated_relays);
 	TEST_RUN(test_inline_waiting_drops_body);

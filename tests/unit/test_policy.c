@@ -235,6 +235,70 @@ test_block_on_third(void)
 	policy_free(p);
 }
 
+/* never-block: still judged a relay attempt (reset), the threshold still
+ * reported, but marked not to apply, with no offence and no duration;
+ * leaving never-block (a reload) gives a first block, not an escalated
+ * one. */
+static void
+test_never_block(void)
+{
+	struct policy_params pp = params(2, 100);
+	struct cidr_set nb;
+	struct cidr c;
+	struct policy *p;
+	struct policy_block b;
+	struct addr_path pa;
+	struct rg_addr client = addr("198.51.100.5"), server = addr("198.51.100.25");
+	const char *why;
+	int i;
+
+	memset(&nb, 0, sizeof(nb));
+	TEST_CHECK(cidr_parse("198.51.100.0/28", 15, &c, &why));
+	TEST_CHECK(cidr_set_add(&nb, &c));
+	TEST_CHECK(cidr_parse("2001:db8:5::7", 13, &c, &why));
+	TEST_CHECK(cidr_set_add(&nb, &c));
+	pp.never_block = &nb;
+	p = policy_new(&pp);
+	TEST_CHECK(p != NULL);
+	if (p == NULL)
+		return;
+	TEST_CHECK(policy_never_block(p, &client));
+	TEST_CHECK(!policy_trusted(p, &client));
+	path("TO:<v@foreign.example>", &server, &pa);
+	ASSERT_INT_EQ(policy_judge(p, &client, &server, false, &pa),
+	    POLICY_RELAY_ATTEMPT);
+	for (i = 0; i < 3; i++) {
+		memset(&b, 0xff, sizeof(b));
+		TEST_CHECK(!attempt(p, "198.51.100.5", T0 + 2 * (rg_time_t)i,
+		    &b));
+		TEST_CHECK(attempt(p, "198.51.100.5", T0 + 2 * (rg_time_t)i + 1,
+		    &b));
+		ASSERT_INT_EQ(b.attempts, 2);
+		ASSERT_INT_EQ(b.offences, 0);
+		ASSERT_INT_EQ(b.duration, 0);
+		TEST_CHECK(b.never_block);
+	}
+	TEST_CHECK(!attempt(p, "2001:db8:5::7", T0, &b));
+	TEST_CHECK(attempt(p, "2001:db8:5::7", T0, &b) && b.never_block);
+	/* Outside never-block: an ordinary block. */
+	TEST_CHECK(!attempt(p, "198.51.100.16", T0, &b));
+	TEST_CHECK(attempt(p, "198.51.100.16", T0, &b));
+	TEST_CHECK(!b.never_block);
+	ASSERT_INT_EQ(b.offences, 1);
+	ASSERT_INT_EQ(b.duration, HOUR);
+	/* Taken out of never-block: its first block is a first offence. */
+	pp.never_block = NULL;
+	policy_set_params(p, &pp);
+	TEST_CHECK(!policy_never_block(p, &client));
+	TEST_CHECK(!attempt(p, "198.51.100.5", T0 + MIN, &b));
+	TEST_CHECK(attempt(p, "198.51.100.5", T0 + MIN, &b));
+	TEST_CHECK(!b.never_block);
+	ASSERT_INT_EQ(b.offences, 1);
+	ASSERT_INT_EQ(b.duration, HOUR);
+	policy_free(p);
+	cidr_set_free(&nb);
+}
+
 static void
 test_window(void)
 {
@@ -544,6 +608,7 @@ main(void)
 	TEST_RUN(test_judge_matrix);
 	TEST_RUN(test_judge_no_lists);
 	TEST_RUN(test_block_on_third);
+	TEST_RUN(test_never_block);
 	TEST_RUN(test_window);
 	TEST_RUN(test_doubling);
 	TEST_RUN(test_lru);
