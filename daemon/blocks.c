@@ -200,9 +200,9 @@ blocks_never_block_refuses(const struct rgd *d, const struct nft_block *nb,
 		return false;
 	nft_block_format(nb, text, sizeof(text));
 	cidr_str(nbk, net, sizeof(net));
-	snprintf(err, errlen, "%s %s never-block %s; never-block addresses "
-	    "are never blocked (remove it from never-block and reload first)",
-	    text, nbk->prefix >= nb->prefix ? "is covered by" : "contains",
+	snprintf(err, errlen, "%s %s never-block %s, whose addresses are "
+	    "never blocked: take it out of never-block and reload first",
+	    text, nbk->prefix <= nb->prefix ? "is covered by" : "contains",
 	    net);
 	return true;
 }
