@@ -40,7 +40,7 @@ ALL_CFLAGS = -std=gnu11 $(WARN) -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 PKGS_TOOL = libpcap jansson
-PKGS_DAEMON = jansson sqlite3 libnftnl libmnl libnetfilter_queue libcap libseccomp
+PKGS_DAEMON = jansson sqlite3 libnftnl libmnl libnetfilter_queue libcap libseccomp libsystemd
 pc_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
 pc_libs = $(shell pkg-config --libs $(1) 2>/dev/null)
 

@@ -22,6 +22,7 @@
 #define LOG_LINE_MAX 1024
 
 static bool log_foreground = true;
+static log_sink_fn log_sink;
 static int log_verbose;
 static const char *log_ident = "relayguard";
 
@@ -72,9 +73,17 @@ log_vlog(int pri, int errnum, const char *fmt, va_list ap)
 	}
 	if (log_foreground)
 		fprintf(stderr, "%s\n", msg);
+	else if (log_sink != NULL)
+		log_sink(pri, msg, strlen(msg));
 	else
 		syslog(pri, "%s", msg);
 	errno = saved;
+}
+
+void
+log_set_sink(log_sink_fn sink)
+{
+	log_sink = sink;
 }
 
 void
@@ -87,7 +96,9 @@ log_line(int pri, const char *line, size_t len)
 	if (log_foreground) {
 		/* One call, so lines from several threads do not mix. */
 		fprintf(stderr, "%.*s\n", (int)len, line);
-	} else
+	} else if (log_sink != NULL)
+		log_sink(pri, line, len);
+	else
 		syslog(pri, "%.*s", (int)len, line);
 	errno = saved;
 }

@@ -29,6 +29,13 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * For events, whose size the clients choose.
  */
 void log_line(int pri, const char *line, size_t len);
+/*
+ * Outside the foreground, send every message to sink instead of syslog
+ * (the daemon's journal writer, daemon/eventlog.c); NULL: syslog again.
+ * Set before any thread logs.
+ */
+typedef void (*log_sink_fn)(int pri, const char *msg, size_t len);
+void log_set_sink(log_sink_fn sink);
 void fatal(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...)

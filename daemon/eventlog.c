@@ -3,13 +3,105 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#define SD_JOURNAL_SUPPRESS_LOCATION	/* events need no CODE_FILE */
+#include <systemd/sd-journal.h>
+
 #include "eventlog.h"
 #include "log.h"
+
+#define EVENTLOG_JOURNAL_SOCKET "/run/systemd/journal/socket"
+
+static bool eventlog_journal;		/* set once, before the workers */
+static const char *eventlog_ident = "relayguardd";
+
+/* log.c's sink: one journal entry per message, its priority kept. */
+static void
+eventlog_journal_sink(int pri, const char *msg, size_t len)
+{
+	if (len > INT32_MAX)
+		len = INT32_MAX;
+	(void)sd_journal_send("MESSAGE=%.*s", (int)len, msg, "PRIORITY=%d",
+	    pri, "SYSLOG_IDENTIFIER=%s", eventlog_ident, NULL);
+}
+
+bool
+eventlog_journal_start(const char *ident)
+{
+	struct stat st;
+
+	if (stat(EVENTLOG_JOURNAL_SOCKET, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return false;
+	eventlog_ident = ident;
+	eventlog_journal = true;
+	log_set_sink(eventlog_journal_sink);
+	return true;
+}
+
+/* "KEY=value" into buf as one iovec. */
+static void
+eventlog_field(struct iovec *iov, int *n, char *buf, size_t len,
+    const char *key, const char *value)
+{
+	int k;
+
+	if (value == NULL || value[0] == '\0')
+		return;
+	k = snprintf(buf, len, "%s=%s", key, value);
+	if (k < 0 || (size_t)k >= len)
+		return;
+	iov[*n].iov_base = buf;
+	iov[*n].iov_len = (size_t)k;
+	(*n)++;
+}
+
+/* The event as one journal entry: the JSON as MESSAGE (in place, in the
+ * EVENTLOG_ROOM bytes before it), the rest as fields for journalctl's
+ * matches (journalctl RELAYGUARD_EVENT=block). */
+static void
+eventlog_journal_event(const struct event *ev, char *json, size_t len)
+{
+	char pv[8], pri[24], ident[64], kind[48], action[48], client[64],
+	    server[64], reason[64], rcpt[EVENT_TEXT_MAX + 16],
+	    a[RG_ADDRSTRLEN];
+	struct iovec iov[9];
+	int n = 0;
+
+	memcpy(json - EVENTLOG_ROOM, "MESSAGE=", EVENTLOG_ROOM);
+	iov[n].iov_base = json - EVENTLOG_ROOM;
+	iov[n++].iov_len = len - 1 + EVENTLOG_ROOM;	/* not the newline */
+	snprintf(pv, sizeof(pv), "%d", eventlog_priority(ev->kind));
+	eventlog_field(iov, &n, pri, sizeof(pri), "PRIORITY", pv);
+	eventlog_field(iov, &n, ident, sizeof(ident), "SYSLOG_IDENTIFIER",
+	    eventlog_ident);
+	eventlog_field(iov, &n, kind, sizeof(kind), "RELAYGUARD_EVENT",
+	    event_kind_str(ev->kind));
+	eventlog_field(iov, &n, action, sizeof(action), "RELAYGUARD_ACTION",
+	    event_action_str(ev->action));
+	if (ev->client.family != 0)
+		eventlog_field(iov, &n, client, sizeof(client),
+		    "RELAYGUARD_CLIENT", rg_addr_str(&ev->client, a,
+		    sizeof(a)));
+	if (ev->server.family != 0)
+		eventlog_field(iov, &n, server, sizeof(server),
+		    "RELAYGUARD_SERVER", rg_addr_str(&ev->server, a,
+		    sizeof(a)));
+	if (ev->kind == EVENT_RELAY_ATTEMPT) {
+		eventlog_field(iov, &n, reason, sizeof(reason),
+		    "RELAYGUARD_REASON", ev->reason);
+		eventlog_field(iov, &n, rcpt, sizeof(rcpt), "RELAYGUARD_RCPT",
+		    ev->rcpt);
+	}
+	(void)sd_journal_sendv(iov, n);
+}
 
 void
 eventlog_init(struct eventlog *el)
@@ -72,7 +164,7 @@ eventlog_priority(enum event_kind k)
 }
 
 void
-eventlog_emit(struct eventlog *el, enum event_kind kind, const char *json,
+eventlog_emit(struct eventlog *el, const struct event *ev, char *json,
     size_t len)
 {
 	ssize_t w;
@@ -89,7 +181,9 @@ eventlog_emit(struct eventlog *el, enum event_kind kind, const char *json,
 		else
 			__atomic_fetch_add(&el->errors, 1, __ATOMIC_RELAXED);
 	}
-	/* The log line goes without its newline. */
-	log_line(eventlog_priority(kind), json,
-	    json[len - 1] == '\n' ? len - 1 : len);
+	if (eventlog_journal)
+		eventlog_journal_event(ev, json, len);
+	else	/* the log line goes without its newline */
+		log_line(eventlog_priority(ev->kind), json,
+		    json[len - 1] == '\n' ? len - 1 : len);
 }

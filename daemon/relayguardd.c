@@ -26,6 +26,8 @@
 
 #include <sys/capability.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "conffile.h"
 #include "log.h"
 #include "nft.h"
@@ -407,7 +409,9 @@ rgd_handle_signal(struct rgd *d)
 	while (read(d->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		switch (si.ssi_signo) {
 		case SIGHUP:
+			(void)sd_notify(0, "RELOADING=1");
 			rgd_reload(d);
+			(void)sd_notify(0, "READY=1");
 			break;
 		case SIGTERM:
 		case SIGINT:
@@ -518,6 +522,10 @@ main(int argc, char **argv)
 		usage();
 
 	log_init("relayguardd", d.foreground);
+	/* Under systemd (or wherever journald listens) the journal's own
+	 * protocol: priorities and event fields kept, no line limit. */
+	if (!d.foreground)
+		(void)eventlog_journal_start("relayguardd");
 	log_setverbose(verbose);
 	if (!conffile_load(d.conf_path, d.conf_given, &d.conf, err,
 	    sizeof(err)))
@@ -571,8 +579,13 @@ main(int argc, char **argv)
 	log_info("ready: mode %s, %u port(s), %u queue(s), one worker each",
 	    d.conf.mode == CONFIG_MODE_ENFORCE ? "enforce" : "monitor",
 	    d.conf.nports, d.nworkers);
+	/* Type=notify: systemd starts what comes after us only now. */
+	(void)sd_notifyf(0, "READY=1\nSTATUS=mode %s, %u queue(s)",
+	    d.conf.mode == CONFIG_MODE_ENFORCE ? "enforce" : "monitor",
+	    d.nworkers);
 
 	rgd_loop(&d);
+	(void)sd_notify(0, "STOPPING=1");
 
 	/* Clean stop: the queue rule goes, the table and the blocks stay. */
 	if (nft_unqueue(d.nft, err, sizeof(err)) < 0)

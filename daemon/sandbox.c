@@ -80,7 +80,7 @@ static const int sandbox_allow[] = {
 	SCMP_SYS(faccessat2), SCMP_SYS(fsync), SCMP_SYS(fdatasync),
 	SCMP_SYS(ftruncate), SCMP_SYS(unlink), SCMP_SYS(unlinkat),
 	SCMP_SYS(readlink), SCMP_SYS(getcwd), SCMP_SYS(geteuid),
-	SCMP_SYS(getuid),
+	SCMP_SYS(getuid), SCMP_SYS(getgid), SCMP_SYS(getegid),
 	/* SQLite's busy wait (another process holds the lock) */
 	SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep),
 	/* memory (glibc malloc, SQLite's shared-memory index) */
@@ -90,16 +90,20 @@ static const int sandbox_allow[] = {
 	SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday), SCMP_SYS(time),
 	SCMP_SYS(getrandom), SCMP_SYS(getpid), SCMP_SYS(gettid),
 	SCMP_SYS(futex),
+	/* journald's native protocol: an entry too big for one datagram
+	 * goes as a sealed memfd (sd_journal_sendv); sd_notify */
+	SCMP_SYS(memfd_create), SCMP_SYS(writev),
 	/* abort() on a broken invariant: block signals, raise SIGABRT */
 	SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigaction),
 	/* the way out */
 	SCMP_SYS(exit_group), SCMP_SYS(exit),
 };
 
-/* fcntl: descriptor flags and POSIX/OFD record locks only. */
+/* fcntl: descriptor flags, POSIX/OFD record locks, and the seals of a
+ * journal memfd. */
 static const int sandbox_fcntl_cmds[] = {
 	F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_GETLK, F_SETLK, F_SETLKW,
-	F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW,
+	F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_ADD_SEALS, F_GET_SEALS,
 };
 
 /* What a sanitizer's run-time needs (LSan's StopTheWorld at exit, ASan's

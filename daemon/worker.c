@@ -57,22 +57,25 @@ worker_now(void)
 static void
 worker_events(struct worker *w)
 {
+	char *json;
 	size_t n;
 
 	while (engine_next_event(w->engine, &w->ev)) {
-		if ((n = event_json(&w->ev, w->evbuf, EVENT_JSON_MAX)) == 0) {
+		if ((n = event_json(&w->ev, w->evbuf + EVENTLOG_ROOM,
+		    EVENT_JSON_MAX)) == 0) {
 			/* Cannot happen (EVENT_JSON_MAX is the bound) short
 			 * of jansson running out of memory: counted. */
 			__atomic_fetch_add(&w->d->events.errors, 1,
 			    __ATOMIC_RELAXED);
 			continue;
 		}
-		eventlog_emit(&w->d->events, w->ev.kind, w->evbuf, n);
-		w->evbuf[n - 1] = '\0';	/* the newline */
+		json = w->evbuf + EVENTLOG_ROOM;
+		eventlog_emit(&w->d->events, &w->ev, json, n);
+		json[n - 1] = '\0';	/* the newline */
 		if (w->ev.kind == EVENT_RELAY_ATTEMPT ||
 		    w->ev.kind == EVENT_SMUGGLING ||
 		    w->ev.kind == EVENT_AMBIGUITY)
-			rgd_keep_evidence(w->d, &w->ev.client, w->evbuf);
+			rgd_keep_evidence(w->d, &w->ev.client, json);
 	}
 }
 
@@ -181,7 +184,7 @@ worker_new(struct rgd *d, uint16_t num, char *err, size_t errlen)
 		    strerror(errno));
 		goto fail;
 	}
-	if ((w->evbuf = malloc(EVENT_JSON_MAX)) == NULL ||
+	if ((w->evbuf = malloc(EVENTLOG_ROOM + EVENT_JSON_MAX)) == NULL ||
 	    (w->engine = engine_new(&d->conf, true)) == NULL) {
 		snprintf(err, errlen, "queue %u: out of memory", num);
 		goto fail;
