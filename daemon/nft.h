@@ -44,7 +44,7 @@
 #define NFT_CHAIN_QUEUE_OUT	"inspect_out"
 #define NFT_PRIO_BLOCK		(-10)
 #define NFT_PRIO_QUEUE		0
-#define NFT_PORTS_MAX		16
+#define NFT_PORTS_MAX		64	/* = CONFIG_MAX_PORTS: every port gets its rules */
 
 struct nft_ctx;
 

@@ -176,6 +176,11 @@ rgd_stats(struct rgd *d, struct worker_stats *s)
 	}
 }
 
+/* A port the kernel rules left out would be neither inspected nor, under
+ * block-scope smtp, dropped for blocked clients. */
+_Static_assert(NFT_PORTS_MAX >= CONFIG_MAX_PORTS,
+    "every configured port must fit the nftables rules");
+
 static void
 rgd_nft_params(const struct config *c, struct nft_setup_params *p)
 {

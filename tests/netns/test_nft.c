@@ -414,6 +414,7 @@ test_block_scope(struct nft_ctx *ctx)
 {
 	struct nft_setup_params p = params(NFT_HOOK_FORWARD);
 	char *txt;
+	size_t i;
 
 	p.block_scope = NFT_BLOCK_PORTS;
 	check(nft_setup(ctx, &p, err, sizeof(err)) == 0,
@@ -427,6 +428,19 @@ test_block_scope(struct nft_ctx *ctx)
 	    strstr(txt, "\t\tip saddr @blocked4") == NULL,
 	    "block scope ports: tcp dport P saddr @set drop per port",
 	    "%s", txt ? txt : "(nft failed)");
+	free(txt);
+	/* Every one of the most ports a configuration may list. */
+	for (i = 0; i < NFT_PORTS_MAX; i++)
+		p.ports[i] = (uint16_t)(2000 + i);
+	p.nports = NFT_PORTS_MAX;
+	check(nft_setup(ctx, &p, err, sizeof(err)) == 0,
+	    "setup block scope ports, 64 ports", "%s", err);
+	txt = run("nft list chain inet relayguard block 2>/dev/null");
+	check(txt != NULL &&
+	    strstr(txt, "tcp dport 2000 ip saddr @blocked4") != NULL &&
+	    strstr(txt, "tcp dport 2063 ip6 saddr @blocked6") != NULL,
+	    "block scope ports: the 64th port has its rules", "%s",
+	    txt ? txt : "(nft failed)");
 	free(txt);
 	p.block_scope = 7;
 	check(nft_setup(ctx, &p, err, sizeof(err)) == -1 && errno == EINVAL,
