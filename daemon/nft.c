@@ -120,6 +120,8 @@ struct nft_kelem {
 
 static void	 nft_err(char *, size_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
+static struct nftnl_set_elem *nft_elem_new(int, const struct nft_kelem *,
+		    int);
 
 static void
 nft_err(char *err, size_t errlen, const char *fmt, ...)
@@ -633,7 +635,7 @@ nft_add_table(struct nft_ctx *ctx, struct nft_batch *b)
 
 static int
 nft_add_set(struct nft_ctx *ctx, struct nft_batch *b, const char *name,
-    uint32_t type, uint32_t keylen, uint32_t id)
+    uint32_t type, uint32_t keylen, uint32_t id, uint32_t flags)
 {
 	struct nftnl_set *s;
 	struct nlmsghdr *nlh;
@@ -645,8 +647,7 @@ nft_add_set(struct nft_ctx *ctx, struct nft_batch *b, const char *name,
 	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, type);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, keylen);
-	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_INTERVAL |
-	    NFT_SET_TIMEOUT);
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
 	nftnl_set_set_u32(s, NFTNL_SET_ID, id);
 	/* NLM_F_CREATE without NLM_F_EXCL: an existing set of the same
 	 * definition is adopted with its elements. */
@@ -661,6 +662,42 @@ nft_add_set(struct nft_ctx *ctx, struct nft_batch *b, const char *name,
 	nftnl_set_free(s);
 	nft_batch_push(b, nlh);
 	return 0;
+}
+
+/* A set named by table and name only, as element messages carry it. */
+static struct nftnl_set *
+nft_set_ref(const char *setname)
+{
+	struct nftnl_set *s;
+
+	if ((s = nftnl_set_alloc()) == NULL)
+		return NULL;
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	if (nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_TABLE) < 0 ||
+	    nftnl_set_set_str(s, NFTNL_SET_NAME, setname) < 0) {
+		nftnl_set_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Put *s's elements (none: a flush, for a delete) into one message of
+ * the batch; *s is freed either way. */
+static int
+nft_elems_msg(struct nft_ctx *ctx, struct nft_batch *b, uint16_t type,
+    struct nftnl_set **s, const char *what)
+{
+	struct nlmsghdr *nlh;
+
+	nlh = nft_batch_msg(ctx, b, type, type == NFT_MSG_NEWSETELEM ?
+	    NLM_F_CREATE : 0, what);
+	if (nlh != NULL) {
+		nftnl_set_elems_nlmsg_build_payload(nlh, *s);
+		nft_batch_push(b, nlh);
+	}
+	nftnl_set_free(*s);
+	*s = NULL;
+	return nlh != NULL ? 0 : -1;
 }
 
 static int
@@ -948,24 +985,45 @@ nft_add_drop_rules(struct nft_ctx *ctx, struct nft_batch *b,
 	return 0;
 }
 
-/* `tcp dport P queue ...` (sport when dir_src). */
+/*
+ * `tcp dport P queue ...` (sport when dir_src).  With family AF_INET or
+ * AF_INET6 the rule first looks the server's address up in the servers
+ * set: `ip daddr @servers4 tcp dport P`, `ip saddr @servers4 tcp sport P`
+ * (the server is the destination of dport packets, the source of sport
+ * ones); family 0 queues every address.
+ */
 static int
 nft_add_queue_rule(struct nft_ctx *ctx, struct nft_batch *b,
-    const char *chain, uint16_t port, int dir_src,
+    const char *chain, uint16_t port, int dir_src, int family,
     const struct nft_setup_params *p, int native)
 {
 	struct nftnl_rule *r = nft_rule_new(chain);
 	uint8_t tcp = IPPROTO_TCP;
+	uint8_t proto = family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
 	uint16_t nport = htons(port);
-	char what[96];
+	/* IPv4 source at offset 12, destination at 16 (4 bytes); IPv6 at
+	 * 8 and 24 (16 bytes). */
+	uint32_t off = family == AF_INET ? (dir_src ? 12 : 16) :
+	    (dir_src ? 8 : 24);
+	char what[128];
 	int ok;
 
 	if (r == NULL)
 		return -1;
-	snprintf(what, sizeof(what), "add rule %s: tcp %s %u queue (%s)",
-	    chain, dir_src ? "sport" : "dport", port,
+	snprintf(what, sizeof(what), "add rule %s: %s%s%stcp %s %u queue "
+	    "(%s)", chain, family == 0 ? "" : family == AF_INET ? "ip " :
+	    "ip6 ", family == 0 ? "" : dir_src ? "saddr " : "daddr ",
+	    family == 0 ? "" : family == AF_INET ? "@" NFT_SERVERS4 " " :
+	    "@" NFT_SERVERS6 " ", dir_src ? "sport" : "dport", port,
 	    native ? "native queue expression" : "compat NFQUEUE target");
-	ok = nft_expr(r, nft_expr_meta(NFT_META_L4PROTO)) == 0 &&
+	ok = (family == 0 ||
+	    (nft_expr(r, nft_expr_meta(NFT_META_NFPROTO)) == 0 &&
+	    nft_expr(r, nft_expr_cmp_eq(&proto, sizeof(proto))) == 0 &&
+	    nft_expr(r, nft_expr_payload(NFT_PAYLOAD_NETWORK_HEADER, off,
+	    family == AF_INET ? 4 : 16)) == 0 &&
+	    nft_expr(r, nft_expr_lookup(family == AF_INET ? NFT_SERVERS4 :
+	    NFT_SERVERS6)) == 0)) &&
+	    nft_expr(r, nft_expr_meta(NFT_META_L4PROTO)) == 0 &&
 	    nft_expr(r, nft_expr_cmp_eq(&tcp, sizeof(tcp))) == 0 &&
 	    nft_expr(r, nft_expr_payload(NFT_PAYLOAD_TRANSPORT_HEADER,
 	    dir_src ? 0 : 2, 2)) == 0 &&
@@ -978,6 +1036,26 @@ nft_add_queue_rule(struct nft_ctx *ctx, struct nft_batch *b,
 	    nft_expr(r, nftnl_expr_alloc("counter")) == 0 &&
 	    nft_expr(r, nft_expr_queue(p, native)) == 0;
 	return nft_rule_push(ctx, b, r, ok, what);
+}
+
+/*
+ * The queue rules of one port in chain: every address when no servers
+ * are given, else one rule per family looking the server up.
+ */
+static int
+nft_add_queue_rules(struct nft_ctx *ctx, struct nft_batch *b,
+    const char *chain, uint16_t port, int dir_src,
+    const struct nft_setup_params *p, int native)
+{
+	if (p->nservers == 0)
+		return nft_add_queue_rule(ctx, b, chain, port, dir_src, 0, p,
+		    native);
+	if (nft_add_queue_rule(ctx, b, chain, port, dir_src, AF_INET, p,
+	    native) == -1 ||
+	    nft_add_queue_rule(ctx, b, chain, port, dir_src, AF_INET6, p,
+	    native) == -1)
+		return -1;
+	return 0;
 }
 
 /* --- dumps ----------------------------------------------------------- */
@@ -1120,6 +1198,114 @@ nft_chains_present(struct nft_ctx *ctx, unsigned int *mask, char *err,
 /* --- setup ----------------------------------------------------------- */
 
 static int
+nft_range_cmp(const void *a, const void *b)
+{
+	const nft_u128 *x = a, *y = b;
+
+	if (x[0] != y[0])
+		return x[0] < y[0] ? -1 : 1;
+	return 0;
+}
+
+/*
+ * Replace the servers set of family with p's servers of that family: a
+ * flush (a delete message naming no element), then the prefixes merged
+ * into disjoint ranges (the kernel refuses overlapping intervals, and a
+ * configuration may well list a network and a host inside it), at most
+ * NFT_ELEMS_PER_MSG kernel elements per message.
+ */
+static int
+nft_servers_fill(struct nft_ctx *ctx, struct nft_batch *b, int family,
+    const struct nft_setup_params *p)
+{
+	const char *setname = family == AF_INET ? NFT_SERVERS4 : NFT_SERVERS6;
+	struct nftnl_set *s = NULL;
+	nft_u128 (*r)[2] = NULL;
+	size_t i, n = 0, m = 0, inmsg = 0;
+	char what[96];
+
+	snprintf(what, sizeof(what), "flush set %s", setname);
+	if ((s = nft_set_ref(setname)) == NULL ||
+	    nft_elems_msg(ctx, b, NFT_MSG_DELSETELEM, &s, what) == -1)
+		goto fail;
+
+	if (p->nservers > 0 &&
+	    (r = calloc(p->nservers, sizeof(*r))) == NULL)
+		goto fail;
+	for (i = 0; i < p->nservers; i++) {
+		const struct nft_block *v = &p->servers[i];
+
+		if (v->family != family)
+			continue;
+		if (!nft_block_valid(v)) {
+			errno = EINVAL;
+			goto fail;
+		}
+		r[n][0] = nft_key_get(family, v->addr);
+		r[n][1] = r[n][0] | nft_host_mask(family, v->prefix);
+		n++;
+	}
+	if (n > 0)
+		qsort(r, n, sizeof(*r), nft_range_cmp);
+	/* Merge in place: r[0..m) are disjoint and not adjacent. */
+	for (i = 0; i < n; i++) {
+		if (m > 0 && (r[m - 1][1] == nft_key_max(family) ||
+		    r[i][0] <= r[m - 1][1] + 1)) {
+			if (r[i][1] > r[m - 1][1])
+				r[m - 1][1] = r[i][1];
+			continue;
+		}
+		r[m][0] = r[i][0];
+		r[m][1] = r[i][1];
+		m++;
+	}
+	for (i = 0; i <= m; i++) {
+		struct nft_kelem ke[2];
+		size_t j, k;
+
+		if (s != NULL && (i == m || inmsg + 2 > NFT_ELEMS_PER_MSG)) {
+			snprintf(what, sizeof(what), "add %zu server "
+			    "elements to %s", inmsg, setname);
+			if (nft_elems_msg(ctx, b, NFT_MSG_NEWSETELEM, &s,
+			    what) == -1)
+				goto fail;
+			inmsg = 0;
+		}
+		if (i == m)
+			break;
+		if (s == NULL && (s = nft_set_ref(setname)) == NULL)
+			goto fail;
+		memset(ke, 0, sizeof(ke));
+		ke[0].key = r[i][0];
+		k = 1;
+		if (r[i][1] == nft_key_max(family))
+			ke[0].open = 1;
+		else {
+			ke[1].key = r[i][1] + 1;
+			ke[1].end = 1;
+			k = 2;
+		}
+		for (j = 0; j < k; j++) {
+			struct nftnl_set_elem *e = nft_elem_new(family, &ke[j],
+			    1);
+
+			if (e == NULL)
+				goto fail;
+			nftnl_set_elem_add(s, e);
+		}
+		inmsg += k;
+	}
+	free(r);
+	return 0;
+fail:
+	if (s != NULL)
+		nftnl_set_free(s);
+	free(r);
+	errno = errno == 0 ? ENOMEM : errno;
+	return -1;
+}
+
+static int
 nft_build_setup(struct nft_ctx *ctx, struct nft_batch *b,
     const struct nft_setup_params *p, unsigned int present, int native)
 {
@@ -1129,8 +1315,16 @@ nft_build_setup(struct nft_ctx *ctx, struct nft_batch *b,
 
 	if (nft_batch_begin(ctx, b) == -1 ||
 	    nft_add_table(ctx, b) == -1 ||
-	    nft_add_set(ctx, b, NFT_SET4, NFT_TYPE_IPADDR, 4, 1) == -1 ||
-	    nft_add_set(ctx, b, NFT_SET6, NFT_TYPE_IP6ADDR, 16, 2) == -1)
+	    nft_add_set(ctx, b, NFT_SET4, NFT_TYPE_IPADDR, 4, 1,
+	    NFT_SET_INTERVAL | NFT_SET_TIMEOUT) == -1 ||
+	    nft_add_set(ctx, b, NFT_SET6, NFT_TYPE_IP6ADDR, 16, 2,
+	    NFT_SET_INTERVAL | NFT_SET_TIMEOUT) == -1 ||
+	    nft_add_set(ctx, b, NFT_SERVERS4, NFT_TYPE_IPADDR, 4, 3,
+	    NFT_SET_INTERVAL) == -1 ||
+	    nft_add_set(ctx, b, NFT_SERVERS6, NFT_TYPE_IP6ADDR, 16, 4,
+	    NFT_SET_INTERVAL) == -1 ||
+	    nft_servers_fill(ctx, b, AF_INET, p) == -1 ||
+	    nft_servers_fill(ctx, b, AF_INET6, p) == -1)
 		return -1;
 	/*
 	 * Replace our chains in this same transaction: deleting a chain
@@ -1146,11 +1340,11 @@ nft_build_setup(struct nft_ctx *ctx, struct nft_batch *b,
 	    NFT_PRIO_QUEUE) == -1)
 		return -1;
 	for (i = 0; i < p->nports; i++) {
-		if (nft_add_queue_rule(ctx, b, NFT_CHAIN_QUEUE, p->ports[i], 0,
-		    p, native) == -1)
+		if (nft_add_queue_rules(ctx, b, NFT_CHAIN_QUEUE, p->ports[i],
+		    0, p, native) == -1)
 			return -1;
 		/* On a gateway both directions cross the forward hook. */
-		if (p->hook == NFT_HOOK_FORWARD && nft_add_queue_rule(ctx, b,
+		if (p->hook == NFT_HOOK_FORWARD && nft_add_queue_rules(ctx, b,
 		    NFT_CHAIN_QUEUE, p->ports[i], 1, p, native) == -1)
 			return -1;
 	}
@@ -1160,7 +1354,7 @@ nft_build_setup(struct nft_ctx *ctx, struct nft_batch *b,
 		    NF_INET_LOCAL_OUT, NFT_PRIO_QUEUE) == -1)
 			return -1;
 		for (i = 0; i < p->nports; i++)
-			if (nft_add_queue_rule(ctx, b, NFT_CHAIN_QUEUE_OUT,
+			if (nft_add_queue_rules(ctx, b, NFT_CHAIN_QUEUE_OUT,
 			    p->ports[i], 1, p, native) == -1)
 				return -1;
 	}
@@ -1209,6 +1403,24 @@ nft_setup(struct nft_ctx *ctx, const struct nft_setup_params *p, char *err,
 	for (i = 0; i < p->nports; i++) {
 		if (p->ports[i] == 0) {
 			nft_err(err, errlen, "nft setup: port 0");
+			errno = EINVAL;
+			return -1;
+		}
+	}
+	if (p->nservers > NFT_SERVERS_MAX ||
+	    (p->nservers > 0 && p->servers == NULL)) {
+		nft_err(err, errlen, "nft setup: %zu servers (at most %u)",
+		    p->nservers, NFT_SERVERS_MAX);
+		errno = EINVAL;
+		return -1;
+	}
+	for (i = 0; i < p->nservers; i++) {
+		if (!nft_block_valid(&p->servers[i])) {
+			char a[64];
+
+			nft_err(err, errlen, "nft setup: server %zu: bad prefix "
+			    "%s", i, nft_block_format(&p->servers[i], a,
+			    sizeof(a)));
 			errno = EINVAL;
 			return -1;
 		}
@@ -1342,7 +1554,6 @@ nft_build_elems(struct nft_ctx *ctx, struct nft_batch *b, uint16_t type,
 	const char *setname = family == AF_INET ? NFT_SET4 : NFT_SET6;
 	struct nftnl_set *s = NULL;
 	struct nft_kelem ke[2];
-	struct nlmsghdr *nlh;
 	size_t i, j, k, first = 0, inmsg = 0;
 	char what[96], a[64];
 
@@ -1356,24 +1567,14 @@ nft_build_elems(struct nft_ctx *ctx, struct nft_batch *b, uint16_t type,
 			    first, i - 1, nft_block_format(&v[first], a,
 			    sizeof(a)), type == NFT_MSG_NEWSETELEM ? "to" :
 			    "from", setname);
-			if ((nlh = nft_batch_msg(ctx, b, type,
-			    type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0,
-			    what)) == NULL)
+			if (nft_elems_msg(ctx, b, type, &s, what) == -1)
 				goto fail;
-			nftnl_set_elems_nlmsg_build_payload(nlh, s);
-			nft_batch_push(b, nlh);
-			nftnl_set_free(s);
-			s = NULL;
 			inmsg = 0;
 		}
 		if (i == n)
 			break;
 		if (s == NULL) {
-			if ((s = nftnl_set_alloc()) == NULL)
-				goto fail;
-			nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
-			if (nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_TABLE) < 0 ||
-			    nftnl_set_set_str(s, NFTNL_SET_NAME, setname) < 0)
+			if ((s = nft_set_ref(setname)) == NULL)
 				goto fail;
 			first = i;
 		}

@@ -6,17 +6,25 @@
  *
  *	set blocked4	ipv4_addr, flags interval,timeout
  *	set blocked6	ipv6_addr, flags interval,timeout
+ *	set servers4	ipv4_addr, flags interval: the protected servers
+ *	set servers6	ipv6_addr, flags interval (refilled at each setup)
  *	chain block	filter hook HOOK priority -10: counted drop of
  *			`ip saddr @blocked4` and `ip6 saddr @blocked6`:
  *			every packet (NFT_BLOCK_ALL), or only `tcp dport P`
  *			for each configured port (NFT_BLOCK_PORTS)
  *	chain inspect	filter hook HOOK priority 0: `tcp dport P` and
  *			`tcp sport P` for each configured port, queued with
- *			bypass (traffic passes while no daemon listens)
+ *			bypass (traffic passes while no daemon listens).
+ *			With servers given: `ip daddr @servers4 tcp dport P`
+ *			and `ip saddr @servers4 tcp sport P` (and ip6 with
+ *			servers6), so only connections to a protected server
+ *			are queued, at one set lookup however many servers;
+ *			every other packet stays in the kernel
  *	chain inspect_out
  *		only for the input hook (daemon on the mail server
  *			itself): the server's replies leave through the
- *			output hook, so `tcp sport P` is queued there
+ *			output hook, so `tcp sport P` (with servers: `ip
+ *			saddr @servers4 tcp sport P`...) is queued there
  *
  * The queue verdict uses the native `queue` expression when the kernel has
  * it and otherwise the xtables NFQUEUE target (revision 3) through nft's
@@ -39,14 +47,18 @@
 #define NFT_TABLE		"relayguard"
 #define NFT_SET4		"blocked4"
 #define NFT_SET6		"blocked6"
+#define NFT_SERVERS4		"servers4"
+#define NFT_SERVERS6		"servers6"
 #define NFT_CHAIN_BLOCK		"block"
 #define NFT_CHAIN_QUEUE		"inspect"
 #define NFT_CHAIN_QUEUE_OUT	"inspect_out"
 #define NFT_PRIO_BLOCK		(-10)
 #define NFT_PRIO_QUEUE		0
 #define NFT_PORTS_MAX		64	/* = CONFIG_MAX_PORTS: every port gets its rules */
+#define NFT_SERVERS_MAX		65536	/* prefixes in nft_setup_params */
 
 struct nft_ctx;
+struct nft_block;
 
 enum nft_hook {
 	NFT_HOOK_FORWARD,	/* gateway in front of the mail servers */
@@ -84,6 +96,14 @@ struct nft_setup_params {
 	/* Packets with this firewall mark are not queued (the daemon's own
 	 * crafted resets); 0: queue everything. */
 	uint32_t	 skip_mark;
+	/*
+	 * The protected servers (prefixes, timeouts ignored; overlaps are
+	 * merged).  nservers 0: every address, which on the input hook is
+	 * the host's own (only its packets reach that hook).  The sets are
+	 * replaced with these in the setup's transaction.
+	 */
+	const struct nft_block *servers;
+	size_t		 nservers;
 };
 
 /*

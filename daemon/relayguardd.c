@@ -181,9 +181,14 @@ rgd_stats(struct rgd *d, struct worker_stats *s)
 _Static_assert(NFT_PORTS_MAX >= CONFIG_MAX_PORTS,
     "every configured port must fit the nftables rules");
 
-static void
+/*
+ * The nftables parameters of c.  The servers go into a new array (free it
+ * with rgd_nft_params_free); false when it cannot be allocated.
+ */
+static bool
 rgd_nft_params(const struct config *c, struct nft_setup_params *p)
 {
+	struct nft_block *v = NULL;
 	uint32_t i;
 
 	memset(p, 0, sizeof(*p));
@@ -198,6 +203,47 @@ rgd_nft_params(const struct config *c, struct nft_setup_params *p)
 	p->queue_last = c->queue_last;
 	p->bypass = true;
 	p->skip_mark = RESET_MARK;
+	if (c->servers.count > 0 &&
+	    (v = calloc(c->servers.count, sizeof(*v))) == NULL)
+		return false;
+	for (i = 0; i < c->servers.count; i++) {
+		const struct cidr *n = &c->servers.v[i];
+
+		v[i].family = n->net.family == 4 ? AF_INET : AF_INET6;
+		memcpy(v[i].addr, n->net.bytes, n->net.family == 4 ? 4 : 16);
+		v[i].prefix = n->prefix;
+	}
+	p->servers = v;
+	p->nservers = c->servers.count;
+	return true;
+}
+
+static void
+rgd_nft_params_free(struct nft_setup_params *p)
+{
+	free((void *)(uintptr_t)p->servers);
+	p->servers = NULL;
+	p->nservers = 0;
+}
+
+/* Set up nftables for c; false and a message in err. */
+static bool
+rgd_nft_setup(struct rgd *d, const struct config *c, uint16_t queue_first,
+    uint16_t queue_last, char *err, size_t errlen)
+{
+	struct nft_setup_params np;
+	bool ok;
+
+	if (!rgd_nft_params(c, &np)) {
+		snprintf(err, errlen, "nft setup: out of memory for %u "
+		    "servers", (unsigned)c->servers.count);
+		return false;
+	}
+	np.queue_first = queue_first;
+	np.queue_last = queue_last;
+	ok = nft_setup(d->nft, &np, err, errlen) == 0;
+	rgd_nft_params_free(&np);
+	return ok;
 }
 
 static void
@@ -311,7 +357,6 @@ rgd_reopen(struct rgd *d, char *err, size_t errlen)
 static void
 rgd_reload(struct rgd *d)
 {
-	struct nft_setup_params np;
 	struct config nc;
 	char err[1024];
 	unsigned i;
@@ -319,6 +364,12 @@ rgd_reload(struct rgd *d)
 
 	if (!conffile_load(d->conf_path, d->conf_given, &nc, err,
 	    sizeof(err))) {
+		log_warnx("reload refused, keeping the running "
+		    "configuration: %s", err);
+		config_free(&nc);
+		return;
+	}
+	if (!config_check_daemon(&nc, err, sizeof(err))) {
 		log_warnx("reload refused, keeping the running "
 		    "configuration: %s", err);
 		config_free(&nc);
@@ -339,10 +390,8 @@ rgd_reload(struct rgd *d)
 		config_free(&nc);
 		return;
 	}
-	rgd_nft_params(&nc, &np);
-	np.queue_first = d->conf.queue_first;
-	np.queue_last = d->conf.queue_last;
-	if (nft_setup(d->nft, &np, err, sizeof(err)) < 0) {
+	if (!rgd_nft_setup(d, &nc, d->conf.queue_first, d->conf.queue_last,
+	    err, sizeof(err))) {
 		log_warnx("reload refused, keeping the running "
 		    "configuration: %s", err);
 		if (evfd >= 0)
@@ -498,7 +547,6 @@ int
 main(int argc, char **argv)
 {
 	struct rgd d;
-	struct nft_setup_params np;
 	char err[1024];
 	int ch, evfd, verbose = 0;
 
@@ -535,6 +583,8 @@ main(int argc, char **argv)
 	if (!conffile_load(d.conf_path, d.conf_given, &d.conf, err,
 	    sizeof(err)))
 		fatalx("%s", err);
+	if (!config_check_daemon(&d.conf, err, sizeof(err)))
+		fatalx("%s", err);
 	if (geteuid() != 0)
 		fatalx("must run as root (needs CAP_NET_ADMIN and "
 		    "CAP_NET_RAW)");
@@ -560,8 +610,8 @@ main(int argc, char **argv)
 	/* Bind the queues before the rule exists so no packet waits on an
 	 * empty queue; then install the rule and re-install blocks. */
 	rgd_open_workers(&d);
-	rgd_nft_params(&d.conf, &np);
-	if (nft_setup(d.nft, &np, err, sizeof(err)) < 0)
+	if (!rgd_nft_setup(&d, &d.conf, d.conf.queue_first, d.conf.queue_last,
+	    err, sizeof(err)))
 		fatalx("%s", err);
 	d.mechanism = nft_queue_mechanism_name(nft_queue_mechanism(d.nft));
 	log_info("nftables: table inet relayguard on hook %s, blocks drop "

@@ -316,10 +316,12 @@ config_free(struct config *c)
 	addr_domains_free(&c->local_domains);
 	cidr_set_free(&c->relay_networks);
 	cidr_set_free(&c->never_block);
+	cidr_set_free(&c->servers);
 	/* Make a second config_free() (or a stray lookup) harmless. */
 	memset(&c->local_domains, 0, sizeof(c->local_domains));
 	memset(&c->relay_networks, 0, sizeof(c->relay_networks));
 	memset(&c->never_block, 0, sizeof(c->never_block));
+	memset(&c->servers, 0, sizeof(c->servers));
 }
 
 /* Key handlers: v is one value, n its index on the line (0 for non-list
@@ -377,6 +379,14 @@ config_key_never_block(struct config_ctx *x, const struct config_tok *v,
 {
 	(void)n;
 	return config_network_value(x, v, &x->c->never_block);
+}
+
+static bool
+config_key_servers(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	(void)n;
+	return config_network_value(x, v, &x->c->servers);
 }
 
 static bool
@@ -662,6 +672,7 @@ static const struct config_key config_keys[] = {
 	{ "local-domains",	config_key_local_domains,	true },
 	{ "relay-networks",	config_key_relay_networks,	true },
 	{ "never-block",	config_key_never_block,		true },
+	{ "servers",		config_key_servers,		true },
 	{ "ports",		config_key_ports,		true },
 	{ "mode",		config_key_mode,		false },
 	{ "block-after",	config_key_block_after,		false },
@@ -681,6 +692,7 @@ static const struct config_key config_keys[] = {
 	{ "control-socket",	config_key_control_socket,	false },
 };
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+_Static_assert(CONFIG_NKEYS <= CONFIG_MAX_KEYS, "raise CONFIG_MAX_KEYS");
 
 static bool
 config_is_blank(char ch)
@@ -734,6 +746,8 @@ config_parse_line(struct config_ctx *x, const char *p, size_t len,
 		return config_tok_error(x, problem, &name);
 	}
 	seen[k] = x->line;
+	x->c->key_line[k] = x->line > UINT32_MAX ? UINT32_MAX :
+	    (uint32_t)x->line;
 	if (!config_next_tok(p, len, &i, &v))
 		return config_tok_error(x, "missing value for", &name);
 	if (!key->list) {
@@ -763,6 +777,8 @@ config_parse(const char *name, const char *text, size_t len,
 	memset(seen, 0, sizeof(seen));
 	x.name = name != NULL ? name : "(config)";
 	x.c = c;
+	/* Only for messages: a name too long is cut, never refused. */
+	snprintf(c->file, sizeof(c->file), "%s", x.name);
 	x.err = err;
 	x.errlen = errlen;
 	if (err != NULL && errlen > 0)
@@ -809,6 +825,55 @@ config_parse(const char *name, const char *text, size_t len,
 			snprintf(err, errlen, "%s:%zu: block-for longer than "
 			    "the default block-for-max (7d) '%s'", x.name,
 			    x.block_for_line, x.block_for_tok);
+		return false;
+	}
+	return true;
+}
+
+size_t
+config_key_line(const struct config *c, const char *key)
+{
+	size_t k;
+
+	for (k = 0; k < CONFIG_NKEYS; k++)
+		if (strcmp(config_keys[k].name, key) == 0)
+			return c->key_line[k];
+	return 0;
+}
+
+bool
+config_server(const struct config *c, const struct rg_addr *addr)
+{
+	return c->servers.count == 0 || cidr_set_contains(&c->servers, addr);
+}
+
+/* "FILE:LINE: " for key, or "FILE: " when it holds its default. */
+static void
+config_where(const struct config *c, const char *key, char *buf, size_t len)
+{
+	size_t line = config_key_line(c, key);
+
+	if (line != 0)
+		snprintf(buf, len, "%s:%zu: ", c->file[0] ? c->file :
+		    "(config)", line);
+	else
+		snprintf(buf, len, "%s: ", c->file[0] ? c->file : "(config)");
+}
+
+bool
+config_check_daemon(const struct config *c, char *err, size_t errlen)
+{
+	char where[CONFIG_PATH_MAX + 32];
+
+	if (c->mode == CONFIG_MODE_ENFORCE && c->hook == CONFIG_HOOK_FORWARD &&
+	    c->servers.count == 0) {
+		config_where(c, "mode", where, sizeof(where));
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%smode enforce with hook forward "
+			    "needs 'servers': list the protected mail servers "
+			    "(without it every SMTP connection crossing the "
+			    "gateway, the mail the network sends out too, would "
+			    "be judged), or use mode monitor", where);
 		return false;
 	}
 	return true;
@@ -885,6 +950,7 @@ config_format(const struct config *c, char *buf, size_t len)
 	}
 	config_out_networks(&w, "relay-networks", &c->relay_networks);
 	config_out_networks(&w, "never-block", &c->never_block);
+	config_out_networks(&w, "servers", &c->servers);
 	config_out(&w, "ports");
 	for (i = 0; i < c->nports && i < CONFIG_MAX_PORTS; i++)
 		config_out(&w, " %u", (unsigned)c->ports[i]);

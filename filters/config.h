@@ -18,6 +18,7 @@
 #define CONFIG_MAX_LINE 65536
 #define CONFIG_PATH_MAX 4096
 #define CONFIG_DEFAULT_PATH "/etc/relayguard/relayguard.conf"
+#define CONFIG_MAX_KEYS 64		/* room for every key's line */
 
 enum config_mode { CONFIG_MODE_ENFORCE, CONFIG_MODE_MONITOR };
 enum config_hook { CONFIG_HOOK_FORWARD, CONFIG_HOOK_INPUT };
@@ -30,6 +31,9 @@ struct config {
 	struct addr_domains local_domains;	/* default: none */
 	struct cidr_set relay_networks;		/* default: none */
 	struct cidr_set never_block;		/* default: none */
+	struct cidr_set servers;		/* protected servers; default:
+						 * none (every address: with hook
+						 * input, the host's own) */
 	uint16_t ports[CONFIG_MAX_PORTS];	/* default: 25 */
 	uint32_t nports;
 	enum config_mode mode;			/* default: enforce */
@@ -48,6 +52,11 @@ struct config {
 	char state_db[CONFIG_PATH_MAX];	/* /var/lib/relayguard/state.db */
 	char control_socket[CONFIG_PATH_MAX];	/* /run/relayguard/control.sock */
 	char event_log[CONFIG_PATH_MAX];	/* JSON lines file; "": none */
+	/* Where the values came from, for later checks and warnings:
+	 * the name given to config_parse() (cut short if need be) and the
+	 * line of each key given (0: its default), see config_key_line(). */
+	char file[CONFIG_PATH_MAX];
+	uint32_t key_line[CONFIG_MAX_KEYS];
 };
 
 /* Fill with the defaults above. */
@@ -63,6 +72,23 @@ bool config_parse(const char *name, const char *text, size_t len,
     struct config *c, char *err, size_t errlen);
 
 void config_free(struct config *c);
+
+/* The line that gave key its value, or 0 when it holds its default (or
+ * is no key). */
+size_t config_key_line(const struct config *c, const char *key);
+
+/* Is addr one of the protected servers?  Every address is when the
+ * servers key is empty. */
+bool config_server(const struct config *c, const struct rg_addr *addr);
+
+/*
+ * What the daemon refuses to run with although the file parses (replay
+ * and the other tools accept it): mode enforce with hook forward and no
+ * servers (every port-25 connection crossing the gateway, outgoing mail
+ * too, would be judged).  false and "FILE:LINE: problem" in err, naming
+ * the key.  relayguard config-test reports the same as an error.
+ */
+bool config_check_daemon(const struct config *c, char *err, size_t errlen);
 
 /* Durations "90", "90s", "10m", "1h", "7d", "2w" -> usec.  Sizes "64M",
  * "512K", "1G", "4096" -> bytes.  Both reject overflow and junk. */

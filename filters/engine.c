@@ -77,16 +77,15 @@ engine_port(const struct engine *e, uint16_t p)
 }
 
 /*
- * Is addr:port a protected server?  Today any address on a configured
- * port; the place where a `servers` key (issue 8: the protected servers
- * decide the direction) will answer by address too.
+ * Is addr:port a protected server: a configured port, and an address in
+ * `servers` (any address when that key is empty).  The port first: it is
+ * one bit, and the address list is scanned (cidr.h).
  */
 static bool
 engine_server(const struct engine *e, const struct rg_addr *addr,
     uint16_t port)
 {
-	(void)addr;
-	return engine_port(e, port);
+	return engine_port(e, port) && config_server(e->conf, addr);
 }
 
 static void

@@ -113,6 +113,7 @@ DLOG=$LAB_DIR/relayguardd.log
 cat >"$CONF" <<EOF
 local-domains   example.test
 relay-networks  192.0.2.0/24 2001:db8:1::/48
+servers         198.51.100.25 2001:db8:2::25
 ports           25
 hook            forward
 mode            enforce

@@ -116,6 +116,20 @@ replay_summary(const struct engine_stats *s, double secs)
 	    secs > 0 ? (double)s->packets / secs : 0.0);
 }
 
+/* One summary line on which servers were judged (the servers key). */
+static void
+replay_servers_note(const struct config *c)
+{
+	if (c->servers.count == 0)
+		fprintf(stderr, "replay: servers: none configured, every "
+		    "address on the protected ports counts as a protected "
+		    "server\n");
+	else
+		fprintf(stderr, "replay: servers: %u network(s) configured, "
+		    "connections to other servers are not judged\n",
+		    (unsigned)c->servers.count);
+}
+
 int
 cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 {
@@ -194,6 +208,7 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 	}
 	engine_get_stats(e, &st);
 	replay_summary(&st, replay_clock() - t0);
+	replay_servers_note(&conf);
 	engine_free(e);
 out:
 	for (i = 0; i < nfiles; i++)

@@ -838,6 +838,18 @@ def _(cap):
                  "v6c@[IPv6:2001:db8:99::1]"], client=C6, server=S6)
 
 
+@capture("servers_other_server")
+def _(cap):
+    # Issue 8: with "servers" set (servers.conf) only the sessions to the
+    # protected server are judged; the ones to another server (mail the
+    # network sends out) are not, even with a foreign recipient.
+    simple(cap, ["sv1@evil.test"], cport=40300)
+    simple(cap, ["sv2@evil.test"], cport=40301, server="198.51.100.99")
+    simple(cap, ["sv3@evil.test"], cport=40302, client=C6, server=S6)
+    simple(cap, ["sv4@evil.test"], cport=40303, client=C6,
+           server="2001:db8:2::99")
+
+
 # -- ambiguity (issue 7) ------------------------------------------------------
 # Command lines that some real server executes otherwise than the plain
 # grammar reads them.  The replies are those of the server that relays

@@ -20,6 +20,7 @@ import time
 BASE_CONF = """# written by tests/lab/daemon.py
 local-domains   example.test .example.test
 relay-networks  192.0.2.0/24 2001:db8:1::/48
+servers         198.51.100.0/24 2001:db8:2::/64
 ports           25
 hook            forward
 mode            enforce

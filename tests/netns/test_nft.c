@@ -171,7 +171,8 @@ chain_ok(json_t *root, const char *name, const char *hook, int prio)
 }
 
 static int
-set_ok(json_t *root, const char *name, const char *type)
+set_flags_ok(json_t *root, const char *name, const char *type,
+    const char *want)
 {
 	json_t *s = json_find(root, "set", name), *f;
 	char *flags;
@@ -181,9 +182,15 @@ set_ok(json_t *root, const char *name, const char *type)
 		return 0;
 	f = json_object_get(s, "flags");
 	flags = json_dumps(f, JSON_COMPACT);
-	ok = flags != NULL && strcmp(flags, "[\"interval\",\"timeout\"]") == 0;
+	ok = flags != NULL && strcmp(flags, want) == 0;
 	free(flags);
 	return ok;
+}
+
+static int
+set_ok(json_t *root, const char *name, const char *type)
+{
+	return set_flags_ok(root, name, type, "[\"interval\",\"timeout\"]");
 }
 
 /*
@@ -717,6 +724,105 @@ test_bulk(struct nft_ctx *ctx)
 	free(v);
 }
 
+/* The servers sets: filled, merged, replaced, and the rules using them. */
+static void
+test_servers(struct nft_ctx *ctx)
+{
+	struct nft_setup_params p = params(NFT_HOOK_FORWARD);
+	struct nft_block sv[5];
+	json_t *root;
+	long to, ex;
+	char *txt;
+
+	sv[0] = blk("198.51.100.25", 0);
+	sv[1] = blk("198.51.100.16/28", 0);	/* covers sv[0]: merged */
+	sv[2] = blk("203.0.113.7", 0);
+	sv[3] = blk("2001:db8:2::25", 0);
+	sv[4] = blk("2001:db8:2::24", 0);	/* adjacent: one range */
+	p.servers = sv;
+	p.nservers = 5;
+	p.nports = 1;
+	check(nft_setup(ctx, &p, err, sizeof(err)) == 0, "setup with servers",
+	    "%s", err);
+	root = nft_json();
+	check(root != NULL && set_flags_ok(root, "servers4", "ipv4_addr",
+	    "[\"interval\"]") && set_flags_ok(root, "servers6", "ipv6_addr",
+	    "[\"interval\"]"), "sets servers4 servers6",
+	    "missing or wrong type/flags");
+	json_decref(root);
+	txt = run("nft list set inet relayguard servers4 2>/dev/null");
+	check(txt != NULL && strstr(txt, "elements = { 198.51.100.16/28, "
+	    "203.0.113.7 }") != NULL, "servers4 holds the merged prefixes",
+	    "%s", txt ? txt : "");
+	free(txt);
+	txt = run("nft list set inet relayguard servers6 2>/dev/null");
+	check(txt != NULL && strstr(txt, "2001:db8:2::24/127") != NULL,
+	    "servers6 merges adjacent hosts", "%s", txt ? txt : "");
+	free(txt);
+	txt = run("nft list chain inet relayguard inspect 2>/dev/null");
+	check(txt != NULL &&
+	    strstr(txt, "ip daddr @servers4 tcp dport 25 counter") != NULL &&
+	    strstr(txt, "ip saddr @servers4 tcp sport 25 counter") != NULL &&
+	    strstr(txt, "ip6 daddr @servers6 tcp dport 25 counter") != NULL &&
+	    strstr(txt, "ip6 saddr @servers6 tcp sport 25 counter") != NULL,
+	    "queue rules look the servers up", "%s", txt ? txt : "");
+	free(txt);
+
+	/* A reload replaces the servers: nothing of the old list stays. */
+	sv[0] = blk("192.0.2.99", 0);
+	p.nservers = 1;
+	check(nft_setup(ctx, &p, err, sizeof(err)) == 0, "setup new servers",
+	    "%s", err);
+	root = nft_json();
+	check(root != NULL && json_nelems(root, "servers4") == 1 &&
+	    json_elem(root, "servers4", "192.0.2.99", &to, &ex) &&
+	    json_nelems(root, "servers6") == 0, "servers replaced on reload",
+	    "%zu/%zu elements", root ? json_nelems(root, "servers4") : 0,
+	    root ? json_nelems(root, "servers6") : 0);
+	json_decref(root);
+
+	/* Input hook: the host's servers on input, their replies on output. */
+	p.hook = NFT_HOOK_INPUT;
+	check(nft_setup(ctx, &p, err, sizeof(err)) == 0,
+	    "setup input with servers", "%s", err);
+	txt = run("nft list table inet relayguard 2>/dev/null");
+	check(txt != NULL &&
+	    strstr(txt, "ip daddr @servers4 tcp dport 25 counter") != NULL &&
+	    strstr(txt, "ip saddr @servers4 tcp sport 25 counter") != NULL &&
+	    strstr(txt, "ip6 saddr @servers6 tcp sport 25 counter") != NULL &&
+	    strstr(txt, "ip daddr @servers4 tcp sport") == NULL,
+	    "input and output rules look the servers up", "%s",
+	    txt ? txt : "");
+	free(txt);
+
+	/* No servers: every address again, and the sets are emptied. */
+	p = params(NFT_HOOK_FORWARD);
+	check(nft_setup(ctx, &p, err, sizeof(err)) == 0,
+	    "setup without servers", "%s", err);
+	root = nft_json();
+	check(root != NULL && json_nelems(root, "servers4") == 0,
+	    "servers emptied", "%zu", root ? json_nelems(root, "servers4") :
+	    0);
+	json_decref(root);
+	txt = run("nft list chain inet relayguard inspect 2>/dev/null");
+	check(txt != NULL && strstr(txt, "@servers") == NULL &&
+	    strstr(txt, "tcp dport 25 counter") != NULL,
+	    "no servers: every address queued", "%s", txt ? txt : "");
+	free(txt);
+
+	/* A bad prefix is refused before anything is sent. */
+	sv[0] = blk("192.0.2.99", 0);
+	sv[0].prefix = 8;
+	p.servers = sv;
+	p.nservers = 1;
+	check(nft_setup(ctx, &p, err, sizeof(err)) == -1 &&
+	    strstr(err, "server 0: bad prefix") != NULL,
+	    "bad server prefix refused", "%s", err);
+	p = params(NFT_HOOK_FORWARD);
+	check(nft_setup(ctx, &p, err, sizeof(err)) == 0, "setup again", "%s",
+	    err);
+}
+
 static int
 suite(void)
 {
@@ -732,6 +838,7 @@ suite(void)
 	test_blocks(ctx);
 	test_adopt(&ctx);
 	test_unqueue(ctx);
+	test_servers(ctx);
 	test_bulk(ctx);
 	nft_close(ctx);
 	printf("nft: %d passed, %d failed\n", passed, failed);

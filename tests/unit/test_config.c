@@ -125,6 +125,8 @@ test_empty_and_comments(void)
 	struct config c, d;
 
 	config_defaults(&d);
+	/* The file name is kept for later messages (config_warnings). */
+	snprintf(d.file, sizeof(d.file), "t.conf");
 	EXPECT_OK("", &c);
 	ASSERT_MEM_EQ(&c, &d, sizeof(c));
 	config_free(&c);
@@ -716,6 +718,10 @@ same_config(const struct config *a, const struct config *b)
 		ASSERT_STR_EQ(cidr_str(&a->never_block.v[i], x, sizeof(x)),
 		    cidr_str(&b->never_block.v[i], y, sizeof(y)));
 	ASSERT_INT_EQ(a->block_scope, b->block_scope);
+	ASSERT_INT_EQ(a->servers.count, b->servers.count);
+	for (i = 0; i < a->servers.count && i < b->servers.count; i++)
+		ASSERT_STR_EQ(cidr_str(&a->servers.v[i], x, sizeof(x)),
+		    cidr_str(&b->servers.v[i], y, sizeof(y)));
 	ASSERT_INT_EQ(a->nports, b->nports);
 	ASSERT_MEM_EQ(a->ports, b->ports, sizeof(a->ports));
 	ASSERT_INT_EQ(a->mode, b->mode);
@@ -780,6 +786,7 @@ test_format(void)
 	    "# local-domains (none)\n"
 	    "# relay-networks (none)\n"
 	    "# never-block (none)\n"
+	    "# servers (none)\n"
 	    "ports 25\n"
 	    "mode enforce\n"
 	    "block-after 3\n"
@@ -807,6 +814,7 @@ test_format(void)
 	round_trip("");
 	round_trip("local-domains   example.test .Example.TEST. other.example\n"
 	    "relay-networks  192.0.2.0/24 2001:db8:1::/48 198.51.100.7\n"
+	    "servers 198.51.100.25 198.51.100.0/28 2001:db8:2::25\n"
 	    "ports 25 587 2525\nmode monitor\nblock-after 1000\n"
 	    "attempt-window 90\nblock-for 1d\nblock-for-max 2w\nhook input\n"
 	    "queue 4-67\nstarttls deny\nmin-ttl 255\nmax-flows 10000000\n"
@@ -961,6 +969,98 @@ test_conffile(void)
 	free(big);
 }
 
+/* The servers key: a list of networks like relay-networks, its checks,
+ * config_server(), and the daemon's refusal of forward+enforce without it. */
+static void
+test_servers(void)
+{
+	struct config c;
+	struct rg_addr a;
+	char err[ERRLEN];
+	int i;
+
+	EXPECT_OK("# protected\nservers 198.51.100.25 198.51.100.0/28 "
+	    "2001:db8:2::25 2001:db8:4::/48\n", &c);
+	ASSERT_INT_EQ(c.servers.count, 4);
+	ASSERT_INT_EQ(c.relay_networks.count, 0);
+	ASSERT_INT_EQ(config_key_line(&c, "servers"), 2);
+	ASSERT_INT_EQ(config_key_line(&c, "mode"), 0);
+	ASSERT_INT_EQ(config_key_line(&c, "no-such-key"), 0);
+	memset(&a, 0, sizeof(a));
+	a.family = 4;
+	memcpy(a.bytes, "\xc6\x33\x64\x19", 4);		/* 198.51.100.25 */
+	TEST_CHECK(config_server(&c, &a));
+	a.bytes[3] = 7;					/* in the /28 */
+	TEST_CHECK(config_server(&c, &a));
+	a.bytes[3] = 99;
+	TEST_CHECK(!config_server(&c, &a));
+	memset(&a, 0, sizeof(a));
+	a.family = 6;
+	memcpy(a.bytes, "\x20\x01\x0d\xb8\x00\x04\x00\x09", 8);
+	TEST_CHECK(config_server(&c, &a));		/* 2001:db8:4:9:: */
+	a.bytes[5] = 5;
+	TEST_CHECK(!config_server(&c, &a));
+	/* forward + enforce with servers: the daemon accepts it. */
+	TEST_CHECK(config_check_daemon(&c, err, sizeof(err)));
+	config_free(&c);
+
+	/* Empty: every address is a server. */
+	EXPECT_OK("", &c);
+	TEST_CHECK(config_server(&c, &a));
+	config_free(&c);
+
+	EXPECT_ERR("servers\n", "t.conf:1: missing value for 'servers'");
+	EXPECT_ERR("servers 198.51.100.25\nservers 2001:db8::1\n",
+	    "t.conf:2: key given twice (first on line 1) 'servers'");
+	EXPECT_ERR_AROUND("mode monitor\nservers 198.51.100.25 mail.test\n",
+	    "t.conf:2: invalid network", "'mail.test'");
+	EXPECT_ERR_AROUND("servers 198.51.100.25/24\n",
+	    "t.conf:1: invalid network", "'198.51.100.25/24'");
+	EXPECT_ERR_AROUND("servers 2001:db8::/129\n",
+	    "t.conf:1: invalid network", "'2001:db8::/129'");
+
+	/* forward + enforce without servers is refused by the daemon,
+	 * naming the key, and the mode line when there is one. */
+	EXPECT_OK("local-domains example.test\n", &c);
+	TEST_CHECK(!config_check_daemon(&c, err, sizeof(err)));
+	TEST_CHECK(strncmp(err, "t.conf: mode enforce with hook forward "
+	    "needs 'servers'", 54) == 0);
+	config_free(&c);
+	EXPECT_OK("local-domains example.test\n\nmode enforce\n", &c);
+	TEST_CHECK(!config_check_daemon(&c, err, sizeof(err)));
+	TEST_CHECK(strncmp(err, "t.conf:3: mode enforce with hook forward "
+	    "needs 'servers'", 56) == 0);
+	config_free(&c);
+	/* Monitor, or the input hook (the host itself), need no servers. */
+	EXPECT_OK("local-domains example.test\nmode monitor\n", &c);
+	TEST_CHECK(config_check_daemon(&c, err, sizeof(err)));
+	config_free(&c);
+	EXPECT_OK("local-domains example.test\nhook input\n", &c);
+	TEST_CHECK(config_check_daemon(&c, err, sizeof(err)));
+	config_free(&c);
+
+	/* At most CIDR_MAX networks, like relay-networks. */
+	{
+		size_t len = (size_t)(CIDR_MAX + 1) * 16 + 16, o;
+		char *t = malloc(len);
+
+		TEST_CHECK(t != NULL);
+		if (t == NULL)
+			return;
+		o = (size_t)snprintf(t, len, "servers");
+		for (i = 0; i <= CIDR_MAX; i++)
+			o += (size_t)snprintf(t + o, len - o, " 10.%d.%d.1",
+			    i / 256, i % 256);
+		config_defaults(&c);
+		TEST_CHECK(!config_parse("t.conf", t, o, &c, err,
+		    sizeof(err)));
+		TEST_CHECK(strstr(err, "too many networks (at most 4096) "
+		    "'10.16.0.1'") != NULL);
+		config_free(&c);
+		free(t);
+	}
+}
+
 int
 main(void)
 {
@@ -984,5 +1084,6 @@ main(void)
 	TEST_RUN(test_format);
 	TEST_RUN(test_never_block_scope);
 	TEST_RUN(test_conffile);
+	TEST_RUN(test_servers);
 	return TEST_END("config");
 }
