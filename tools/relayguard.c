@@ -119,6 +119,12 @@ cmd_config_test(int argc, char **argv, const char *config_path,
 		config_free(&c);
 		return 1;
 	}
+	/* What parses but the daemon would refuse is an error here too. */
+	if (!config_check_daemon(&c, err, sizeof(err))) {
+		fprintf(stderr, "relayguard: %s\n", err);
+		config_free(&c);
+		return 1;
+	}
 	config_test_warn(&c);
 	if (!config_given && access(config_path, F_OK) != 0)
 		fprintf(stderr, "relayguard: configuration OK: %s (absent, "
