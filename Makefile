@@ -5,6 +5,8 @@ SBINDIR	?= $(PREFIX)/sbin
 BINDIR	?= $(PREFIX)/bin
 MANDIR	?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 
 CC	?= cc
 FUZZ_CC	?= clang
@@ -160,12 +162,33 @@ install: $(PROGS)
 	install -d $(DESTDIR)$(SYSCONFDIR)/relayguard
 	[ -f $(DESTDIR)$(SYSCONFDIR)/relayguard/relayguard.conf ] || \
 		install -m 644 etc/relayguard.conf $(DESTDIR)$(SYSCONFDIR)/relayguard/relayguard.conf
-	install -d $(DESTDIR)$(SYSCONFDIR)/logrotate.d
-	install -m 644 etc/relayguard.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/relayguard
+	install -d $(DESTDIR)$(SYSCONFDIR)/logrotate.d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPLETIONDIR)
+	sed -e 's|/usr/bin/relayguard|$(BINDIR)/relayguard|' etc/relayguard.logrotate \
+		> $(DESTDIR)$(SYSCONFDIR)/logrotate.d/relayguard
+	sed -e 's|/usr/local/bin/|$(BINDIR)/|; s|/usr/local/sbin/|$(SBINDIR)/|' \
+		etc/relayguardd.service > $(DESTDIR)$(UNITDIR)/relayguardd.service
+	chmod 644 $(DESTDIR)$(SYSCONFDIR)/logrotate.d/relayguard $(DESTDIR)$(UNITDIR)/relayguardd.service
+	install -m 644 etc/relayguard.bash-completion $(DESTDIR)$(COMPLETIONDIR)/relayguard
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/relayguard $(DESTDIR)$(SBINDIR)/relayguardd
 	rm -f $(DESTDIR)$(SYSCONFDIR)/logrotate.d/relayguard
+	rm -f $(DESTDIR)$(UNITDIR)/relayguardd.service $(DESTDIR)$(COMPLETIONDIR)/relayguard
+	for m in man/*.8; do rm -f $(DESTDIR)$(MANDIR)/man8/$${m#man/}; done
+	for m in man/*.5; do rm -f $(DESTDIR)$(MANDIR)/man5/$${m#man/}; done
+	@echo "kept $(DESTDIR)$(SYSCONFDIR)/relayguard (configuration) and /var/lib/relayguard (blocks)"
+
+# make deb: the Debian package, built from a copy of the tracked files in
+# $(BUILD)/deb (dpkg-buildpackage writes next to the source tree), then
+# lintian.  The .deb ends up in $(BUILD)/deb/.
+.PHONY: deb
+deb:
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/relayguard
+	git ls-files -z | xargs -0 cp --parents -t $(BUILD)/deb/relayguard
+	cd $(BUILD)/deb/relayguard && dpkg-buildpackage -us -uc -b -j2 >../build.log 2>&1 || \
+		{ tail -n 30 ../build.log; exit 1; }
+	lintian --fail-on error $(BUILD)/deb/relayguard_*.deb
+	@ls $(BUILD)/deb/*.deb
 
 clean:
 	rm -rf build build-* 
