@@ -13,7 +13,8 @@ libsqlite3-dev libnftnl-dev libmnl-dev libnetfilter-queue-dev libcap-dev
 libseccomp-dev libnids-dev tshark tcpdump python3-scapy iproute2 nftables
 iptables postfix swaks nmap sqlite3 valgrind libclang-rt-14-dev
 iputils-ping sasl2-bin libsasl2-modules time procps m4
-libio-socket-inet6-perl jq logrotate libsystemd-dev"
+libio-socket-inet6-perl jq logrotate libsystemd-dev
+dpkg-dev debhelper lintian"
 # m4 (sendmail's cf) serves the three MTAs scripts/mta-roots.sh unpacks
 # (not installs) for the lab; it installs their shared libraries itself,
 # from their packages' Depends.  Postfix is the installed one.  swaks
