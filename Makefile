@@ -193,4 +193,4 @@ deb:
 clean:
 	rm -rf build build-* 
 
--include $(shell find $(BUILD) build-fuzz -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) build-fuzz -path '$(BUILD)/deb' -prune -o -name '*.d' -type f -print 2>/dev/null)

@@ -41,7 +41,8 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: relayguardd [-f] [-v] [-c FILE]\n");
+	fprintf(stderr, "usage: relayguardd [-f] [-v] [-c FILE]\n"
+	    "       relayguardd -t [-c FILE]\n");
 	exit(2);
 }
 
@@ -549,14 +550,18 @@ main(int argc, char **argv)
 	struct rgd d;
 	char err[1024];
 	int ch, evfd, verbose = 0;
+	bool test = false;
 
 	memset(&d, 0, sizeof(d));
 	d.conf_path = CONFIG_DEFAULT_PATH;
 	d.sigfd = d.timerfd = d.ctlfd = d.blockfd = -1;
 	pthread_mutex_init(&d.qlock, NULL);
 	pthread_mutex_init(&d.evlock, NULL);
-	while ((ch = getopt(argc, argv, "c:fvh")) != -1) {
+	while ((ch = getopt(argc, argv, "c:fvht")) != -1) {
 		switch (ch) {
+		case 't':
+			test = true;
+			break;
 		case 'c':
 			d.conf_path = optarg;
 			d.conf_given = true;
@@ -573,6 +578,20 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage();
+	/* -t: the configuration as the daemon would take it, and nothing
+	 * else (no root, no files created, no netlink). */
+	if (test) {
+		if (!conffile_load(d.conf_path, d.conf_given, &d.conf, err,
+		    sizeof(err)) ||
+		    !config_check_daemon(&d.conf, err, sizeof(err))) {
+			fprintf(stderr, "relayguardd: %s\n", err);
+			config_free(&d.conf);
+			return 1;
+		}
+		printf("relayguardd: configuration %s OK\n", d.conf_path);
+		config_free(&d.conf);
+		return 0;
+	}
 
 	log_init("relayguardd", d.foreground);
 	/* Under systemd (or wherever journald listens) the journal's own
