@@ -34,7 +34,7 @@ blocks_to_store(const struct nft_block *b, struct store_block *sb)
 }
 
 /* block-for doubled per earlier offence, capped at block-for-max. */
-static uint64_t
+uint64_t
 blocks_duration(const struct config *c, int offences)
 {
 	uint64_t d = c->block_for / RG_USEC_PER_SEC;
@@ -225,14 +225,15 @@ blocks_add(struct rgd *d, const char *prefix, uint64_t dur_secs,
 	if (blocks_never_block_refuses(d, &nb, err, errlen))
 		return -1;
 	blocks_to_store(&nb, &sb);
-	if (store_offences(d->store, sb.addr, sb.prefix, &prev, err,
-	    errlen) < 0)
+	if (store_offences(d->store, sb.addr, sb.prefix,
+	    offences_since(&d->conf, now), &prev, err, errlen) < 0)
 		return -1;
 	if (strcmp(src, "auto") == 0) {
-		/* The store remembers earlier offences across restarts. */
+		/* The store's history decides, not the worker's count: it
+		 * outlives restarts and unblock, and leaves out offences
+		 * older than offence-memory one by one. */
 		sb.offences = prev + 1;
-		if (dur_secs < blocks_duration(&d->conf, sb.offences))
-			dur_secs = blocks_duration(&d->conf, sb.offences);
+		dur_secs = blocks_duration(&d->conf, sb.offences);
 		sb.source = STORE_AUTO;
 	} else {
 		sb.offences = prev;
@@ -248,6 +249,14 @@ blocks_add(struct rgd *d, const char *prefix, uint64_t dur_secs,
 	 * the daemon) with its timeout, so nothing is lost that matters. */
 	if (blocks_install(d, &nb, dur_secs, err, errlen) < 0)
 		return -1;
+	if (sb.source == STORE_AUTO) {
+		if (store_offence_add(d->store, sb.addr, sb.prefix, now, err,
+		    errlen) < 0)
+			return -1;
+		log_info("blocked %s for %llus (offence %d within "
+		    "offence-memory)", prefix, (unsigned long long)dur_secs,
+		    sb.offences);
+	}
 	return store_block_put(d->store, &sb, err, errlen);
 }
 

@@ -264,6 +264,30 @@ control_status(struct rgd *d)
 	return o;
 }
 
+/* The block covering addr, if any, and the offence history it counts. */
+static json_t *
+control_why(struct rgd *d, const char *addr)
+{
+	char err[512], herr[512];
+	json_t *r;
+	int n;
+
+	if ((r = blocks_why_json(d, addr, err, sizeof(err))) == NULL &&
+	    (r = json_pack("{s:b}", "ok", 1)) == NULL)
+		return control_error("out of memory");
+	if ((n = offences_history_json(d, addr, r, herr, sizeof(herr))) < 0) {
+		json_decref(r);
+		return control_error(herr);
+	}
+	if (json_object_get(r, "block") == NULL && n == 0) {
+		json_decref(r);
+		snprintf(herr, sizeof(herr), "%.400s and has no offence "
+		    "history", err);
+		return control_error(herr);
+	}
+	return r;
+}
+
 static json_t *
 control_dispatch(struct rgd *d, json_t *req)
 {
@@ -289,7 +313,7 @@ control_dispatch(struct rgd *d, json_t *req)
 		    d->events.path);
 	}
 	if (strcmp(cmd, "block") != 0 && strcmp(cmd, "unblock") != 0 &&
-	    strcmp(cmd, "why") != 0)
+	    strcmp(cmd, "why") != 0 && strcmp(cmd, "forget") != 0)
 		return control_error2("unknown command ", cmd);
 	if (json_unpack(req, "{s:s}", "addr", &addr) < 0)
 		return control_error2("this command needs \"addr\": ", cmd);
@@ -307,11 +331,14 @@ control_dispatch(struct rgd *d, json_t *req)
 			return control_error(err);
 		return json_pack("{s:b}", "ok", 1);
 	}
-	if (strcmp(cmd, "why") == 0) {
-		if ((r = blocks_why_json(d, addr, err, sizeof(err))) == NULL)
+	if (strcmp(cmd, "forget") == 0) {
+		if ((r = offences_forget_json(d, addr, err, sizeof(err))) ==
+		    NULL)
 			return control_error(err);
 		return r;
 	}
+	if (strcmp(cmd, "why") == 0)
+		return control_why(d, addr);
 	return control_error2("unknown command ", cmd);
 }
 

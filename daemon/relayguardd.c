@@ -143,12 +143,8 @@ rgd_blocks_requested(struct rgd *d)
 			    sizeof(err)) < 0) {
 				d->block_errors++;
 				log_warnx("block %s: %s", addr, err);
-			} else {
-				d->blocks_added++;
-				log_info("blocked %s for %llus", addr,
-				    (unsigned long long)(dur[i] /
-				    RG_USEC_PER_SEC));
-			}
+			} else
+				d->blocks_added++;	/* blocks_add logs */
 		}
 	} while (n > 0);
 }
@@ -490,6 +486,7 @@ rgd_tick(struct rgd *d)
 	for (i = 0; i < d->nworkers; i++)
 		worker_tick(d->workers[i]);
 	blocks_expire(d);
+	offences_prune(d, time(NULL));
 	rgd_stats(d, &ws);
 	if (ws.enobufs != last_enobufs) {
 		log_warnx("kernel dropped %llu queue messages (ENOBUFS, %llu "
@@ -615,6 +612,10 @@ main(int argc, char **argv)
 	rgd_mkdir_for(d.conf.state_db);
 	if ((d.store = store_open(d.conf.state_db, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
+	if (store_migrated_from(d.store) != 0)
+		log_info("%s: upgraded from schema version %d to %d, blocks and "
+		    "offence history kept", d.conf.state_db,
+		    store_migrated_from(d.store), STORE_SCHEMA_VERSION);
 	if ((d.nft = nft_open(err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	if ((d.reset = reset_open(err, sizeof(err))) == NULL)
@@ -643,6 +644,7 @@ main(int argc, char **argv)
 	if (blocks_restore(&d, err, sizeof(err)) < 0)
 		log_warnx("restoring blocks: %s", err);
 	blocks_lift_never_block(&d);
+	offences_prune(&d, time(NULL));
 	/* Capabilities are per thread: the workers start after the drop and
 	 * inherit the reduced set; the seccomp filter then covers them all. */
 	rgd_drop_privileges();

@@ -67,12 +67,18 @@ struct rgd {
 
 /* blocks.c */
 /* Put addr/prefix into the store and the kernel set for dur seconds.  src
- * is "auto" or "manual".  Returns 0, or -1 with a message in err (also
- * when the prefix overlaps never-block). */
+ * is "auto" or "manual".  An "auto" block is an offence: it is recorded in
+ * the offence history and lasts block-for doubled per offence of the key
+ * within offence-memory (dur_secs, the worker's estimate, is not used).
+ * Returns 0, or -1 with a message in err (also when the prefix overlaps
+ * never-block). */
 int blocks_add(struct rgd *d, const char *prefix, uint64_t dur_secs,
     const char *reason, const char *src, const char *evidence, char *err,
     size_t errlen);
+/* Lift a block (store and kernel); the offence history stays. */
 int blocks_del(struct rgd *d, const char *prefix, char *err, size_t errlen);
+/* Seconds of an automatic block that is the key's offences-th offence. */
+uint64_t blocks_duration(const struct config *c, int offences);
 /* An operator's block: refused inside relay-networks unless force, and
  * always when it overlaps never-block. */
 int blocks_manual(struct rgd *d, const char *prefix, uint64_t dur_secs,
@@ -92,6 +98,21 @@ void blocks_sync(struct rgd *d);
 void blocks_lift_never_block(struct rgd *d);
 /* Remove expired blocks from the store (the kernel expires its own). */
 void blocks_expire(struct rgd *d);
+
+/* offences.c */
+/* The oldest time an offence still counts at `now` (0: all count). */
+int64_t offences_since(const struct config *c, int64_t now);
+/* Delete offences older than offence-memory from the store (logged). */
+void offences_prune(struct rgd *d, int64_t now);
+/* forget: clear the history of every key inside addr (an address or
+ * prefix) and the workers' counts; {"ok":true,"message":...} or NULL. */
+struct json_t *offences_forget_json(struct rgd *d, const char *addr,
+    char *err, size_t errlen);
+/* Add the offence history of keys inside addr to reply ("offences":
+ * [{"addr","at","counted"}], "offences_counted", "offence_memory",
+ * "next_block_for"); how many offences, or -1 and err. */
+int offences_history_json(struct rgd *d, const char *addr,
+    struct json_t *reply, char *err, size_t errlen);
 
 /* control.c */
 int control_open(struct rgd *d, char *err, size_t errlen);

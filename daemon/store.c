@@ -35,9 +35,11 @@ enum store_stmt {
 	ST_GET,
 	ST_DEL,
 	ST_ACTIVE,
-	ST_HISTORY,
 	ST_EXPIRE,
 	ST_OFFENCES,
+	ST_OFFENCE_ADD,
+	ST_OFFENCE_LIST,
+	ST_FORGET,
 	ST_PRUNE,
 	ST_COUNT
 };
@@ -53,22 +55,32 @@ static const char *const store_sql[ST_COUNT] = {
 	[ST_ACTIVE] = "SELECT addr, prefix, family, reason, created, expires, "
 	    "offences, source, evidence FROM blocks "
 	    "WHERE expires = 0 OR expires > ?1 ORDER BY created, addr, prefix",
-	[ST_HISTORY] = "INSERT INTO offenders (addr, prefix, offences, last) "
-	    "SELECT addr, prefix, offences, expires FROM blocks "
-	    "WHERE expires <> 0 AND expires <= ?1 "
-	    "ON CONFLICT (addr, prefix) DO UPDATE SET "
-	    "offences = max(offences, excluded.offences), last = excluded.last",
 	[ST_EXPIRE] = "DELETE FROM blocks WHERE expires <> 0 AND expires <= ?1",
-	[ST_OFFENCES] = "SELECT max(o) FROM ("
-	    "SELECT offences AS o FROM blocks WHERE addr = ?1 AND prefix = ?2 "
-	    "UNION ALL "
-	    "SELECT offences FROM offenders WHERE addr = ?1 AND prefix = ?2)",
-	[ST_PRUNE] = "DELETE FROM offenders WHERE last < ?1",
+	[ST_OFFENCES] = "SELECT count(*) FROM offences "
+	    "WHERE addr = ?1 AND prefix = ?2 AND at >= ?3",
+	[ST_OFFENCE_ADD] = "INSERT INTO offences (addr, prefix, at) "
+	    "VALUES (?1, ?2, ?3)",
+	/* rg_inside() is store_inside_fn(), registered at open. */
+	[ST_OFFENCE_LIST] = "SELECT addr, prefix, at FROM offences "
+	    "WHERE rg_inside(addr, prefix, ?1, ?2) ORDER BY at, addr, prefix",
+	[ST_FORGET] = "DELETE FROM offences WHERE rg_inside(addr, prefix, ?1, ?2)",
+	[ST_PRUNE] = "DELETE FROM offences WHERE at < ?1",
 };
+
+/* One row per offence (an automatic block), with its time: a block
+ * doubles for each offence younger than offence-memory, so the time of
+ * every one matters, not only a count. */
+#define STORE_OFFENCES_TABLE \
+	"CREATE TABLE offences (" \
+	"  addr TEXT NOT NULL," \
+	"  prefix INTEGER NOT NULL," \
+	"  at INTEGER NOT NULL);"	/* unix seconds */ \
+	"CREATE INDEX offences_key ON offences (addr, prefix, at);" \
+	"CREATE INDEX offences_at ON offences (at);"
 
 static const char store_schema[] =
 	"CREATE TABLE schema_version (version INTEGER NOT NULL);"
-	"INSERT INTO schema_version VALUES (1);"
+	"INSERT INTO schema_version VALUES (2);"
 	"CREATE TABLE blocks ("
 	"  addr TEXT NOT NULL,"
 	"  prefix INTEGER NOT NULL CHECK (prefix BETWEEN 0 AND 128),"
@@ -81,18 +93,43 @@ static const char store_schema[] =
 	"  evidence TEXT NOT NULL DEFAULT '',"
 	"  PRIMARY KEY (addr, prefix));"
 	"CREATE INDEX blocks_expires ON blocks (expires);"
-	/* Offence counts outlive expired blocks, so repeats block longer. */
-	"CREATE TABLE offenders ("
-	"  addr TEXT NOT NULL,"
-	"  prefix INTEGER NOT NULL,"
-	"  offences INTEGER NOT NULL,"
-	"  last INTEGER NOT NULL,"
-	"  PRIMARY KEY (addr, prefix));";
+	STORE_OFFENCES_TABLE;
+
+/*
+ * Version 1 kept one row per offender in `offenders` (a count and the
+ * expiry of its last block), and an active block's count in the block.
+ * Each count becomes that many rows of `offences` (at most
+ * STORE_MIGRATE_MAX: more would not lengthen any block): the history's at
+ * its `last`, the rest of an active block's count at the block's creation.
+ * The times of older offences were never kept; these are the latest ones
+ * known, so a migrated offender is remembered a little longer, not less.
+ */
+#define STORE_MIGRATE_MAX "64"
+static const char store_migrate_1[] =
+	STORE_OFFENCES_TABLE
+	"WITH RECURSIVE seq(addr, prefix, n, at) AS ("
+	"  SELECT addr, prefix, min(offences, " STORE_MIGRATE_MAX "), last "
+	"  FROM offenders WHERE offences > 0"
+	"  UNION ALL SELECT addr, prefix, n - 1, at FROM seq WHERE n > 1) "
+	"INSERT INTO offences (addr, prefix, at) "
+	"SELECT addr, prefix, at FROM seq;"
+	"WITH RECURSIVE seq(addr, prefix, n, at) AS ("
+	"  SELECT b.addr, b.prefix, min(b.offences - coalesce(o.offences, 0), "
+	"  " STORE_MIGRATE_MAX "), b.created "
+	"  FROM blocks b LEFT JOIN offenders o "
+	"  ON o.addr = b.addr AND o.prefix = b.prefix "
+	"  WHERE b.offences > coalesce(o.offences, 0)"
+	"  UNION ALL SELECT addr, prefix, n - 1, at FROM seq WHERE n > 1) "
+	"INSERT INTO offences (addr, prefix, at) "
+	"SELECT addr, prefix, at FROM seq;"
+	"DROP TABLE offenders;"
+	"UPDATE schema_version SET version = 2;";
 
 struct store {
 	sqlite3		*db;
 	sqlite3_stmt	*st[ST_COUNT];
 	char		*path;
+	int		 migrated_from;	/* schema version upgraded at open */
 };
 
 static void	 store_err(char *, size_t, const char *, ...)
@@ -121,10 +158,8 @@ store_source_name(enum store_source s)
  * length and that no host bits are set.
  */
 static int
-store_canon(const char *addr, int prefix, char out[INET6_ADDRSTRLEN],
-    int *family)
+store_parse(const char *addr, int prefix, uint8_t a[16], int *family)
 {
-	uint8_t a[16];
 	int af, width, i;
 
 	if (memchr(addr, '\0', INET6_ADDRSTRLEN) == NULL)
@@ -142,10 +177,50 @@ store_canon(const char *addr, int prefix, char out[INET6_ADDRSTRLEN],
 	for (i = prefix; i < width; i++)
 		if (a[i / 8] & (0x80 >> (i % 8)))
 			return -1;
-	if (inet_ntop(af, a, out, INET6_ADDRSTRLEN) == NULL)
-		return -1;
 	*family = af;
 	return 0;
+}
+
+static int
+store_canon(const char *addr, int prefix, char out[INET6_ADDRSTRLEN],
+    int *family)
+{
+	uint8_t a[16];
+
+	if (store_parse(addr, prefix, a, family) == -1 ||
+	    inet_ntop(*family, a, out, INET6_ADDRSTRLEN) == NULL)
+		return -1;
+	return 0;
+}
+
+/*
+ * SQL rg_inside(addr, prefix, net, netprefix): 1 if the key addr/prefix
+ * lies inside net/netprefix (same family, at least as long, the same
+ * leading bits), else 0.  `forget` and `why` take a prefix and act on
+ * every offender inside it.
+ */
+static void
+store_inside_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const unsigned char *t1, *t2;
+	uint8_t a[16], n[16];
+	int p1, p2, f1, f2, full, rest, in = 0;
+
+	(void)argc;
+	t1 = sqlite3_value_text(argv[0]);
+	t2 = sqlite3_value_text(argv[2]);
+	p1 = sqlite3_value_int(argv[1]);
+	p2 = sqlite3_value_int(argv[3]);
+	if (t1 != NULL && t2 != NULL &&
+	    store_parse((const char *)t1, p1, a, &f1) == 0 &&
+	    store_parse((const char *)t2, p2, n, &f2) == 0 &&
+	    f1 == f2 && p1 >= p2) {
+		full = p2 / 8;
+		rest = p2 % 8;
+		in = memcmp(a, n, (size_t)full) == 0 && (rest == 0 ||
+		    ((a[full] ^ n[full]) & (uint8_t)(0xff << (8 - rest))) == 0);
+	}
+	sqlite3_result_int(ctx, in);
 }
 
 /* The connection's last error message (callers read it before a rollback). */
@@ -221,7 +296,7 @@ store_pragma(struct store *s, const char *sql, char *out, size_t outlen)
  * database that is not ours — before anything writes to it.
  */
 static int
-store_check(struct store *s, int *fresh, char *err, size_t errlen)
+store_check(struct store *s, int *fresh, int *old, char *err, size_t errlen)
 {
 	char res[256];
 	int version, rc;
@@ -262,12 +337,13 @@ store_check(struct store *s, int *fresh, char *err, size_t errlen)
 		return -1;
 	}
 	version = atoi(res);
-	if (version != STORE_SCHEMA_VERSION) {
+	if (version < 1 || version > STORE_SCHEMA_VERSION) {
 		store_err(err, errlen, "%s: schema version %d, this relayguard "
-		    "knows %d; refusing to start", s->path, version,
-		    STORE_SCHEMA_VERSION);
+		    "knows 1 to %d; refusing to start (the file was left as it "
+		    "is)", s->path, version, STORE_SCHEMA_VERSION);
 		return -1;
 	}
+	*old = version;
 	return 0;
 }
 
@@ -314,7 +390,7 @@ store_open(const char *path, char *err, size_t errlen)
 {
 	struct store *s;
 	char res[32];
-	int fresh = 0, i, rc;
+	int fresh = 0, version = STORE_SCHEMA_VERSION, i, rc;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
 	    (s->path = strdup(path)) == NULL) {
@@ -336,7 +412,7 @@ store_open(const char *path, char *err, size_t errlen)
 	sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
 	if (store_exec(s, "PRAGMA trusted_schema = OFF;"
 	    "PRAGMA cell_size_check = ON", err, errlen, "pragmas") == -1 ||
-	    store_check(s, &fresh, err, errlen) == -1)
+	    store_check(s, &fresh, &version, err, errlen) == -1)
 		goto fail;
 	if ((rc = store_pragma(s, "PRAGMA journal_mode = WAL", res,
 	    sizeof(res))) == -1 || strcmp(res, "wal") != 0) {
@@ -356,6 +432,25 @@ store_open(const char *path, char *err, size_t errlen)
 		}
 		if (store_commit(s, err, errlen, "create schema") == -1)
 			goto fail;
+	} else if (version == 1) {
+		/* In place, in one transaction: a failure leaves version 1
+		 * with every block and count as it was. */
+		if (store_begin(s, err, errlen, "upgrade schema 1 to 2") == -1 ||
+		    store_exec(s, store_migrate_1, err, errlen,
+		    "upgrade schema 1 to 2") == -1) {
+			store_rollback(s);
+			goto fail;
+		}
+		if (store_commit(s, err, errlen, "upgrade schema 1 to 2") == -1)
+			goto fail;
+		s->migrated_from = 1;
+	}
+	if (sqlite3_create_function_v2(s->db, "rg_inside", 4, SQLITE_UTF8 |
+	    SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, NULL, store_inside_fn,
+	    NULL, NULL, NULL) != SQLITE_OK) {
+		store_err(err, errlen, "%s: rg_inside: %s", path,
+		    store_dberr(s));
+		goto fail;
 	}
 	for (i = 0; i < ST_COUNT; i++) {
 		if (sqlite3_prepare_v3(s->db, store_sql[i], -1,
@@ -369,6 +464,12 @@ store_open(const char *path, char *err, size_t errlen)
 fail:
 	store_close(s);
 	return NULL;
+}
+
+int
+store_migrated_from(const struct store *s)
+{
+	return s->migrated_from;
 }
 
 void
@@ -496,6 +597,35 @@ store_block_put(struct store *s, const struct store_block *b, char *err,
 	return store_commit(s, err, errlen, "store_block_put");
 }
 
+/* Run a one-statement write in its own transaction; rows changed or -1.
+ * The statement's parameters are bound by the caller. */
+static long
+store_write(struct store *s, sqlite3_stmt *st, const char *op, char *err,
+    size_t errlen)
+{
+	long n;
+
+	if (store_begin(s, err, errlen, op) == -1) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		return -1;
+	}
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		store_err(err, errlen, "%s: %s: %s", s->path, op,
+		    store_dberr(s));
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		store_rollback(s);
+		return -1;
+	}
+	n = (long)sqlite3_changes(s->db);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (store_commit(s, err, errlen, op) == -1)
+		return -1;
+	return n;
+}
+
 /* Bind the canonical (addr, prefix) to ?1, ?2 of st. */
 static int
 store_bind_key(sqlite3_stmt *st, const char *addr, int prefix,
@@ -551,24 +681,12 @@ store_block_del(struct store *s, const char *addr, int prefix, char *err,
     size_t errlen)
 {
 	sqlite3_stmt *st = s->st[ST_DEL];
-	int rc, n;
+	long n;
 
 	if (store_bind_key(st, addr, prefix, "store_block_del", err, errlen)
 	    == -1)
 		return -1;
-	if (store_begin(s, err, errlen, "store_block_del") == -1)
-		return -1;
-	rc = sqlite3_step(st);
-	n = sqlite3_changes(s->db);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_DONE) {
-		store_err(err, errlen, "%s: store_block_del: %s", s->path,
-		    store_dberr(s));
-		store_rollback(s);
-		return -1;
-	}
-	if (store_commit(s, err, errlen, "store_block_del") == -1)
+	if ((n = store_write(s, st, "store_block_del", err, errlen)) < 0)
 		return -1;
 	return n > 0;
 }
@@ -614,35 +732,16 @@ store_blocks_active(struct store *s, int64_t now, store_block_cb cb,
 long
 store_expire(struct store *s, int64_t now, char *err, size_t errlen)
 {
-	sqlite3_stmt *hist = s->st[ST_HISTORY], *del = s->st[ST_EXPIRE];
-	long n;
+	sqlite3_stmt *st = s->st[ST_EXPIRE];
 
-	if (store_begin(s, err, errlen, "store_expire") == -1)
-		return -1;
-	sqlite3_reset(hist);
-	sqlite3_bind_int64(hist, 1, now);
-	sqlite3_reset(del);
-	sqlite3_bind_int64(del, 1, now);
-	if (sqlite3_step(hist) != SQLITE_DONE ||
-	    sqlite3_step(del) != SQLITE_DONE) {
-		store_err(err, errlen, "%s: store_expire: %s", s->path,
-		    store_dberr(s));
-		sqlite3_reset(hist);
-		sqlite3_reset(del);
-		store_rollback(s);
-		return -1;
-	}
-	n = (long)sqlite3_changes(s->db);
-	sqlite3_reset(hist);
-	sqlite3_reset(del);
-	if (store_commit(s, err, errlen, "store_expire") == -1)
-		return -1;
-	return n;
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, now);
+	return store_write(s, st, "store_expire", err, errlen);
 }
 
 int
-store_offences(struct store *s, const char *addr, int prefix, int *offences,
-    char *err, size_t errlen)
+store_offences(struct store *s, const char *addr, int prefix, int64_t since,
+    int *offences, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = s->st[ST_OFFENCES];
 	int64_t v;
@@ -651,6 +750,7 @@ store_offences(struct store *s, const char *addr, int prefix, int *offences,
 	if (store_bind_key(st, addr, prefix, "store_offences", err, errlen)
 	    == -1)
 		return -1;
+	sqlite3_bind_int64(st, 3, since);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
 		store_err(err, errlen, "%s: store_offences: %s", s->path,
@@ -666,27 +766,83 @@ store_offences(struct store *s, const char *addr, int prefix, int *offences,
 	return 0;
 }
 
+int
+store_offence_add(struct store *s, const char *addr, int prefix, int64_t at,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st = s->st[ST_OFFENCE_ADD];
+
+	if (at < 0) {
+		store_err(err, errlen, "store_offence_add: negative time");
+		errno = EINVAL;
+		return -1;
+	}
+	if (store_bind_key(st, addr, prefix, "store_offence_add", err, errlen)
+	    == -1)
+		return -1;
+	sqlite3_bind_int64(st, 3, at);
+	return store_write(s, st, "store_offence_add", err, errlen) < 0 ?
+	    -1 : 0;
+}
+
+int
+store_offences_list(struct store *s, const char *addr, int prefix,
+    store_offence_cb cb, void *arg, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = s->st[ST_OFFENCE_LIST];
+	struct store_offence o;
+	uint8_t bytes[16];
+	int64_t p;
+	int rc, ret = 0, af;
+
+	if (store_bind_key(st, addr, prefix, "store_offences_list", err,
+	    errlen) == -1)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&o, 0, sizeof(o));
+		p = sqlite3_column_int64(st, 1);
+		if (store_col_text(st, 0, o.addr, sizeof(o.addr)) == -1 ||
+		    p < 0 || p > 128 || store_parse(o.addr, (int)p, bytes,
+		    &af) == -1) {
+			store_err(err, errlen, "%s: offence of %.64s: "
+			    "malformed row", s->path, o.addr);
+			ret = -1;
+			break;
+		}
+		o.prefix = (int)p;
+		o.at = sqlite3_column_int64(st, 2);
+		if ((ret = cb(&o, arg)) != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE) {
+		store_err(err, errlen, "%s: store_offences_list: %s", s->path,
+		    store_dberr(s));
+		ret = -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return ret;
+}
+
+long
+store_offences_forget(struct store *s, const char *addr, int prefix,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st = s->st[ST_FORGET];
+
+	if (store_bind_key(st, addr, prefix, "store_offences_forget", err,
+	    errlen) == -1)
+		return -1;
+	return store_write(s, st, "store_offences_forget", err, errlen);
+}
+
 long
 store_history_prune(struct store *s, int64_t before, char *err,
     size_t errlen)
 {
 	sqlite3_stmt *st = s->st[ST_PRUNE];
-	long n;
 
-	if (store_begin(s, err, errlen, "store_history_prune") == -1)
-		return -1;
 	sqlite3_reset(st);
 	sqlite3_bind_int64(st, 1, before);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		store_err(err, errlen, "%s: store_history_prune: %s", s->path,
-		    store_dberr(s));
-		sqlite3_reset(st);
-		store_rollback(s);
-		return -1;
-	}
-	n = (long)sqlite3_changes(s->db);
-	sqlite3_reset(st);
-	if (store_commit(s, err, errlen, "store_history_prune") == -1)
-		return -1;
-	return n;
+	return store_write(s, st, "store_history_prune", err, errlen);
 }

@@ -1,5 +1,6 @@
 /*
- * store.h — relayguard's persistent state: blocks, in SQLite.
+ * store.h — relayguard's persistent state: blocks and the offence history,
+ * in SQLite.
  *
  * One file (state-db, default /var/lib/relayguard/state.db), mode 0600,
  * in WAL mode with synchronous=FULL: every write is one transaction that
@@ -10,7 +11,8 @@
  *
  * A file that is not a relayguard database, is damaged, or cannot be read
  * is an error naming the file; it is never recreated or repaired, so what
- * it holds is not lost.  Times are unix seconds supplied by the caller.
+ * it holds is not lost.  A database of an older schema is upgraded in place
+ * at open, in one transaction, keeping its blocks and history.  Times are unix seconds supplied by the caller.
  * Errors: -1 (or NULL) and a message in err naming the operation.
  */
 #ifndef RG_STORE_H
@@ -20,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION	1
+#define STORE_SCHEMA_VERSION	2
 #define STORE_REASON_MAX	255	/* bytes, without the NUL */
 #define STORE_EVIDENCE_MAX	8191	/* bytes: the dialogue lines */
 
@@ -37,7 +39,7 @@ struct store_block {
 	int		 family;		/* AF_INET/AF_INET6 (set by put) */
 	int64_t		 created;		/* unix seconds */
 	int64_t		 expires;		/* unix seconds; 0: never */
-	int		 offences;		/* relay attempts/blocks so far */
+	int		 offences;		/* offences counted when made */
 	enum store_source source;
 	char		 reason[STORE_REASON_MAX + 1];
 	char		 evidence[STORE_EVIDENCE_MAX + 1];
@@ -50,6 +52,8 @@ struct store_block {
 struct store	*store_open(const char *path, char *err, size_t errlen);
 /* Close; NULL is accepted. */
 void		 store_close(struct store *);
+/* The schema version store_open() upgraded from, or 0 if none. */
+int		 store_migrated_from(const struct store *);
 
 /*
  * Insert or replace the block keyed by (addr, prefix).  addr is parsed and
@@ -76,21 +80,40 @@ typedef int	 (*store_block_cb)(const struct store_block *, void *arg);
 int		 store_blocks_active(struct store *, int64_t now,
 		    store_block_cb cb, void *arg, char *err, size_t errlen);
 
-/*
- * Remove blocks that expired at or before `now`; their offence counts
- * move to the offender history (so the next block can be longer).
- * Returns how many were removed, or -1.
- */
+/* Remove blocks that expired at or before `now`; count or -1. */
 long		 store_expire(struct store *, int64_t now, char *err,
 		    size_t errlen);
 
 /*
- * Offences recorded for (addr, prefix): the active block's count or, if
- * it has expired, the history's.  0 if never seen; -1 on error.
+ * The offence history: one row per offence (an automatic block) of a key
+ * (addr, prefix), with its time.  It outlives blocks (expiry and unblock
+ * leave it), so a repeat offender's next block is longer; it is cleared by
+ * store_offences_forget() and by pruning what is older than offence-memory.
  */
+struct store_offence {
+	char		 addr[INET6_ADDRSTRLEN];
+	int		 prefix;
+	int64_t		 at;			/* unix seconds */
+};
+
+/* Record one offence of (addr, prefix) at `at`.  0 or -1. */
+int		 store_offence_add(struct store *, const char *addr, int prefix,
+		    int64_t at, char *err, size_t errlen);
+/* How many offences of exactly (addr, prefix) happened at or after
+ * `since` (0: all of them).  0 and *offences set, or -1. */
 int		 store_offences(struct store *, const char *addr, int prefix,
-		    int *offences, char *err, size_t errlen);
-/* Forget offender history last seen before `before`; count or -1. */
+		    int64_t since, int *offences, char *err, size_t errlen);
+/* Call cb for every offence of a key inside addr/prefix (the key itself,
+ * or longer prefixes within it), oldest first; a non-zero return from cb
+ * stops the walk and is returned. */
+typedef int	 (*store_offence_cb)(const struct store_offence *, void *arg);
+int		 store_offences_list(struct store *, const char *addr,
+		    int prefix, store_offence_cb cb, void *arg, char *err,
+		    size_t errlen);
+/* Delete every offence of a key inside addr/prefix; count or -1. */
+long		 store_offences_forget(struct store *, const char *addr,
+		    int prefix, char *err, size_t errlen);
+/* Delete offences that happened before `before`; count or -1. */
 long		 store_history_prune(struct store *, int64_t before, char *err,
 		    size_t errlen);
 

@@ -294,6 +294,7 @@ config_defaults(struct config *c)
 	c->attempt_window = 10 * 60 * RG_USEC_PER_SEC;
 	c->block_for = 3600 * RG_USEC_PER_SEC;
 	c->block_for_max = 7 * 86400 * RG_USEC_PER_SEC;
+	c->offence_memory = 30 * 86400 * RG_USEC_PER_SEC;
 	c->hook = CONFIG_HOOK_FORWARD;
 	c->queue_first = c->queue_last = 0;
 	c->starttls = CONFIG_STARTTLS_ALLOW;
@@ -490,6 +491,25 @@ config_key_block_for_max(struct config_ctx *x, const struct config_tok *v,
 	return true;
 }
 
+/* "forever" keeps every offence; 0 is refused, since it could as well be
+ * read as "remember nothing". */
+static bool
+config_key_offence_memory(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	(void)n;
+	if (config_tok_is(v, "forever")) {
+		x->c->offence_memory = 0;
+		return true;
+	}
+	if (!config_duration_value(x, v, &x->c->offence_memory))
+		return false;
+	if (x->c->offence_memory < RG_USEC_PER_SEC)
+		return config_tok_error(x, "offence-memory must be at least 1s "
+		    "('forever' never forgets)", v);
+	return true;
+}
+
 static bool
 config_key_hook(struct config_ctx *x, const struct config_tok *v, size_t n)
 {
@@ -679,6 +699,7 @@ static const struct config_key config_keys[] = {
 	{ "attempt-window",	config_key_attempt_window,	false },
 	{ "block-for",		config_key_block_for,		false },
 	{ "block-for-max",	config_key_block_for_max,	false },
+	{ "offence-memory",	config_key_offence_memory,	false },
 	{ "hook",		config_key_hook,		false },
 	{ "queue",		config_key_queue,		false },
 	{ "starttls",		config_key_starttls,		false },
@@ -966,6 +987,8 @@ config_format(const struct config *c, char *buf, size_t len)
 	    config_duration_str(c->block_for, d, sizeof(d)));
 	config_out(&w, "block-for-max %s\n",
 	    config_duration_str(c->block_for_max, d, sizeof(d)));
+	config_out(&w, "offence-memory %s\n", c->offence_memory == 0 ?
+	    "forever" : config_duration_str(c->offence_memory, d, sizeof(d)));
 	config_out(&w, "hook %s\n",
 	    (unsigned)c->hook < 2 ? hooks[c->hook] : "forward");
 	if (c->queue_first == c->queue_last)

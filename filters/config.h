@@ -41,6 +41,7 @@ struct config {
 	rg_time_t attempt_window;		/* usec; default 10m */
 	rg_time_t block_for;			/* usec; default 1h */
 	rg_time_t block_for_max;		/* usec; default 7d */
+	rg_time_t offence_memory;		/* usec; default 30d; 0: forever */
 	enum config_hook hook;			/* default: forward */
 	uint16_t queue_first, queue_last;	/* default: 0-0 */
 	enum config_starttls starttls;		/* default: allow */

@@ -99,6 +99,7 @@ engine_policy_params(const struct config *c, struct policy_params *pp)
 	pp->attempt_window = c->attempt_window;
 	pp->block_for = c->block_for;
 	pp->block_for_max = c->block_for_max;
+	pp->offence_memory = c->offence_memory;
 	pp->max_clients = ENGINE_MAX_CLIENTS;
 }
 
@@ -159,6 +160,12 @@ engine_reload(struct engine *e, const struct config *conf)
 	engine_set_ports(e, conf);
 	engine_policy_params(conf, &pp);
 	policy_set_params(e->policy, &pp);
+}
+
+uint32_t
+engine_forget(struct engine *e, const struct cidr *net)
+{
+	return policy_forget(e->policy, net);
 }
 
 /* A slot for a new event; when the queue is full the event is lost and

@@ -108,6 +108,9 @@ bool engine_set_seed(struct engine *e, uint64_t seed);
 void engine_set_borrow(struct engine *e, bool borrow);
 /* Switch to a new configuration; flows and offender history are kept. */
 void engine_reload(struct engine *e, const struct config *conf);
+/* Forget the relay attempts and offences counted for every client inside
+ * net (`relayguard forget`); how many clients had any. */
+uint32_t engine_forget(struct engine *e, const struct cidr *net);
 
 /* engine_packet() indev: the interface the packet came in on (NFQUEUE's
  * NFQA_IFINDEX_INDEV; 0 for locally generated packets), or unknown. */

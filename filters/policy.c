@@ -34,6 +34,7 @@ struct policy_client {
 	uint8_t used;			/* live slots */
 	uint32_t count;			/* attempts in live slots */
 	uint32_t offences;
+	uint32_t last_offence;		/* seconds: keeps this 128 bytes */
 	uint32_t hnext;			/* hash chain, or free list */
 	uint32_t prev, next;		/* LRU: prev is more recent */
 };
@@ -368,6 +369,7 @@ policy_offence(struct policy *p, const struct rg_addr *client, rg_time_t now,
 	struct policy_client *e;
 	struct rg_addr key;
 	rg_time_t window = p->params.attempt_window;
+	uint32_t secs;
 	unsigned last;
 	bool nb;
 
@@ -401,11 +403,24 @@ policy_offence(struct policy *p, const struct rg_addr *client, rg_time_t now,
 	if (e->count < p->params.block_after)
 		return false;
 
+	/* One timestamp, not one per offence: a client that went
+	 * offence-memory without a block starts again from its first.  The
+	 * daemon's state database keeps every offence's time and decides the
+	 * block it applies; this count is replay's and the event's. */
+	secs = now / RG_USEC_PER_SEC > UINT32_MAX ? UINT32_MAX :
+	    (uint32_t)(now / RG_USEC_PER_SEC);
+	if (p->params.offence_memory != 0 && e->offences > 0 &&
+	    secs > e->last_offence && (rg_time_t)(secs - e->last_offence) *
+	    RG_USEC_PER_SEC > p->params.offence_memory)
+		e->offences = 0;
 	/* A never-block client earns no offence: it was not blocked, and
 	 * should it leave never-block its first block is a first one. */
 	nb = policy_never_block(p, client);
-	if (!nb && e->offences < UINT32_MAX)
-		e->offences++;
+	if (!nb) {
+		if (e->offences < UINT32_MAX)
+			e->offences++;
+		e->last_offence = secs;
+	}
 	if (b != NULL) {
 		b->attempts = e->count;
 		b->offences = e->offences;
@@ -416,6 +431,27 @@ policy_offence(struct policy *p, const struct rg_addr *client, rg_time_t now,
 	e->used = e->first = 0;
 	e->count = 0;
 	return true;
+}
+
+uint32_t
+policy_forget(struct policy *p, const struct cidr *net)
+{
+	struct policy_client *e;
+	uint32_t i, n = 0;
+
+	/* O(clients): an operator's command, not a packet's. */
+	for (i = p->head; i != POLICY_NONE; i = p->c[i].next) {
+		e = &p->c[i];
+		if (!cidr_contains(net, &e->addr) ||
+		    (e->count == 0 && e->offences == 0))
+			continue;
+		e->used = e->first = 0;
+		e->count = 0;
+		e->offences = 0;
+		e->last_offence = 0;
+		n++;
+	}
+	return n;
 }
 
 bool

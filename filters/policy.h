@@ -31,6 +31,7 @@ struct policy_params {
 	rg_time_t attempt_window;	/* usec */
 	rg_time_t block_for;		/* usec, first offence */
 	rg_time_t block_for_max;	/* usec */
+	rg_time_t offence_memory;	/* usec; 0: offences never forgotten */
 	uint32_t max_clients;		/* tracker capacity */
 };
 
@@ -47,7 +48,9 @@ enum policy_verdict policy_judge(const struct policy *p,
 
 struct policy_block {
 	uint32_t attempts;	/* attempts inside the window */
-	uint32_t offences;	/* how many times this client was blocked */
+	uint32_t offences;	/* blocks of this client, this one included,
+				 * since it last went offence-memory without
+				 * one */
 	rg_time_t duration;	/* block-for doubled per earlier offence */
 	bool never_block;	/* client in never-block: not to be applied */
 };
@@ -60,6 +63,11 @@ struct policy_block {
  * duration 0: the block is not to be applied. */
 bool policy_offence(struct policy *p, const struct rg_addr *client,
     rg_time_t now, struct policy_block *b);
+
+/* Forget the attempts and offences of every client inside net (the
+ * operator's `forget`): their next attempts count from zero.  Returns how
+ * many tracked clients were forgotten. */
+uint32_t policy_forget(struct policy *p, const struct cidr *net);
 
 /* Is the client inside relay-networks (may relay, never judged)? */
 bool policy_trusted(const struct policy *p, const struct rg_addr *client);

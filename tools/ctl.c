@@ -1,6 +1,6 @@
 /*
  * ctl.c — the daemon-control subcommands of `relayguard`: status, blocks,
- * block, unblock, why, reopen.  Each sends one JSON request line to the control
+ * block, unblock, forget, why, reopen.  Each sends one JSON request line to the control
  * socket named by the configuration and prints the reply.
  */
 #include <errno.h>
@@ -314,23 +314,87 @@ cmd_block(int argc, char **argv, const char *config_path, bool config_given)
 	return 0;
 }
 
-int
-cmd_unblock(int argc, char **argv, const char *config_path, bool config_given)
+/* `unblock ADDR` and `forget ADDR`: one address or prefix; prints the
+ * daemon's message, if any. */
+static int
+ctl_addr_cmd(int argc, char **argv, const char *config_path,
+    bool config_given)
 {
 	json_t *reply;
+	const char *msg;
 
 	if (argc != 2) {
-		fprintf(stderr, "usage: relayguard unblock ADDR|PREFIX\n");
+		fprintf(stderr, "usage: relayguard %s ADDR|PREFIX\n", argv[0]);
 		return 2;
 	}
 	if (!ctl_valid_prefix(argv[1]))
 		return 2;
 	reply = ctl_ok(config_path, config_given, json_pack("{s:s,s:s}",
-	    "cmd", "unblock", "addr", argv[1]));
+	    "cmd", argv[0], "addr", argv[1]));
 	if (reply == NULL)
 		return 1;
+	if ((msg = json_string_value(json_object_get(reply, "message"))) !=
+	    NULL)
+		printf("%s\n", msg);
 	json_decref(reply);
 	return 0;
+}
+
+int
+cmd_unblock(int argc, char **argv, const char *config_path, bool config_given)
+{
+	return ctl_addr_cmd(argc, argv, config_path, config_given);
+}
+
+int
+cmd_forget(int argc, char **argv, const char *config_path, bool config_given)
+{
+	return ctl_addr_cmd(argc, argv, config_path, config_given);
+}
+
+/* The offence history of a why reply, oldest first, with local times. */
+static void
+ctl_print_offences(json_t *reply)
+{
+	json_t *arr = json_object_get(reply, "offences"), *o;
+	json_int_t mem, counted, next, at;
+	const char *addr;
+	char when[64], mbuf[32], nbuf[32];
+	struct tm tm;
+	time_t t;
+	int counts;
+	size_t i;
+
+	mem = json_integer_value(json_object_get(reply, "offence_memory"));
+	counted = json_integer_value(json_object_get(reply,
+	    "offences_counted"));
+	if (mem > 0)
+		ctl_left(mem, mbuf, sizeof(mbuf));
+	else
+		snprintf(mbuf, sizeof(mbuf), "forever");
+	printf("offences   %lld within offence-memory (%s)", (long long)counted,
+	    mbuf);
+	if (json_is_integer(json_object_get(reply, "next_block_for"))) {
+		next = json_integer_value(json_object_get(reply,
+		    "next_block_for"));
+		ctl_left(next, nbuf, sizeof(nbuf));
+		printf("; the next automatic block lasts %s", nbuf);
+	}
+	printf("\n");
+	json_array_foreach(arr, i, o) {
+		addr = "";
+		at = 0;
+		counts = 0;
+		(void)json_unpack(o, "{s?s,s?I,s?b}", "addr", &addr, "at", &at,
+		    "counted", &counts);
+		t = (time_t)at;
+		if (localtime_r(&t, &tm) == NULL ||
+		    strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z",
+		    &tm) == 0)
+			snprintf(when, sizeof(when), "%lld", (long long)at);
+		printf("  %s  %s%s\n", when, addr,
+		    counts ? "" : "  (older than offence-memory: not counted)");
+	}
 }
 
 int
@@ -352,9 +416,10 @@ cmd_why(int argc, char **argv, const char *config_path, bool config_given)
 	if (reply == NULL)
 		return 1;
 	b = json_object_get(reply, "block");
-	if (js)
-		ctl_print_json(b);
-	else if (b != NULL) {
+	if (js) {
+		json_object_del(reply, "ok");
+		ctl_print_json(reply);
+	} else if (b != NULL) {
 		json_object_foreach(b, k, v) {
 			if (strcmp(k, "evidence") == 0)
 				continue;
@@ -367,7 +432,10 @@ cmd_why(int argc, char **argv, const char *config_path, bool config_given)
 		ev = json_string_value(json_object_get(b, "evidence"));
 		if (ev != NULL && ev[0] != '\0')
 			printf("evidence:\n%s", ev);
-	}
+	} else
+		printf("%s is not blocked\n", argv[1]);
+	if (!js)
+		ctl_print_offences(reply);
 	json_decref(reply);
 	return 0;
 }

@@ -33,6 +33,8 @@ int cmd_block(int argc, char **argv, const char *config_path,
     bool config_given);
 int cmd_unblock(int argc, char **argv, const char *config_path,
     bool config_given);
+int cmd_forget(int argc, char **argv, const char *config_path,
+    bool config_given);
 int cmd_reopen(int argc, char **argv, const char *config_path,
     bool config_given);
 int cmd_why(int argc, char **argv, const char *config_path,

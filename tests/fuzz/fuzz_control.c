@@ -17,8 +17,8 @@
  *      come out of the socket as one line of JSON, an object with "ok".
  *
  * The daemon around it is minimal: one worker whose statistics come from
- * a stand-in rgd_stats(), and stand-ins for the blocks_* functions (the
- * real ones need the nftables set and the SQLite store).  The stand-ins check
+ * a stand-in rgd_stats(), and stand-ins for the blocks_* and offences_*
+ * functions (the real ones need the nftables set and the SQLite store).  The stand-ins check
  * their arguments as the real ones do, with a prefix parser from filters/
  * standing in for nft_block_parse(), and fail with the real ones' error
  * messages, which quote the client's text.
@@ -144,6 +144,42 @@ blocks_why_json(struct rgd *d, const char *addr, char *err, size_t errlen)
 	}
 	return json_pack("{s:b,s:{s:s,s:s}}", "ok", 1, "block", "prefix",
 	    addr, "evidence", "RCPT TO:<x@evil.test>");
+}
+
+/* offences.c: forget and the history, checked as offences_key() does;
+ * IPv6 has no history here. */
+json_t *
+offences_forget_json(struct rgd *d, const char *addr, char *err,
+    size_t errlen)
+{
+	struct cidr c;
+
+	(void)d;
+	if (!fuzz_prefix(addr, &c)) {
+		snprintf(err, errlen, "'%s' is not an address or prefix", addr);
+		return NULL;
+	}
+	return json_pack("{s:b,s:s,s:I,s:I}", "ok", 1, "message",
+	    "forgot 0 offences", "offences", (json_int_t)0, "clients",
+	    (json_int_t)0);
+}
+
+int
+offences_history_json(struct rgd *d, const char *addr, json_t *reply,
+    char *err, size_t errlen)
+{
+	struct cidr c;
+
+	(void)d;
+	if (!fuzz_prefix(addr, &c)) {
+		snprintf(err, errlen, "'%s' is not an address or prefix", addr);
+		return -1;
+	}
+	if (c.net.family == 6)
+		return 0;
+	json_object_set_new(reply, "offences", json_pack("[{s:s,s:I,s:b}]",
+	    "addr", addr, "at", (json_int_t)1700000000, "counted", 1));
+	return 1;
 }
 
 /* --- the harness --- */

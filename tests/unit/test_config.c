@@ -588,6 +588,30 @@ test_block_for_max(void)
 	config_free(&c);
 }
 
+/* offence-memory: a duration of at least 1s or "forever" (0); 30d unset. */
+static void
+test_offence_memory(void)
+{
+	struct config c;
+
+	EXPECT_OK("", &c);
+	ASSERT_INT_EQ(c.offence_memory, 30 * 86400 * RG_USEC_PER_SEC);
+	config_free(&c);
+	EXPECT_OK("offence-memory 3s\n", &c);
+	ASSERT_INT_EQ(c.offence_memory, 3 * RG_USEC_PER_SEC);
+	config_free(&c);
+	EXPECT_OK("offence-memory forever\n", &c);
+	ASSERT_INT_EQ(c.offence_memory, 0);
+	config_free(&c);
+	EXPECT_ERR("mode monitor\noffence-memory 0\n",
+	    "t.conf:2: offence-memory must be at least 1s ('forever' never "
+	    "forgets) '0'");
+	EXPECT_ERR("offence-memory never\n",
+	    "t.conf:1: invalid duration 'never'");
+	EXPECT_ERR("offence-memory 1d 2d\n", "t.conf:1: unexpected extra "
+	    "value '2d'");
+}
+
 static void
 test_long_lines(void)
 {
@@ -729,6 +753,7 @@ same_config(const struct config *a, const struct config *b)
 	ASSERT_INT_EQ(a->attempt_window, b->attempt_window);
 	ASSERT_INT_EQ(a->block_for, b->block_for);
 	ASSERT_INT_EQ(a->block_for_max, b->block_for_max);
+	ASSERT_INT_EQ(a->offence_memory, b->offence_memory);
 	ASSERT_INT_EQ(a->hook, b->hook);
 	ASSERT_INT_EQ(a->queue_first, b->queue_first);
 	ASSERT_INT_EQ(a->queue_last, b->queue_last);
@@ -793,6 +818,7 @@ test_format(void)
 	    "attempt-window 10m\n"
 	    "block-for 1h\n"
 	    "block-for-max 7d\n"
+	    "offence-memory 30d\n"
 	    "hook forward\n"
 	    "queue 0\n"
 	    "starttls allow\n"
@@ -822,6 +848,8 @@ test_format(void)
 	round_trip("flow-memory 3G\nqueue 9\nstarttls strip\n"
 	    "attempt-window 3661\nblock-for 7d\nblock-for-max 7d\n");
 	round_trip("flow-memory 1025K\n");
+	round_trip("offence-memory forever\n");
+	round_trip("offence-memory 90m\n");
 	round_trip("never-block 198.51.100.0/28 2001:db8:5::7\n"
 	    "block-scope all\n");
 }
@@ -1077,6 +1105,7 @@ main(void)
 	TEST_RUN(test_sizes);
 	TEST_RUN(test_duration_str);
 	TEST_RUN(test_block_for_max);
+	TEST_RUN(test_offence_memory);
 	TEST_RUN(test_long_lines);
 	TEST_RUN(test_nul);
 	TEST_RUN(test_err_buffer);

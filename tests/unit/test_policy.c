@@ -299,6 +299,67 @@ test_never_block(void)
 	cidr_set_free(&nb);
 }
 
+/* offence-memory: a client without a block for longer starts again at its
+ * first offence; 0 remembers forever. */
+static void
+test_offence_memory(void)
+{
+	struct policy_params pp = params(1, 100);
+	struct policy *p;
+	struct policy_block b;
+
+	pp.offence_memory = 30 * DAY;
+	p = policy_new(&pp);
+	TEST_CHECK(attempt(p, "203.0.113.9", T0, &b));
+	ASSERT_INT_EQ(b.offences, 1);
+	TEST_CHECK(attempt(p, "203.0.113.9", T0 + 30 * DAY, &b));
+	ASSERT_INT_EQ(b.offences, 2);	/* exactly 30d later: remembered */
+	ASSERT_INT_EQ(b.duration, 2 * HOUR);
+	TEST_CHECK(attempt(p, "203.0.113.9", T0 + 60 * DAY + SEC, &b));
+	ASSERT_INT_EQ(b.offences, 1);	/* 30d and 1s: forgotten */
+	ASSERT_INT_EQ(b.duration, HOUR);
+	policy_free(p);
+
+	pp.offence_memory = 0;
+	p = policy_new(&pp);
+	TEST_CHECK(attempt(p, "203.0.113.9", T0, &b));
+	TEST_CHECK(attempt(p, "203.0.113.9", T0 + 365 * DAY, &b));
+	ASSERT_INT_EQ(b.offences, 2);
+	policy_free(p);
+}
+
+/* forget: attempts and offences of clients inside the prefix, only. */
+static void
+test_forget(void)
+{
+	struct policy *p = mk(3, 100);
+	struct policy_block b;
+	struct cidr net;
+	const char *why;
+
+	TEST_CHECK(!attempt(p, "203.0.113.9", T0, &b));
+	TEST_CHECK(!attempt(p, "203.0.113.9", T0, &b));
+	TEST_CHECK(attempt(p, "203.0.113.9", T0, &b));
+	TEST_CHECK(!attempt(p, "203.0.113.9", T0, &b));
+	TEST_CHECK(!attempt(p, "203.0.113.9", T0, &b));	/* 2 attempts */
+	TEST_CHECK(!attempt(p, "198.51.100.9", T0, &b));
+	TEST_CHECK(!attempt(p, "198.51.100.9", T0, &b));
+	TEST_CHECK(cidr_parse("203.0.113.0/24", 14, &net, &why));
+	ASSERT_INT_EQ(policy_forget(p, &net), 1);
+	ASSERT_INT_EQ(policy_forget(p, &net), 0);
+	/* Counts from zero: two more attempts are not a block, the third
+	 * is the first offence again. */
+	TEST_CHECK(!attempt(p, "203.0.113.9", T0, &b));
+	TEST_CHECK(!attempt(p, "203.0.113.9", T0, &b));
+	TEST_CHECK(attempt(p, "203.0.113.9", T0, &b));
+	ASSERT_INT_EQ(b.offences, 1);
+	ASSERT_INT_EQ(b.duration, HOUR);
+	/* The client outside kept its two attempts. */
+	TEST_CHECK(attempt(p, "198.51.100.9", T0, &b));
+	check_lru(p);
+	policy_free(p);
+}
+
 static void
 test_window(void)
 {
@@ -610,6 +671,8 @@ main(void)
 	TEST_RUN(test_block_on_third);
 	TEST_RUN(test_never_block);
 	TEST_RUN(test_window);
+	TEST_RUN(test_offence_memory);
+	TEST_RUN(test_forget);
 	TEST_RUN(test_doubling);
 	TEST_RUN(test_lru);
 	TEST_RUN(test_time_backwards);

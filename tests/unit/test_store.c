@@ -1,6 +1,7 @@
 /*
- * test_store.c — daemon/store.c: put/get/del, active and expiry, offender
- * history, reopen, SIGKILL in the middle of writes, refusal of damaged or
+ * test_store.c — daemon/store.c: put/get/del, active and expiry, the
+ * offence history (decay by time, forget, prune), the upgrade of a version 1
+ * database, reopen, SIGKILL in the middle of writes, refusal of damaged or
  * foreign files (left untouched).  Needs -lsqlite3.
  */
 #include <sys/stat.h>
@@ -222,33 +223,16 @@ test_active_expire(void)
 	ASSERT_INT_EQ(store_block_get(s, "192.0.2.1", 32, &got, err,
 	    sizeof(err)), 0);
 	ASSERT_INT_EQ(store_expire(s, 150, err, sizeof(err)), 0);
-	/* The expired offender's count is remembered. */
-	ASSERT_INT_EQ(store_offences(s, "192.0.2.1", 32, &off, err,
-	    sizeof(err)), 0);
-	ASSERT_INT_EQ(off, 3);
-	ASSERT_INT_EQ(store_offences(s, "192.0.2.2", 32, &off, err,
-	    sizeof(err)), 0);
-	ASSERT_INT_EQ(off, 1);
-	ASSERT_INT_EQ(store_offences(s, "198.51.100.1", 32, &off, err,
+	/* The history is its own: blocks alone record no offence. */
+	ASSERT_INT_EQ(store_offences(s, "192.0.2.1", 32, 0, &off, err,
 	    sizeof(err)), 0);
 	ASSERT_INT_EQ(off, 0);
-	/* Blocked again with a higher count, expired again: max kept. */
-	b = mk("192.0.2.1", 32, 300, 400, 4, STORE_AUTO, "r1 again", "");
-	ASSERT_INT_EQ(store_block_put(s, &b, err, sizeof(err)), 0);
-	ASSERT_INT_EQ(store_expire(s, 1000, err, sizeof(err)), 2);
-	ASSERT_INT_EQ(store_offences(s, "192.0.2.1", 32, &off, err,
-	    sizeof(err)), 0);
-	ASSERT_INT_EQ(off, 4);
+	ASSERT_INT_EQ(store_expire(s, 1000, err, sizeof(err)), 1);
 	memset(&sn, 0, sizeof(sn));
 	ASSERT_INT_EQ(store_blocks_active(s, 1000, seen_cb, &sn, err,
 	    sizeof(err)), 0);
 	ASSERT_INT_EQ(sn.n, 1);
 	ASSERT_STR_EQ(sn.addrs[0], "2001:db8::7/128");
-	/* History: 192.0.2.1 last 400, 192.0.2.2 last 200. */
-	ASSERT_INT_EQ(store_history_prune(s, 300, err, sizeof(err)), 1);
-	ASSERT_INT_EQ(store_offences(s, "192.0.2.2", 32, &off, err,
-	    sizeof(err)), 0);
-	ASSERT_INT_EQ(off, 0);
 	store_close(s);
 
 	/* Reopen: everything still there, in WAL mode. */
@@ -257,12 +241,10 @@ test_active_expire(void)
 		fprintf(stderr, "%s\n", err);
 		return;
 	}
+	ASSERT_INT_EQ(store_migrated_from(s), 0);
 	ASSERT_INT_EQ(store_block_get(s, "2001:db8::7", 128, &got, err,
 	    sizeof(err)), 1);
 	ASSERT_STR_EQ(got.reason, "forever");
-	ASSERT_INT_EQ(store_offences(s, "192.0.2.1", 32, &off, err,
-	    sizeof(err)), 0);
-	ASSERT_INT_EQ(off, 4);
 	{
 		char mode[16], sync[16];
 
@@ -274,6 +256,269 @@ test_active_expire(void)
 		ASSERT_STR_EQ(sync, "2");	/* FULL */
 	}
 	store_close(s);
+}
+
+struct hist {
+	char	 keys[16][INET6_ADDRSTRLEN + 8];
+	int64_t	 at[16];
+	int	 n;
+};
+
+static int
+hist_cb(const struct store_offence *o, void *arg)
+{
+	struct hist *h = arg;
+
+	if (h->n < 16) {
+		snprintf(h->keys[h->n], sizeof(h->keys[0]), "%s/%d", o->addr,
+		    o->prefix);
+		h->at[h->n] = o->at;
+	}
+	h->n++;
+	return 0;
+}
+
+/* How many offences of addr/prefix at or after since. */
+static int
+count_since(struct store *s, const char *addr, int prefix, int64_t since)
+{
+	int off = -1;
+
+	ASSERT_INT_EQ(store_offences(s, addr, prefix, since, &off, err,
+	    sizeof(err)), 0);
+	return off;
+}
+
+/* Rows of the offences table, read with SQL, not through the API. */
+static int
+count_rows(struct store *s)
+{
+	char res[32];
+
+	ASSERT_INT_EQ(store_pragma(s, "SELECT count(*) FROM offences", res,
+	    sizeof(res)), 0);
+	return atoi(res);
+}
+
+/*
+ * The offence history: every offence with its time; counting from a time
+ * leaves older ones out (offence-memory), deleting a block (unblock) or
+ * its expiry leaves the history, forget clears a key or a prefix, pruning
+ * deletes what is older than a time.
+ */
+static void
+test_offences(void)
+{
+	char path[256];
+	struct store *s;
+	struct store_block b;
+	struct hist h;
+
+	path_of(path, sizeof(path), "off.db");
+	if ((s = store_open(path, err, sizeof(err))) == NULL) {
+		TEST_CHECK(s != NULL);
+		return;
+	}
+	/* 203.0.113.10: offences at 100, 200 and 1000. */
+	ASSERT_INT_EQ(store_offence_add(s, "203.0.113.10", 32, 100, err,
+	    sizeof(err)), 0);
+	ASSERT_INT_EQ(store_offence_add(s, "203.0.113.10", 32, 200, err,
+	    sizeof(err)), 0);
+	ASSERT_INT_EQ(store_offence_add(s, "203.0.113.10", 32, 1000, err,
+	    sizeof(err)), 0);
+	ASSERT_INT_EQ(store_offence_add(s, "203.0.113.11", 32, 1000, err,
+	    sizeof(err)), 0);
+	ASSERT_INT_EQ(store_offence_add(s, "2001:DB8::1", 128, 900, err,
+	    sizeof(err)), 0);
+	ASSERT_INT_EQ(store_offence_add(s, "203.0.113.300", 32, 1, err,
+	    sizeof(err)), -1);
+	ASSERT_INT_EQ(store_offence_add(s, "203.0.113.10", 32, -1, err,
+	    sizeof(err)), -1);
+	ASSERT_INT_EQ(count_since(s, "203.0.113.10", 32, 0), 3);
+	/* Only those at or after `since` count: the old ones decayed. */
+	ASSERT_INT_EQ(count_since(s, "203.0.113.10", 32, 150), 2);
+	ASSERT_INT_EQ(count_since(s, "203.0.113.10", 32, 200), 2);
+	ASSERT_INT_EQ(count_since(s, "203.0.113.10", 32, 201), 1);
+	ASSERT_INT_EQ(count_since(s, "203.0.113.10", 32, 1001), 0);
+	/* Another key, another count; v6 found by any spelling. */
+	ASSERT_INT_EQ(count_since(s, "203.0.113.0", 24, 0), 0);
+	ASSERT_INT_EQ(count_since(s, "2001:db8:0::1", 128, 0), 1);
+
+	/* A block that expires or is deleted leaves the history. */
+	b = mk("203.0.113.10", 32, 1000, 1100, 3, STORE_AUTO, "r", "");
+	ASSERT_INT_EQ(store_block_put(s, &b, err, sizeof(err)), 0);
+	ASSERT_INT_EQ(store_block_del(s, "203.0.113.10", 32, err,
+	    sizeof(err)), 1);
+	ASSERT_INT_EQ(count_since(s, "203.0.113.10", 32, 0), 3);
+	ASSERT_INT_EQ(store_block_put(s, &b, err, sizeof(err)), 0);
+	ASSERT_INT_EQ(store_expire(s, 2000, err, sizeof(err)), 1);
+	ASSERT_INT_EQ(count_since(s, "203.0.113.10", 32, 0), 3);
+
+	/* The list: keys inside the prefix asked for, oldest first. */
+	memset(&h, 0, sizeof(h));
+	ASSERT_INT_EQ(store_offences_list(s, "203.0.113.10", 32, hist_cb, &h,
+	    err, sizeof(err)), 0);
+	ASSERT_INT_EQ(h.n, 3);
+	ASSERT_STR_EQ(h.keys[0], "203.0.113.10/32");
+	ASSERT_INT_EQ(h.at[0], 100);
+	ASSERT_INT_EQ(h.at[2], 1000);
+	memset(&h, 0, sizeof(h));
+	ASSERT_INT_EQ(store_offences_list(s, "203.0.113.0", 24, hist_cb, &h,
+	    err, sizeof(err)), 0);
+	ASSERT_INT_EQ(h.n, 4);
+	memset(&h, 0, sizeof(h));
+	ASSERT_INT_EQ(store_offences_list(s, "203.0.113.8", 30, hist_cb, &h,
+	    err, sizeof(err)), 0);
+	ASSERT_INT_EQ(h.n, 4);	/* .10 and .11 */
+	memset(&h, 0, sizeof(h));
+	ASSERT_INT_EQ(store_offences_list(s, "2001:db8::", 32, hist_cb, &h,
+	    err, sizeof(err)), 0);
+	ASSERT_INT_EQ(h.n, 1);
+	ASSERT_STR_EQ(h.keys[0], "2001:db8::1/128");
+	/* ::/0 is not 0.0.0.0/0: families never mix. */
+	memset(&h, 0, sizeof(h));
+	ASSERT_INT_EQ(store_offences_list(s, "::", 0, hist_cb, &h, err,
+	    sizeof(err)), 0);
+	ASSERT_INT_EQ(h.n, 1);
+	ASSERT_INT_EQ(store_offences_list(s, "203.0.113.10", 24, hist_cb, &h,
+	    err, sizeof(err)), -1);	/* host bits */
+
+	/* forget: one key, then a prefix; others stay. */
+	ASSERT_INT_EQ(store_offences_forget(s, "203.0.113.10", 32, err,
+	    sizeof(err)), 3);
+	ASSERT_INT_EQ(count_since(s, "203.0.113.10", 32, 0), 0);
+	ASSERT_INT_EQ(count_since(s, "203.0.113.11", 32, 0), 1);
+	ASSERT_INT_EQ(store_offences_forget(s, "203.0.113.10", 32, err,
+	    sizeof(err)), 0);
+	ASSERT_INT_EQ(store_offence_add(s, "203.0.113.10", 32, 3000, err,
+	    sizeof(err)), 0);
+	ASSERT_INT_EQ(store_offences_forget(s, "203.0.113.0", 24, err,
+	    sizeof(err)), 2);
+	ASSERT_INT_EQ(count_rows(s), 1);	/* 2001:db8::1 */
+
+	/* Prune: strictly older than the time goes. */
+	ASSERT_INT_EQ(store_offence_add(s, "198.51.100.7", 32, 5000, err,
+	    sizeof(err)), 0);
+	ASSERT_INT_EQ(store_offence_add(s, "198.51.100.7", 32, 6000, err,
+	    sizeof(err)), 0);
+	ASSERT_INT_EQ(count_rows(s), 3);
+	ASSERT_INT_EQ(store_history_prune(s, 5000, err, sizeof(err)), 1);
+	ASSERT_INT_EQ(count_rows(s), 2);
+	ASSERT_INT_EQ(count_since(s, "198.51.100.7", 32, 0), 2);
+	ASSERT_INT_EQ(store_history_prune(s, 6001, err, sizeof(err)), 2);
+	ASSERT_INT_EQ(count_rows(s), 0);
+	store_close(s);
+}
+
+static void	expect_refused(const char *, const char *);
+
+/* The schema of relayguard 0.x (version 1), exactly as it created it. */
+static const char old_schema_1[] =
+	"CREATE TABLE schema_version (version INTEGER NOT NULL);"
+	"INSERT INTO schema_version VALUES (1);"
+	"CREATE TABLE blocks ("
+	"  addr TEXT NOT NULL,"
+	"  prefix INTEGER NOT NULL CHECK (prefix BETWEEN 0 AND 128),"
+	"  family INTEGER NOT NULL CHECK (family IN (4, 6)),"
+	"  reason TEXT NOT NULL DEFAULT '',"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  offences INTEGER NOT NULL DEFAULT 1,"
+	"  source TEXT NOT NULL CHECK (source IN ('auto', 'manual')),"
+	"  evidence TEXT NOT NULL DEFAULT '',"
+	"  PRIMARY KEY (addr, prefix));"
+	"CREATE INDEX blocks_expires ON blocks (expires);"
+	"CREATE TABLE offenders ("
+	"  addr TEXT NOT NULL,"
+	"  prefix INTEGER NOT NULL,"
+	"  offences INTEGER NOT NULL,"
+	"  last INTEGER NOT NULL,"
+	"  PRIMARY KEY (addr, prefix));";
+
+/*
+ * A version 1 database is upgraded in place at open: its blocks are all
+ * there, its counts become offences with the latest times known, and the
+ * version is 2 (a second open upgrades nothing).
+ */
+static void
+test_migrate(void)
+{
+	char path[256], res[32];
+	struct store *s;
+	struct store_block got;
+	struct hist h;
+	sqlite3 *db;
+
+	path_of(path, sizeof(path), "v1.db");
+	TEST_CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	TEST_CHECK(sqlite3_exec(db, old_schema_1, NULL, NULL, NULL) ==
+	    SQLITE_OK);
+	/* An active auto block, 3rd offence (2 earlier, last ended at 500);
+	 * a manual block with no history; an expired offender (4 offences,
+	 * last block ended at 700); a WAL-mode file, as v1 left it. */
+	TEST_CHECK(sqlite3_exec(db, "PRAGMA journal_mode = WAL;"
+	    "INSERT INTO blocks VALUES ('203.0.113.10', 32, 4, 'relay "
+	    "attempts', 1000, 99999, 3, 'auto', 'RCPT TO:<x@example.net>');"
+	    "INSERT INTO offenders VALUES ('203.0.113.10', 32, 2, 500);"
+	    "INSERT INTO blocks VALUES ('2001:db8::', 48, 6, 'operator', 1100,"
+	    " 0, 0, 'manual', '');"
+	    "INSERT INTO offenders VALUES ('198.51.100.7', 32, 4, 700);",
+	    NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+
+	if ((s = store_open(path, err, sizeof(err))) == NULL) {
+		TEST_CHECK(s != NULL);
+		fprintf(stderr, "%s\n", err);
+		return;
+	}
+	ASSERT_INT_EQ(store_migrated_from(s), 1);
+	ASSERT_INT_EQ(store_pragma(s, "SELECT version FROM schema_version",
+	    res, sizeof(res)), 0);
+	ASSERT_STR_EQ(res, "2");
+	ASSERT_INT_EQ(store_pragma(s, "SELECT count(*) FROM sqlite_schema "
+	    "WHERE name = 'offenders'", res, sizeof(res)), 0);
+	ASSERT_STR_EQ(res, "0");
+	/* The blocks, every field. */
+	ASSERT_INT_EQ(store_block_get(s, "203.0.113.10", 32, &got, err,
+	    sizeof(err)), 1);
+	ASSERT_INT_EQ(got.created, 1000);
+	ASSERT_INT_EQ(got.expires, 99999);
+	ASSERT_INT_EQ(got.offences, 3);
+	ASSERT_STR_EQ(got.reason, "relay attempts");
+	ASSERT_STR_EQ(got.evidence, "RCPT TO:<x@example.net>");
+	ASSERT_INT_EQ(store_block_get(s, "2001:db8::", 48, &got, err,
+	    sizeof(err)), 1);
+	ASSERT_INT_EQ(got.source, STORE_MANUAL);
+	ASSERT_INT_EQ(got.expires, 0);
+	/* The history: 2 at 500 and the block's own at 1000; 4 at 700. */
+	memset(&h, 0, sizeof(h));
+	ASSERT_INT_EQ(store_offences_list(s, "203.0.113.10", 32, hist_cb, &h,
+	    err, sizeof(err)), 0);
+	ASSERT_INT_EQ(h.n, 3);
+	ASSERT_INT_EQ(h.at[0], 500);
+	ASSERT_INT_EQ(h.at[1], 500);
+	ASSERT_INT_EQ(h.at[2], 1000);
+	ASSERT_INT_EQ(count_since(s, "198.51.100.7", 32, 0), 4);
+	ASSERT_INT_EQ(count_since(s, "198.51.100.7", 32, 701), 0);
+	ASSERT_INT_EQ(count_since(s, "2001:db8::", 48, 0), 0);
+	ASSERT_INT_EQ(count_rows(s), 7);
+	store_close(s);
+
+	/* Reopened: already version 2, nothing changes. */
+	if ((s = store_open(path, err, sizeof(err))) == NULL) {
+		TEST_CHECK(s != NULL);
+		return;
+	}
+	ASSERT_INT_EQ(store_migrated_from(s), 0);
+	ASSERT_INT_EQ(count_rows(s), 7);
+	store_close(s);
+
+	/* A newer schema than this code knows is refused, untouched. */
+	TEST_CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	TEST_CHECK(sqlite3_exec(db, "UPDATE schema_version SET version = 3",
+	    NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	expect_refused(path, "schema version 3, this relayguard knows 1 to 2");
 }
 
 static void
@@ -551,8 +796,10 @@ main(void)
 	}
 	TEST_RUN(test_put_get_del);
 	TEST_RUN(test_active_expire);
+	TEST_RUN(test_offences);
 	TEST_RUN(test_crash);
 	TEST_RUN(test_corrupt);
+	TEST_RUN(test_migrate);
 	ret = TEST_END("store");
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
