@@ -41,8 +41,11 @@ ALL_CFLAGS = -std=gnu11 $(WARN) -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
 	  -D_GNU_SOURCE -MMD -MP -Ifilters -Icommon $(SANFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
-PKGS_TOOL = libpcap jansson
-PKGS_DAEMON = jansson sqlite3 libnftnl libmnl libnetfilter_queue libcap libseccomp libsystemd
+# filters/ links libidn2 (internationalised domains as A-labels), so every
+# program and test built on it does.
+PKGS_FILTERS = libidn2
+PKGS_TOOL = libpcap jansson $(PKGS_FILTERS)
+PKGS_DAEMON = $(PKGS_FILTERS) jansson sqlite3 libnftnl libmnl libnetfilter_queue libcap libseccomp libsystemd
 pc_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
 pc_libs = $(shell pkg-config --libs $(1) 2>/dev/null)
 
@@ -138,7 +141,7 @@ build-fuzz/libfilters.a: $(FILTERS_SRC:%.c=build-fuzz/obj/%.o)
 build-fuzz/%: tests/fuzz/%.c build-fuzz/libfilters.a
 	$(quiet) FUZZLD $@
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -MMD -MP -MF $@.d -MT $@ -fsanitize=fuzzer,address,undefined -o $@ $< \
-		build-fuzz/libfilters.a $(call pc_libs,jansson libpcap)
+		build-fuzz/libfilters.a $(call pc_libs,jansson libpcap $(PKGS_FILTERS))
 fuzz-build: $(FUZZ_BIN)
 fuzz: fuzz-build
 	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BIN)

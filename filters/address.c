@@ -8,11 +8,14 @@
  * is MALFORMED, and MALFORMED is never local, so the parser may be strict
  * wherever strictness only turns "local" into "foreign".
  *
- * Parsing allocates nothing: the path is copied into two stack buffers as
- * large as the longest command line the SMTP parser keeps.
+ * Parsing allocates nothing for ASCII paths: the path is copied into two
+ * stack buffers as large as the longest command line the SMTP parser
+ * keeps.  A domain holding UTF-8 costs one conversion by libidn2.
  */
 #include <stdlib.h>
 #include <string.h>
+
+#include <idn2.h>
 
 #include "address.h"
 
@@ -37,14 +40,20 @@ addr_alnum(int c)
  * Validate a domain name (no literal, no leading dot), lower-case it into
  * out (ADDR_DOMAIN_MAX + 1 bytes, NUL-terminated) and drop one trailing
  * dot.  Letters, digits, '-', '_' and non-ASCII bytes (UTF-8 labels) are
- * allowed.  Returns NULL on success, else a static reason.
+ * allowed; *high says whether a non-ASCII byte was seen (the domain then
+ * needs addr_domain_idna()).  A label holding non-ASCII bytes may be
+ * longer than 63 bytes here: its A-label is what must fit.  Returns NULL
+ * on success, else a static reason.
  */
 static const char *
-addr_domain_norm(const char *d, size_t n, char *out, size_t *outlen)
+addr_domain_norm(const char *d, size_t n, char *out, size_t *outlen,
+    bool *high)
 {
 	size_t i, label = 0;
+	bool lhigh = false;
 	unsigned char c;
 
+	*high = false;
 	if (n > 0 && d[n - 1] == '.')
 		n--;
 	if (n == 0)
@@ -57,8 +66,11 @@ addr_domain_norm(const char *d, size_t n, char *out, size_t *outlen)
 			if (label == 0)
 				return "empty label in domain";
 			label = 0;
+			lhigh = false;
 		} else if (addr_alnum(c) || c == '-' || c == '_' || c >= 0x80) {
-			if (++label > ADDR_LABEL_MAX)
+			if (c >= 0x80)
+				*high = lhigh = true;
+			if (++label > ADDR_LABEL_MAX && !lhigh)
 				return "domain label longer than 63 characters";
 			c = (unsigned char)rg_lower(c);
 		} else
@@ -69,6 +81,77 @@ addr_domain_norm(const char *d, size_t n, char *out, size_t *outlen)
 		return "empty label in domain";
 	out[n] = '\0';
 	*outlen = n;
+	return NULL;
+}
+
+/*
+ * Convert a domain from addr_domain_norm() that holds UTF-8 to lower-case
+ * A-labels, in place (dom holds ADDR_DOMAIN_MAX + 1 bytes).  UTS #46
+ * non-transitional processing with NFC, as Postfix's SMTPUTF8 support
+ * does, so "EXÄMPLE.test", "exämple.test" and "xn--exmple-cua.test" are
+ * one domain.  The result is checked again as an ASCII name: the mapping
+ * can produce characters (a fullwidth solidus becomes '/') or lengths a
+ * domain must not have.  Returns NULL on success, else a static reason;
+ * dom is unchanged then.  libidn2 allocates the result: one malloc and
+ * free per non-ASCII domain.
+ */
+static const char *
+addr_domain_idna(char *dom, size_t *len)
+{
+	char tmp[ADDR_DOMAIN_MAX + 1];
+	const char *why;
+	uint8_t *a = NULL;
+	size_t n;
+	bool high;
+	int r;
+
+	r = idn2_lookup_u8((const uint8_t *)dom, &a,
+	    IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+	if (r != IDN2_OK) {
+		idn2_free(a);
+		return idn2_strerror(r);
+	}
+	why = addr_domain_norm((const char *)a, strlen((const char *)a), tmp,
+	    &n, &high);
+	idn2_free(a);
+	if (why == NULL && high)
+		why = "IDNA result is not ASCII";
+	if (why != NULL)
+		return why;
+	memcpy(dom, tmp, n + 1);
+	*len = n;
+	return NULL;
+}
+
+/*
+ * Every "xn--" label of an ASCII domain must be a valid A-label (one that
+ * decodes to a permitted U-label): in the configuration, one that does
+ * not is a typo that would never match.  Returns NULL or a static reason.
+ */
+static const char *
+addr_domain_alabels_ok(const char *dom, size_t len)
+{
+	char label[ADDR_LABEL_MAX + 1];
+	uint8_t *a;
+	size_t i = 0, j;
+	int r;
+
+	while (i < len) {
+		for (j = i; j < len && dom[j] != '.'; j++)
+			;
+		if (j - i > 4 && j - i <= ADDR_LABEL_MAX &&
+		    memcmp(dom + i, "xn--", 4) == 0) {
+			memcpy(label, dom + i, j - i);
+			label[j - i] = '\0';
+			a = NULL;
+			r = idn2_lookup_u8((const uint8_t *)label, &a,
+			    IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+			idn2_free(a);
+			if (r != IDN2_OK)
+				return idn2_strerror(r);
+		}
+		i = j + 1;
+	}
 	return NULL;
 }
 
@@ -233,7 +316,7 @@ addr_follow(struct addr_path *out, const char *mbox, size_t mlen,
 	const char *m, *colon, *dom;
 	char *p;
 	size_t round, i, at, llen, dlen, blen, rlen, n;
-	bool inq, has_at, islit = false, dlocal, exposed;
+	bool inq, has_at, islit = false, dlocal, exposed, high;
 
 	if (mlen >= sizeof(mb)) {
 		addr_finish(out, ADDR_MALFORMED);
@@ -292,12 +375,21 @@ addr_follow(struct addr_path *out, const char *mbox, size_t mlen,
 				    rg_addr_eq(&out->literal, server);
 			} else {
 				if (addr_domain_norm(dom, dlen, out->domain,
-				    &n) != NULL) {
+				    &n, &high) != NULL) {
 					addr_finish(out, ADDR_MALFORMED);
 					return;
 				}
 				islit = false;
-				dlocal = addr_domain_local(local, out->domain, n);
+				/* UTF-8 that is not valid IDNA is foreign
+				 * (fail-closed): the raw bytes stay in
+				 * domain, which addr_domain_local() never
+				 * takes for local. */
+				if (high && addr_domain_idna(out->domain, &n)
+				    != NULL)
+					dlocal = false;
+				else
+					dlocal = addr_domain_local(local,
+					    out->domain, n);
 			}
 			if (!dlocal) {
 				addr_finish(out, islit ? ADDR_LITERAL :
@@ -436,32 +528,99 @@ addr_is_local(const struct addr_path *p, const struct addr_domains *local,
 	}
 }
 
+/* FNV-1a: short keys, no adversary who can choose the list. */
+static uint32_t
+addr_hash(const char *s, size_t len)
+{
+	uint32_t h = 2166136261U;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 16777619U;
+	}
+	return h;
+}
+
+/* Is exactly s (len bytes, no NUL inside) in the set? */
+static bool
+addr_domains_find(const struct addr_domains *d, const char *s, size_t len)
+{
+	uint32_t mask, i, idx;
+	const char *name;
+
+	if (d->nslots == 0)
+		return false;
+	mask = d->nslots - 1;
+	/* At most half the slots are used, so an empty one ends the
+	 * probe. */
+	for (i = addr_hash(s, len) & mask;; i = (i + 1) & mask) {
+		if ((idx = d->slots[i]) == 0)
+			return false;
+		name = d->names[idx - 1];
+		if (strncmp(name, s, len) == 0 && name[len] == '\0')
+			return true;
+	}
+}
+
+/* Put names[idx] into its slot (the table has room). */
+static void
+addr_domains_slot(struct addr_domains *d, uint32_t idx)
+{
+	uint32_t mask = d->nslots - 1, i;
+	const char *name = d->names[idx];
+
+	for (i = addr_hash(name, strlen(name)) & mask; d->slots[i] != 0;
+	    i = (i + 1) & mask)
+		;
+	d->slots[i] = idx + 1;
+}
+
+/* Grow the table so that one more name keeps it at most half full. */
+static bool
+addr_domains_grow(struct addr_domains *d)
+{
+	uint32_t n, i, *ns;
+
+	if (d->nslots != 0 && (d->count + 1) * 2 <= d->nslots)
+		return true;
+	n = d->nslots == 0 ? 16 : d->nslots * 2;
+	if ((ns = calloc(n, sizeof(*ns))) == NULL)
+		return false;
+	free(d->slots);
+	d->slots = ns;
+	d->nslots = n;
+	for (i = 0; i < d->count; i++)
+		addr_domains_slot(d, i);
+	return true;
+}
+
 /*
- * A linear scan: domain lists are short, and each entry costs one
- * strlen and one memcmp of the suffix.
+ * One probe for the domain itself, then, when the list has ".suffix"
+ * names, one per proper parent (".b.test" and ".test" for a.b.test): the
+ * cost grows with the labels of the domain, not with the list.  A domain
+ * still holding a non-ASCII byte is UTF-8 that did not convert to
+ * A-labels: never local, even under a local suffix (fail-closed).
  */
 bool
 addr_domain_local(const struct addr_domains *local, const char *domain,
     size_t len)
 {
-	uint32_t i;
-	size_t nl;
-	const char *name;
+	size_t i;
 
 	if (local == NULL || len == 0)
 		return false;
-	for (i = 0; i < local->count; i++) {
-		name = local->names[i];
-		nl = strlen(name);
-		if (name[0] == '.') {
-			/* ".example.test" covers x.example.test: the domain
-			 * must be longer and end with the dotted name. */
-			if (len > nl &&
-			    memcmp(domain + len - nl, name, nl) == 0)
-				return true;
-		} else if (len == nl && memcmp(domain, name, nl) == 0)
+	for (i = 0; i < len; i++)
+		if ((unsigned char)domain[i] >= 0x80)
+			return false;
+	if (addr_domains_find(local, domain, len))
+		return true;
+	if (local->nsuffix == 0)
+		return false;
+	for (i = 1; i < len; i++)
+		if (domain[i] == '.' &&
+		    addr_domains_find(local, domain + i, len - i))
 			return true;
-	}
 	return false;
 }
 
@@ -473,7 +632,8 @@ addr_domains_add(struct addr_domains *d, const char *name, size_t len,
 	const char *dummy, *err;
 	char **nv, *s;
 	size_t off = 0, n;
-	uint32_t i, ncap;
+	uint32_t ncap;
+	bool high;
 
 	if (why == NULL)
 		why = &dummy;
@@ -485,17 +645,22 @@ addr_domains_add(struct addr_domains *d, const char *name, size_t len,
 		buf[0] = '.';
 		off = 1;
 	}
-	if ((err = addr_domain_norm(name + off, len - off, buf + off, &n))
-	    != NULL) {
+	if ((err = addr_domain_norm(name + off, len - off, buf + off, &n,
+	    &high)) != NULL) {
+		*why = err;
+		return false;
+	}
+	err = high ? addr_domain_idna(buf + off, &n) :
+	    addr_domain_alabels_ok(buf + off, n);
+	if (err != NULL) {
 		*why = err;
 		return false;
 	}
 	n += off;
-	for (i = 0; i < d->count; i++)
-		if (strcmp(d->names[i], buf) == 0)
-			return true;
+	if (addr_domains_find(d, buf, n))
+		return true;
 	if (d->count >= ADDR_MAX_DOMAINS) {
-		*why = "too many local domains";
+		*why = "too many local domains (at most 1048576)";
 		return false;
 	}
 	/* Capacity is implicit: 8, then the next power of two. */
@@ -509,12 +674,16 @@ addr_domains_add(struct addr_domains *d, const char *name, size_t len,
 		}
 		d->names = nv;
 	}
-	if ((s = malloc(n + 1)) == NULL) {
+	if (!addr_domains_grow(d) || (s = malloc(n + 1)) == NULL) {
 		*why = "out of memory";
 		return false;
 	}
 	memcpy(s, buf, n + 1);
-	d->names[d->count++] = s;
+	d->names[d->count] = s;
+	addr_domains_slot(d, d->count);
+	d->count++;
+	if (s[0] == '.')
+		d->nsuffix++;
 	return true;
 }
 
@@ -528,8 +697,8 @@ addr_domains_free(struct addr_domains *d)
 	for (i = 0; i < d->count; i++)
 		free(d->names[i]);
 	free(d->names);
-	d->names = NULL;
-	d->count = 0;
+	free(d->slots);
+	memset(d, 0, sizeof(*d));
 }
 
 const char *

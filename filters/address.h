@@ -9,6 +9,13 @@
  * on while the current domain is local (or absent): a foreign domain is
  * already where the mail would leave.  Case and one trailing dot in a domain
  * do not matter.  Anything that cannot be shown to end locally is foreign.
+ *
+ * Internationalised domains are compared as lower-case A-labels ("xn--"):
+ * a domain holding a byte >= 0x80 (UTF-8, as SMTPUTF8 clients send it and
+ * as operators write it in the configuration) is converted with libidn2
+ * (UTS #46 non-transitional mapping, NFC), the way Postfix does; ASCII
+ * domains never reach libidn2.  A RCPT domain that cannot be converted is
+ * foreign (fail-closed); in the configuration it is an error.
  */
 #ifndef ADDRESS_H
 #define ADDRESS_H
@@ -16,7 +23,7 @@
 #include "rg.h"
 
 #define ADDR_DOMAIN_MAX 255
-#define ADDR_MAX_DOMAINS 4096	/* entries in a domain list */
+#define ADDR_MAX_DOMAINS (1U << 20)	/* entries in a domain list */
 
 enum addr_kind {
 	ADDR_DOMAIN,		/* ends at .domain (lower case, no dot) */
@@ -44,15 +51,24 @@ struct addr_path {
 	size_t raw_len;
 	enum addr_kind kind;
 	enum addr_trick trick;		/* first trick used, NONE if none */
-	char domain[ADDR_DOMAIN_MAX + 1];	/* NUL-terminated */
+	/* NUL-terminated; an A-label when the path held UTF-8 that
+	 * converts, else the bytes as written (lower-cased ASCII). */
+	char domain[ADDR_DOMAIN_MAX + 1];
 	struct rg_addr literal;			/* ADDR_LITERAL */
 };
 
 /* A set of local domains: "example.test" matches itself only, a leading
- * dot (".example.test") matches every subdomain but not the domain. */
+ * dot (".example.test") matches every subdomain but not the domain.
+ * Names are kept in the order added (for config_format()) and indexed by
+ * an open-addressing hash table, so a lookup costs one probe per label of
+ * the domain however long the list is.  All zero is an empty set. */
 struct addr_domains {
 	uint32_t count;
-	char **names;		/* lower case, no trailing dot; "." prefix kept */
+	char **names;		/* lower-case A-labels, no trailing dot; "."
+				 * prefix kept */
+	uint32_t *slots;	/* index + 1 into names, 0: empty */
+	uint32_t nslots;	/* a power of two above 2 * count, or 0 */
+	uint32_t nsuffix;	/* names with a leading dot */
 };
 
 /*
@@ -73,12 +89,14 @@ bool addr_parse_rcpt(const char *arg, size_t len,
 bool addr_is_local(const struct addr_path *p, const struct addr_domains *local,
     const struct rg_addr *server);
 
-/* Does the (lower-case, dot-stripped) domain match the list? */
+/* Does the (lower-case, dot-stripped, A-label) domain match the list? */
 bool addr_domain_local(const struct addr_domains *local, const char *domain,
     size_t len);
 
 /* Add a domain (as written in the config: case and one trailing dot are
- * normalised).  False with errno-free reason in *why on a bad name. */
+ * normalised, UTF-8 is converted to A-labels and an "xn--" label must
+ * decode).  A duplicate is accepted and kept once.  False with a static
+ * reason in *why on a bad name (or when out of memory). */
 bool addr_domains_add(struct addr_domains *d, const char *name, size_t len,
     const char **why);
 void addr_domains_free(struct addr_domains *d);

@@ -10,7 +10,7 @@ set -eu
 
 PACKAGES="build-essential pkg-config clang libpcap-dev libjansson-dev
 libsqlite3-dev libnftnl-dev libmnl-dev libnetfilter-queue-dev libcap-dev
-libseccomp-dev libnids-dev tshark tcpdump python3-scapy iproute2 nftables
+libseccomp-dev libidn2-dev libnids-dev tshark tcpdump python3-scapy iproute2 nftables
 iptables postfix swaks nmap sqlite3 valgrind libclang-rt-14-dev
 iputils-ping sasl2-bin libsasl2-modules time procps m4
 libio-socket-inet6-perl jq logrotate libsystemd-dev

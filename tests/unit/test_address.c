@@ -60,7 +60,27 @@ static const struct row rows[] = {
 	ROW("TO:<postmaster@evil.test>", D, NONE, "evil.test", "postmaster@evil.test", 0),
 	/* domain syntax */
 	ROW("TO:<u@exa_mple.test>", D, NONE, "exa_mple.test", "u@exa_mple.test", 0),
-	ROW("TO:<u@B\xc3\x9c" "cher.test>", D, NONE, "b\xc3\x9c" "cher.test", "u@B\xc3\x9c" "cher.test", 0),
+	/* Internationalised domains compare as A-labels: the list has
+	 * "ex\xc3\xa4mple.test" and ".ex\xc3\xa4mple.test" (U-labels) and
+	 * "xn--bcher-kva.test" (an A-label), see setup(). */
+	ROW("TO:<u@B\xc3\x9c" "cher.test>", D, NONE, "xn--bcher-kva.test", "u@B\xc3\x9c" "cher.test", 1),
+	ROW("TO:<u@b\xc3\xbc" "cher.test.>", D, NONE, "xn--bcher-kva.test", "u@b\xc3\xbc" "cher.test.", 1),
+	ROW("TO:<u@xn--exmple-cua.test>", D, NONE, "xn--exmple-cua.test", "u@xn--exmple-cua.test", 1),
+	ROW("TO:<u@XN--EXMPLE-CUA.TEST.>", D, NONE, "xn--exmple-cua.test", "u@XN--EXMPLE-CUA.TEST.", 1),
+	ROW("TO:<u@EX\xc3\x84MPLE.test>", D, NONE, "xn--exmple-cua.test", "u@EX\xc3\x84MPLE.test", 1),
+	ROW("TO:<u@a.ex\xc3\xa4mple.test>", D, NONE, "a.xn--exmple-cua.test", "u@a.ex\xc3\xa4mple.test", 1),
+	ROW("TO:<u@xn--exmple-cua.test.evil.test>", D, NONE, "xn--exmple-cua.test.evil.test", "u@xn--exmple-cua.test.evil.test", 0),
+	ROW("TO:<u@\xc3\xa4.evil.test>", D, NONE, "xn--4ca.evil.test", "u@\xc3\xa4.evil.test", 0),
+	ROW("TO:<u%evil.test@ex\xc3\xa4mple.test>", D, PCT, "evil.test", "u%evil.test@ex\xc3\xa4mple.test", 0),
+	ROW("TO:<u%xn--bcher-kva.test@ex\xc3\xa4mple.test>", D, PCT, "xn--bcher-kva.test", "u%xn--bcher-kva.test@ex\xc3\xa4mple.test", 1),
+	/* Fail-closed: UTF-8 that is not valid IDNA is foreign, even under
+	 * a local suffix (the raw bytes stay in domain): invalid UTF-8, a
+	 * disallowed code point, a mapping to '/', an A-label too long. */
+	ROW("TO:<u@ex\xffmple.test>", D, NONE, "ex\xffmple.test", "u@ex\xffmple.test", 0),
+	ROW("TO:<u@\xe2\x98\x83.example.test>", D, NONE, "\xe2\x98\x83.example.test", "u@\xe2\x98\x83.example.test", 0),
+	ROW("TO:<u@a\xef\xbc\x8f" "b.example.test>", D, NONE, "a\xef\xbc\x8f" "b.example.test", "u@a\xef\xbc\x8f" "b.example.test", 0),
+	ROW("TO:<u@ab--\xc3\xa4.example.test>", D, NONE, "ab--\xc3\xa4.example.test", "u@ab--\xc3\xa4.example.test", 0),
+	ROW("TO:<u@xn--zz.example.test>", D, NONE, "xn--zz.example.test", "u@xn--zz.example.test", 1),
 	ROW("TO:<u@ex ample.test>", BAD, NONE, "", "u@ex ample.test", 0),
 	ROW("TO:<u@.example.test>", BAD, NONE, "", "u@.example.test", 0),
 	ROW("TO:<u@example..test>", BAD, NONE, "", "u@example..test", 0),
@@ -198,6 +218,12 @@ setup(void)
 
 	TEST_CHECK(addr_domains_add(&local_domains, "example.test", 12, &why));
 	TEST_CHECK(addr_domains_add(&local_domains, ".example.test", 13, &why));
+	TEST_CHECK(addr_domains_add(&local_domains, "ex\xc3\xa4mple.test", 13,
+	    &why));
+	TEST_CHECK(addr_domains_add(&local_domains, ".ex\xc3\xa4mple.test", 14,
+	    &why));
+	TEST_CHECK(addr_domains_add(&local_domains, "xn--bcher-kva.test", 18,
+	    &why));
 	TEST_CHECK(rg_addr_parse("198.51.100.25", 13, &server4));
 	TEST_CHECK(rg_addr_parse("2001:db8:2::25", 14, &server6));
 }
@@ -418,7 +444,7 @@ test_junk(void)
 static void
 test_domains_add(void)
 {
-	struct addr_domains d = { 0, NULL };
+	struct addr_domains d = { 0 };
 	const char *why;
 	char name[300];
 	int i;
@@ -474,6 +500,39 @@ test_domains_add(void)
 	ASSERT_INT_EQ(d.count, 5);
 	/* why may be NULL */
 	TEST_CHECK(!addr_domains_add(&d, "", 0, NULL));
+
+	/* UTF-8 becomes A-labels (case folded by UTS #46); an "xn--" label
+	 * must decode; invalid IDNA is refused with libidn2's reason. */
+	TEST_CHECK(addr_domains_add(&d, "Ex\xc3\xa4mple.TEST.", 14, &why));
+	TEST_CHECK(addr_domains_add(&d, "EX\xc3\x84MPLE.test", 13, &why));
+	TEST_CHECK(addr_domains_add(&d, "xn--exmple-cua.test", 19, &why));
+	TEST_CHECK(addr_domains_add(&d, ".b\xc3\xbc" "cher.test", 13, &why));
+	ASSERT_INT_EQ(d.count, 7);
+	ASSERT_STR_EQ(d.names[5], "xn--exmple-cua.test");
+	ASSERT_STR_EQ(d.names[6], ".xn--bcher-kva.test");
+	TEST_CHECK(addr_domain_local(&d, "a.xn--bcher-kva.test", 20));
+	TEST_CHECK(!addr_domain_local(&d, "xn--bcher-kva.test", 18));
+	TEST_CHECK(!addr_domains_add(&d, "\xe2\x98\x83.test", 8, &why));
+	ASSERT_STR_EQ(why, "string contains a disallowed character");
+	TEST_CHECK(!addr_domains_add(&d, "ex\xffmple.test", 12, &why));
+	ASSERT_STR_EQ(why, "string encoding error");
+	TEST_CHECK(!addr_domains_add(&d, "xn--zz.test", 11, &why));
+	ASSERT_STR_EQ(why, "string contains invalid punycode data");
+	TEST_CHECK(!addr_domains_add(&d, "a\xef\xbc\x8f" "b.test", 10, &why));
+	ASSERT_STR_EQ(why, "bad character in domain");
+	/* ASCII never goes through libidn2: "ab--c" is a fine ASCII label. */
+	TEST_CHECK(addr_domains_add(&d, "ab--c.test", 10, &why));
+	/* A U-label longer than 63 bytes whose A-label fits is fine; one
+	 * whose A-label does not is not. */
+	for (i = 0; i < 40; i++)
+		memcpy(name + 2 * i, "\xc3\xa4", 2);
+	memcpy(name + 80, ".test", 5);
+	TEST_CHECK(addr_domains_add(&d, name, 85, &why));
+	for (i = 0; i < 60; i++)
+		memcpy(name + 2 * i, "\xc3\xa4", 2);
+	memcpy(name + 120, ".test", 5);
+	TEST_CHECK(!addr_domains_add(&d, name, 125, &why));
+	ASSERT_INT_EQ(d.count, 9);
 	addr_domains_free(&d);
 	ASSERT_INT_EQ(d.count, 0);
 	TEST_CHECK(d.names == NULL);
@@ -483,13 +542,14 @@ test_domains_add(void)
 static void
 test_domains_many(void)
 {
-	struct addr_domains d = { 0, NULL };
+	struct addr_domains d = { 0 };
 	const char *why = NULL;
 	char name[64];
-	int i, n;
+	uint32_t i;
+	int n;
 
 	for (i = 0; i < ADDR_MAX_DOMAINS; i++) {
-		n = snprintf(name, sizeof(name), "d%d.test", i);
+		n = snprintf(name, sizeof(name), "d%u.test", (unsigned)i);
 		if (!addr_domains_add(&d, name, (size_t)n, &why)) {
 			TEST_CHECK(0);
 			break;
@@ -497,11 +557,12 @@ test_domains_many(void)
 	}
 	ASSERT_INT_EQ(d.count, ADDR_MAX_DOMAINS);
 	TEST_CHECK(!addr_domains_add(&d, "one-more.test", 13, &why));
-	ASSERT_STR_EQ(why, "too many local domains");
+	ASSERT_STR_EQ(why, "too many local domains (at most 1048576)");
 	TEST_CHECK(addr_domains_add(&d, "d7.test", 7, &why));	/* dup ok */
-	TEST_CHECK(addr_domain_local(&d, "d4095.test", 10));
+	TEST_CHECK(addr_domain_local(&d, "d1048575.test", 13));
 	TEST_CHECK(addr_domain_local(&d, "d0.test", 7));
-	TEST_CHECK(!addr_domain_local(&d, "d4096.test", 10));
+	TEST_CHECK(!addr_domain_local(&d, "d1048576.test", 13));
+	TEST_CHECK(!addr_domain_local(&d, "x.d0.test", 9));
 	addr_domains_free(&d);
 }
 
