@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conffile.h"
@@ -58,6 +59,57 @@ conffile_read(int fd, char **out, size_t *outlen, size_t max, bool *toobig)
 	return true;
 }
 
+/*
+ * Read the list file f into c (config_parse_list() parses it).  The file
+ * must exist, be regular (a FIFO would block a reload) and hold at most
+ * CONFFILE_LIST_MAX_SIZE bytes.  Errors name the file and the key that
+ * named it.
+ */
+static bool
+conffile_list(const char *conf, struct config *c, struct config_list_file *f,
+    char *err, size_t errlen)
+{
+	struct stat st;
+	const char *problem = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	bool toobig, ok;
+	int fd, saved;
+
+	fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd == -1) {
+		snprintf(err, errlen, "%s: %s (%s-file, %s:%zu)", f->path,
+		    strerror(errno), f->key, conf, f->line);
+		return false;
+	}
+	if (fstat(fd, &st) == -1)
+		problem = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		problem = "not a regular file";
+	if (problem != NULL) {
+		snprintf(err, errlen, "%s: %s (%s-file, %s:%zu)", f->path,
+		    problem, f->key, conf, f->line);
+		close(fd);
+		return false;
+	}
+	ok = conffile_read(fd, &text, &len, CONFFILE_LIST_MAX_SIZE, &toobig);
+	saved = errno;
+	close(fd);
+	if (!ok) {
+		if (toobig)
+			snprintf(err, errlen, "%s: larger than %d bytes "
+			    "(%s-file, %s:%zu)", f->path, CONFFILE_LIST_MAX_SIZE,
+			    f->key, conf, f->line);
+		else
+			snprintf(err, errlen, "%s: %s (%s-file, %s:%zu)", f->path,
+			    strerror(saved), f->key, conf, f->line);
+		return false;
+	}
+	ok = config_parse_list(c, f, text, len, err, errlen);
+	free(text);
+	return ok;
+}
+
 bool
 conffile_load(const char *path, bool path_given, struct config *c,
     char *err, size_t errlen)
@@ -66,6 +118,7 @@ conffile_load(const char *path, bool path_given, struct config *c,
 	size_t len = 0;
 	bool toobig, ok;
 	int fd, saved;
+	uint32_t i;
 
 	config_defaults(c);
 	if (err != NULL && errlen > 0)
@@ -92,6 +145,10 @@ conffile_load(const char *path, bool path_given, struct config *c,
 	}
 	ok = config_parse(path, text, len, c, err, errlen);
 	free(text);
+	/* The files after the whole configuration: its own errors come
+	 * first, and the inline entries are the first of each list. */
+	for (i = 0; ok && i < c->nlist_files; i++)
+		ok = conffile_list(path, c, &c->list_files[i], err, errlen);
 	if (!ok) {
 		config_free(c);
 		config_defaults(c);

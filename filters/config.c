@@ -42,6 +42,7 @@ struct config_ctx {
 	size_t block_for_line, block_for_max_line;
 	char block_for_tok[CONFIG_TOKEN_SHOW * 4 + 4];
 	char block_for_max_tok[CONFIG_TOKEN_SHOW * 4 + 4];
+	const struct config_key *key;	/* of the line being parsed */
 };
 
 /* Called once per value; idx counts the values of the line from 0. */
@@ -53,6 +54,9 @@ struct config_key {
 	config_key_fn fn;
 	bool list;		/* takes one or more values */
 };
+
+static const struct config_key *config_key_find(const char *name,
+    size_t len);
 
 /*
  * Render a token for an error message: printable ASCII as is, anything else
@@ -688,11 +692,45 @@ config_key_event_log(struct config_ctx *x, const struct config_tok *v,
 	return config_path_value(x, v, x->c->event_log, CONFIG_PATH_MAX);
 }
 
+/*
+ * "X-file PATH": X's entries also come from PATH, read by conffile_load().
+ * The handler serves every such key; X is the key's name without "-file"
+ * and must be a list key.
+ */
+static bool
+config_key_list_file(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	struct config_list_file *f;
+	const struct config_key *twin;
+	size_t nl = strlen(x->key->name);
+
+	(void)n;
+	twin = nl > 5 && strcmp(x->key->name + nl - 5, "-file") == 0 ?
+	    config_key_find(x->key->name, nl - 5) : NULL;
+	if (twin == NULL || !twin->list)
+		return config_tok_error(x, "no list for this file key", v);
+	if (x->c->nlist_files >= CONFIG_MAX_LIST_FILES)
+		return config_tok_error(x, "too many list files", v);
+	f = &x->c->list_files[x->c->nlist_files];
+	memset(f, 0, sizeof(*f));
+	if (!config_path_value(x, v, f->path, sizeof(f->path)))
+		return false;
+	f->key = twin->name;
+	f->line = x->line;
+	x->c->nlist_files++;
+	return true;
+}
+
 static const struct config_key config_keys[] = {
 	{ "local-domains",	config_key_local_domains,	true },
+	{ "local-domains-file",	config_key_list_file,		false },
 	{ "relay-networks",	config_key_relay_networks,	true },
+	{ "relay-networks-file", config_key_list_file,		false },
 	{ "never-block",	config_key_never_block,		true },
+	{ "never-block-file",	config_key_list_file,		false },
 	{ "servers",		config_key_servers,		true },
+	{ "servers-file",	config_key_list_file,		false },
 	{ "ports",		config_key_ports,		true },
 	{ "mode",		config_key_mode,		false },
 	{ "block-after",	config_key_block_after,		false },
@@ -714,6 +752,18 @@ static const struct config_key config_keys[] = {
 };
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 _Static_assert(CONFIG_NKEYS <= CONFIG_MAX_KEYS, "raise CONFIG_MAX_KEYS");
+
+static const struct config_key *
+config_key_find(const char *name, size_t len)
+{
+	size_t k;
+
+	for (k = 0; k < CONFIG_NKEYS; k++)
+		if (strlen(config_keys[k].name) == len &&
+		    memcmp(config_keys[k].name, name, len) == 0)
+			return &config_keys[k];
+	return NULL;
+}
 
 static bool
 config_is_blank(char ch)
@@ -741,26 +791,23 @@ config_next_tok(const char *p, size_t len, size_t *i, struct config_tok *t)
 }
 
 /* Parse one line (without its line ending), one value at a time, so
- * nothing is allocated however many values the line holds. */
+ * nothing is allocated however many values the line holds.  arg is the
+ * line where each key was seen (0: not yet). */
 static bool
 config_parse_line(struct config_ctx *x, const char *p, size_t len,
-    size_t *seen)
+    void *arg)
 {
 	const struct config_key *key = NULL;
 	struct config_tok name, v, extra;
-	size_t i = 0, k, n;
+	size_t *seen = arg, i = 0, k, n;
 	char problem[96];
 
 	if (!config_next_tok(p, len, &i, &name))
 		return true;
-	for (k = 0; k < CONFIG_NKEYS; k++) {
-		if (config_tok_is(&name, config_keys[k].name)) {
-			key = &config_keys[k];
-			break;
-		}
-	}
-	if (key == NULL)
+	if ((key = config_key_find(name.p, name.len)) == NULL)
 		return config_tok_error(x, "unknown key", &name);
+	k = (size_t)(key - config_keys);
+	x->key = key;
 	if (seen[k] != 0) {
 		snprintf(problem, sizeof(problem), "key given twice (first on "
 		    "line %zu)", seen[k]);
@@ -785,14 +832,48 @@ config_parse_line(struct config_ctx *x, const char *p, size_t len,
 	return true;
 }
 
+/*
+ * Call fn on each line of text (without its line ending; one CR before LF
+ * is dropped, for files written on Windows), counting lines in x->line.
+ * A line longer than maxline or holding a NUL byte is an error.
+ */
+static bool
+config_lines(struct config_ctx *x, const char *text, size_t len,
+    size_t maxline, bool (*fn)(struct config_ctx *, const char *, size_t,
+    void *), void *arg)
+{
+	char problem[64];
+	size_t off = 0;
+
+	while (off < len) {
+		const char *line = text + off;
+		const char *nl = memchr(line, '\n', len - off);
+		size_t llen = nl ? (size_t)(nl - line) : len - off;
+
+		off += llen + (nl ? 1 : 0);
+		x->line++;
+		if (llen > 0 && line[llen - 1] == '\r')
+			llen--;
+		if (llen > maxline) {
+			snprintf(problem, sizeof(problem), "line longer than %zu "
+			    "bytes", maxline);
+			return config_error(x, x->line, problem, line, llen);
+		}
+		if (memchr(line, '\0', llen) != NULL)
+			return config_error(x, x->line, "NUL byte in line", line,
+			    llen);
+		if (!fn(x, line, llen, arg))
+			return false;
+	}
+	return true;
+}
+
 bool
 config_parse(const char *name, const char *text, size_t len,
     struct config *c, char *err, size_t errlen)
 {
 	struct config_ctx x;
 	size_t seen[CONFIG_NKEYS];
-	size_t off = 0;
-	bool ok = true;
 
 	memset(&x, 0, sizeof(x));
 	memset(seen, 0, sizeof(seen));
@@ -805,32 +886,8 @@ config_parse(const char *name, const char *text, size_t len,
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 
-	while (off < len && ok) {
-		const char *line = text + off;
-		const char *nl = memchr(line, '\n', len - off);
-		size_t llen = nl ? (size_t)(nl - line) : len - off;
-
-		off += llen + (nl ? 1 : 0);
-		x.line++;
-		/* Tolerate files written on Windows: one CR before LF. */
-		if (llen > 0 && line[llen - 1] == '\r')
-			llen--;
-		if (llen > CONFIG_MAX_LINE) {
-			char problem[64];
-
-			snprintf(problem, sizeof(problem), "line longer than %d "
-			    "bytes", CONFIG_MAX_LINE);
-			ok = config_error(&x, x.line, problem, line, llen);
-			break;
-		}
-		if (memchr(line, '\0', llen) != NULL) {
-			ok = config_error(&x, x.line, "NUL byte in line", line,
-			    llen);
-			break;
-		}
-		ok = config_parse_line(&x, line, llen, seen);
-	}
-	if (!ok)
+	if (!config_lines(&x, text, len, CONFIG_MAX_LINE, config_parse_line,
+	    seen))
 		return false;
 
 	if (c->block_for_max < c->block_for) {
@@ -900,6 +957,80 @@ config_check_daemon(const struct config *c, char *err, size_t errlen)
 	return true;
 }
 
+/* The network set of list key key, NULL if it is not a network list.
+ * (A list with an X-file twin needs a line here or in
+ * config_list_count(), and in config_format_entry().) */
+static const struct cidr_set *
+config_list_networks(const struct config *c, const char *key)
+{
+	if (strcmp(key, "relay-networks") == 0)
+		return &c->relay_networks;
+	if (strcmp(key, "never-block") == 0)
+		return &c->never_block;
+	if (strcmp(key, "servers") == 0)
+		return &c->servers;
+	return NULL;
+}
+
+/* The entries of list key key (for the counts config-test shows). */
+static uint32_t
+config_list_count(const struct config *c, const char *key)
+{
+	const struct cidr_set *set = config_list_networks(c, key);
+
+	if (strcmp(key, "local-domains") == 0)
+		return c->local_domains.count;
+	return set != NULL ? set->count : 0;
+}
+
+/* One entry of a list file: the line's only token, if any. */
+static bool
+config_list_line(struct config_ctx *x, const char *p, size_t len, void *arg)
+{
+	struct config_tok v, extra;
+	size_t i = 0, *n = arg;
+
+	if (!config_next_tok(p, len, &i, &v))
+		return true;
+	if (config_next_tok(p, len, &i, &extra))
+		return config_tok_error(x, "unexpected extra value (one entry "
+		    "a line)", &extra);
+	return x->key->fn(x, &v, (*n)++);
+}
+
+bool
+config_parse_list(struct config *c, struct config_list_file *f,
+    const char *text, size_t len, char *err, size_t errlen)
+{
+	struct config_ctx x;
+	size_t n;
+
+	memset(&x, 0, sizeof(x));
+	x.name = f->path;
+	x.c = c;
+	x.err = err;
+	x.errlen = errlen;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	x.key = f->key != NULL ? config_key_find(f->key, strlen(f->key)) :
+	    NULL;
+	if (x.key == NULL || !x.key->list) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s: not the file of a list key",
+			    f->path);
+		return false;
+	}
+	/* The values continue the list: a handler that starts a list
+	 * afresh at index 0 (ports) must not drop the inline ones. */
+	n = f->inline_count = config_list_count(c, f->key);
+	if (!config_lines(&x, text, len, CONFIG_LIST_MAX_LINE,
+	    config_list_line, &n))
+		return false;
+	f->file_count = config_list_count(c, f->key) - f->inline_count;
+	f->loaded = true;
+	return true;
+}
+
 /* snprintf-style appending: o counts what would have been written. */
 struct config_out {
 	char *buf;
@@ -927,21 +1058,57 @@ config_out(struct config_out *w, const char *fmt, ...)
 		w->o += (size_t)r;
 }
 
-/* A network list key, or a comment when the list is empty. */
+/* One entry of a list key, " NAME". */
 static void
-config_out_networks(struct config_out *w, const char *key,
-    const struct cidr_set *set)
+config_format_entry(struct config_out *w, const struct config *c,
+    const char *key, uint32_t i)
 {
+	const struct cidr_set *set = config_list_networks(c, key);
 	char net[RG_ADDRSTRLEN + 8];
-	uint32_t i;
 
-	if (set->count == 0) {
-		config_out(w, "# %s (none)\n", key);
-		return;
-	}
-	config_out(w, "%s", key);
-	for (i = 0; i < set->count; i++)
+	if (strcmp(key, "local-domains") == 0)
+		config_out(w, " %s", c->local_domains.names[i]);
+	else if (set != NULL)
 		config_out(w, " %s", cidr_str(&set->v[i], net, sizeof(net)));
+}
+
+/*
+ * A list key with its inline entries, then its X-file key; the entries a
+ * loaded file added are counted in a comment, not written out (a list of
+ * 20,000 domains would not fit one line).
+ */
+static void
+config_format_list(struct config_out *w, const struct config *c,
+    const char *key)
+{
+	const struct config_list_file *f = NULL;
+	uint32_t i, n;
+
+	for (i = 0; i < c->nlist_files; i++)
+		if (c->list_files[i].key != NULL &&
+		    strcmp(c->list_files[i].key, key) == 0)
+			f = &c->list_files[i];
+	n = config_list_count(c, key);
+	if (f != NULL && f->loaded && f->inline_count <= n)
+		n = f->inline_count;
+	/* An empty list cannot be written as a key (a key needs a value),
+	 * so it becomes a comment: parsing it back gives the same empty
+	 * default. */
+	if (n == 0)
+		config_out(w, "# %s (none%s)\n", key, f != NULL ? " inline" :
+		    "");
+	else {
+		config_out(w, "%s", key);
+		for (i = 0; i < n; i++)
+			config_format_entry(w, c, key, i);
+		config_out(w, "\n");
+	}
+	if (f == NULL)
+		return;
+	config_out(w, "%s-file %.*s", key, CONFIG_PATH_MAX, f->path);
+	if (f->loaded)
+		config_out(w, "	# %" PRIu32 " entries added from the file",
+		    f->file_count);
 	config_out(w, "\n");
 }
 
@@ -958,20 +1125,10 @@ config_format(const struct config *c, char *buf, size_t len)
 
 	if (len > 0)
 		buf[0] = '\0';
-	/* An empty list cannot be written as a key (a key needs a value),
-	 * so it becomes a comment: parsing it back gives the same empty
-	 * default. */
-	if (c->local_domains.count == 0)
-		config_out(&w, "# local-domains (none)\n");
-	else {
-		config_out(&w, "local-domains");
-		for (i = 0; i < c->local_domains.count; i++)
-			config_out(&w, " %s", c->local_domains.names[i]);
-		config_out(&w, "\n");
-	}
-	config_out_networks(&w, "relay-networks", &c->relay_networks);
-	config_out_networks(&w, "never-block", &c->never_block);
-	config_out_networks(&w, "servers", &c->servers);
+	config_format_list(&w, c, "local-domains");
+	config_format_list(&w, c, "relay-networks");
+	config_format_list(&w, c, "never-block");
+	config_format_list(&w, c, "servers");
 	config_out(&w, "ports");
 	for (i = 0; i < c->nports && i < CONFIG_MAX_PORTS; i++)
 		config_out(&w, " %u", (unsigned)c->ports[i]);

@@ -6,6 +6,12 @@
  * a repeated key is an error naming the file, line and token.  Parsing works
  * on a buffer and makes no system calls; conffile_load() in
  * common/conffile.c reads the file (at most CONFFILE_MAX_SIZE bytes).
+ *
+ * A list key X may have a twin "X-file PATH" (one entry in the key table
+ * of config.c): config_parse() only records the path, conffile_load()
+ * reads the file and hands it to config_parse_list(), which adds its
+ * entries to the inline ones.  A list file holds one entry a line; '#'
+ * starts a comment, blank lines and surrounding blanks are ignored.
  */
 #ifndef CONFIG_H
 #define CONFIG_H
@@ -19,6 +25,8 @@
 #define CONFIG_PATH_MAX 4096
 #define CONFIG_DEFAULT_PATH "/etc/relayguard/relayguard.conf"
 #define CONFIG_MAX_KEYS 64		/* room for every key's line */
+#define CONFIG_MAX_LIST_FILES 8		/* X-file keys in one configuration */
+#define CONFIG_LIST_MAX_LINE 4096	/* a line of a list file */
 
 enum config_mode { CONFIG_MODE_ENFORCE, CONFIG_MODE_MONITOR };
 enum config_hook { CONFIG_HOOK_FORWARD, CONFIG_HOOK_INPUT };
@@ -26,6 +34,16 @@ enum config_starttls { CONFIG_STARTTLS_ALLOW, CONFIG_STARTTLS_STRIP,
 	CONFIG_STARTTLS_DENY };
 /* What a block drops: TCP to the protected ports, or everything. */
 enum config_block_scope { CONFIG_BLOCK_SCOPE_SMTP, CONFIG_BLOCK_SCOPE_ALL };
+
+/* An "X-file PATH" key: where list X gets more entries. */
+struct config_list_file {
+	const char *key;		/* the list key, "local-domains" (static) */
+	char path[CONFIG_PATH_MAX];	/* absolute */
+	size_t line;			/* of the X-file key in the configuration */
+	bool loaded;			/* config_parse_list() ran */
+	uint32_t inline_count;		/* entries of X before the file's */
+	uint32_t file_count;		/* entries the file added (new ones) */
+};
 
 struct config {
 	struct addr_domains local_domains;	/* default: none */
@@ -58,6 +76,8 @@ struct config {
 	 * line of each key given (0: its default), see config_key_line(). */
 	char file[CONFIG_PATH_MAX];
 	uint32_t key_line[CONFIG_MAX_KEYS];
+	struct config_list_file list_files[CONFIG_MAX_LIST_FILES];
+	uint32_t nlist_files;			/* in configuration order */
 };
 
 /* Fill with the defaults above. */
@@ -90,6 +110,14 @@ bool config_server(const struct config *c, const struct rg_addr *addr);
  * the key.  relayguard config-test reports the same as an error.
  */
 bool config_check_daemon(const struct config *c, char *err, size_t errlen);
+/*
+ * Add the entries of list file f (one of c->list_files, filled by
+ * config_parse()) from text, its len bytes, to f->key's list.  Errors are
+ * "PATH:LINE: problem 'TOKEN'" in err; c is then unspecified and must be
+ * freed.  Lines longer than CONFIG_LIST_MAX_LINE and NUL bytes are errors.
+ */
+bool config_parse_list(struct config *c, struct config_list_file *f,
+    const char *text, size_t len, char *err, size_t errlen);
 
 /* Durations "90", "90s", "10m", "1h", "7d", "2w" -> usec.  Sizes "64M",
  * "512K", "1G", "4096" -> bytes.  Both reject overflow and junk. */

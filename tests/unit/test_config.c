@@ -852,6 +852,8 @@ test_format(void)
 	round_trip("offence-memory 90m\n");
 	round_trip("never-block 198.51.100.0/28 2001:db8:5::7\n"
 	    "block-scope all\n");
+	round_trip("local-domains-file /etc/d\nrelay-networks 192.0.2.1\n"
+	    "relay-networks-file /n\n");
 }
 
 /* never-block: networks like relay-networks, kept apart from them;
@@ -1089,6 +1091,205 @@ test_servers(void)
 	}
 }
 
+/* A configuration file naming list files; the list files are written
+ * by the caller.  conf receives the configuration's path. */
+static bool
+list_conf(char *conf, size_t conflen, const char *text)
+{
+	return write_temp(conf, conflen, text, strlen(text));
+}
+
+/*
+ * X-file keys: recorded by config_parse() (absolute path, once, only for
+ * list keys), read by conffile_load(), merged with the inline key;
+ * comments, blank lines and blanks ignored; errors name file:line:token.
+ */
+static void
+test_list_files(void)
+{
+	struct config c;
+	struct config_list_file f;
+	char conf[64], dom[64], nets[64], text[512], err[ERRLEN];
+	char want[ERRLEN], out[4096];
+	static const char netlist[] = "# trusted\n192.0.2.0/24\n\n"
+	    "  2001:db8:1::/48\n198.51.100.7\n";
+	static const char domains[] =
+	    "# hosted domains\n"
+	    "\n"
+	    "   \t\n"
+	    "  one.test  \n"
+	    "\tTWO.test.\t# a comment after the entry\n"
+	    "ex\xc3\xa4mple.test\r\n"
+	    ".sub.test\n"
+	    "inline.test\n"			/* also inline: kept once */
+	    "last.test";			/* no final newline */
+	uint32_t i;
+
+	expect_err("local-domains-file etc/d\n",
+	    "t.conf:1: path must be absolute 'etc/d'", __LINE__);
+	expect_err("local-domains-file /a /b\n",
+	    "t.conf:1: unexpected extra value '/b'", __LINE__);
+	expect_err("local-domains-file /a\nlocal-domains-file /b\n",
+	    "t.conf:2: key given twice (first on line 1) 'local-domains-file'",
+	    __LINE__);
+	expect_err("ports-file /a\n", "t.conf:1: unknown key 'ports-file'",
+	    __LINE__);
+	TEST_CHECK(parse("relay-networks-file /n\nlocal-domains-file /d\n",
+	    err, &c));
+	ASSERT_INT_EQ(c.nlist_files, 2);
+	ASSERT_STR_EQ(c.list_files[0].key, "relay-networks");
+	ASSERT_STR_EQ(c.list_files[0].path, "/n");
+	ASSERT_INT_EQ(c.list_files[0].line, 1);
+	ASSERT_STR_EQ(c.list_files[1].key, "local-domains");
+	TEST_CHECK(!c.list_files[1].loaded);
+	config_free(&c);
+
+	/* config_parse_list() on buffers. */
+	config_defaults(&c);
+	memset(&f, 0, sizeof(f));
+	f.key = "local-domains";
+	memcpy(f.path, "/l", 3);
+	TEST_CHECK(config_parse("t.conf", "local-domains inline.test", 25, &c,
+	    err, sizeof(err)));
+	TEST_CHECK(config_parse_list(&c, &f, domains, sizeof(domains) - 1,
+	    err, sizeof(err)));
+	ASSERT_INT_EQ(c.local_domains.count, 6);
+	ASSERT_INT_EQ(f.inline_count, 1);
+	ASSERT_INT_EQ(f.file_count, 5);
+	TEST_CHECK(f.loaded);
+	if (c.local_domains.count == 6) {
+		ASSERT_STR_EQ(c.local_domains.names[0], "inline.test");
+		ASSERT_STR_EQ(c.local_domains.names[1], "one.test");
+		ASSERT_STR_EQ(c.local_domains.names[2], "two.test");
+		ASSERT_STR_EQ(c.local_domains.names[3], "xn--exmple-cua.test");
+		ASSERT_STR_EQ(c.local_domains.names[4], ".sub.test");
+		ASSERT_STR_EQ(c.local_domains.names[5], "last.test");
+	}
+	config_free(&c);
+
+	/* Each bad entry: file, line, token. */
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{ "a.test\n\nbad..test\n",
+		    "/l:3: invalid domain (empty label in domain) 'bad..test'" },
+		{ "# x\na.test b.test\n",
+		    "/l:2: unexpected extra value (one entry a line) 'b.test'" },
+		{ "\xe2\x98\x83.test\n", "/l:1: invalid domain (string "
+		    "contains a disallowed character) '\\xe2\\x98\\x83.test'" },
+		{ "xn--zz.test\n", "/l:1: invalid domain (string contains "
+		    "invalid punycode data) 'xn--zz.test'" },
+		{ "a.test\nb\0.test\n", "/l:2: NUL byte in line 'b\\x00.test'" },
+		{ "a.test#c\n", "/l:1: invalid domain (bad character in "
+		    "domain) 'a.test#c'" },
+	};
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		size_t n = strlen(bad[i].text);
+
+		if (i == 4)
+			n = 15;
+		config_defaults(&c);
+		memset(&f, 0, sizeof(f));
+		f.key = "local-domains";
+		memcpy(f.path, "/l", 3);
+		TEST_CHECK(!config_parse_list(&c, &f, bad[i].text, n, err,
+		    sizeof(err)));
+		ASSERT_STR_EQ(err, bad[i].want);
+		config_free(&c);
+	}
+	/* A line longer than CONFIG_LIST_MAX_LINE. */
+	{
+		char *longl = malloc(CONFIG_LIST_MAX_LINE + 2);
+
+		TEST_CHECK(longl != NULL);
+		if (longl != NULL) {
+			memset(longl, ' ', CONFIG_LIST_MAX_LINE + 1);
+			longl[CONFIG_LIST_MAX_LINE + 1] = '\n';
+			config_defaults(&c);
+			memset(&f, 0, sizeof(f));
+			f.key = "local-domains";
+			memcpy(f.path, "/l", 3);
+			TEST_CHECK(!config_parse_list(&c, &f, longl,
+			    CONFIG_LIST_MAX_LINE + 2, err, sizeof(err)));
+			TEST_CHECK(strncmp(err, "/l:1: line longer than 4096 "
+			    "bytes", 33) == 0);
+			config_free(&c);
+			free(longl);
+		}
+	}
+
+	/* Through conffile_load(): both lists, merged with their keys. */
+	if (!write_temp(dom, sizeof(dom), domains, sizeof(domains) - 1) ||
+	    !write_temp(nets, sizeof(nets), netlist, sizeof(netlist) - 1)) {
+		TEST_CHECK(!"cannot write a temporary file");
+		return;
+	}
+	snprintf(text, sizeof(text), "local-domains inline.test\n"
+	    "local-domains-file %s\nrelay-networks 198.51.100.7\n"
+	    "relay-networks-file %s\nmode monitor\n", dom, nets);
+	if (!list_conf(conf, sizeof(conf), text)) {
+		TEST_CHECK(!"cannot write a temporary file");
+		return;
+	}
+	if (!conffile_load(conf, true, &c, err, sizeof(err))) {
+		fprintf(stderr, "conffile_load: %s\n", err);
+		TEST_CHECK(0);
+	}
+	ASSERT_INT_EQ(c.local_domains.count, 6);
+	ASSERT_INT_EQ(c.relay_networks.count, 3);
+	TEST_CHECK(addr_domain_local(&c.local_domains, "last.test", 9));
+	TEST_CHECK(addr_domain_local(&c.local_domains, "a.sub.test", 10));
+	TEST_CHECK(!addr_domain_local(&c.local_domains, "sub.test", 8));
+	/* config-test -v: inline entries, the file and how many it added. */
+	config_format(&c, out, sizeof(out));
+	snprintf(want, sizeof(want), "local-domains inline.test\n"
+	    "local-domains-file %s\t# 5 entries added from the file\n"
+	    "relay-networks 198.51.100.7/32\n"
+	    "relay-networks-file %s\t# 2 entries added from the file\n",
+	    dom, nets);
+	TEST_CHECK(strncmp(out, want, strlen(want)) == 0);
+	if (strncmp(out, want, strlen(want)) != 0)
+		fprintf(stderr, "got:\n%.400s\nwant:\n%s\n", out, want);
+	config_free(&c);
+
+	/* A bad entry in the file: the load fails, nothing is kept. */
+	unlink(nets);
+	if (!write_temp(nets, sizeof(nets), "192.0.2.0/24\n192.0.2.1/24\n",
+	    26)) {
+		TEST_CHECK(!"cannot write a temporary file");
+		return;
+	}
+	unlink(conf);
+	snprintf(text, sizeof(text), "local-domains-file %s\n"
+	    "relay-networks-file %s\n", dom, nets);
+	TEST_CHECK(list_conf(conf, sizeof(conf), text));
+	TEST_CHECK(!conffile_load(conf, true, &c, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s:2: invalid network (host bits set) "
+	    "'192.0.2.1/24'", nets);
+	ASSERT_STR_EQ(err, want);
+	ASSERT_INT_EQ(c.local_domains.count, 0);
+	ASSERT_INT_EQ(c.nlist_files, 0);
+	config_free(&c);
+
+	/* A missing file, a directory: clear errors naming the key. */
+	unlink(dom);
+	TEST_CHECK(!conffile_load(conf, true, &c, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s: No such file or directory "
+	    "(local-domains-file, %s:1)", dom, conf);
+	ASSERT_STR_EQ(err, want);
+	config_free(&c);
+	unlink(conf);
+	snprintf(text, sizeof(text), "local-domains-file /tmp\n");
+	TEST_CHECK(list_conf(conf, sizeof(conf), text));
+	TEST_CHECK(!conffile_load(conf, true, &c, err, sizeof(err)));
+	snprintf(want, sizeof(want), "/tmp: not a regular file "
+	    "(local-domains-file, %s:1)", conf);
+	ASSERT_STR_EQ(err, want);
+	config_free(&c);
+	unlink(conf);
+	unlink(nets);
+}
+
 int
 main(void)
 {
@@ -1114,5 +1315,6 @@ main(void)
 	TEST_RUN(test_never_block_scope);
 	TEST_RUN(test_conffile);
 	TEST_RUN(test_servers);
+	TEST_RUN(test_list_files);
 	return TEST_END("config");
 }
