@@ -336,6 +336,23 @@ def _(cap):
                  "deep@a.b.example.test"])
 
 
+def u8(s):
+    """A UTF-8 path as gen.py writes lines (latin-1 code points = bytes)."""
+    return s.encode("utf-8").decode("latin-1")
+
+
+@capture("list_file_deep")
+def _(cap):
+    # Replayed with a generated 20,000-domain local-domains-file
+    # (tests/crafted/run: d0..d19999.hosted.test, then IDN names and
+    # .sub.hosted.test at its end).
+    simple(cap, ["u1@d19876.hosted.test", "u2@notlisted.hosted.test",
+                 "u3@xn--exmple-idn-r5a.test", u8("u4@b\u00fccher.test"),
+                 u8("u5@EX\u00c4MPLE-IDN.test"), "u6@ex\xffmple-idn.test",
+                 u8("u7@\u2603.sub.hosted.test"), "u8@a.sub.hosted.test",
+                 u8("u9@d19876.hosted.test\uff0fevil.test")])
+
+
 @capture("suffix_not_local")
 def _(cap):
     # example.test covers itself, .example.test its subdomains: neither
