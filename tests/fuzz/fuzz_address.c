@@ -6,7 +6,8 @@
  * blank-separated local domains, '\n', then the RCPT argument.  Checks:
  * raw lies inside the argument, the domain is terminated and lower case,
  * kind and domain agree, parsing is deterministic, locality agrees with
- * the list, and a parsed network formats and parses back to itself.
+ * the list, listed names are ASCII (A-labels), a domain left in UTF-8 is
+ * never local, and a parsed network formats and parses back to itself.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,11 @@ fuzz_check_path(const struct addr_path *p, const char *arg, size_t len,
 		if (dl == 0 || p->domain[dl - 1] == '.' ||
 		    p->domain[0] == '.' || p->domain[0] == '[')
 			abort();
+		/* UTF-8 left in the domain did not convert: never local. */
+		for (i = 0; i < dl; i++)
+			if ((unsigned char)p->domain[i] >= 0x80 &&
+			    addr_is_local(p, d, server))
+				abort();
 		if (addr_is_local(p, d, server) !=
 		    addr_domain_local(d, p->domain, dl))
 			abort();
@@ -89,7 +95,7 @@ fuzz_cidr(const char *s, size_t len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct addr_domains d = { 0, NULL };
+	struct addr_domains d = { 0 };
 	struct addr_path p, q;
 	struct rg_addr s4, s6;
 	const struct rg_addr *server;
@@ -133,8 +139,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			if (d.count == before)
 				continue;	/* a duplicate */
+			/* Lower case and ASCII: UTF-8 became A-labels. */
 			for (k = 0; k < nlen; k++)
-				if (n[k] >= 'A' && n[k] <= 'Z')
+				if ((n[k] >= 'A' && n[k] <= 'Z') ||
+				    (unsigned char)n[k] >= 0x80)
 					abort();
 			if (nlen == 0 || n[nlen - 1] == '.')
 				abort();
