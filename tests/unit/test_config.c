@@ -1167,6 +1167,19 @@ test_list_files(void)
 	}
 	config_free(&c);
 
+	/* never-block-file: the same mechanism, one table entry. */
+	config_defaults(&c);
+	TEST_CHECK(config_parse("t.conf", "never-block 192.0.2.1\n"
+	    "never-block-file /nb\n", 43, &c, err, sizeof(err)));
+	ASSERT_INT_EQ(c.nlist_files, 1);
+	ASSERT_STR_EQ(c.list_files[0].key, "never-block");
+	TEST_CHECK(config_parse_list(&c, &c.list_files[0],
+	    "# partners\n198.51.100.0/28\n 2001:db8:5::/64 \n", 44, err,
+	    sizeof(err)));
+	ASSERT_INT_EQ(c.never_block.count, 3);
+	ASSERT_INT_EQ(c.list_files[0].file_count, 2);
+	config_free(&c);
+
 	/* Each bad entry: file, line, token. */
 	static const struct {
 		const char *text, *want;
