@@ -1174,7 +1174,7 @@ test_list_files(void)
 	ASSERT_INT_EQ(c.nlist_files, 1);
 	ASSERT_STR_EQ(c.list_files[0].key, "never-block");
 	TEST_CHECK(config_parse_list(&c, &c.list_files[0],
-	    "# partners\n198.51.100.0/28\n 2001:db8:5::/64 \n", 44, err,
+	    "# partners\n198.51.100.0/28\n 2001:db8:5::/64 \n", 45, err,
 	    sizeof(err)));
 	ASSERT_INT_EQ(c.never_block.count, 3);
 	ASSERT_INT_EQ(c.list_files[0].file_count, 2);
