@@ -1179,6 +1179,16 @@ test_list_files(void)
 	ASSERT_INT_EQ(c.never_block.count, 3);
 	ASSERT_INT_EQ(c.list_files[0].file_count, 2);
 	config_free(&c);
+	/* servers-file too; the daemon's check sees the file's servers. */
+	config_defaults(&c);
+	TEST_CHECK(config_parse("t.conf", "servers-file /s\n", 16, &c, err,
+	    sizeof(err)));
+	TEST_CHECK(!config_check_daemon(&c, err, sizeof(err)));
+	TEST_CHECK(config_parse_list(&c, &c.list_files[0],
+	    "198.51.100.25\n2001:db8:2::25\n", 29, err, sizeof(err)));
+	ASSERT_INT_EQ(c.servers.count, 2);
+	TEST_CHECK(config_check_daemon(&c, err, sizeof(err)));
+	config_free(&c);
 
 	/* Each bad entry: file, line, token. */
 	static const struct {
