@@ -323,6 +323,11 @@ ctl_addr_cmd(int argc, char **argv, const char *config_path,
 	json_t *reply;
 	const char *msg;
 
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0)) {
+		printf("usage: relayguard %s ADDR|PREFIX\n", argv[0]);
+		return 0;
+	}
 	if (argc != 2) {
 		fprintf(stderr, "usage: relayguard %s ADDR|PREFIX\n", argv[0]);
 		return 2;
