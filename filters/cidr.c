@@ -1,8 +1,13 @@
 /*
- * cidr.c — IPv4/IPv6 networks and small sets of them (relay-networks).
+ * cidr.c — IPv4/IPv6 networks and sets of them (relay-networks,
+ * never-block, servers).
  *
- * A set is an unsorted array scanned linearly: relay-networks lists hold
- * tens of entries, so a scan of a few cache lines beats any tree.
+ * A set keeps its networks in the order added and indexes them in an
+ * open-addressing hash table keyed by (family, prefix, masked network),
+ * with a bitmap of the prefix lengths present.  A lookup masks the address
+ * to each length present and probes once per length: a list read from a
+ * file of tens of thousands of networks costs a handful of probes (one
+ * per distinct prefix length), not a scan.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,20 +91,107 @@ cidr_parse(const char *s, size_t len, struct cidr *out, const char **why)
 	return true;
 }
 
+/* The key of a network: its address with every bit past prefix zero. */
+static void
+cidr_key(const struct rg_addr *a, uint8_t prefix, struct rg_addr *k)
+{
+	size_t whole = prefix / 8;
+	unsigned rest = prefix % 8;
+
+	memset(k, 0, sizeof(*k));
+	k->family = a->family;
+	memcpy(k->bytes, a->bytes, whole);
+	if (rest != 0)
+		k->bytes[whole] = (uint8_t)(a->bytes[whole] &
+		    (0xff << (8 - rest)));
+}
+
+/* FNV-1a over family, prefix and the key's bytes. */
+static uint32_t
+cidr_hash(const struct rg_addr *k, uint8_t prefix)
+{
+	uint32_t h = 2166136261U;
+	size_t i, n = k->family == 4 ? 4 : 16;
+
+	h = (h ^ k->family) * 16777619U;
+	h = (h ^ prefix) * 16777619U;
+	for (i = 0; i < n; i++)
+		h = (h ^ k->bytes[i]) * 16777619U;
+	return h;
+}
+
+/* The index of the network (key k, prefix) in set, or -1. */
+static int64_t
+cidr_set_find(const struct cidr_set *set, const struct rg_addr *k,
+    uint8_t prefix)
+{
+	uint32_t mask, i, idx;
+	struct rg_addr vk;
+	const struct cidr *c;
+
+	if (set->nslots == 0)
+		return -1;
+	mask = set->nslots - 1;
+	/* At most half the slots are used: an empty one ends the probe. */
+	for (i = cidr_hash(k, prefix) & mask;; i = (i + 1) & mask) {
+		if ((idx = set->slots[i]) == 0)
+			return -1;
+		c = &set->v[idx - 1];
+		if (c->prefix != prefix || c->net.family != k->family)
+			continue;
+		cidr_key(&c->net, c->prefix, &vk);
+		if (memcmp(vk.bytes, k->bytes, sizeof(vk.bytes)) == 0)
+			return (int64_t)idx - 1;
+	}
+}
+
+/* Put v[idx] into its slot (the table has room). */
+static void
+cidr_set_slot(struct cidr_set *set, uint32_t idx)
+{
+	uint32_t mask = set->nslots - 1, i;
+	struct rg_addr k;
+
+	cidr_key(&set->v[idx].net, set->v[idx].prefix, &k);
+	for (i = cidr_hash(&k, set->v[idx].prefix) & mask; set->slots[i] != 0;
+	    i = (i + 1) & mask)
+		;
+	set->slots[i] = idx + 1;
+}
+
+/* Grow the table so that one more network keeps it at most half full. */
+static bool
+cidr_set_grow(struct cidr_set *set)
+{
+	uint32_t n, i, *ns;
+
+	if (set->nslots != 0 && (set->count + 1) * 2 <= set->nslots)
+		return true;
+	n = set->nslots == 0 ? 16 : set->nslots * 2;
+	if ((ns = calloc(n, sizeof(*ns))) == NULL)
+		return false;
+	free(set->slots);
+	set->slots = ns;
+	set->nslots = n;
+	for (i = 0; i < set->count; i++)
+		cidr_set_slot(set, i);
+	return true;
+}
+
 bool
 cidr_set_add(struct cidr_set *set, const struct cidr *c)
 {
 	struct cidr *nv;
-	uint32_t i, ncap;
+	struct rg_addr k;
+	uint32_t ncap;
 
 	if (c->net.family != 4 && c->net.family != 6)
 		return false;
 	if (c->prefix > cidr_maxlen(&c->net))
 		return false;
-	for (i = 0; i < set->count; i++)
-		if (set->v[i].prefix == c->prefix &&
-		    rg_addr_eq(&set->v[i].net, &c->net))
-			return true;
+	cidr_key(&c->net, c->prefix, &k);
+	if (cidr_set_find(set, &k, c->prefix) >= 0)
+		return true;
 	if (set->count >= CIDR_MAX)
 		return false;
 	/* Capacity is implicit: 8, then the next power of two. */
@@ -110,7 +202,15 @@ cidr_set_add(struct cidr_set *set, const struct cidr *c)
 			return false;
 		set->v = nv;
 	}
-	set->v[set->count++] = *c;
+	if (!cidr_set_grow(set))
+		return false;
+	set->v[set->count] = *c;
+	cidr_set_slot(set, set->count);
+	set->count++;
+	if (c->net.family == 4)
+		set->len4 |= 1ULL << c->prefix;
+	else
+		set->len6[c->prefix / 64] |= 1ULL << (c->prefix % 64);
 	return true;
 }
 
@@ -125,16 +225,25 @@ cidr_contains(const struct cidr *c, const struct rg_addr *a)
 	return cidr_prefix_eq(c->net.bytes, a->bytes, c->prefix);
 }
 
+/* One probe per prefix length present in the set for a's family. */
 bool
 cidr_set_contains(const struct cidr_set *set, const struct rg_addr *a)
 {
-	uint32_t i;
+	struct rg_addr k;
+	unsigned len, max;
 
-	if (set == NULL || a == NULL)
+	if (set == NULL || a == NULL || set->count == 0 ||
+	    (a->family != 4 && a->family != 6))
 		return false;
-	for (i = 0; i < set->count; i++)
-		if (cidr_contains(&set->v[i], a))
+	max = cidr_maxlen(a);
+	for (len = 0; len <= max; len++) {
+		if (a->family == 4 ? !(set->len4 & (1ULL << len)) :
+		    !(set->len6[len / 64] & (1ULL << (len % 64))))
+			continue;
+		cidr_key(a, (uint8_t)len, &k);
+		if (cidr_set_find(set, &k, (uint8_t)len) >= 0)
 			return true;
+	}
 	return false;
 }
 
@@ -144,8 +253,8 @@ cidr_set_free(struct cidr_set *set)
 	if (set == NULL)
 		return;
 	free(set->v);
-	set->v = NULL;
-	set->count = 0;
+	free(set->slots);
+	memset(set, 0, sizeof(*set));
 }
 
 const char *

@@ -1,24 +1,31 @@
 /*
- * cidr.h — sets of IPv4/IPv6 networks (relay-networks) and membership
- * tests.  A set is an unsorted array in insertion order and a lookup is a
- * linear scan that stops at the first match: the lists are short (tens of
- * entries, CIDR_MAX at most) and this is cache-friendly.
+ * cidr.h — sets of IPv4/IPv6 networks (relay-networks, never-block,
+ * servers) and membership tests.  A set keeps its networks in the order
+ * added (v, for printing and for the kernel's sets) and a hash index: a
+ * lookup costs one probe per distinct prefix length in the set, however
+ * many networks it holds (CIDR_MAX at most, the servers the kernel rules
+ * take).
  */
 #ifndef CIDR_H
 #define CIDR_H
 
 #include "rg.h"
 
-#define CIDR_MAX 4096
+#define CIDR_MAX 65536
 
 struct cidr {
 	struct rg_addr net;	/* host bits zero */
 	uint8_t prefix;		/* 0..32 or 0..128 */
 };
 
+/* All zero is an empty set. */
 struct cidr_set {
 	uint32_t count;
-	struct cidr *v;
+	struct cidr *v;		/* in the order added, duplicates once */
+	uint32_t *slots;	/* index + 1 into v, 0: empty */
+	uint32_t nslots;	/* a power of two above 2 * count, or 0 */
+	uint64_t len4;		/* bit L: an IPv4 network of prefix L */
+	uint64_t len6[3];	/* bit L: an IPv6 network of prefix L */
 };
 
 /* Parse "192.0.2.0/24", "2001:db8::/32" or a bare address (a host route).

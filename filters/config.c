@@ -363,7 +363,7 @@ config_network_value(struct config_ctx *x, const struct config_tok *v,
 		return config_tok_error(x, problem, v);
 	}
 	if (set->count >= CIDR_MAX)
-		return config_tok_error(x, "too many networks (at most 4096)",
+		return config_tok_error(x, "too many networks (at most 65536)",
 		    v);
 	if (!cidr_set_add(set, &net))
 		return config_tok_error(x, "cannot add network", v);

@@ -203,10 +203,66 @@ test_contains(void)
 	TEST_CHECK(!cidr_contains(&c, NULL));
 }
 
+/*
+ * The hash index answers as a scan of the list would: random networks of
+ * every prefix length against random addresses (many inside them).
+ */
+static void
+test_set_index(void)
+{
+	struct cidr_set s = { 0 };
+	struct cidr nets[600], c;
+	struct rg_addr a;
+	uint32_t seed = 12345, i, j, n = 0, hits = 0;
+	bool want;
+
+	for (i = 0; i < 600; i++) {
+		memset(&c, 0, sizeof(c));
+		c.net.family = (i % 2) ? 6 : 4;
+		for (j = 0; j < 16; j++) {
+			seed = seed * 1103515245U + 12345U;
+			c.net.bytes[j] = (uint8_t)(seed >> 16);
+		}
+		if (c.net.family == 4)
+			memset(c.net.bytes + 4, 0, 12);
+		/* Few distinct high bytes, so addresses fall inside. */
+		c.net.bytes[0] = (uint8_t)(c.net.bytes[0] & 3);
+		c.prefix = (uint8_t)(seed % (c.net.family == 4 ? 33U : 129U));
+		for (j = c.prefix; j < 128; j++)	/* host bits zero */
+			c.net.bytes[j / 8] &= (uint8_t)~(0x80 >> (j % 8));
+		if (cidr_set_add(&s, &c))
+			nets[n++] = c;
+	}
+	TEST_CHECK(s.count <= n);
+	for (i = 0; i < 20000; i++) {
+		memset(&a, 0, sizeof(a));
+		a.family = (i % 2) ? 6 : 4;
+		for (j = 0; j < (a.family == 4 ? 4U : 16U); j++) {
+			seed = seed * 1103515245U + 12345U;
+			a.bytes[j] = (uint8_t)(seed >> 16);
+		}
+		a.bytes[0] &= 3;
+		if (i % 3 == 0)	/* an address inside a listed network */
+			memcpy(a.bytes, nets[i % n].net.bytes,
+			    nets[i % n].prefix / 8);
+		a.family = (i % 3 == 0) ? nets[i % n].net.family : a.family;
+		want = false;
+		for (j = 0; j < n && !want; j++)
+			want = cidr_contains(&nets[j], &a);
+		hits += want;
+		if (cidr_set_contains(&s, &a) != want) {
+			TEST_CHECK(!"index and scan disagree");
+			break;
+		}
+	}
+	TEST_CHECK(hits > 100);
+	cidr_set_free(&s);
+}
+
 static void
 test_set(void)
 {
-	struct cidr_set s = { 0, NULL };
+	struct cidr_set s = { 0 };
 	struct cidr c;
 	struct rg_addr a;
 	uint32_t i;
@@ -252,7 +308,9 @@ test_set(void)
 	TEST_CHECK(!cidr_set_add(&s, &c));
 	a = addr("2001:db8::fff");
 	TEST_CHECK(cidr_set_contains(&s, &a));
-	a = addr("2001:db8::1000");
+	a = addr("2001:db8::ffff");
+	TEST_CHECK(cidr_set_contains(&s, &a));
+	a = addr("2001:db8::1:0");
 	TEST_CHECK(!cidr_set_contains(&s, &a));
 	/* Bad entries are refused. */
 	cidr_set_free(&s);
@@ -293,6 +351,7 @@ main(void)
 	TEST_RUN(test_parse_bad);
 	TEST_RUN(test_contains);
 	TEST_RUN(test_set);
+	TEST_RUN(test_set_index);
 	TEST_RUN(test_str_small_buffer);
 	TEST_RUN(test_addr_parse_nul);
 	return TEST_END("cidr");

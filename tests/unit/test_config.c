@@ -1069,23 +1069,25 @@ test_servers(void)
 	TEST_CHECK(config_check_daemon(&c, err, sizeof(err)));
 	config_free(&c);
 
-	/* At most CIDR_MAX networks, like relay-networks. */
+	/* At most CIDR_MAX networks, like relay-networks: more than a line
+	 * holds, so from a servers-file. */
 	{
-		size_t len = (size_t)(CIDR_MAX + 1) * 16 + 16, o;
+		size_t len = (size_t)(CIDR_MAX + 1) * 16 + 16, o = 0;
 		char *t = malloc(len);
 
 		TEST_CHECK(t != NULL);
 		if (t == NULL)
 			return;
-		o = (size_t)snprintf(t, len, "servers");
 		for (i = 0; i <= CIDR_MAX; i++)
-			o += (size_t)snprintf(t + o, len - o, " 10.%d.%d.1",
-			    i / 256, i % 256);
+			o += (size_t)snprintf(t + o, len - o, "10.%d.%d.%d\n",
+			    i >> 16, (i >> 8) & 255, i & 255);
 		config_defaults(&c);
-		TEST_CHECK(!config_parse("t.conf", t, o, &c, err,
+		TEST_CHECK(config_parse("t.conf", "servers-file /s\n", 16, &c,
+		    err, sizeof(err)));
+		TEST_CHECK(!config_parse_list(&c, &c.list_files[0], t, o, err,
 		    sizeof(err)));
-		TEST_CHECK(strstr(err, "too many networks (at most 4096) "
-		    "'10.16.0.1'") != NULL);
+		ASSERT_STR_EQ(err, "/s:65537: too many networks (at most 65536) "
+		    "'10.1.0.0'");
 		config_free(&c);
 		free(t);
 	}
