@@ -352,6 +352,13 @@ rgd_reopen(struct rgd *d, char *err, size_t errlen)
 }
 
 static void
+rgd_log_warning(const char *msg, void *arg)
+{
+	(void)arg;
+	log_warnx("warning: %s", msg);
+}
+
+static void
 rgd_reload(struct rgd *d)
 {
 	struct config nc;
@@ -372,6 +379,7 @@ rgd_reload(struct rgd *d)
 		config_free(&nc);
 		return;
 	}
+	(void)config_warnings(&nc, rgd_log_warning, NULL);
 	if (nc.queue_first != d->conf.queue_first ||
 	    nc.queue_last != d->conf.queue_last ||
 	    strcmp(nc.state_db, d->conf.state_db) != 0 ||
@@ -601,6 +609,7 @@ main(int argc, char **argv)
 		fatalx("%s", err);
 	if (!config_check_daemon(&d.conf, err, sizeof(err)))
 		fatalx("%s", err);
+	(void)config_warnings(&d.conf, rgd_log_warning, NULL);
 	if (geteuid() != 0)
 		fatalx("must run as root (needs CAP_NET_ADMIN and "
 		    "CAP_NET_RAW)");

@@ -943,9 +943,19 @@ config_check_daemon(const struct config *c, char *err, size_t errlen)
 {
 	char where[CONFIG_PATH_MAX + 32];
 
-	if (c->mode == CONFIG_MODE_ENFORCE && c->hook == CONFIG_HOOK_FORWARD &&
-	    c->servers.count == 0) {
-		config_where(c, "mode", where, sizeof(where));
+	if (c->mode != CONFIG_MODE_ENFORCE)
+		return true;
+	config_where(c, "mode", where, sizeof(where));
+	if (c->local_domains.count == 0) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%smode enforce needs "
+			    "'local-domains': list the domains the protected "
+			    "servers accept mail for (without it every recipient "
+			    "is foreign, so every inbound message would be reset "
+			    "and its sender blocked), or use mode monitor", where);
+		return false;
+	}
+	if (c->hook == CONFIG_HOOK_FORWARD && c->servers.count == 0) {
 		if (err != NULL && errlen > 0)
 			snprintf(err, errlen, "%smode enforce with hook forward "
 			    "needs 'servers': list the protected mail servers "
@@ -1029,6 +1039,76 @@ config_parse_list(struct config *c, struct config_list_file *f,
 	f->file_count = config_list_count(c, f->key) - f->inline_count;
 	f->loaded = true;
 	return true;
+}
+
+/* Counts and hands out warnings for config_warnings(). */
+struct config_warner {
+	const struct config *c;
+	config_warn_fn fn;
+	void *arg;
+	size_t n;
+};
+
+static void
+config_warn(struct config_warner *w, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+config_warn(struct config_warner *w, const char *key, const char *fmt, ...)
+{
+	char where[CONFIG_PATH_MAX + 32], text[512], msg[sizeof(where) +
+	    sizeof(text)];
+	va_list ap;
+
+	config_where(w->c, key, where, sizeof(where));
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	snprintf(msg, sizeof(msg), "%s%s", where, text);
+	w->n++;
+	if (w->fn != NULL)
+		w->fn(msg, w->arg);
+}
+
+size_t
+config_warnings(const struct config *c, config_warn_fn fn, void *arg)
+{
+	struct config_warner w = { c, fn, arg, 0 };
+	char net[RG_ADDRSTRLEN + 8];
+	uint32_t i;
+
+	for (i = 0; i < c->relay_networks.count; i++) {
+		const struct cidr *r = &c->relay_networks.v[i];
+		bool v4 = r->net.family == 4;
+
+		cidr_str(r, net, sizeof(net));
+		if (r->prefix == 0)
+			config_warn(&w, "relay-networks", "relay-networks %s "
+			    "covers every %s address: any such client may relay "
+			    "through the protected servers", net, v4 ? "IPv4" :
+			    "IPv6");
+		else if (r->prefix < (v4 ? CONFIG_WARN_PREFIX4 :
+		    CONFIG_WARN_PREFIX6))
+			config_warn(&w, "relay-networks", "relay-networks %s is "
+			    "very large (shorter than /%d): every client in it "
+			    "may relay", net, v4 ? CONFIG_WARN_PREFIX4 :
+			    CONFIG_WARN_PREFIX6);
+	}
+	for (i = 0; i < c->never_block.count; i++)
+		if (c->never_block.v[i].prefix == 0)
+			config_warn(&w, "never-block", "never-block %s covers "
+			    "every IPv%d address: none of them is ever blocked",
+			    cidr_str(&c->never_block.v[i], net, sizeof(net)),
+			    c->never_block.v[i].net.family);
+	if (c->starttls == CONFIG_STARTTLS_ALLOW)
+		config_warn(&w, "starttls", "starttls allow%s: a client outside "
+		    "relay-networks may start TLS wherever a protected server "
+		    "offers STARTTLS, and encrypted sessions cannot be inspected "
+		    "(their relay attempts pass unseen); this check cannot know "
+		    "whether your servers offer it: if they do, consider "
+		    "starttls strip or deny",
+		    config_key_line(c, "starttls") == 0 ? " (the default)" : "");
+	return w.n;
 }
 
 /* snprintf-style appending: o counts what would have been written. */

@@ -104,10 +104,12 @@ bool config_server(const struct config *c, const struct rg_addr *addr);
 
 /*
  * What the daemon refuses to run with although the file parses (replay
- * and the other tools accept it): mode enforce with hook forward and no
- * servers (every port-25 connection crossing the gateway, outgoing mail
- * too, would be judged).  false and "FILE:LINE: problem" in err, naming
- * the key.  relayguard config-test reports the same as an error.
+ * and the other tools accept it): mode enforce without local-domains
+ * (every recipient would be foreign: every inbound message reset and its
+ * sender blocked), and mode enforce with hook forward and no servers
+ * (every port-25 connection crossing the gateway, outgoing mail too,
+ * would be judged).  false and "FILE:LINE: problem" in err, naming the
+ * key.  relayguard config-test reports the same as an error.
  */
 bool config_check_daemon(const struct config *c, char *err, size_t errlen);
 /*
@@ -118,6 +120,25 @@ bool config_check_daemon(const struct config *c, char *err, size_t errlen);
  */
 bool config_parse_list(struct config *c, struct config_list_file *f,
     const char *text, size_t len, char *err, size_t errlen);
+
+/* Thresholds of the "very large network" warning: prefixes shorter than
+ * these in relay-networks. */
+#define CONFIG_WARN_PREFIX4 8
+#define CONFIG_WARN_PREFIX6 32
+
+/* One warning, "FILE:LINE: text" ("FILE: text" for a default value). */
+typedef void (*config_warn_fn)(const char *msg, void *arg);
+
+/*
+ * Risky settings that are not errors, each reported once through fn;
+ * returns how many.  relay-networks covering a /0 or a very large network
+ * (shorter than /8 for IPv4, /32 for IPv6), never-block covering a /0,
+ * and starttls allow (encrypted
+ * sessions cannot be inspected; whether the servers offer STARTTLS is not
+ * known here).  relayguard config-test prints them, the daemon logs them
+ * at start and reload.  A new key's warnings belong here too.
+ */
+size_t config_warnings(const struct config *c, config_warn_fn fn, void *arg);
 
 /* Durations "90", "90s", "10m", "1h", "7d", "2w" -> usec.  Sizes "64M",
  * "512K", "1G", "4096" -> bytes.  Both reject overflow and junk. */

@@ -1010,7 +1010,7 @@ test_servers(void)
 	int i;
 
 	EXPECT_OK("# protected\nservers 198.51.100.25 198.51.100.0/28 "
-	    "2001:db8:2::25 2001:db8:4::/48\n", &c);
+	    "2001:db8:2::25 2001:db8:4::/48\nlocal-domains example.test\n", &c);
 	ASSERT_INT_EQ(c.servers.count, 4);
 	ASSERT_INT_EQ(c.relay_networks.count, 0);
 	ASSERT_INT_EQ(config_key_line(&c, "servers"), 2);
@@ -1183,8 +1183,8 @@ test_list_files(void)
 	config_free(&c);
 	/* servers-file too; the daemon's check sees the file's servers. */
 	config_defaults(&c);
-	TEST_CHECK(config_parse("t.conf", "servers-file /s\n", 16, &c, err,
-	    sizeof(err)));
+	TEST_CHECK(config_parse("t.conf", "servers-file /s\n"
+	    "local-domains example.test\n", 43, &c, err, sizeof(err)));
 	TEST_CHECK(!config_check_daemon(&c, err, sizeof(err)));
 	TEST_CHECK(config_parse_list(&c, &c.list_files[0],
 	    "198.51.100.25\n2001:db8:2::25\n", 29, err, sizeof(err)));
@@ -1315,6 +1315,95 @@ test_list_files(void)
 	unlink(nets);
 }
 
+/* config_warnings(): collects what it reports. */
+struct warned {
+	size_t n;
+	char msg[8][512];
+};
+
+static void
+warned_cb(const char *msg, void *arg)
+{
+	struct warned *w = arg;
+
+	if (w->n < 8)
+		snprintf(w->msg[w->n], sizeof(w->msg[0]), "%s", msg);
+	w->n++;
+}
+
+static void
+test_safe_defaults(void)
+{
+	struct config c;
+	struct warned w;
+	char err[ERRLEN];
+
+	/* enforce (given or the default) without local-domains is refused
+	 * by the daemon, naming the key; monitor is not. */
+	EXPECT_OK("servers 198.51.100.25\n", &c);
+	TEST_CHECK(!config_check_daemon(&c, err, sizeof(err)));
+	TEST_CHECK(strncmp(err, "t.conf: mode enforce needs 'local-domains'",
+	    42) == 0);
+	config_free(&c);
+	EXPECT_OK("hook input\nmode enforce\n", &c);
+	TEST_CHECK(!config_check_daemon(&c, err, sizeof(err)));
+	TEST_CHECK(strncmp(err, "t.conf:2: mode enforce needs "
+	    "'local-domains'", 44) == 0);
+	config_free(&c);
+	EXPECT_OK("mode monitor\n", &c);
+	TEST_CHECK(config_check_daemon(&c, err, sizeof(err)));
+	config_free(&c);
+
+	/* Warnings: a /0 either family, very large networks (thresholds
+	 * /8 and /32), starttls allow; each names its line. */
+	EXPECT_OK("mode monitor\n"
+	    "relay-networks 192.0.2.0/24 0.0.0.0/0 ::/0 10.0.0.0/7 "
+	    "10.0.0.0/8 2001:db8::/31 2001:db8::/32\n"
+	    "starttls allow\n", &c);
+	memset(&w, 0, sizeof(w));
+	ASSERT_INT_EQ(config_warnings(&c, warned_cb, &w), 5);
+	ASSERT_INT_EQ(w.n, 5);
+	ASSERT_STR_EQ(w.msg[0], "t.conf:2: relay-networks 0.0.0.0/0 covers "
+	    "every IPv4 address: any such client may relay through the "
+	    "protected servers");
+	ASSERT_STR_EQ(w.msg[1], "t.conf:2: relay-networks ::/0 covers every "
+	    "IPv6 address: any such client may relay through the protected "
+	    "servers");
+	ASSERT_STR_EQ(w.msg[2], "t.conf:2: relay-networks 10.0.0.0/7 is very "
+	    "large (shorter than /8): every client in it may relay");
+	ASSERT_STR_EQ(w.msg[3], "t.conf:2: relay-networks 2001:db8::/31 is "
+	    "very large (shorter than /32): every client in it may relay");
+	TEST_CHECK(strncmp(w.msg[4], "t.conf:3: starttls allow: ", 26) == 0);
+	TEST_CHECK(strstr(w.msg[4], "cannot know whether your servers "
+	    "offer it") != NULL);
+	/* No callback: only counted. */
+	ASSERT_INT_EQ(config_warnings(&c, NULL, NULL), 5);
+	config_free(&c);
+
+	/* The default starttls warns too, naming the file only. */
+	EXPECT_OK("", &c);
+	memset(&w, 0, sizeof(w));
+	ASSERT_INT_EQ(config_warnings(&c, warned_cb, &w), 1);
+	TEST_CHECK(strncmp(w.msg[0], "t.conf: starttls allow (the default): ",
+	    38) == 0);
+	config_free(&c);
+
+	/* never-block of a /0: nothing of that family is ever blocked. */
+	EXPECT_OK("mode monitor\nstarttls deny\nnever-block 198.51.100.0/28 "
+	    "::/0\n", &c);
+	memset(&w, 0, sizeof(w));
+	ASSERT_INT_EQ(config_warnings(&c, warned_cb, &w), 1);
+	ASSERT_STR_EQ(w.msg[0], "t.conf:3: never-block ::/0 covers every IPv6 "
+	    "address: none of them is ever blocked");
+	config_free(&c);
+
+	/* A safe configuration: no warning. */
+	EXPECT_OK("relay-networks 192.0.2.0/24 10.0.0.0/8 2001:db8::/32\n"
+	    "starttls strip\n", &c);
+	ASSERT_INT_EQ(config_warnings(&c, warned_cb, NULL), 0);
+	config_free(&c);
+}
+
 int
 main(void)
 {
@@ -1341,5 +1430,6 @@ main(void)
 	TEST_RUN(test_conffile);
 	TEST_RUN(test_servers);
 	TEST_RUN(test_list_files);
+	TEST_RUN(test_safe_defaults);
 	return TEST_END("config");
 }
