@@ -21,6 +21,7 @@
 #include "nft.h"
 #include "rgd.h"
 #include "store.h"
+#include "worker.h"
 
 #define BLOCKS_RESTORE_BATCH 4096
 
@@ -166,6 +167,16 @@ blocks_install(struct rgd *d, struct nft_block *nb, uint64_t secs, char *err,
 	return rc;
 }
 
+/* The prefix of a kernel element as the filters' struct cidr. */
+static void
+blocks_cidr(const struct nft_block *nb, struct cidr *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->net.family = nb->family == AF_INET ? 4 : 6;
+	memcpy(c->net.bytes, nb->addr, nb->family == AF_INET ? 4 : 16);
+	c->prefix = nb->prefix;
+}
+
 /*
  * The first network of set that overlaps nb (one inside the other), or
  * NULL.  A prefix overlapping a never-block or relay-networks entry would
@@ -177,10 +188,7 @@ blocks_overlap(const struct cidr_set *set, const struct nft_block *nb)
 	struct cidr c;
 	uint32_t i;
 
-	memset(&c, 0, sizeof(c));
-	c.net.family = nb->family == AF_INET ? 4 : 6;
-	memcpy(c.net.bytes, nb->addr, nb->family == AF_INET ? 4 : 16);
-	c.prefix = nb->prefix;
+	blocks_cidr(nb, &c);
 	for (i = 0; i < set->count; i++)
 		if (cidr_contains(&set->v[i], &c.net) ||
 		    cidr_contains(&c, &set->v[i].net))
@@ -290,6 +298,20 @@ blocks_manual(struct rgd *d, const char *prefix, uint64_t dur_secs,
 	return 0;
 }
 
+static void
+blocks_engines_unblock(struct rgd *d, const struct nft_block *nb)
+{
+	struct cidr c;
+	size_t i;
+
+	blocks_cidr(nb, &c);
+	for (i = 0; i < d->nworkers; i++) {
+		worker_lock(d->workers[i]);
+		engine_unblock(worker_engine(d->workers[i]), &c);
+		worker_unlock(d->workers[i]);
+	}
+}
+
 int
 blocks_del(struct rgd *d, const char *prefix, char *err, size_t errlen)
 {
@@ -314,6 +336,9 @@ blocks_del(struct rgd *d, const char *prefix, char *err, size_t errlen)
 		return -1;
 	}
 	log_info("unblocked %s", prefix);
+	/* The engines stop counting the lifted block: its clients earn
+	 * offences (and blocks) again at once. */
+	blocks_engines_unblock(d, &nb);
 	/* Narrower blocks that the lifted one covered go back in. */
 	blocks_sync(d);
 	return 0;

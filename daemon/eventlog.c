@@ -158,6 +158,7 @@ eventlog_priority(enum event_kind k)
 	case EVENT_AMBIGUITY:
 		return LOG_NOTICE;
 	case EVENT_ANOMALY:
+	case EVENT_DROPPED:	/* replay's simulated blocks only */
 		break;
 	}
 	return LOG_INFO;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "address.h"
+#include "blockset.h"
 #include "engine.h"
 #include "flow.h"
 #include "policy.h"
@@ -33,6 +34,8 @@ struct engine {
 	const struct config *conf;
 	bool inline_mode;
 	bool borrow;		/* packet bytes outlive the engine's use */
+	bool simulate;		/* replay carries out enforcement */
+	struct blockset blocks;	/* the blocks decided, packet time */
 	struct flow_table *flows;
 	struct policy *policy;
 	struct rg_mem mem;
@@ -58,6 +61,7 @@ struct engine_pkt {
 	bool forged_auth;	/* judging RCPTs again without the 235 */
 	bool block;
 	rg_time_t block_for;
+	struct blockset_entry *block_entry;	/* NULL if not remembered */
 };
 
 static void
@@ -119,6 +123,7 @@ engine_new(const struct config *conf, bool inline_mode)
 	e->flows = flow_table_new(conf->max_flows, 0x5eed5eed5eedULL);
 	e->policy = policy_new(&pp);
 	e->events = calloc(ENGINE_EVENT_QUEUE, sizeof(*e->events));
+	blockset_init(&e->blocks);
 	if (e->flows == NULL || e->policy == NULL || e->events == NULL) {
 		engine_free(e);
 		return NULL;
@@ -133,6 +138,7 @@ engine_free(struct engine *e)
 		return;
 	flow_table_free(e->flows, &e->mem);
 	policy_free(e->policy);
+	blockset_free(&e->blocks);
 	free(e->events);
 	free(e);
 }
@@ -148,6 +154,18 @@ engine_set_borrow(struct engine *e, bool borrow)
 {
 	/* Inline packets are rewritten and recycled: never borrowed. */
 	e->borrow = borrow && !e->inline_mode;
+}
+
+void
+engine_set_simulate(struct engine *e, bool simulate)
+{
+	e->simulate = simulate && !e->inline_mode;
+}
+
+void
+engine_unblock(struct engine *e, const struct cidr *net)
+{
+	blockset_lift(&e->blocks, net);
 }
 
 void
@@ -364,6 +382,18 @@ engine_rcpt(struct engine_pkt *pk, const struct smtp_item *it)
 		e->st.unverified_attempts++;
 		return;
 	}
+	/*
+	 * A blocked client earns no new offence while its block lasts (in
+	 * mode monitor: while it would last).  What it sends meanwhile is
+	 * reported, not counted again: the RCPTs pipelined behind the one
+	 * that earned the block (the segment is dropped and the session
+	 * reset, the server never reads them), packets in flight before the
+	 * kernel's set drops them, monitor's later attempts.  So a block is
+	 * never escalated by the traffic it stops, and how the client cut
+	 * its bytes into segments does not matter.
+	 */
+	if (blockset_find(&e->blocks, &f->client, e->now) != NULL)
+		return;
 	if (!policy_offence(e->policy, &f->client, e->now, &blk))
 		return;
 	if (blk.never_block)
@@ -385,6 +415,9 @@ engine_rcpt(struct engine_pkt *pk, const struct smtp_item *it)
 		return;
 	pk->block = true;
 	pk->block_for = blk.duration;
+	if ((pk->block_entry = blockset_add(&e->blocks, &f->client, e->now,
+	    blk.duration, blk.offences)) == NULL)
+		e->st.blocks_unremembered++;
 }
 
 /* Is the client exempt from the STARTTLS policy (relay-networks)? */
@@ -457,12 +490,17 @@ engine_held(struct engine_pkt *pk, bool already)
 	struct flow *f = pk->f;
 
 	if (already) {
-		/* Reported with the first held bytes; still refused. */
-		if (!f->smtp.authenticated &&
+		/* Reported with the first held bytes; still refused.  Held
+		 * quietly (a later segment, which inline is dropped and sent
+		 * again after the reply), they are not refused now either:
+		 * replay carrying out enforce would otherwise reset a session
+		 * the daemon lets go on. */
+		if (f->held_reported && !f->smtp.authenticated &&
 		    !policy_trusted(e->policy, &f->client))
 			pk->ambiguous = true;
 		return;
 	}
+	f->held_reported = true;
 	e->st.pipelined_after_wait++;
 	(void)engine_ambiguity_event(pk, "pipelined-after-wait",
 	    (enum smtp_verb)f->smtp.client_wait);
@@ -518,6 +556,12 @@ engine_item(struct engine_pkt *pk, const struct smtp_item *it)
 		e->st.replies++;
 		if (it->verb == SMTP_V_CONNECT && it->code == 220)
 			f->banner_seen = true;
+		if (smtp_message_accepted(&f->smtp, it)) {
+			e->st.mail_accepted++;
+			if (!f->mail_passed)
+				e->st.mail_sessions++;
+			f->mail_passed = true;
+		}
 		break;
 	case SMTP_ITEM_SMUGGLING:
 		e->st.smuggling++;
@@ -687,6 +731,22 @@ engine_close_flow(struct engine *e, struct flow *f)
 	stream_free(&f->dir[1], &e->mem);
 }
 
+/*
+ * Enforcement ended the session (our reset, or replay's simulated block):
+ * nothing of it is judged any more.  Unlike engine_close_flow(), bytes
+ * waiting behind a hole are not delivered: the server's TCP never hands
+ * them to the application once the connection is reset.  The flow stays,
+ * killed, for its late packets.
+ */
+static void
+engine_kill_flow(struct engine *e, struct flow *f)
+{
+	f->killed = true;
+	tcp_close(&f->tcp);
+	stream_free(&f->dir[0], &e->mem);
+	stream_free(&f->dir[1], &e->mem);
+}
+
 /* End of a flow: deliver what is left, then count its stats. */
 static void
 engine_finish_flow(struct engine *e, struct flow *f)
@@ -732,7 +792,7 @@ engine_finish(struct engine *e)
 /* A new connection (SYN or SYN-ACK) or a pickup in the middle (data
  * without one); dir says which side of p is the client. */
 static struct flow *
-engine_new_flow(struct engine *e, const struct decode_packet *p, int dir)
+engine_flow_create(struct engine *e, const struct decode_packet *p, int dir)
 {
 	struct flow *f, *old;
 	const struct rg_addr *c = dir == 0 ? &p->src : &p->dst;
@@ -746,7 +806,15 @@ engine_new_flow(struct engine *e, const struct decode_packet *p, int dir)
 		engine_finish_flow(e, old);
 		flow_destroy(e->flows, old, &e->mem);
 	}
-	if (f == NULL)
+	return f;
+}
+
+static struct flow *
+engine_new_flow(struct engine *e, const struct decode_packet *p, int dir)
+{
+	struct flow *f;
+
+	if ((f = engine_flow_create(e, p, dir)) == NULL)
 		return NULL;
 	if (e->borrow) {
 		stream_borrow(&f->dir[0]);
@@ -999,6 +1067,83 @@ engine_shed(struct engine *e)
 	}
 }
 
+/*
+ * Replay's simulated blocks (engine_set_simulate): is p a packet of a
+ * connection whose client is blocked now?  The client's packets are what
+ * the kernel's block set drops before the queue; the server's are in the
+ * capture only because nothing was dropped when it was taken.  Both are
+ * counted, neither inspected.  A connection the client opens while blocked
+ * is reported once, when first seen, and stays dropped to its end (past
+ * the block's expiry: the server never saw it open); a session that was
+ * open when the block began is cut by it.
+ */
+/* The block replay carries out for client now, or NULL. */
+static const struct blockset_entry *
+engine_sim_block(const struct engine *e, const struct rg_addr *client)
+{
+	const struct blockset_entry *b;
+
+	b = blockset_find(&e->blocks, client, e->now);
+	return b != NULL && b->enforced ? b : NULL;
+}
+
+static bool
+engine_sim_blocked(struct engine *e, const struct decode_packet *p)
+{
+	const struct blockset_entry *b;
+	const struct rg_addr *client;
+	struct event *ev;
+	struct flow *f;
+	int dir = 0;
+
+	if ((f = engine_lookup(e, p, &dir)) != NULL) {
+		client = &f->client;
+		b = engine_sim_block(e, client);
+		if (f->blocked && b == NULL && dir == 0 &&
+		    tcp_opener(p) == TCP_OPENER_SYN) {
+			/* A new connection on the key of a dropped one, once
+			 * the block is over: judged as any other. */
+			engine_finish_flow(e, f);
+			flow_destroy(e->flows, f, &e->mem);
+			return false;
+		}
+		if (b == NULL && !f->blocked)
+			return false;
+		flow_touch(e->flows, f, e->now);
+		e->st.sim_block_packets++;
+		if (!f->blocked) {
+			f->blocked = true;
+			engine_kill_flow(e, f);
+		}
+		return true;
+	}
+	if (engine_direction(e, p, &dir) == ENGINE_SIDE_NONE) {
+		/* Opens nothing (a bare ACK, FIN or RST): whose is it? */
+		dir = engine_server(e, &p->dst, p->dport) ? 0 : 1;
+		client = dir == 0 ? &p->src : &p->dst;
+		if (engine_sim_block(e, client) == NULL)
+			return false;
+		e->st.sim_block_packets++;
+		return true;
+	}
+	client = dir == 0 ? &p->src : &p->dst;
+	if ((b = engine_sim_block(e, client)) == NULL)
+		return false;
+	e->st.sim_block_packets++;
+	if ((f = engine_flow_create(e, p, dir)) == NULL)
+		return true;
+	f->blocked = true;
+	engine_kill_flow(e, f);
+	e->st.sim_block_sessions++;
+	if ((ev = engine_event(e, EVENT_DROPPED, f)) != NULL) {
+		ev->action = EVENT_ACTION_DROP;
+		ev->reason = "relay-attempts";
+		ev->offences = b->offences;
+		ev->expires = b->until;
+	}
+	return true;
+}
+
 enum engine_verdict
 engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
     size_t caplen, size_t wirelen, unsigned flags, uint32_t indev,
@@ -1063,6 +1208,11 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 	e->st.tcp_packets++;
 	res->decoded = true;
 	enforce = e->inline_mode && e->conf->mode == CONFIG_MODE_ENFORCE;
+	if (e->simulate && e->st.sim_clients_blocked > 0 &&
+	    engine_sim_blocked(e, &p)) {
+		res->verdict = ENGINE_DROP;
+		goto done;
+	}
 
 	/* Segments the receiver discards whole, before they touch a flow:
 	 * forged ones must not create or move state. */
@@ -1101,6 +1251,7 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 
 	if (f->killed) {
 		/* The session was reset: nothing more of it may pass. */
+		e->st.after_reset++;
 		if (enforce) {
 			res->verdict = ENGINE_DROP;
 			e->st.drops++;
@@ -1226,8 +1377,12 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 		/* Only bytes that came with the awaited command: a later
 		 * segment the daemon drops and the client sends again once
 		 * the reply is in (norm_held), so replay holds it quietly. */
-		if (dir == 0 && smtp_client_held(&f->smtp) && (held || !waiting))
-			engine_held(&pk, held);
+		if (dir == 0 && smtp_client_held(&f->smtp)) {
+			if (held || !waiting)
+				engine_held(&pk, held);
+			else
+				f->held_reported = false;
+		}
 		if (sr.refused && enforce) {
 			/* Early bytes we had no room to keep would reach the
 			 * server unread, and the hole before them could never
@@ -1273,12 +1428,15 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 			    (p.flags & DECODE_TH_ACK) ? p.ack : old_next_peer);
 		else
 			engine_result_reset(res, f, old_next_peer, old_next);
-		if (e->inline_mode) {
+		/* Inline the daemon sends the resets; replay's simulation
+		 * ends the session the same way (engine_set_simulate). */
+		if (e->inline_mode || e->simulate) {
 			res->verdict = ENGINE_DROP;
 			e->st.drops++;
 			e->st.resets++;
-			f->killed = true;
-			engine_close_flow(e, f);
+			if (pk.relay)
+				e->st.resets_relay++;
+			engine_kill_flow(e, f);
 		}
 	}
 	if (pk.block && e->conf->mode == CONFIG_MODE_ENFORCE &&
@@ -1286,6 +1444,12 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 		res->block = true;
 		res->block_for = pk.block_for;
 		res->client = f->client;
+		/* Replay carrying out enforce: the kernel's set, simulated. */
+		if (e->simulate && pk.block_entry != NULL) {
+			if (pk.block_entry->blocks == 1)
+				e->st.sim_clients_blocked++;
+			pk.block_entry->enforced = true;
+		}
 	}
 	goto done;
 discard:

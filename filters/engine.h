@@ -53,6 +53,18 @@ struct engine_stats {
 					 * not blocked */
 	uint64_t ambiguities;		/* lines some server reads otherwise */
 	uint64_t drops, resets;
+	uint64_t resets_relay;		/* resets for relay attempts */
+	uint64_t after_reset;		/* packets of reset sessions, after
+					 * the reset: never inspected */
+	uint64_t mail_accepted;		/* end of DATA / BDAT LAST answered
+					 * 2xx: messages that passed */
+	uint64_t mail_sessions;		/* sessions with one or more */
+	/* Replay's simulated blocks (engine_set_simulate): */
+	uint64_t sim_clients_blocked;	/* distinct clients */
+	uint64_t sim_block_packets;	/* packets of blocked clients */
+	uint64_t sim_block_sessions;	/* sessions they opened: dropped */
+	uint64_t blocks_unremembered;	/* blocks the engine had no room to
+					 * remember (blockset.h) */
 	uint64_t payload_bytes;		/* TCP payload inspected or skipped */
 	uint64_t body_bytes, opaque_bytes;
 	uint64_t gaps, gap_bytes, retrans, mismatches;
@@ -106,6 +118,24 @@ bool engine_set_seed(struct engine *e, uint64_t seed);
  * delivered.  Call before the first packet.
  */
 void engine_set_borrow(struct engine *e, bool borrow);
+/*
+ * Replay only (ignored inline, where the daemon does it for real): carry
+ * out what mode enforce does, in packet time.  A session the engine resets
+ * is over: its later packets are counted (after_reset), never inspected.
+ * A client the engine blocks is in a simulated block set (blockset.h) until
+ * the block expires: its packets to and from the protected ports are
+ * counted as dropped (sim_block_packets), never inspected, and each
+ * session it opens meanwhile is reported once (EVENT_DROPPED).  Without
+ * it (or in mode monitor) replay judges every byte, as monitor does.
+ * Before the first packet.
+ */
+void engine_set_simulate(struct engine *e, bool simulate);
+/*
+ * The operator lifted the blocks of the addresses inside net (relayguard
+ * unblock): they may earn offences again at once.  The engine otherwise
+ * gives a client no new offence until its block has expired.
+ */
+void engine_unblock(struct engine *e, const struct cidr *net);
 /* Switch to a new configuration; flows and offender history are kept. */
 void engine_reload(struct engine *e, const struct config *conf);
 /* Forget the relay attempts and offences counted for every client inside

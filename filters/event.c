@@ -20,6 +20,7 @@ event_kind_str(enum event_kind k)
 	case EVENT_SMUGGLING:		return "smuggling";
 	case EVENT_ANOMALY:		return "anomaly";
 	case EVENT_AMBIGUITY:		return "ambiguity";
+	case EVENT_DROPPED:		return "dropped";
 	}
 	return "unknown";
 }
@@ -32,6 +33,7 @@ event_action_str(enum event_action a)
 	case EVENT_ACTION_REPORT:	return "report";
 	case EVENT_ACTION_RESET:	return "reset";
 	case EVENT_ACTION_BLOCK:	return "block";
+	case EVENT_ACTION_DROP:		return "drop";
 	}
 	return "unknown";
 }
@@ -218,6 +220,14 @@ event_json(const struct event *ev, char *buf, size_t len)
 			event_set_str(o, "command", ev->command);
 		if (ev->line[0] != '\0')
 			event_set_str(o, "line", ev->line);
+		break;
+	case EVENT_DROPPED:
+		event_set_ends(o, ev);
+		if (ev->reason != NULL)
+			event_set_str(o, "reason", ev->reason);
+		json_object_set_new(o, "offences", json_integer(ev->offences));
+		event_set_str(o, "expires", event_time_str(ev->expires, tbuf,
+		    sizeof(tbuf)));
 		break;
 	}
 	if (ev->truncated)

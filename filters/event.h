@@ -28,6 +28,7 @@ enum event_kind {
 	EVENT_SMUGGLING,
 	EVENT_ANOMALY,
 	EVENT_AMBIGUITY,	/* a line some server reads otherwise */
+	EVENT_DROPPED,		/* replay: a session a blocked client opened */
 };
 
 enum event_action {
@@ -35,6 +36,7 @@ enum event_action {
 	EVENT_ACTION_REPORT,	/* mode monitor: would have acted */
 	EVENT_ACTION_RESET,	/* mode enforce: segment dropped, reset */
 	EVENT_ACTION_BLOCK,	/* source put into the block set */
+	EVENT_ACTION_DROP,	/* dropped by a block (replay's simulation) */
 };
 
 struct event {
@@ -47,17 +49,20 @@ struct event {
 	char mail_from[EVENT_TEXT_MAX];
 	char rcpt[EVENT_TEXT_MAX];	/* path as written */
 	char domain[256];		/* where the path leads ("" if none) */
-	const char *reason;		/* static: why it is a relay attempt */
+	const char *reason;		/* static: why it is a relay attempt;
+					 * dropped: why the client is blocked */
 	const char *trick;		/* static: routing trick or NULL */
 	const char *what;		/* static: anomaly/smuggling/ambiguity
 					 * name */
 	const char *command;		/* static: ambiguity: the verb read */
 	char line[EVENT_TEXT_MAX];	/* ambiguity: the line as sent */
 	uint32_t attempts;		/* block: attempts in the window */
-	uint32_t offences;		/* block: this client's block count */
+	uint32_t offences;		/* block, dropped: this client's block
+					 * count */
 	rg_time_t duration;		/* block: usec */
 	const char *exempt;		/* static: block: why it was not
 					 * applied ("never-block"), or NULL */
+	rg_time_t expires;		/* dropped: when the block ends */
 	bool truncated;			/* a text field was cut */
 };
 

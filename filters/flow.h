@@ -39,6 +39,12 @@ struct flow {
 	bool smtp_seen;			/* counted as an SMTP session */
 	bool banner_seen;		/* the server greeted this client */
 	bool killed;			/* reset by enforcement: drop the rest */
+	bool blocked;			/* replay: opened by a blocked client
+					 * (engine_set_simulate), or cut by
+					 * its block: drop the rest */
+	bool mail_passed;		/* a message was accepted */
+	bool held_reported;		/* the client bytes held now were
+					 * reported (engine_held) */
 	bool in_list;
 	bool indev_known[2];		/* indev[d] learned */
 	uint32_t indev[2];		/* where direction d comes in */

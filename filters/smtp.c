@@ -1402,6 +1402,19 @@ smtp_awaited(const struct smtp_session *s)
 }
 
 bool
+smtp_message_accepted(const struct smtp_session *s, const struct smtp_item *it)
+{
+	if (it->kind != SMTP_ITEM_REPLY || it->code / 100 != 2)
+		return false;
+	if (it->verb == SMTP_V_DATA_END)
+		return true;
+	/* The answer to the last chunk: a LAST chunk and no BDAT left
+	 * unanswered behind it. */
+	return it->verb == SMTP_V_BDAT && s->bdat_last &&
+	    !smtp_fifo_has(s, SMTP_V_BDAT);
+}
+
+bool
 smtp_client_partial_rcpt(const struct smtp_session *s)
 {
 	static const char rcpt[] = "RCPT";

@@ -191,6 +191,11 @@ bool smtp_client_held(const struct smtp_session *s);
  */
 bool smtp_client_partial_rcpt(const struct smtp_session *s);
 
+/* Is this reply item the server taking a message: 2xx to the end of a
+ * DATA body or to the LAST BDAT chunk? */
+bool smtp_message_accepted(const struct smtp_session *s,
+    const struct smtp_item *it);
+
 /* Bytes buffered by this session (partial lines and pending input). */
 size_t smtp_buffered(const struct smtp_session *s);
 

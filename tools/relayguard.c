@@ -24,7 +24,7 @@ struct subcommand {
 
 static const struct subcommand subcommands[] = {
 	{ "replay", cmd_replay,
-	    "run pcap/pcapng captures through the filters, events on stdout" },
+	    "[--raw] CAPTURE...: what the policy would have done to them" },
 	{ "config-test", cmd_config_test,
 	    "check the configuration file (-v: print the effective settings)" },
 	{ "status", cmd_status,

@@ -1,7 +1,15 @@
 /*
- * replay.c — `relayguard replay [-c FILE] CAPTURE...`: run pcap/pcapng
- * captures through the filters/ pipeline, events on stdout (JSON lines), a
- * summary on stderr.  Files are read in the order given, as one timeline.
+ * replay.c — `relayguard replay [-c FILE] [--raw] CAPTURE...`: run
+ * pcap/pcapng captures through the filters/ pipeline, events on stdout
+ * (JSON lines), a summary on stderr.  Files are read in the order given, as
+ * one timeline.
+ *
+ * With mode enforce, replay carries out what the daemon would have done
+ * (engine_set_simulate): a reset session is over, a blocked client's
+ * packets are dropped until its block expires in packet time, and the
+ * summary says what was stopped, blocked, dropped and what mail passed.
+ * --raw judges every byte instead, as mode monitor does: one event per
+ * relay RCPT, for analysis.
  *
  * Every file is opened (and its header checked) before any is read, so a
  * missing or non-capture file fails at once.  Classic pcap and pcapng
@@ -18,29 +26,64 @@
 
 #include "capture.h"
 #include "conffile.h"
+#include "blockset.h"
 #include "engine.h"
 #include "tools.h"
+
+#define REPLAY_DURATIONS 16	/* distinct block durations in the summary */
+
+/* What the summary says about blocks: how many of each length. */
+struct replay_blocks {
+	struct { rg_time_t duration; uint64_t count; } d[REPLAY_DURATIONS];
+	unsigned n;
+	uint64_t other;		/* blocks of yet more distinct lengths */
+};
 
 static void
 replay_usage(void)
 {
-	fprintf(stderr, "usage: relayguard replay [-c FILE] CAPTURE...\n");
+	fprintf(stderr, "usage: relayguard replay [-c FILE] [--raw] "
+	    "CAPTURE...\n");
 }
 
 static void
-replay_events(struct engine *e, char *buf, size_t len)
+replay_count_block(struct replay_blocks *rb, rg_time_t duration)
+{
+	unsigned i;
+
+	for (i = 0; i < rb->n; i++)
+		if (rb->d[i].duration == duration) {
+			rb->d[i].count++;
+			return;
+		}
+	if (rb->n == REPLAY_DURATIONS) {
+		rb->other++;
+		return;
+	}
+	rb->d[rb->n].duration = duration;
+	rb->d[rb->n].count = 1;
+	rb->n++;
+}
+
+static void
+replay_events(struct engine *e, char *buf, size_t len,
+    struct replay_blocks *rb)
 {
 	struct event ev;
 	size_t n;
 
-	while (engine_next_event(e, &ev))
+	while (engine_next_event(e, &ev)) {
+		if (ev.kind == EVENT_BLOCK && ev.action == EVENT_ACTION_BLOCK)
+			replay_count_block(rb, ev.duration);
 		if ((n = event_json(&ev, buf, len)) > 0)
 			fwrite(buf, 1, n, stdout);
+	}
 }
 
 /* Returns false on a read error after some packets (reported). */
 static bool
-replay_run(struct engine *e, struct capture *c, char *evbuf, size_t evlen)
+replay_run(struct engine *e, struct capture *c, char *evbuf, size_t evlen,
+    struct replay_blocks *rb)
 {
 	struct capture_record r;
 	int rc;
@@ -55,7 +98,7 @@ replay_run(struct engine *e, struct capture *c, char *evbuf, size_t evlen)
 		engine_packet(e, r.linktype, r.ts_usec,
 		    (uint8_t *)(uintptr_t)r.data, r.caplen, r.wirelen, 0,
 		    r.has_ifid ? r.ifid : ENGINE_INDEV_UNKNOWN, NULL);
-		replay_events(e, evbuf, evlen);
+		replay_events(e, evbuf, evlen, rb);
 	}
 	if (rc < 0) {
 		fprintf(stderr, "relayguard: replay: %s\n", err);
@@ -71,6 +114,94 @@ replay_clock(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* "1h", "2d", "90m", "45s": the largest unit that divides it. */
+static const char *
+replay_duration_str(rg_time_t usec, char *buf, size_t len)
+{
+	unsigned long long secs = usec / RG_USEC_PER_SEC;
+
+	if (secs > 0 && secs % 86400 == 0)
+		snprintf(buf, len, "%llud", secs / 86400);
+	else if (secs > 0 && secs % 3600 == 0)
+		snprintf(buf, len, "%lluh", secs / 3600);
+	else if (secs > 0 && secs % 60 == 0)
+		snprintf(buf, len, "%llum", secs / 60);
+	else
+		snprintf(buf, len, "%llus", secs);
+	return buf;
+}
+
+static int
+replay_duration_cmp(const void *a, const void *b)
+{
+	const rg_time_t *x = a, *y = b;	/* first member of each entry */
+
+	return *x < *y ? -1 : *x > *y;
+}
+
+static void
+replay_plural(unsigned long long n, const char *one, const char *many)
+{
+	fprintf(stderr, "%llu %s", n, n == 1 ? one : many);
+}
+
+/* What would have happened: the lines only this mode of replay has. */
+static void
+replay_outcome(const struct engine_stats *s, const struct config *c,
+    bool raw, struct replay_blocks *rb)
+{
+	char d[32];
+	unsigned i;
+
+	if (raw || c->mode != CONFIG_MODE_ENFORCE) {
+		fprintf(stderr, "replay: %s: ", raw ? "--raw, every relay "
+		    "RCPT judged" : "mode monitor");
+		replay_plural(s->relay_attempts, "relay attempt",
+		    "relay attempts");
+		fprintf(stderr, " reported, nothing stopped (no reset or "
+		    "block carried out)\n");
+	} else {
+		fprintf(stderr, "replay: mode enforce, carried out: ");
+		replay_plural(s->relay_attempts, "relay attempt stopped",
+		    "relay attempts stopped");
+		fprintf(stderr, ", ");
+		replay_plural(s->resets, "session reset", "sessions reset");
+		fprintf(stderr, " (%llu for relay attempts), ",
+		    (unsigned long long)s->resets_relay);
+		replay_plural(s->after_reset, "packet", "packets");
+		fprintf(stderr, " after a reset not inspected\n");
+		fprintf(stderr, "replay: blocks: ");
+		replay_plural(s->sim_clients_blocked, "client blocked",
+		    "clients blocked");
+		fprintf(stderr, ", ");
+		replay_plural(s->blocks, "block", "blocks");
+		qsort(rb->d, rb->n, sizeof(rb->d[0]), replay_duration_cmp);
+		for (i = 0; i < rb->n; i++)
+			fprintf(stderr, "%s%llu of %s", i == 0 ? " (" : ", ",
+			    (unsigned long long)rb->d[i].count,
+			    replay_duration_str(rb->d[i].duration, d,
+			    sizeof(d)));
+		if (rb->other > 0)
+			fprintf(stderr, ", %llu of other lengths",
+			    (unsigned long long)rb->other);
+		fprintf(stderr, "%s; dropped by blocks: ", rb->n > 0 ? ")" : "");
+		replay_plural(s->sim_block_sessions, "session", "sessions");
+		fprintf(stderr, ", ");
+		replay_plural(s->sim_block_packets, "packet", "packets");
+		if (s->blocks_unremembered > 0)
+			fprintf(stderr, "; %llu blocks not simulated (more "
+			    "than %u clients)", (unsigned long long)
+			    s->blocks_unremembered, BLOCKSET_MAX);
+		fprintf(stderr, "\n");
+	}
+	fprintf(stderr, "replay: mail that %s: ", raw ||
+	    c->mode != CONFIG_MODE_ENFORCE ? "passed" : "would have passed");
+	replay_plural(s->mail_accepted, "message", "messages");
+	fprintf(stderr, " accepted in ");
+	replay_plural(s->mail_sessions, "session", "sessions");
+	fprintf(stderr, "\n");
 }
 
 static void
@@ -139,8 +270,9 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 	struct capture **files;
 	char err[1024];
 	static char evbuf[EVENT_JSON_MAX], outbuf[1 << 16];
+	struct replay_blocks rb;
 	int i, nfiles, rc = 0;
-	bool borrow;
+	bool borrow, raw = false, dashdash = false;
 	double t0;
 
 	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
@@ -152,13 +284,24 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 		replay_usage();
 		return 2;
 	}
-	for (i = 1; i < argc; i++) {
-		if (argv[i][0] == '-' && argv[i][1] != '\0') {
+	/* --raw anywhere; "--" ends the options (a capture named "-x").
+	 * The captures are moved to the front of argv + 1, in order. */
+	for (i = 1, nfiles = 0; i < argc; i++) {
+		if (!dashdash && strcmp(argv[i], "--") == 0)
+			dashdash = true;
+		else if (!dashdash && strcmp(argv[i], "--raw") == 0)
+			raw = true;
+		else if (!dashdash && argv[i][0] == '-' && argv[i][1] != '\0') {
 			fprintf(stderr, "relayguard: replay: unknown option "
 			    "'%s'\n", argv[i]);
 			replay_usage();
 			return 2;
-		}
+		} else
+			argv[1 + nfiles++] = argv[i];
+	}
+	if (nfiles == 0) {
+		replay_usage();
+		return 2;
 	}
 	if (!conffile_load(config_path, config_given, &conf, err,
 	    sizeof(err))) {
@@ -166,7 +309,6 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 		config_free(&conf);
 		return 1;
 	}
-	nfiles = argc - 1;
 	if ((files = calloc((size_t)nfiles, sizeof(*files))) == NULL) {
 		fprintf(stderr, "relayguard: replay: out of memory\n");
 		config_free(&conf);
@@ -193,13 +335,16 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 		if (strcmp(capture_reader(files[i]), "mmap") != 0)
 			borrow = false;
 	engine_set_borrow(e, borrow);
+	/* Mode enforce: what the daemon would have done is carried out. */
+	engine_set_simulate(e, !raw && conf.mode == CONFIG_MODE_ENFORCE);
+	memset(&rb, 0, sizeof(rb));
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 	t0 = replay_clock();
 	for (i = 0; i < nfiles; i++)
-		if (!replay_run(e, files[i], evbuf, sizeof(evbuf)))
+		if (!replay_run(e, files[i], evbuf, sizeof(evbuf), &rb))
 			rc = 1;
 	engine_finish(e);
-	replay_events(e, evbuf, sizeof(evbuf));
+	replay_events(e, evbuf, sizeof(evbuf), &rb);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		/* Events that did not get out are a failure, not a summary. */
 		fprintf(stderr, "relayguard: replay: writing events: %s\n",
@@ -209,6 +354,7 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 	engine_get_stats(e, &st);
 	replay_summary(&st, replay_clock() - t0);
 	replay_servers_note(&conf);
+	replay_outcome(&st, &conf, raw, &rb);
 	engine_free(e);
 out:
 	for (i = 0; i < nfiles; i++)

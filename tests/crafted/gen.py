@@ -867,6 +867,70 @@ def _(cap):
            server="2001:db8:2::99")
 
 
+# -- replay carries out mode enforce (issue 8) --------------------------------
+# By default replay does what the daemon would: a reset session is over, a
+# blocked client's packets are dropped until the block expires in packet
+# time.  These captures are what a passive tap sees: no relayguard in the
+# path, so the server answers everything and the client carries on.
+
+def pipelined_attempts(k, prefix, n):
+    """MAIL and n foreign RCPTs in one segment, answered in one."""
+    k.c("MAIL FROM:<alice@sender.test>\r\n" +
+        "".join("RCPT TO:<%s%d@evil.test>\r\n" % (prefix, i + 1)
+                for i in range(n)))
+    k.s(OK_MAIL + "\r\n" + (OK_RCPT + "\r\n") * n)
+
+
+def local_mail(cap, at, cport, isn):
+    """A whole message to a local recipient (mail that passes)."""
+    cap.at(at)
+    k = Conn(cap, cport=cport, cisn=isn, sisn=isn + 1000000).start()
+    k.mail()
+    k.rcpt("bob@example.test")
+    k.data()
+    k.quit()
+
+
+@capture("sim_pipelined_reconnect")
+def _(cap):
+    # Ten relay RCPTs in one segment, then (30 s later) the same client
+    # sends a local message on a new connection.
+    k = Conn(cap, cport=40300).start()
+    pipelined_attempts(k, "pr", 10)
+    k.quit()
+    local_mail(cap, 30.0, 40301, 3000000)
+
+
+@capture("sim_after_reset")
+def _(cap):
+    # The first relay RCPT resets the session; a tap still sees the rest:
+    # another relay RCPT, a local one and a message.
+    k = Conn(cap, cport=40310).start()
+    k.mail()
+    k.rcpt("ar1@evil.test")
+    k.rcpt("ar2@evil.test")
+    k.rcpt("bob@example.test")
+    k.data()
+    k.quit()
+
+
+@capture("sim_block_expiry")
+def _(cap):
+    # Three relay RCPTs in one segment: blocked for 1 h (block-for).  A
+    # session 30 minutes later is dropped; one at 1 h 2 min is judged.
+    k = Conn(cap, cport=40320).start()
+    pipelined_attempts(k, "be", 3)
+    k.quit()
+    for i, t in enumerate((1800.0, 3720.0)):
+        cap.at(t)
+        k = Conn(cap, cport=40321 + i, cisn=4000000 + i * 100000,
+                 sisn=5000000 + i * 100000).start()
+        k.mail()
+        k.rcpt("be%d@evil.test" % (4 + i))
+        k.cmd("QUIT", BYE)
+        k.close()
+
+
 # -- ambiguity (issue 7) ------------------------------------------------------
 # Command lines that some real server executes otherwise than the plain
 # grammar reads them.  The replies are those of the server that relays

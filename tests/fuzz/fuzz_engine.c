@@ -43,9 +43,12 @@
  * (a hole; inline the hole is never skipped, so what follows it is not
  * read either), bytes pipelined past DATA/AUTH/STARTTLS before the reply,
  * or a packet on the wrong interface.  Those are counted in the engine's
- * statistics, which decide whether the comparison applies.  A fifth, inline in enforce mode with starttls strip and real
- * checksums over the shuffled cut, only checks robustness (it drops and
- * kills, so its events legitimately differ).
+ * statistics, which decide whether the comparison applies.  A fifth,
+ * replay carrying out mode enforce (engine_set_simulate) over the
+ * shuffled cut, and a sixth, inline in enforce mode with starttls strip
+ * and real checksums over the shuffled cut, only check robustness (they
+ * kill sessions and drop, so their events legitimately differ) and that
+ * every flow and buffer is released at the end.
  *
  * The ambiguity event for bytes past DATA/AUTH/STARTTLS depends on the
  * cut by design (only bytes in the awaited command's own segment are
@@ -390,9 +393,9 @@ fuzz_out_reset(struct fuzz_out *o)
 /* One run; its events go to out, and without the action to out_na; its
  * final statistics to st. */
 static void
-fuzz_one(const struct config *conf, bool inline_mode, enum fuzz_cut cut,
-    bool real_csum, const uint8_t *data, size_t size, struct fuzz_out *out,
-    struct fuzz_out *out_na, struct engine_stats *stp)
+fuzz_one(const struct config *conf, bool inline_mode, bool simulate,
+    enum fuzz_cut cut, bool real_csum, const uint8_t *data, size_t size,
+    struct fuzz_out *out, struct fuzz_out *out_na, struct engine_stats *stp)
 {
 	struct fuzz_run r;
 	struct engine_stats st;
@@ -412,6 +415,7 @@ fuzz_one(const struct config *conf, bool inline_mode, enum fuzz_cut cut,
 		fuzz_out_reset(out_na);
 	if ((r.e = engine_new(conf, inline_mode)) == NULL)
 		abort();
+	engine_set_simulate(r.e, simulate);
 	fuzz_dialogue(&r, data, size);
 	engine_finish(r.e);
 	fuzz_drain(&r);
@@ -451,25 +455,30 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size = FUZZ_MAX_INPUT;
 	fuzz_init();
 
-	fuzz_one(&conf_enforce, false, CUT_WHOLE, false, data, size, &whole,
-	    &whole_na, NULL);
-	fuzz_one(&conf_enforce, false, CUT_BYTES, false, data, size, &bytes,
-	    NULL, NULL);
+	fuzz_one(&conf_enforce, false, false, CUT_WHOLE, false, data, size,
+	    &whole, &whole_na, NULL);
+	fuzz_one(&conf_enforce, false, false, CUT_BYTES, false, data, size,
+	    &bytes, NULL, NULL);
 	fuzz_compare("one byte per segment", &whole, &bytes);
-	fuzz_one(&conf_enforce, false, CUT_SHUFFLED, false, data, size,
+	fuzz_one(&conf_enforce, false, false, CUT_SHUFFLED, false, data, size,
 	    &shuffled, NULL, NULL);
 	fuzz_compare("shuffled", &whole, &shuffled);
 
 	/* Inline, monitor: the same events, another action, unless an
 	 * inline-only protection fired (see the top of the file). */
-	fuzz_one(&conf_monitor, true, CUT_WHOLE, false, data, size, &other,
-	    &other_na, &st);
+	fuzz_one(&conf_monitor, true, false, CUT_WHOLE, false, data, size,
+	    &other, &other_na, &st);
 	if (st.acked_unseen == 0 && st.pipelined_after_wait == 0 &&
 	    st.spoofed == 0)
 		fuzz_compare("inline monitor", &whole_na, &other_na);
 
+	/* Replay carrying out enforce (resets end sessions, blocks drop
+	 * the client): robustness, and every flow freed at the end. */
+	fuzz_one(&conf_enforce, false, true, CUT_SHUFFLED, false, data, size,
+	    &other, NULL, NULL);
+
 	/* Inline, enforce, strip, real checksums: robustness only. */
-	fuzz_one(&conf_strip, true, CUT_SHUFFLED, true, data, size, &other,
-	    NULL, NULL);
+	fuzz_one(&conf_strip, true, false, CUT_SHUFFLED, true, data, size,
+	    &other, NULL, NULL);
 	return 0;
 }

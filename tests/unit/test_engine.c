@@ -1237,6 +1237,236 @@ test_event_json_bound(void)
 	TEST_CHECK(event_json(&ev, buf, sizeof(buf)) > 0);
 }
 
+/* Ten relay RCPTs in one segment (the pipelined form). */
+static const char pipelined_ten[] =
+    "RCPT TO:<p1@evil.test>\r\nRCPT TO:<p2@evil.test>\r\n"
+    "RCPT TO:<p3@evil.test>\r\nRCPT TO:<p4@evil.test>\r\n"
+    "RCPT TO:<p5@evil.test>\r\nRCPT TO:<p6@evil.test>\r\n"
+    "RCPT TO:<p7@evil.test>\r\nRCPT TO:<p8@evil.test>\r\n"
+    "RCPT TO:<p9@evil.test>\r\nRCPT TO:<p10@evil.test>\r\n";
+
+static int
+count_str(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	while ((hay = strstr(hay, needle)) != NULL) {
+		n++;
+		hay += strlen(needle);
+	}
+	return n;
+}
+
+/* A replay engine that carries out mode enforce (engine_set_simulate). */
+static void
+lab_init_sim(struct lab *l, enum config_mode mode)
+{
+	lab_init(l, false, mode, addr_attacker);
+	engine_set_simulate(l->e, true);
+}
+
+/*
+ * One segment with ten relay RCPTs: the daemon drops it and resets the
+ * session once, and carries out one block (engine_result holds one), so
+ * the engine must not escalate inside the packet (it used to count three
+ * offences: 1 h, 2 h, 4 h).  Replay's simulation takes the same decisions
+ * from the same code: the same events, word for word.
+ */
+static void
+test_pipelined_one_block(void)
+{
+	struct engine_result r;
+	struct engine_stats st;
+	struct lab l;
+	char ev[2][32768];
+	int m;
+
+	for (m = 0; m < 2; m++) {
+		if (m == 0)
+			lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+		else
+			lab_init_sim(&l, CONFIG_MODE_ENFORCE);
+		lab_handshake(&l);
+		TEST_CHECK(lab_say(&l, 1, pipelined_ten, &r) == ENGINE_DROP);
+		TEST_CHECK(r.reset);
+		TEST_CHECK(r.block);
+		ASSERT_INT_EQ(r.block_for, 3600 * RG_USEC_PER_SEC);
+		lab_events(&l, ev[m], sizeof(ev[m]));
+		ASSERT_INT_EQ(count_str(ev[m], "\"event\":\"relay-attempt\""),
+		    10);
+		ASSERT_INT_EQ(count_str(ev[m], "\"event\":\"block\""), 1);
+		TEST_CHECK(strstr(ev[m], "\"offences\":1,\"duration\":3600")
+		    != NULL);
+		engine_get_stats(l.e, &st);
+		ASSERT_INT_EQ(st.relay_attempts, 10);
+		ASSERT_INT_EQ(st.blocks, 1);
+		ASSERT_INT_EQ(st.resets, 1);
+		ASSERT_INT_EQ(st.resets_relay, 1);
+		lab_free(&l);
+	}
+	ASSERT_STR_EQ(ev[0], ev[1]);
+}
+
+/*
+ * Replay carrying out enforce: after the reset, what the capture still
+ * has of the session (a passive tap saw the client carry on) is counted,
+ * never judged.  Mode monitor, and the raw view, judge it all.
+ */
+static void
+test_sim_after_reset_not_judged(void)
+{
+	struct engine_stats st;
+	struct lab l;
+	char ev[8192];
+	int m;
+
+	for (m = 0; m < 3; m++) {
+		if (m == 2) 	/* raw: no simulation */
+			lab_init(&l, false, CONFIG_MODE_ENFORCE, addr_attacker);
+		else
+			lab_init_sim(&l, m == 0 ? CONFIG_MODE_ENFORCE :
+			    CONFIG_MODE_MONITOR);
+		lab_handshake(&l);
+		lab_say(&l, 1, "RCPT TO:<a1@evil.test>\r\n", NULL);
+		lab_say(&l, 0, "250 2.1.5 Ok\r\n", NULL);
+		lab_say(&l, 1, "RCPT TO:<a2@evil.test>\r\n", NULL);
+		lab_say(&l, 0, "250 2.1.5 Ok\r\n", NULL);
+		lab_say(&l, 1, "DATA\r\n", NULL);
+		lab_say(&l, 0, "354 go\r\n", NULL);
+		lab_say(&l, 1, "hello\r\n.\r\n", NULL);
+		lab_say(&l, 0, "250 2.0.0 queued\r\n", NULL);
+		lab_events(&l, ev, sizeof(ev));
+		engine_get_stats(l.e, &st);
+		TEST_CHECK(strstr(ev, "a1@evil.test") != NULL);
+		if (m == 0) {
+			TEST_CHECK(strstr(ev, "a2@evil.test") == NULL);
+			ASSERT_INT_EQ(st.after_reset, 7);
+			ASSERT_INT_EQ(st.resets, 1);
+			ASSERT_INT_EQ(st.mail_accepted, 0);
+		} else {
+			TEST_CHECK(strstr(ev, "a2@evil.test") != NULL);
+			ASSERT_INT_EQ(st.after_reset, 0);
+			ASSERT_INT_EQ(st.resets, 0);
+			ASSERT_INT_EQ(st.mail_accepted, 1);
+			ASSERT_INT_EQ(st.mail_sessions, 1);
+		}
+		lab_free(&l);
+	}
+}
+
+/*
+ * Replay carrying out a block: the client's next connection is dropped
+ * (one "dropped" event, its RCPT never judged, its packets and the
+ * server's counted), until the block expires in packet time; then a new
+ * connection is judged again.  The daemon's kernel set does this inline.
+ */
+static void
+test_sim_block_drops_until_expiry(void)
+{
+	struct engine_result r;
+	struct engine_stats st;
+	struct lab l;
+	char ev[32768];
+
+	lab_init_sim(&l, CONFIG_MODE_ENFORCE);
+	lab_handshake(&l);
+	lab_say(&l, 1, pipelined_ten, &r);
+	TEST_CHECK(r.block);
+	lab_events(&l, ev, sizeof(ev));
+
+	l.cport = CLIENT_PORT + 1;
+	lab_handshake(&l);
+	TEST_CHECK(lab_say(&l, 1, "RCPT TO:<d@evil.test>\r\n", &r) ==
+	    ENGINE_DROP);
+	TEST_CHECK(!r.reset && !r.block);
+	lab_events(&l, ev, sizeof(ev));
+	ASSERT_STR_EQ(ev, "{\"event\":\"dropped\",\"time\":"
+	    "\"1970-01-01T00:00:00.000000Z\",\"client\":\"203.0.113.10\","
+	    "\"client_port\":40001,\"server\":\"198.51.100.25\","
+	    "\"server_port\":25,\"reason\":\"relay-attempts\","
+	    "\"offences\":1,\"expires\":\"2026-01-01T01:00:00.009000Z\","
+	    "\"action\":\"drop\"}\n");
+	engine_get_stats(l.e, &st);
+	ASSERT_INT_EQ(st.sim_block_sessions, 1);
+	ASSERT_INT_EQ(st.sim_clients_blocked, 1);
+	/* SYN, SYN-ACK, ACK, banner, EHLO and reply, MAIL and reply, RCPT */
+	ASSERT_INT_EQ(st.sim_block_packets, 9);
+	ASSERT_INT_EQ(st.relay_attempts, 10);
+
+	/* An hour later (block-for 1h) the block is over. */
+	l.now += 3600 * RG_USEC_PER_SEC;
+	l.cport = CLIENT_PORT + 2;
+	lab_handshake(&l);
+	TEST_CHECK(lab_say(&l, 1, "RCPT TO:<e@evil.test>\r\n", &r) ==
+	    ENGINE_DROP);
+	TEST_CHECK(r.reset && !r.block);
+	lab_events(&l, ev, sizeof(ev));
+	TEST_CHECK(strstr(ev, "\"client_port\":40002") != NULL);
+	TEST_CHECK(strstr(ev, "\"rcpt\":\"e@evil.test\"") != NULL);
+	TEST_CHECK(strstr(ev, "dropped") == NULL);
+	engine_get_stats(l.e, &st);
+	ASSERT_INT_EQ(st.sim_block_sessions, 1);
+	ASSERT_INT_EQ(st.relay_attempts, 11);
+	lab_free(&l);
+
+	/* Inline the kernel's set does it: the engine never simulates. */
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+	engine_set_simulate(l.e, true);
+	lab_handshake(&l);
+	lab_say(&l, 1, pipelined_ten, &r);
+	l.cport = CLIENT_PORT + 1;
+	lab_handshake(&l);
+	lab_say(&l, 1, "RCPT TO:<d@evil.test>\r\n", &r);
+	TEST_CHECK(r.reset);
+	engine_get_stats(l.e, &st);
+	ASSERT_INT_EQ(st.sim_block_sessions, 0);
+	lab_free(&l);
+}
+
+/*
+ * A client earns no new offence while its block lasts (monitor: while it
+ * would last): three more attempts inside the hour give no block, three
+ * after it the second (2 h).  An operator's unblock (engine_unblock) lets
+ * it earn one again at once (then the third is 4 h).
+ */
+static void
+test_no_offence_while_blocked(void)
+{
+	struct engine_result r;
+	struct lab l;
+	struct cidr net;
+	const char *why = NULL;
+	char ev[32768];
+	int round, i, m;
+
+	TEST_CHECK(cidr_parse("203.0.113.0/24", 14, &net, &why));
+	for (m = 0; m < 3; m++) {
+		lab_init(&l, true, m == 1 ? CONFIG_MODE_MONITOR :
+		    CONFIG_MODE_ENFORCE, addr_attacker);
+		for (round = 0; round < 3; round++) {
+			if (round == 1 && m == 2)
+				engine_unblock(l.e, &net);
+			if (round == 2)	/* past any block so far */
+				l.now += 2 * 3600 * RG_USEC_PER_SEC;
+			for (i = 0; i < 3; i++) {
+				l.cport = (uint16_t)(CLIENT_PORT + round * 3 + i);
+				lab_handshake(&l);
+				lab_say(&l, 1, "RCPT TO:<x@evil.test>\r\n", &r);
+				TEST_CHECK(r.block == (m != 1 && i == 2 &&
+				    (round != 1 || m == 2)));
+			}
+			lab_events(&l, ev, sizeof(ev));
+			ASSERT_INT_EQ(count_str(ev, "\"event\":\"block\""),
+			    round == 1 && m != 2 ? 0 : 1);
+			if (round == 2)
+				TEST_CHECK(strstr(ev, m == 2 ?
+				    "\"offences\":3,\"duration\":14400" :
+				    "\"offences\":2,\"duration\":7200") != NULL);
+		}
+		lab_free(&l);
+	}
+}
+
 int
 main(void)
 {
@@ -1271,5 +1501,9 @@ main(void)
 	TEST_RUN(test_malformed_dropped_inline);
 	TEST_RUN(test_whole_event_4k);
 	TEST_RUN(test_event_json_bound);
+	TEST_RUN(test_pipelined_one_block);
+	TEST_RUN(test_sim_after_reset_not_judged);
+	TEST_RUN(test_sim_block_drops_until_expiry);
+	TEST_RUN(test_no_offence_while_blocked);
 	return TEST_END("engine");
 }
