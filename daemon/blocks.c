@@ -270,7 +270,7 @@ blocks_add(struct rgd *d, const char *prefix, uint64_t dur_secs,
 
 int
 blocks_manual(struct rgd *d, const char *prefix, uint64_t dur_secs,
-    const char *reason, bool force, char *err, size_t errlen)
+    const char *reason, bool force, bool check, char *err, size_t errlen)
 {
 	struct nft_block nb;
 
@@ -288,6 +288,8 @@ blocks_manual(struct rgd *d, const char *prefix, uint64_t dur_secs,
 		    "use --force to block it anyway", prefix);
 		return -1;
 	}
+	if (check)
+		return 0;
 	if (dur_secs == 0)
 		dur_secs = d->conf.block_for / RG_USEC_PER_SEC;
 	if (blocks_add(d, prefix, dur_secs, reason ? reason : "manual",

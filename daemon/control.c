@@ -288,12 +288,42 @@ control_why(struct rgd *d, const char *addr)
 	return r;
 }
 
+/* What a block did, for the operator: address, duration, until when. */
+static json_t *
+control_blocked(struct rgd *d, const char *addr, uint64_t dur,
+    const char *reason, bool check)
+{
+	char msg[800], until[32];
+	struct tm tm;
+	time_t t;
+	json_t *r;
+
+	if (check)
+		return json_pack("{s:b}", "ok", 1);
+	if (dur == 0)
+		dur = d->conf.block_for / RG_USEC_PER_SEC;
+	t = time(NULL) + (time_t)dur;
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		until[0] = '\0';
+	snprintf(msg, sizeof(msg), "blocked %s for %llus, until %s: %.500s",
+	    addr, (unsigned long long)dur, until, reason ? reason : "manual");
+	if ((r = json_pack("{s:b,s:s,s:s,s:I}", "ok", 1, "message", msg,
+	    "addr", addr, "for", (json_int_t)dur)) != NULL)
+		return r;
+	/* The reason cut inside a UTF-8 character: say it without. */
+	snprintf(msg, sizeof(msg), "blocked %s for %llus, until %s", addr,
+	    (unsigned long long)dur, until);
+	return json_pack("{s:b,s:s,s:s,s:I}", "ok", 1, "message", msg,
+	    "addr", addr, "for", (json_int_t)dur);
+}
+
 static json_t *
 control_dispatch(struct rgd *d, json_t *req)
 {
 	const char *cmd = NULL, *addr = NULL, *reason = NULL;
 	json_int_t dur = 0;
-	int force = 0;
+	int force = 0, check = 0;
 	char err[512];
 	json_t *r;
 
@@ -305,6 +335,13 @@ control_dispatch(struct rgd *d, json_t *req)
 		if ((r = blocks_list_json(d, err, sizeof(err))) == NULL)
 			return control_error(err);
 		return r;
+	}
+	if (strcmp(cmd, "reload") == 0) {
+		char msg[1200];
+
+		if (rgd_reload(d, msg, sizeof(msg)) < 0)
+			return control_error(msg);
+		return json_pack("{s:b,s:s}", "ok", 1, "message", msg);
 	}
 	if (strcmp(cmd, "reopen") == 0) {
 		if (rgd_reopen(d, err, sizeof(err)) < 0)
@@ -318,18 +355,22 @@ control_dispatch(struct rgd *d, json_t *req)
 	if (json_unpack(req, "{s:s}", "addr", &addr) < 0)
 		return control_error2("this command needs \"addr\": ", cmd);
 	if (strcmp(cmd, "block") == 0) {
-		if (json_unpack(req, "{s?I,s?s,s?b}", "for", &dur, "reason",
-		    &reason, "force", &force) < 0 || dur < 0)
+		if (json_unpack(req, "{s?I,s?s,s?b,s?b}", "for", &dur,
+		    "reason", &reason, "force", &force, "check", &check) < 0 ||
+		    dur < 0)
 			return control_error2("bad arguments to ", cmd);
 		if (blocks_manual(d, addr, (uint64_t)dur, reason, force != 0,
-		    err, sizeof(err)) < 0)
+		    check != 0, err, sizeof(err)) < 0)
 			return control_error(err);
-		return json_pack("{s:b}", "ok", 1);
+		return control_blocked(d, addr, (uint64_t)dur, reason,
+		    check != 0);
 	}
 	if (strcmp(cmd, "unblock") == 0) {
 		if (blocks_del(d, addr, err, sizeof(err)) < 0)
 			return control_error(err);
-		return json_pack("{s:b}", "ok", 1);
+		snprintf(err, sizeof(err), "unblocked %s (its offences still "
+		    "count: 'relayguard forget' clears them)", addr);
+		return json_pack("{s:b,s:s}", "ok", 1, "message", err);
 	}
 	if (strcmp(cmd, "forget") == 0) {
 		if ((r = offences_forget_json(d, addr, err, sizeof(err))) ==

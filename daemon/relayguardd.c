@@ -358,26 +358,24 @@ rgd_log_warning(const char *msg, void *arg)
 	log_warnx("warning: %s", msg);
 }
 
-static void
-rgd_reload(struct rgd *d)
+/*
+ * Read the configuration file again and put it in force: 0, or -1 with
+ * why in err (the running configuration stays).  SIGHUP and the control
+ * socket's reload both come here; the result is logged either way, and
+ * the control socket also returns it to the operator.
+ */
+int
+rgd_reload(struct rgd *d, char *err, size_t errlen)
 {
 	struct config nc;
-	char err[1024];
+	char why[1024];
 	unsigned i;
 	int evfd, oldfd;
 
-	if (!conffile_load(d->conf_path, d->conf_given, &nc, err,
-	    sizeof(err))) {
-		log_warnx("reload refused, keeping the running "
-		    "configuration: %s", err);
+	if (!conffile_load(d->conf_path, d->conf_given, &nc, why,
+	    sizeof(why)) || !config_check_daemon(&nc, why, sizeof(why))) {
 		config_free(&nc);
-		return;
-	}
-	if (!config_check_daemon(&nc, err, sizeof(err))) {
-		log_warnx("reload refused, keeping the running "
-		    "configuration: %s", err);
-		config_free(&nc);
-		return;
+		goto refused;
 	}
 	(void)config_warnings(&nc, rgd_log_warning, NULL);
 	if (nc.queue_first != d->conf.queue_first ||
@@ -389,20 +387,16 @@ rgd_reload(struct rgd *d)
 	/* The event file is reopened on every reload (a rotation's
 	 * postrotate may send SIGHUP); a path that cannot be opened refuses
 	 * the reload before anything changed. */
-	if (eventlog_open_fd(nc.event_log, &evfd, err, sizeof(err)) < 0) {
-		log_warnx("reload refused, keeping the running "
-		    "configuration: %s", err);
+	if (eventlog_open_fd(nc.event_log, &evfd, why, sizeof(why)) < 0) {
 		config_free(&nc);
-		return;
+		goto refused;
 	}
 	if (!rgd_nft_setup(d, &nc, d->conf.queue_first, d->conf.queue_last,
-	    err, sizeof(err))) {
-		log_warnx("reload refused, keeping the running "
-		    "configuration: %s", err);
+	    why, sizeof(why))) {
 		if (evfd >= 0)
 			(void)close(evfd);
 		config_free(&nc);
-		return;
+		goto refused;
 	}
 	/* Keep paths and queues of the running instance. */
 	nc.queue_first = d->conf.queue_first;
@@ -425,6 +419,14 @@ rgd_reload(struct rgd *d)
 		(void)close(oldfd);
 	log_info("configuration reloaded from %s", d->conf_path);
 	blocks_lift_never_block(d);
+	snprintf(err, errlen, "configuration reloaded from %s", d->conf_path);
+	return 0;
+refused:
+	log_warnx("reload refused, keeping the running configuration: %s",
+	    why);
+	snprintf(err, errlen, "reload refused, keeping the running "
+	    "configuration: %s", why);
+	return -1;
 }
 
 static int
@@ -464,12 +466,13 @@ static bool
 rgd_handle_signal(struct rgd *d)
 {
 	struct signalfd_siginfo si;
+	char msg[1200];
 
 	while (read(d->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		switch (si.ssi_signo) {
 		case SIGHUP:
 			(void)sd_notify(0, "RELOADING=1");
-			rgd_reload(d);
+			(void)rgd_reload(d, msg, sizeof(msg));
 			(void)sd_notify(0, "READY=1");
 			break;
 		case SIGTERM:

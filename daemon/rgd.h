@@ -80,9 +80,10 @@ int blocks_del(struct rgd *d, const char *prefix, char *err, size_t errlen);
 /* Seconds of an automatic block that is the key's offences-th offence. */
 uint64_t blocks_duration(const struct config *c, int offences);
 /* An operator's block: refused inside relay-networks unless force, and
- * always when it overlaps never-block. */
+ * always when it overlaps never-block.  dur_secs 0 is block-for.  check:
+ * only say whether it would be taken, change nothing (import). */
 int blocks_manual(struct rgd *d, const char *prefix, uint64_t dur_secs,
-    const char *reason, bool force, char *err, size_t errlen);
+    const char *reason, bool force, bool check, char *err, size_t errlen);
 /* {"ok":true,"blocks":[...]} or NULL and err. */
 struct json_t *blocks_list_json(struct rgd *d, char *err, size_t errlen);
 /* {"ok":true,"block":{... "evidence": ...}} or NULL and err. */
@@ -135,6 +136,10 @@ void rgd_request_block(struct rgd *d, const struct rg_addr *client,
 /* Reopen the event file (after a rotation): 0, or -1 and err; the old
  * file stays in use on failure. */
 int rgd_reopen(struct rgd *d, char *err, size_t errlen);
+/* Reload the configuration file: 0 and what was done in msg, or -1 and
+ * why not in msg (file:line: ...); the running configuration stays then.
+ * Logged either way. */
+int rgd_reload(struct rgd *d, char *msg, size_t msglen);
 /* Every worker's statistics added up. */
 void rgd_stats(struct rgd *d, struct worker_stats *s);
 

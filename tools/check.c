@@ -31,6 +31,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <netdb.h>
 #include <poll.h>
@@ -353,77 +354,70 @@ check_parse_target(const char *arg, struct check_opts *o)
 	return true;
 }
 
-/* Option value: "--opt VALUE" or "--opt=VALUE"; NULL when not this opt. */
-static const char *
-check_optval(int argc, char **argv, int *i, const char *name, bool *missing)
-{
-	size_t n = strlen(name);
-
-	if (strncmp(argv[*i], name, n) != 0)
-		return NULL;
-	if (argv[*i][n] == '=')
-		return argv[*i] + n + 1;
-	if (argv[*i][n] != '\0')
-		return NULL;
-	if (*i + 1 >= argc) {
-		*missing = true;
-		return NULL;
-	}
-	return argv[++*i];
-}
-
 /* Returns -1 to go on, else the exit status (help or a bad argument). */
 static int
 check_parse_args(int argc, char **argv, struct check_opts *o)
 {
 	const char *to = CHECK_DEFAULT_TO, *from = NULL, *helo = NULL;
-	const char *target = NULL, *v;
-	bool missing = false, dashdash = false;
-	int i;
+	static const struct option lo[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "to", required_argument, NULL, 't' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "helo", required_argument, NULL, 'H' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *target = NULL;
+	int ch;
 
 	memset(o, 0, sizeof(*o));
 	o->timeout_ms = CHECK_DEFAULT_TIMEOUT_MS;
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (dashdash || a[0] != '-' || a[1] == '\0') {
-			if (target != NULL) {
-				check_warnx("unexpected argument '%s' (one "
-				    "HOST[:PORT] only)", a);
-				goto usage;
-			}
-			target = a;
-		} else if (strcmp(a, "--") == 0)
-			dashdash = true;
-		else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
 			check_usage(stdout);
 			return 0;
-		} else if (strcmp(a, "--json") == 0)
+		case 'j':
 			o->json = true;
-		else if ((v = check_optval(argc, argv, &i, "--to",
-		    &missing)) != NULL)
-			to = v;
-		else if ((v = check_optval(argc, argv, &i, "--from",
-		    &missing)) != NULL)
-			from = v;
-		else if ((v = check_optval(argc, argv, &i, "--helo",
-		    &missing)) != NULL)
-			helo = v;
-		else if ((v = check_optval(argc, argv, &i, "--timeout",
-		    &missing)) != NULL) {
-			if (!check_parse_timeout(v, &o->timeout_ms)) {
+			break;
+		case 't':
+			to = optarg;
+			break;
+		case 'f':
+			from = optarg;
+			break;
+		case 'H':
+			helo = optarg;
+			break;
+		case 'T':
+			if (!check_parse_timeout(optarg, &o->timeout_ms)) {
 				check_warnx("bad --timeout '%s': seconds, "
-				    "more than 0 and at most 3600", v);
+				    "more than 0 and at most 3600", optarg);
 				goto usage;
 			}
-		} else if (missing) {
-			check_warnx("option %s needs a value", a);
+			break;
+		case ':':
+			check_warnx("option %s needs a value", argv[optind - 1]);
 			goto usage;
-		} else {
-			check_warnx("unknown option '%s'", a);
+		default:
+			if (optopt != 0)
+				check_warnx("unknown option '-%c'", optopt);
+			else
+				check_warnx("unknown option '%s'",
+				    argv[optind - 1]);
 			goto usage;
 		}
 	}
+	if (argc - optind > 1) {
+		check_warnx("unexpected argument '%s' (one HOST[:PORT] only)",
+		    argv[optind + 1]);
+		goto usage;
+	}
+	if (optind < argc)
+		target = argv[optind];
 	if (target == NULL) {
 		check_warnx("missing HOST[:PORT]");
 		goto usage;

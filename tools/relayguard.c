@@ -8,6 +8,7 @@
  * "--", which is passed on to the subcommand.  "-cFILE" is not taken:
  * a subcommand option that happens to start with "-c" must not vanish.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,17 +29,21 @@ static const struct subcommand subcommands[] = {
 	{ "config-test", cmd_config_test,
 	    "check the configuration file (-v: print the effective settings)" },
 	{ "status", cmd_status,
-	    "the daemon's mode, queue mechanism and counters [--json]" },
+	    "the daemon's mode, queue mechanism and counters [-o json]" },
 	{ "blocks", cmd_blocks,
-	    "list blocked addresses and prefixes [--json]" },
+	    "list or export the blocks [-o plain|json|csv|nft]" },
 	{ "block", cmd_block,
 	    "block ADDR|PREFIX [--for DUR] [--reason TEXT] [--force]" },
+	{ "import", cmd_import,
+	    "block every address of FILE|- (nothing if a line is bad)" },
 	{ "unblock", cmd_unblock,
 	    "lift the block on ADDR|PREFIX (its offences still count)" },
 	{ "forget", cmd_forget,
 	    "clear the offence history of ADDR|PREFIX (next block: block-for)" },
 	{ "why", cmd_why,
-	    "why ADDR is blocked: reason, evidence, offences [--json]" },
+	    "why ADDR is blocked: reason, evidence, offences [-o json]" },
+	{ "reload", cmd_reload,
+	    "make relayguardd reload its configuration; prints the result" },
 	{ "reopen", cmd_reopen,
 	    "reopen the event log (after logrotate moved it)" },
 	{ "check", cmd_check,
@@ -89,25 +94,43 @@ cmd_config_test(int argc, char **argv, const char *config_path,
 {
 	struct config c;
 	char err[1024], *text;
+	static const struct option lo[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 }
+	};
 	bool verbose = false;
 	size_t n;
-	int i;
+	int ch;
 
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-v") == 0 ||
-		    strcmp(argv[i], "--verbose") == 0)
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":hv", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'v':
 			verbose = true;
-		else if (strcmp(argv[i], "-h") == 0 ||
-		    strcmp(argv[i], "--help") == 0) {
-			printf("usage: relayguard config-test [-c FILE] [-v]\n");
+			break;
+		case 'h':
+			printf("usage: relayguard config-test [-c FILE] [-v]\n"
+			    "  -v, --verbose  print the effective settings\n");
 			return 0;
-		} else {
-			fprintf(stderr, "relayguard: config-test: unexpected "
-			    "argument '%s'\n"
-			    "usage: relayguard config-test [-c FILE] [-v]\n",
-			    argv[i]);
+		default:
+			if (optopt != 0)
+				fprintf(stderr, "relayguard: config-test: "
+				    "unknown option '-%c'\n", optopt);
+			else
+				fprintf(stderr, "relayguard: config-test: "
+				    "unknown option '%s'\n", argv[optind - 1]);
+			fprintf(stderr, "usage: relayguard config-test "
+			    "[-c FILE] [-v]\n");
 			return 2;
 		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "relayguard: config-test: unexpected argument "
+		    "'%s'\n" "usage: relayguard config-test [-c FILE] [-v]\n",
+		    argv[optind]);
+		return 2;
 	}
 	if (!conffile_load(config_path, config_given, &c, err, sizeof(err))) {
 		fprintf(stderr, "relayguard: %s\n", err);

@@ -39,6 +39,10 @@ int cmd_reopen(int argc, char **argv, const char *config_path,
     bool config_given);
 int cmd_why(int argc, char **argv, const char *config_path,
     bool config_given);
+int cmd_reload(int argc, char **argv, const char *config_path,
+    bool config_given);
+int cmd_import(int argc, char **argv, const char *config_path,
+    bool config_given);
 
 /* check.c: probe a mail server for open relaying. */
 int cmd_check(int argc, char **argv, const char *config_path,
