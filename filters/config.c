@@ -311,6 +311,7 @@ config_defaults(struct config *c)
 	    sizeof("/var/lib/relayguard/state.db"));
 	memcpy(c->control_socket, "/run/relayguard/control.sock",
 	    sizeof("/run/relayguard/control.sock"));
+	c->hook_timeout = 5 * RG_USEC_PER_SEC;
 }
 
 void
@@ -722,6 +723,58 @@ config_key_list_file(struct config_ctx *x, const struct config_tok *v,
 	return true;
 }
 
+/* on-block / on-unblock PROGRAM [ARG...]: run without a shell, so the
+ * program is an absolute path and the arguments are taken as they are. */
+static bool
+config_command_value(struct config_ctx *x, const struct config_tok *v,
+    size_t n, struct config_command *cmd)
+{
+	if (n == 0) {
+		memset(cmd, 0, sizeof(*cmd));
+		if (v->len == 0 || v->p[0] != '/')
+			return config_tok_error(x, "the program must be an "
+			    "absolute path (it runs without a shell)", v);
+	}
+	if (cmd->argc >= CONFIG_COMMAND_ARGS)
+		return config_tok_error(x, "too many arguments (at most 15)",
+		    v);
+	if (cmd->len + v->len + 1 > sizeof(cmd->buf))
+		return config_tok_error(x, "command too long (at most 2047 "
+		    "bytes)", v);
+	memcpy(cmd->buf + cmd->len, v->p, v->len);
+	cmd->len += (uint32_t)v->len;
+	cmd->buf[cmd->len++] = '\0';
+	cmd->argc++;
+	return true;
+}
+
+static bool
+config_key_on_block(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	return config_command_value(x, v, n, &x->c->on_block);
+}
+
+static bool
+config_key_on_unblock(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	return config_command_value(x, v, n, &x->c->on_unblock);
+}
+
+static bool
+config_key_hook_timeout(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	(void)n;
+	if (!config_duration_value(x, v, &x->c->hook_timeout))
+		return false;
+	if (x->c->hook_timeout < RG_USEC_PER_SEC ||
+	    x->c->hook_timeout > 3600 * RG_USEC_PER_SEC)
+		return config_tok_error(x, "hook-timeout must be 1s to 1h", v);
+	return true;
+}
+
 static const struct config_key config_keys[] = {
 	{ "local-domains",	config_key_local_domains,	true },
 	{ "local-domains-file",	config_key_list_file,		false },
@@ -749,6 +802,9 @@ static const struct config_key config_keys[] = {
 	{ "state-db",		config_key_state_db,		false },
 	{ "event-log",		config_key_event_log,		false },
 	{ "control-socket",	config_key_control_socket,	false },
+	{ "on-block",		config_key_on_block,		true },
+	{ "on-unblock",		config_key_on_unblock,		true },
+	{ "hook-timeout",	config_key_hook_timeout,	false },
 };
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 _Static_assert(CONFIG_NKEYS <= CONFIG_MAX_KEYS, "raise CONFIG_MAX_KEYS");
@@ -1192,6 +1248,24 @@ config_format_list(struct config_out *w, const struct config *c,
 	config_out(w, "\n");
 }
 
+/* on-block / on-unblock as written, or a comment when not set. */
+static void
+config_format_command(struct config_out *w, const char *key,
+    const struct config_command *cmd)
+{
+	const char *a = cmd->buf;
+	uint32_t i;
+
+	if (cmd->argc == 0) {
+		config_out(w, "# %s (none)\n", key);
+		return;
+	}
+	config_out(w, "%s", key);
+	for (i = 0; i < cmd->argc; i++, a += strlen(a) + 1)
+		config_out(w, " %s", a);
+	config_out(w, "\n");
+}
+
 size_t
 config_format(const struct config *c, char *buf, size_t len)
 {
@@ -1260,5 +1334,9 @@ config_format(const struct config *c, char *buf, size_t len)
 		    c->event_log);
 	config_out(&w, "control-socket %.*s\n", CONFIG_PATH_MAX,
 	    c->control_socket);
+	config_format_command(&w, "on-block", &c->on_block);
+	config_format_command(&w, "on-unblock", &c->on_unblock);
+	config_out(&w, "hook-timeout %s\n", config_duration_str(
+	    c->hook_timeout, d, sizeof(d)));
 	return w.o;
 }

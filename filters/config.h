@@ -45,6 +45,15 @@ struct config_list_file {
 	uint32_t file_count;		/* entries the file added (new ones) */
 };
 
+/* on-block / on-unblock: an absolute program path and fixed arguments,
+ * each NUL-terminated one after the other in buf (argc of them; 0: none). */
+#define CONFIG_COMMAND_MAX 2048
+#define CONFIG_COMMAND_ARGS 16
+struct config_command {
+	char buf[CONFIG_COMMAND_MAX];
+	uint32_t len, argc;
+};
+
 struct config {
 	struct addr_domains local_domains;	/* default: none */
 	struct cidr_set relay_networks;		/* default: none */
@@ -78,6 +87,9 @@ struct config {
 	uint32_t key_line[CONFIG_MAX_KEYS];
 	struct config_list_file list_files[CONFIG_MAX_LIST_FILES];
 	uint32_t nlist_files;			/* in configuration order */
+	struct config_command on_block;		/* default: none */
+	struct config_command on_unblock;	/* default: none */
+	rg_time_t hook_timeout;			/* usec; default 5s */
 };
 
 /* Fill with the defaults above. */

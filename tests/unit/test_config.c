@@ -753,6 +753,10 @@ same_config(const struct config *a, const struct config *b)
 	ASSERT_INT_EQ(a->attempt_window, b->attempt_window);
 	ASSERT_INT_EQ(a->block_for, b->block_for);
 	ASSERT_INT_EQ(a->block_for_max, b->block_for_max);
+	ASSERT_INT_EQ(a->on_block.argc, b->on_block.argc);
+	ASSERT_MEM_EQ(a->on_block.buf, b->on_block.buf, a->on_block.len);
+	ASSERT_INT_EQ(a->on_unblock.argc, b->on_unblock.argc);
+	ASSERT_INT_EQ(a->hook_timeout, b->hook_timeout);
 	ASSERT_INT_EQ(a->offence_memory, b->offence_memory);
 	ASSERT_INT_EQ(a->hook, b->hook);
 	ASSERT_INT_EQ(a->queue_first, b->queue_first);
@@ -828,7 +832,10 @@ test_format(void)
 	    "max-flows 100000\n"
 	    "flow-memory 64M\n"
 	    "state-db /var/lib/relayguard/state.db\n"
-	    "control-socket /run/relayguard/control.sock\n");
+	    "control-socket /run/relayguard/control.sock\n"
+	    "# on-block (none)\n"
+	    "# on-unblock (none)\n"
+	    "hook-timeout 5s\n");
 	ASSERT_INT_EQ(n, strlen(buf));
 	/* Truncation is reported by the returned length. */
 	memset(small, 'z', sizeof(small));
@@ -854,6 +861,8 @@ test_format(void)
 	    "block-scope all\n");
 	round_trip("local-domains-file /etc/d\nrelay-networks 192.0.2.1\n"
 	    "relay-networks-file /n\n");
+	round_trip("on-block /usr/local/bin/notify --to ops block\n"
+	    "on-unblock /bin/true\nhook-timeout 90s\n");
 }
 
 /* never-block: networks like relay-networks, kept apart from them;
@@ -1404,6 +1413,40 @@ test_safe_defaults(void)
 	config_free(&c);
 }
 
+/* on-block / on-unblock: an absolute program and its arguments;
+ * hook-timeout 1s to 1h. */
+static void
+test_hooks(void)
+{
+	struct config c;
+	const char *a;
+
+	EXPECT_OK("on-block /usr/bin/logger -t relayguard\n"
+	    "on-unblock /bin/true\nhook-timeout 2s\n", &c);
+	ASSERT_INT_EQ(c.on_block.argc, 3);
+	a = c.on_block.buf;
+	ASSERT_STR_EQ(a, "/usr/bin/logger");
+	a += strlen(a) + 1;
+	ASSERT_STR_EQ(a, "-t");
+	a += strlen(a) + 1;
+	ASSERT_STR_EQ(a, "relayguard");
+	ASSERT_INT_EQ(c.on_unblock.argc, 1);
+	ASSERT_INT_EQ(c.hook_timeout, 2 * RG_USEC_PER_SEC);
+	config_free(&c);
+	EXPECT_OK("mode monitor\n", &c);
+	ASSERT_INT_EQ(c.on_block.argc, 0);
+	ASSERT_INT_EQ(c.hook_timeout, 5 * RG_USEC_PER_SEC);
+	config_free(&c);
+	EXPECT_ERR("on-block logger -t x\n", "t.conf:1: the program must "
+	    "be an absolute path (it runs without a shell) 'logger'");
+	EXPECT_ERR("hook-timeout 0\n", "t.conf:1: hook-timeout must be "
+	    "1s to 1h '0'");
+	EXPECT_ERR("hook-timeout 2h\n", "t.conf:1: hook-timeout must be "
+	    "1s to 1h '2h'");
+	EXPECT_ERR("on-block /a 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n",
+	    "t.conf:1: too many arguments (at most 15) '16'");
+}
+
 int
 main(void)
 {
@@ -1431,5 +1474,6 @@ main(void)
 	TEST_RUN(test_servers);
 	TEST_RUN(test_list_files);
 	TEST_RUN(test_safe_defaults);
+	TEST_RUN(test_hooks);
 	return TEST_END("config");
 }
