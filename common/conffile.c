@@ -155,3 +155,35 @@ conffile_load(const char *path, bool path_given, struct config *c,
 	}
 	return ok;
 }
+
+/* One hook program: an executable regular file. */
+static bool
+conffile_check_command(const struct config *c, const char *key,
+    const struct config_command *cmd, char *err, size_t errlen)
+{
+	struct stat st;
+	const char *prog = cmd->buf;
+
+	if (cmd->argc == 0)
+		return true;
+	if (stat(prog, &st) < 0) {
+		snprintf(err, errlen, "%s:%zu: %s: %s '%s'", c->file,
+		    config_key_line(c, key), key, strerror(errno), prog);
+		return false;
+	}
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0 ||
+	    access(prog, X_OK) < 0) {
+		snprintf(err, errlen, "%s:%zu: %s: not an executable file "
+		    "'%s'", c->file, config_key_line(c, key), key, prog);
+		return false;
+	}
+	return true;
+}
+
+bool
+conffile_check_commands(const struct config *c, char *err, size_t errlen)
+{
+	return conffile_check_command(c, "on-block", &c->on_block, err,
+	    errlen) && conffile_check_command(c, "on-unblock",
+	    &c->on_unblock, err, errlen);
+}

@@ -27,4 +27,9 @@
 bool conffile_load(const char *path, bool path_given, struct config *c,
     char *err, size_t errlen);
 
+/* The on-block and on-unblock programs exist and are executable: true,
+ * or false and "FILE:LINE: on-block: problem 'PROGRAM'" in err. */
+bool conffile_check_commands(const struct config *c, char *err,
+    size_t errlen);
+
 #endif

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "cidr.h"
+#include "hooks.h"
 #include "log.h"
 #include "nft.h"
 #include "rgd.h"
@@ -215,6 +216,18 @@ blocks_never_block_refuses(const struct rgd *d, const struct nft_block *nb,
 	return true;
 }
 
+/* on-block / on-unblock for a stored block (hooks.c runs it). */
+static void
+blocks_hook(struct rgd *d, const char *event, const struct store_block *sb,
+    uint64_t secs)
+{
+	char text[INET6_ADDRSTRLEN + 8];
+
+	snprintf(text, sizeof(text), "%s/%d", sb->addr, sb->prefix);
+	hooks_run(&d->conf, event, text, secs, sb->reason, sb->evidence,
+	    store_source_name(sb->source));
+}
+
 int
 blocks_add(struct rgd *d, const char *prefix, uint64_t dur_secs,
     const char *reason, const char *src, const char *evidence, char *err,
@@ -265,7 +278,10 @@ blocks_add(struct rgd *d, const char *prefix, uint64_t dur_secs,
 		    "offence-memory)", prefix, (unsigned long long)dur_secs,
 		    sb.offences);
 	}
-	return store_block_put(d->store, &sb, err, errlen);
+	if (store_block_put(d->store, &sb, err, errlen) < 0)
+		return -1;
+	blocks_hook(d, "block", &sb, dur_secs);
+	return 0;
 }
 
 int
@@ -327,6 +343,15 @@ blocks_del(struct rgd *d, const char *prefix, char *err, size_t errlen)
 		return -1;
 	}
 	blocks_to_store(&nb, &sb);
+	/* What the block was, for on-unblock. */
+	if (d->conf.on_unblock.argc > 0) {
+		char a[sizeof(sb.addr)];
+
+		memcpy(a, sb.addr, sizeof(a));
+		if (store_block_get(d->store, a, sb.prefix, &sb, err,
+		    errlen) < 0)
+			return -1;
+	}
 	if ((in_store = store_block_del(d->store, sb.addr, sb.prefix, err,
 	    errlen)) < 0)
 		return -1;
@@ -341,6 +366,7 @@ blocks_del(struct rgd *d, const char *prefix, char *err, size_t errlen)
 	/* The engines stop counting the lifted block: its clients earn
 	 * offences (and blocks) again at once. */
 	blocks_engines_unblock(d, &nb);
+	blocks_hook(d, "unblock", &sb, 0);
 	/* Narrower blocks that the lifted one covered go back in. */
 	blocks_sync(d);
 	return 0;
@@ -485,13 +511,25 @@ blocks_sync(struct rgd *d)
 		    c.installed);
 }
 
+static int
+blocks_expired_cb(const struct store_block *sb, void *arg)
+{
+	blocks_hook(arg, "expire", sb, 0);
+	return 0;
+}
+
 void
 blocks_expire(struct rgd *d)
 {
 	char err[256];
 	long n;
+	int64_t now = time(NULL);
 
-	if ((n = store_expire(d->store, time(NULL), err, sizeof(err))) < 0)
+	/* on-unblock for each block that ends now, before it is gone. */
+	if (d->conf.on_unblock.argc > 0 && store_blocks_expired(d->store, now,
+	    blocks_expired_cb, d, err, sizeof(err)) < 0)
+		log_warnx("%s", err);
+	if ((n = store_expire(d->store, now, err, sizeof(err))) < 0)
 		log_warnx("%s", err);
 	else if (n > 0) {
 		log_info("%ld block(s) expired", n);

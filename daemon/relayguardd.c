@@ -35,6 +35,7 @@
 #include "reset.h"
 #include "rgd.h"
 #include "sandbox.h"
+#include "hooks.h"
 #include "store.h"
 #include "worker.h"
 
@@ -373,7 +374,8 @@ rgd_reload(struct rgd *d, char *err, size_t errlen)
 	int evfd, oldfd;
 
 	if (!conffile_load(d->conf_path, d->conf_given, &nc, why,
-	    sizeof(why)) || !config_check_daemon(&nc, why, sizeof(why))) {
+	    sizeof(why)) || !config_check_daemon(&nc, why, sizeof(why)) ||
+	    !conffile_check_commands(&nc, why, sizeof(why))) {
 		config_free(&nc);
 		goto refused;
 	}
@@ -591,7 +593,8 @@ main(int argc, char **argv)
 	if (test) {
 		if (!conffile_load(d.conf_path, d.conf_given, &d.conf, err,
 		    sizeof(err)) ||
-		    !config_check_daemon(&d.conf, err, sizeof(err))) {
+		    !config_check_daemon(&d.conf, err, sizeof(err)) ||
+		    !conffile_check_commands(&d.conf, err, sizeof(err))) {
 			fprintf(stderr, "relayguardd: %s\n", err);
 			config_free(&d.conf);
 			return 1;
@@ -610,12 +613,17 @@ main(int argc, char **argv)
 	if (!conffile_load(d.conf_path, d.conf_given, &d.conf, err,
 	    sizeof(err)))
 		fatalx("%s", err);
-	if (!config_check_daemon(&d.conf, err, sizeof(err)))
+	if (!config_check_daemon(&d.conf, err, sizeof(err)) ||
+	    !conffile_check_commands(&d.conf, err, sizeof(err)))
 		fatalx("%s", err);
 	(void)config_warnings(&d.conf, rgd_log_warning, NULL);
 	if (geteuid() != 0)
 		fatalx("must run as root (needs CAP_NET_ADMIN and "
 		    "CAP_NET_RAW)");
+	/* The hook runner first: no thread, no state open yet, every
+	 * privilege still there for it to drop (hooks.c). */
+	if (hooks_start(err, sizeof(err)) < 0)
+		fatalx("%s", err);
 
 	eventlog_init(&d.events);
 	if (eventlog_open_fd(d.conf.event_log, &evfd, err, sizeof(err)) < 0)
@@ -681,6 +689,7 @@ main(int argc, char **argv)
 	rgd_close_workers(&d);
 	rgd_blocks_requested(&d);
 	control_close(&d);
+	hooks_stop();
 	reset_close(d.reset);
 	nft_close(d.nft);
 	store_close(d.store);

@@ -36,6 +36,7 @@ enum store_stmt {
 	ST_DEL,
 	ST_ACTIVE,
 	ST_EXPIRE,
+	ST_EXPIRED,
 	ST_OFFENCES,
 	ST_OFFENCE_ADD,
 	ST_OFFENCE_LIST,
@@ -56,6 +57,9 @@ static const char *const store_sql[ST_COUNT] = {
 	    "offences, source, evidence FROM blocks "
 	    "WHERE expires = 0 OR expires > ?1 ORDER BY created, addr, prefix",
 	[ST_EXPIRE] = "DELETE FROM blocks WHERE expires <> 0 AND expires <= ?1",
+	[ST_EXPIRED] = "SELECT addr, prefix, family, reason, created, expires, "
+	    "offences, source, evidence FROM blocks "
+	    "WHERE expires <> 0 AND expires <= ?1 ORDER BY created, addr, prefix",
 	[ST_OFFENCES] = "SELECT count(*) FROM offences "
 	    "WHERE addr = ?1 AND prefix = ?2 AND at >= ?3",
 	[ST_OFFENCE_ADD] = "INSERT INTO offences (addr, prefix, at) "
@@ -691,11 +695,12 @@ store_block_del(struct store *s, const char *addr, int prefix, char *err,
 	return n > 0;
 }
 
-int
-store_blocks_active(struct store *s, int64_t now, store_block_cb cb,
-    void *arg, char *err, size_t errlen)
+/* Call cb for each row of a block query bound to now. */
+static int
+store_blocks_walk(struct store *s, enum store_stmt which, int64_t now,
+    store_block_cb cb, void *arg, char *err, size_t errlen)
 {
-	sqlite3_stmt *st = s->st[ST_ACTIVE];
+	sqlite3_stmt *st = s->st[which];
 	struct store_block *b;
 	int rc, ret = 0;
 
@@ -727,6 +732,20 @@ store_blocks_active(struct store *s, int64_t now, store_block_cb cb,
 	sqlite3_reset(st);
 	free(b);
 	return ret;
+}
+
+int
+store_blocks_active(struct store *s, int64_t now, store_block_cb cb,
+    void *arg, char *err, size_t errlen)
+{
+	return store_blocks_walk(s, ST_ACTIVE, now, cb, arg, err, errlen);
+}
+
+int
+store_blocks_expired(struct store *s, int64_t now, store_block_cb cb,
+    void *arg, char *err, size_t errlen)
+{
+	return store_blocks_walk(s, ST_EXPIRED, now, cb, arg, err, errlen);
 }
 
 long

@@ -80,6 +80,10 @@ typedef int	 (*store_block_cb)(const struct store_block *, void *arg);
 int		 store_blocks_active(struct store *, int64_t now,
 		    store_block_cb cb, void *arg, char *err, size_t errlen);
 
+/* The same for the blocks store_expire() would remove at `now`. */
+int		 store_blocks_expired(struct store *, int64_t now,
+		    store_block_cb cb, void *arg, char *err, size_t errlen);
+
 /* Remove blocks that expired at or before `now`; count or -1. */
 long		 store_expire(struct store *, int64_t now, char *err,
 		    size_t errlen);

@@ -138,7 +138,8 @@ cmd_config_test(int argc, char **argv, const char *config_path,
 		return 1;
 	}
 	/* What parses but the daemon would refuse is an error here too. */
-	if (!config_check_daemon(&c, err, sizeof(err))) {
+	if (!config_check_daemon(&c, err, sizeof(err)) ||
+	    !conffile_check_commands(&c, err, sizeof(err))) {
 		fprintf(stderr, "relayguard: %s\n", err);
 		config_free(&c);
 		return 1;
