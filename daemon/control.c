@@ -10,6 +10,7 @@
  * are the workers' and never wait on it).  Requests over CONTROL_MAX bytes
  * or that are not valid JSON get an error reply; the daemon keeps serving.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -25,6 +26,7 @@
 #include <jansson.h>
 
 #include "log.h"
+#include "nft.h"
 #include "rgd.h"
 #include "worker.h"
 
@@ -293,13 +295,19 @@ static json_t *
 control_blocked(struct rgd *d, const char *addr, uint64_t dur,
     const char *reason, bool check)
 {
-	char msg[800], until[32];
+	char msg[800], until[32], text[INET6_ADDRSTRLEN + 8];
+	struct nft_block nb;
 	struct tm tm;
 	time_t t;
 	json_t *r;
 
 	if (check)
 		return json_pack("{s:b}", "ok", 1);
+	/* As the store and `blocks` write it: 192.0.2.1/32. */
+	if (nft_block_parse(addr, &nb) == 0) {
+		nft_block_format(&nb, text, sizeof(text));
+		addr = text;
+	}
 	if (dur == 0)
 		dur = d->conf.block_for / RG_USEC_PER_SEC;
 	t = time(NULL) + (time_t)dur;
@@ -366,8 +374,15 @@ control_dispatch(struct rgd *d, json_t *req)
 		    check != 0);
 	}
 	if (strcmp(cmd, "unblock") == 0) {
+		struct nft_block nb;
+		char text[INET6_ADDRSTRLEN + 8];
+
 		if (blocks_del(d, addr, err, sizeof(err)) < 0)
 			return control_error(err);
+		if (nft_block_parse(addr, &nb) == 0) {
+			nft_block_format(&nb, text, sizeof(text));
+			addr = text;
+		}
 		snprintf(err, sizeof(err), "unblocked %s (its offences still "
 		    "count: 'relayguard forget' clears them)", addr);
 		return json_pack("{s:b,s:s}", "ok", 1, "message", err);

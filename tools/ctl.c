@@ -27,6 +27,41 @@
 
 static char ctl_socket[CONFIG_PATH_MAX];	/* from the configuration */
 
+/*
+ * The control socket of a configuration that does not load: the value of
+ * its control-socket line if that line alone parses, else the default.
+ * An operator who broke the file must still reach the daemon (status,
+ * and reload, whose refusal then names the bad line).
+ */
+static void
+ctl_socket_fallback(const char *path, char *sock, size_t len)
+{
+	struct config c;
+	char line[CONFIG_PATH_MAX + 64], err[256];
+	const char *p;
+	FILE *f;
+
+	config_defaults(&c);
+	if ((f = fopen(path, "r")) != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL) {
+			p = line + strspn(line, " \t");
+			if (strncmp(p, "control-socket", 14) != 0 ||
+			    (p[14] != ' ' && p[14] != '\t'))
+				continue;
+			config_free(&c);
+			config_defaults(&c);
+			if (!config_parse(path, p, strlen(p), &c, err,
+			    sizeof(err))) {
+				config_free(&c);
+				config_defaults(&c);
+			}
+		}
+		fclose(f);
+	}
+	snprintf(sock, len, "%s", c.control_socket);
+	config_free(&c);
+}
+
 /* Send req, return the parsed reply (ok or not) or NULL after printing
  * why. */
 static json_t *
@@ -44,13 +79,22 @@ ctl_call(const char *config_path, bool config_given, json_t *req)
 
 	/* The configuration is read once: import sends a request a line. */
 	if (ctl_socket[0] == '\0') {
-		if (!conffile_load(config_path, config_given, &conf, err,
-		    sizeof(err))) {
-			fprintf(stderr, "relayguard: %s\n", err);
-			config_free(&conf);
-			return NULL;
+		json_t *ctl_reload_str = json_string("reload");
+
+		if (conffile_load(config_path, config_given, &conf, err,
+		    sizeof(err)))
+			memcpy(ctl_socket, conf.control_socket,
+			    sizeof(ctl_socket));
+		else {
+			/* reload: the daemon's answer names the same line. */
+			if (!json_equal(json_object_get(req, "cmd"),
+			    ctl_reload_str))
+				fprintf(stderr, "relayguard: warning: %s\n",
+				    err);
+			ctl_socket_fallback(config_path, ctl_socket,
+			    sizeof(ctl_socket));
 		}
-		memcpy(ctl_socket, conf.control_socket, sizeof(ctl_socket));
+		json_decref(ctl_reload_str);
 		config_free(&conf);
 	}
 	memset(&sun, 0, sizeof(sun));
