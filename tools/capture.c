@@ -437,16 +437,29 @@ capture_open(const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	c->path = path;
-	if ((c->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	/* "-" is standard input: a pipe, or a file redirected in. */
+	if (strcmp(path, "-") == 0) {
+		c->path = "stdin";
+		c->fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
+	} else
+		c->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (c->fd < 0) {
+		snprintf(err, errlen, "%s: %s", c->path, strerror(errno));
 		free(c);
 		return NULL;
 	}
 	if (capture_try_mmap(c))
 		return c;
 	capture_unmap(c);
-	if (lseek(c->fd, 0, SEEK_SET) < 0 || !capture_open_pcap(c, err,
-	    errlen)) {
+	/* A pipe (replay -, /dev/stdin, <(...)) cannot seek, and needs
+	 * not: capture_try_mmap() reads nothing from what is not a regular
+	 * file.  libpcap then reads the stream from its start. */
+	if (lseek(c->fd, 0, SEEK_SET) < 0 && errno != ESPIPE) {
+		snprintf(err, errlen, "%s: %s", c->path, strerror(errno));
+		capture_close(c);
+		return NULL;
+	}
+	if (!capture_open_pcap(c, err, errlen)) {
 		capture_close(c);
 		return NULL;
 	}

@@ -35,7 +35,9 @@ struct capture_record {
 
 #define CAPTURE_MAX_IFACES 256	/* pcapng interfaces per section */
 
-/* Open a capture; NULL and a message naming the file on failure. */
+/* Open a capture ("-": standard input, which may be a pipe, as may any
+ * path: then it is read as a stream); NULL and a message naming the file
+ * on failure. */
 struct capture *capture_open(const char *path, char *err, size_t errlen);
 /* LINKTYPE_ value (or a DLT_ alias that decode.h accepts); for pcapng,
  * the first interface's (records carry their own). */

@@ -19,6 +19,7 @@
  * reported and the exit status is 1.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,10 +41,15 @@ struct replay_blocks {
 };
 
 static void
-replay_usage(void)
+replay_usage(FILE *f)
 {
-	fprintf(stderr, "usage: relayguard replay [-c FILE] [--raw] "
-	    "CAPTURE...\n");
+	fprintf(f, "usage: relayguard replay [-c FILE] [--raw] CAPTURE...\n"
+	    "  CAPTURE  a pcap or pcapng file; - (or /dev/stdin) reads "
+	    "standard input,\n"
+	    "           a pipe too\n"
+	    "  --raw    in mode enforce too, only report: blocked clients "
+	    "are not\n"
+	    "           stopped in the rest of the capture\n");
 }
 
 static void
@@ -272,35 +278,50 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 	static char evbuf[EVENT_JSON_MAX], outbuf[1 << 16];
 	struct replay_blocks rb;
 	int i, nfiles, rc = 0;
-	bool borrow, raw = false, dashdash = false;
+	static const struct option lo[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "raw", no_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 }
+	};
+	bool borrow, raw = false;
+	int ch, nstdin = 0;
 	double t0;
 
-	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "--help") == 0)) {
-		replay_usage();
-		return 0;
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			replay_usage(stdout);
+			return 0;
+		case 'r':
+			raw = true;
+			break;
+		default:
+			if (optopt != 0)
+				fprintf(stderr, "relayguard: replay: unknown "
+				    "option '-%c'\n", optopt);
+			else
+				fprintf(stderr, "relayguard: replay: unknown "
+				    "option '%s'\n", argv[optind - 1]);
+			replay_usage(stderr);
+			return 2;
+		}
 	}
-	if (argc < 2) {
-		replay_usage();
+	/* The captures, in order; "-" is standard input. */
+	nfiles = argc - optind;
+	for (i = 0; i < nfiles; i++)
+		argv[1 + i] = argv[optind + i];
+	if (nfiles == 0) {
+		replay_usage(stderr);
 		return 2;
 	}
-	/* --raw anywhere; "--" ends the options (a capture named "-x").
-	 * The captures are moved to the front of argv + 1, in order. */
-	for (i = 1, nfiles = 0; i < argc; i++) {
-		if (!dashdash && strcmp(argv[i], "--") == 0)
-			dashdash = true;
-		else if (!dashdash && strcmp(argv[i], "--raw") == 0)
-			raw = true;
-		else if (!dashdash && argv[i][0] == '-' && argv[i][1] != '\0') {
-			fprintf(stderr, "relayguard: replay: unknown option "
-			    "'%s'\n", argv[i]);
-			replay_usage();
-			return 2;
-		} else
-			argv[1 + nfiles++] = argv[i];
-	}
-	if (nfiles == 0) {
-		replay_usage();
+	for (i = 0; i < nfiles; i++)
+		if (strcmp(argv[1 + i], "-") == 0)
+			nstdin++;
+	if (nstdin > 1) {
+		fprintf(stderr, "relayguard: replay: standard input (-) "
+		    "given %d times\n", nstdin);
 		return 2;
 	}
 	if (!conffile_load(config_path, config_given, &conf, err,
