@@ -83,7 +83,7 @@ engine_port(const struct engine *e, uint16_t p)
 /*
  * Is addr:port a protected server: a configured port, and an address in
  * `servers` (any address when that key is empty).  The port first: it is
- * one bit, and the address list is scanned (cidr.h).
+ * one bit, and the address costs a hash probe per prefix length (cidr.h).
  */
 static bool
 engine_server(const struct engine *e, const struct rg_addr *addr,
