@@ -810,6 +810,40 @@ test_servers(struct nft_ctx *ctx)
 	    "no servers: every address queued", "%s", txt ? txt : "");
 	free(txt);
 
+	/* Thousands of servers: one transaction, one set (the rules do one
+	 * lookup whatever its size). */
+	{
+		struct nft_block *many = calloc(10000, sizeof(*many));
+		double t0, t1;
+		size_t i;
+
+		check(many != NULL, "alloc 10000 servers", "out of memory");
+		if (many == NULL)
+			return;
+		for (i = 0; i < 10000; i++) {
+			char a[64];
+
+			/* Every other address: no two merge. */
+			snprintf(a, sizeof(a), "2001:db8:2::%zx:%zx", i / 256 + 1,
+			    (i % 256) * 2);
+			many[i] = blk(a, 0);
+		}
+		p = params(NFT_HOOK_FORWARD);
+		p.servers = many;
+		p.nservers = 10000;
+		t0 = now_ms();
+		check(nft_setup(ctx, &p, err, sizeof(err)) == 0,
+		    "setup with 10000 servers", "%s", err);
+		t1 = now_ms();
+		printf("# 10000 IPv6 servers loaded in %.0f ms\n", t1 - t0);
+		root = nft_json();
+		check(root != NULL && json_nelems(root, "servers6") == 10000,
+		    "servers6 holds 10000", "%zu", root ?
+		    json_nelems(root, "servers6") : 0);
+		json_decref(root);
+		free(many);
+	}
+
 	/* A bad prefix is refused before anything is sent. */
 	sv[0] = blk("192.0.2.99", 0);
 	sv[0].prefix = 8;
