@@ -26,7 +26,7 @@
  * the socket buffer (the runner is busy with HOOKS_RUNNING programs) is
  * dropped and logged.  The runner ends when the daemon closes the socket
  * (after the programs still running finish or time out), or when the
- * daemon dies (PR_SET_PDEATHSIG).
+ * daemon exits or dies (PR_SET_PDEATHSIG: it then kills what still runs).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -269,9 +269,19 @@ hooks_reaped(struct hooks_child *ch, int status)
 	ch->pid = -1;
 }
 
-static void __attribute__((noreturn))
-hooks_runner(int fd)
+static volatile sig_atomic_t hooks_stopping;
+
+static void
+hooks_on_signal(int sig)
 {
+	(void)sig;
+	hooks_stopping = 1;
+}
+
+static void __attribute__((noreturn))
+hooks_runner(int fd, pid_t daemon)
+{
+	struct sigaction sa;
 	static char msg[HOOKS_MSG_MAX];
 	struct hooks_child ch[HOOKS_RUNNING];
 	struct pollfd p[HOOKS_RUNNING + 1];
@@ -280,9 +290,18 @@ hooks_runner(int fd)
 	ssize_t n;
 	pid_t pid;
 
-	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/* The daemon gone (stopped, or killed): SIGTERM, and the programs
+	 * still running are killed rather than left without a time limit.
+	 * SIGINT too: ^C in the foreground reaches the whole process group. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = hooks_on_signal;
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGHUP, &sa, NULL);
+	(void)prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
 	(void)prctl(PR_SET_NAME, "relayguard-hook", 0, 0, 0);
-	if (getppid() == 1)
+	if (getppid() != daemon)
 		_exit(0);
 	hooks_drop_everything();
 	for (i = 0; i < HOOKS_RUNNING; i++) {
@@ -304,6 +323,12 @@ hooks_runner(int fd)
 				p[np].events = POLLIN;
 				np++;
 			}
+		}
+		if (hooks_stopping) {
+			for (i = 0; i < HOOKS_RUNNING; i++)
+				if (ch[i].pid >= 0)
+					(void)kill(-ch[i].pid, SIGKILL);
+			_exit(0);
 		}
 		if (eof && nrun == 0)
 			_exit(0);
@@ -352,7 +377,7 @@ int
 hooks_start(char *err, size_t errlen)
 {
 	int sv[2];
-	pid_t pid;
+	pid_t pid, daemon = getpid();
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		snprintf(err, errlen, "hook runner: socketpair: %s",
@@ -367,7 +392,7 @@ hooks_start(char *err, size_t errlen)
 		return -1;
 	case 0:
 		close(sv[0]);
-		hooks_runner(sv[1]);
+		hooks_runner(sv[1], daemon);
 	}
 	close(sv[1]);
 	hooks_fd = sv[0];

@@ -11,5 +11,5 @@ f=$dir/$RELAYGUARD_EVENT-$(printf '%s' "$RELAYGUARD_ADDRESS" | tr / _)
 	echo "uid=$(id -u)"
 	grep '^Cap' /proc/self/status
 } >"$f"
-[ "$RELAYGUARD_REASON" = hang ] && exec sleep 30
+[ "$RELAYGUARD_REASON" = hang ] && sleep 30
 echo done >"$f.done"
