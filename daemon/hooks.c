@@ -58,7 +58,7 @@ static char hooks_path_env[] = "PATH=/usr/local/sbin:/usr/local/bin:"
 struct hooks_child {
 	pid_t pid;
 	int out;		/* its stdout and stderr, or -1 */
-	char name[64];		/* "on-block 192.0.2.1/32", for the log */
+	char name[96];		/* "on-block 192.0.2.1/32", for the log */
 	struct timespec deadline;
 	bool killed;
 	char line[256];		/* output not yet logged */
@@ -156,7 +156,8 @@ hooks_unpack(char *msg, size_t len, char **argv, char **envp,
 	if (len < sizeof(hdr))
 		return false;
 	memcpy(hdr, msg, sizeof(hdr));
-	if (hdr[0] == 0 || hdr[0] + hdr[1] > HOOKS_STRINGS)
+	if (hdr[0] == 0 || hdr[0] > HOOKS_STRINGS || hdr[1] > HOOKS_STRINGS ||
+	    hdr[0] + hdr[1] > HOOKS_STRINGS)
 		return false;
 	timeout->tv_sec = hdr[2] / 1000;
 	timeout->tv_nsec = (long)(hdr[2] % 1000) * 1000000;
@@ -186,7 +187,7 @@ hooks_spawn(struct hooks_child *ch, char *msg, size_t len)
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	struct timespec timeout;
-	const char *addr = "";
+	const char *addr = "", *key = "on-unblock";
 	sigset_t none, all;
 	int pfd[2], rc, i;
 
@@ -200,7 +201,9 @@ hooks_spawn(struct hooks_child *ch, char *msg, size_t len)
 	for (i = 0; envp[i] != NULL; i++)
 		if (strncmp(envp[i], "RELAYGUARD_ADDRESS=", 19) == 0)
 			addr = envp[i] + 19;
-	snprintf(ch->name, sizeof(ch->name), "%s %s", argv[0], addr);
+		else if (strcmp(envp[i], "RELAYGUARD_EVENT=block") == 0)
+			key = "on-block";
+	snprintf(ch->name, sizeof(ch->name), "%s %s", key, addr);
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		log_warn("hook %s: pipe", ch->name);
 		return;

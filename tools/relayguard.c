@@ -262,7 +262,7 @@ main(int argc, char **argv)
 			free(args);
 			return sc->fn(2, help_argv, config_path, config_given);
 		}
-		if (n >= 3) {
+		if (n >= 3 && strcmp(args[2], "help") != 0) {
 			/* A typo must not look like help given. */
 			fprintf(stderr, "relayguard: unknown subcommand '%s'\n",
 			    args[2]);
