@@ -602,9 +602,16 @@ blocks_lift_never_block(struct rgd *d)
 		    sizeof(err)) < 0)
 			log_warnx("never-block: removing %s from the store: "
 			    "%s", text, err);
-		else
+		else {
+			char why[RG_ADDRSTRLEN + 32];
+
 			log_info("never-block: block of %s removed (it "
 			    "overlaps never-block %s)", text, net);
+			snprintf(why, sizeof(why), "overlaps never-block %s",
+			    net);
+			hooks_run(&d->conf, "unblock", text, 0, why, "",
+			    "never-block");
+		}
 	}
 	free(c.v);
 	/* The kernel: whatever the sets hold, stored or not. */
