@@ -83,8 +83,12 @@ static const int sandbox_allow[] = {
 	SCMP_SYS(getuid), SCMP_SYS(getgid), SCMP_SYS(getegid),
 	/* SQLite's busy wait (another process holds the lock) */
 	SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep),
-	/* memory (glibc malloc, SQLite's shared-memory index) */
+	/* memory (glibc malloc, SQLite's shared-memory index); sysinfo:
+	 * glibc's qsort asks for the machine's memory (sysconf
+	 * _SC_PHYS_PAGES) the first time it sorts 1 KiB or more, as
+	 * nft_block_list does with some 30 elements in a block set */
 	SCMP_SYS(brk), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise),
+	SCMP_SYS(sysinfo),
 	/* time (normally the vDSO; the system call when the clock source
 	 * has none), randomness, the process's own identity */
 	SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday), SCMP_SYS(time),

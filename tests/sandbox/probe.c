@@ -38,6 +38,12 @@ probe_expect(const char *what, long rc, int want_errno)
 	return 1;
 }
 
+static int
+probe_int_cmp(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -75,6 +81,16 @@ main(int argc, char **argv)
 		p = malloc(100);
 		free(p);
 		return 0;
+	}
+	if (strcmp(c, "qsort") == 0) {
+		/* 4 KiB to sort: glibc's qsort asks sysinfo for the
+		 * machine's memory the first time (nft_block_list). */
+		static int v[1024];
+
+		for (rc = 0; rc < 1024; rc++)
+			v[rc] = 1024 - rc;
+		qsort(v, 1024, sizeof(v[0]), probe_int_cmp);
+		return v[0] == 1 ? 0 : 1;
 	}
 	if (strcmp(c, "open") == 0) {
 		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
