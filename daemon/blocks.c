@@ -278,6 +278,7 @@ blocks_add(struct rgd *d, const char *prefix, uint64_t dur_secs,
 		    "offence-memory)", prefix, (unsigned long long)dur_secs,
 		    sb.offences);
 	}
+	dnsbl_changed(d);
 	if (store_block_put(d->store, &sb, err, errlen) < 0)
 		return -1;
 	blocks_hook(d, "block", &sb, dur_secs);
@@ -367,6 +368,7 @@ blocks_del(struct rgd *d, const char *prefix, char *err, size_t errlen)
 	 * offences (and blocks) again at once. */
 	blocks_engines_unblock(d, &nb);
 	blocks_hook(d, "unblock", &sb, 0);
+	dnsbl_changed(d);
 	/* Narrower blocks that the lifted one covered go back in. */
 	blocks_sync(d);
 	return 0;
@@ -533,6 +535,7 @@ blocks_expire(struct rgd *d)
 		log_warnx("%s", err);
 	else if (n > 0) {
 		log_info("%ld block(s) expired", n);
+		dnsbl_changed(d);
 		/* A wider block that ended may have covered narrower ones.
 		 * Reading the sets back is slow with many elements, so this
 		 * runs only when something expired. */
@@ -609,6 +612,7 @@ blocks_lift_never_block(struct rgd *d)
 			    "overlaps never-block %s)", text, net);
 			snprintf(why, sizeof(why), "overlaps never-block %s",
 			    net);
+			dnsbl_changed(d);
 			hooks_run(&d->conf, "unblock", text, 0, why, "",
 			    "never-block");
 		}

@@ -421,6 +421,7 @@ rgd_reload(struct rgd *d, char *err, size_t errlen)
 		(void)close(oldfd);
 	log_info("configuration reloaded from %s", d->conf_path);
 	blocks_lift_never_block(d);
+	dnsbl_changed(d);	/* the dnsbl keys may have changed */
 	snprintf(err, errlen, "configuration reloaded from %s", d->conf_path);
 	return 0;
 refused:
@@ -499,6 +500,7 @@ rgd_tick(struct rgd *d)
 	for (i = 0; i < d->nworkers; i++)
 		worker_tick(d->workers[i]);
 	blocks_expire(d);
+	dnsbl_flush(d);
 	offences_prune(d, time(NULL));
 	rgd_stats(d, &ws);
 	if (ws.enobufs != last_enobufs) {
@@ -665,6 +667,13 @@ main(int argc, char **argv)
 		log_warnx("restoring blocks: %s", err);
 	blocks_lift_never_block(&d);
 	offences_prune(&d, time(NULL));
+	if (d.conf.dnsbl_zone[0] != '\0')
+		log_info("DNSBL zone: %s.ip4set and %s.ip6trie (rbldnsd)",
+		    d.conf.dnsbl_zone, d.conf.dnsbl_zone);
+	/* The zone is written now, so a directory that cannot take it is
+	 * in the log from the start. */
+	dnsbl_changed(&d);
+	dnsbl_flush(&d);
 	/* Capabilities are per thread: the workers start after the drop and
 	 * inherit the reduced set; the seccomp filter then covers them all. */
 	rgd_drop_privileges();

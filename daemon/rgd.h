@@ -115,6 +115,14 @@ struct json_t *offences_forget_json(struct rgd *d, const char *addr,
 int offences_history_json(struct rgd *d, const char *addr,
     struct json_t *reply, char *err, size_t errlen);
 
+/* dnsbl.c */
+/* The set of active blocks changed: rewrite the DNSBL zone (dnsbl-zone) at
+ * the next dnsbl_flush(). */
+void dnsbl_changed(struct rgd *d);
+/* Timer: write the zone if it changed (at most once a second); a failure
+ * is logged and retried at the next call. */
+void dnsbl_flush(struct rgd *d);
+
 /* control.c */
 int control_open(struct rgd *d, char *err, size_t errlen);
 void control_close(struct rgd *d);

@@ -24,8 +24,8 @@
  * uses AF_UNIX; every other socket is opened before the filter).
  *
  * What stays open and why: openat, because SIGHUP re-reads the
- * configuration file, SQLite opens its -wal/-shm/-journal files and
- * /dev/urandom lazily and glibc re-reads /etc/localtime; the daemon's
+ * configuration file, the DNSBL zone is rewritten on every change,
+ * SQLite opens its -wal/-shm/-journal files and /dev/urandom lazily and glibc re-reads /etc/localtime; the daemon's
  * capabilities (CAP_NET_ADMIN, CAP_NET_RAW only: no CAP_DAC_OVERRIDE)
  * limit what it can open to what root-owned files' modes allow.  mmap and
  * mprotect never with PROT_EXEC: nothing is loaded after set-up.  No
@@ -80,6 +80,10 @@ static const int sandbox_allow[] = {
 	SCMP_SYS(faccessat2), SCMP_SYS(fsync), SCMP_SYS(fdatasync),
 	SCMP_SYS(ftruncate), SCMP_SYS(unlink), SCMP_SYS(unlinkat),
 	SCMP_SYS(readlink), SCMP_SYS(getcwd), SCMP_SYS(geteuid),
+	/* the DNSBL zone (dnsbl.c): a file written beside the served one is
+	 * renamed over it, so rbldnsd never reads half a zone (rename, or
+	 * renameat/renameat2 where the architecture has no rename) */
+	SCMP_SYS(rename), SCMP_SYS(renameat), SCMP_SYS(renameat2),
 	SCMP_SYS(getuid), SCMP_SYS(getgid), SCMP_SYS(getegid),
 	/* SQLite's busy wait (another process holds the lock) */
 	SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep),
@@ -197,10 +201,18 @@ sandbox_rules(scmp_filter_ctx ctx, char *err, size_t errlen)
 	    err, errlen) < 0)
 		return -1;
 	/* SQLite's chown/chmod of a journal file it creates: harmless to
-	 * refuse, and SQLite ignores the result. */
+	 * refuse, and SQLite ignores the result.  fchmod to exactly 0644 is
+	 * allowed: the DNSBL zone files (dnsbl.c) are public and read by
+	 * rbldnsd's own user, whatever the service's UMask; SQLite's files
+	 * take the database's mode, 0600. */
+	a[0] = sandbox_cmp(1, SCMP_CMP_EQ, 0644, 0);
 	if (sandbox_rule(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(fchown), 0, NULL,
 	    err, errlen) < 0 ||
-	    sandbox_rule(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(fchmod), 0, NULL,
+	    sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fchmod), 1, a,
+	    err, errlen) < 0)
+		return -1;
+	a[0] = sandbox_cmp(1, SCMP_CMP_NE, 0644, 0);
+	if (sandbox_rule(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(fchmod), 1, a,
 	    err, errlen) < 0)
 		return -1;
 	if (SANDBOX_SANITIZER) {

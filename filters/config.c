@@ -306,6 +306,8 @@ config_defaults(struct config *c)
 	c->min_ttl = 0;
 	c->max_flows = 100000;
 	c->flow_memory = 64ULL << 20;
+	c->dnsbl_format = CONFIG_DNSBL_RBLDNSD;
+	c->dnsbl_ttl = 60 * RG_USEC_PER_SEC;
 	/* Both fit: the literals are far shorter than CONFIG_PATH_MAX. */
 	memcpy(c->state_db, "/var/lib/relayguard/state.db",
 	    sizeof("/var/lib/relayguard/state.db"));
@@ -775,6 +777,135 @@ config_key_hook_timeout(struct config_ctx *x, const struct config_tok *v,
 	return true;
 }
 
+/*
+ * The DNSBL keys (daemon/dnsbl.c writes the zone).  dnsbl-zone names the
+ * dataset files: PATH.ip4set and PATH.ip6trie (rbldnsd's datasets are
+ * typed, one type a file).
+ */
+static bool
+config_key_dnsbl_zone(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	(void)n;
+	if (v->len > 0 && v->p[v->len - 1] == '/')
+		return config_tok_error(x, "dnsbl-zone names files, not a "
+		    "directory (the daemon adds .ip4set and .ip6trie)", v);
+	return config_path_value(x, v, x->c->dnsbl_zone,
+	    CONFIG_PATH_MAX - CONFIG_DNSBL_SUFFIX_MAX);
+}
+
+static bool
+config_key_dnsbl_format(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	(void)n;
+	if (!config_tok_is(v, "rbldnsd"))
+		return config_tok_error(x, "invalid dnsbl-format (rbldnsd)", v);
+	x->c->dnsbl_format = CONFIG_DNSBL_RBLDNSD;
+	return true;
+}
+
+static bool
+config_key_dnsbl_ttl(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	rg_time_t t;
+
+	(void)n;
+	if (!config_parse_duration(v->p, v->len, &t) ||
+	    t < RG_USEC_PER_SEC || t > 86400 * RG_USEC_PER_SEC ||
+	    t % RG_USEC_PER_SEC != 0)
+		return config_tok_error(x, "invalid dnsbl-ttl (1s-1d, whole "
+		    "seconds)", v);
+	x->c->dnsbl_ttl = t;
+	return true;
+}
+
+/*
+ * A host name as DNS writes it: labels of letters, digits and hyphens (not
+ * first or last), 1-63 bytes each, at most 253 in all; one trailing dot is
+ * dropped.  Copied into dst (CONFIG_DNS_NAME_MAX bytes).
+ */
+static bool
+config_dns_name(const char *p, size_t len, char *dst)
+{
+	size_t i, label = 0;
+	char ch;
+
+	if (len > 0 && p[len - 1] == '.')
+		len--;
+	if (len == 0 || len > CONFIG_DNS_NAME_MAX - 1)
+		return false;
+	for (i = 0; i < len; i++) {
+		ch = p[i];
+		if (ch == '.') {
+			if (label == 0 || p[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-'))
+			return false;
+		if ((ch == '-' && label == 0) || ++label > 63)
+			return false;
+	}
+	if (p[len - 1] == '-')
+		return false;
+	memcpy(dst, p, len);
+	dst[len] = '\0';
+	return true;
+}
+
+static bool
+config_key_dnsbl_ns(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	char problem[64];
+
+	if (n >= CONFIG_DNSBL_MAX_NS) {
+		snprintf(problem, sizeof(problem), "too many dnsbl-ns names "
+		    "(at most %d)", CONFIG_DNSBL_MAX_NS);
+		return config_tok_error(x, problem, v);
+	}
+	if (!config_dns_name(v->p, v->len, x->c->dnsbl_ns[n]))
+		return config_tok_error(x, "invalid host name", v);
+	x->c->dnsbl_nns = (uint32_t)n + 1;
+	return true;
+}
+
+/* The SOA's mailbox: "hostmaster@example.test" or, as the SOA writes it,
+ * "hostmaster.example.test" (a local part with a dot would need escaping:
+ * refused). */
+static bool
+config_key_dnsbl_contact(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	char buf[CONFIG_DNS_NAME_MAX];
+	const char *at = memchr(v->p, '@', v->len);
+	size_t local;
+
+	(void)n;
+	if (v->len >= sizeof(buf))
+		return config_tok_error(x, "invalid dnsbl-contact (a mailbox, "
+		    "hostmaster@example.test)", v);
+	memcpy(buf, v->p, v->len);
+	buf[v->len] = '\0';
+	if (at != NULL) {
+		local = (size_t)(at - v->p);
+		if (memchr(v->p, '.', local) != NULL ||
+		    memchr(at + 1, '@', v->len - local - 1) != NULL)
+			return config_tok_error(x, "invalid dnsbl-contact (a "
+			    "local part without dots or '@')", v);
+		buf[local] = '.';
+	}
+	if (!config_dns_name(buf, v->len, x->c->dnsbl_contact) ||
+	    strchr(x->c->dnsbl_contact, '.') == NULL)
+		return config_tok_error(x, "invalid dnsbl-contact (a mailbox, "
+		    "hostmaster@example.test)", v);
+	return true;
+}
+
 static const struct config_key config_keys[] = {
 	{ "local-domains",	config_key_local_domains,	true },
 	{ "local-domains-file",	config_key_list_file,		false },
@@ -805,6 +936,11 @@ static const struct config_key config_keys[] = {
 	{ "on-block",		config_key_on_block,		true },
 	{ "on-unblock",		config_key_on_unblock,		true },
 	{ "hook-timeout",	config_key_hook_timeout,	false },
+	{ "dnsbl-zone",		config_key_dnsbl_zone,		false },
+	{ "dnsbl-format",	config_key_dnsbl_format,	false },
+	{ "dnsbl-ttl",		config_key_dnsbl_ttl,		false },
+	{ "dnsbl-ns",		config_key_dnsbl_ns,		true },
+	{ "dnsbl-contact",	config_key_dnsbl_contact,	false },
 };
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 _Static_assert(CONFIG_NKEYS <= CONFIG_MAX_KEYS, "raise CONFIG_MAX_KEYS");
@@ -924,6 +1060,42 @@ config_lines(struct config_ctx *x, const char *text, size_t len,
 	return true;
 }
 
+/*
+ * The DNSBL keys go together: a zone needs its name servers and contact
+ * (the $NS and $SOA lines that make it a zone resolvers can cache
+ * answers of), and the other keys mean nothing without a zone.
+ */
+static bool
+config_dnsbl_check(struct config_ctx *x)
+{
+	static const char *const others[] = { "dnsbl-format", "dnsbl-ttl",
+	    "dnsbl-ns", "dnsbl-contact" };
+	const struct config *c = x->c;
+	size_t i, line;
+	char problem[96];
+
+	if (c->dnsbl_zone[0] == '\0') {
+		for (i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+			if ((line = config_key_line(c, others[i])) != 0) {
+				snprintf(problem, sizeof(problem), "%s without "
+				    "dnsbl-zone", others[i]);
+				return config_error(x, line, problem,
+				    others[i], strlen(others[i]));
+			}
+		return true;
+	}
+	line = config_key_line(c, "dnsbl-zone");
+	if (c->dnsbl_nns == 0)
+		return config_error(x, line, "dnsbl-zone needs dnsbl-ns (the "
+		    "zone's name servers, for its $NS and $SOA lines)",
+		    c->dnsbl_zone, strlen(c->dnsbl_zone));
+	if (c->dnsbl_contact[0] == '\0')
+		return config_error(x, line, "dnsbl-zone needs dnsbl-contact "
+		    "(the mailbox of the zone's $SOA line)",
+		    c->dnsbl_zone, strlen(c->dnsbl_zone));
+	return true;
+}
+
 bool
 config_parse(const char *name, const char *text, size_t len,
     struct config *c, char *err, size_t errlen)
@@ -961,7 +1133,7 @@ config_parse(const char *name, const char *text, size_t len,
 			    x.block_for_line, x.block_for_tok);
 		return false;
 	}
-	return true;
+	return config_dnsbl_check(&x);
 }
 
 size_t
@@ -1338,5 +1510,16 @@ config_format(const struct config *c, char *buf, size_t len)
 	config_format_command(&w, "on-unblock", &c->on_unblock);
 	config_out(&w, "hook-timeout %s\n", config_duration_str(
 	    c->hook_timeout, d, sizeof(d)));
+	if (c->dnsbl_zone[0] != '\0') {
+		config_out(&w, "dnsbl-zone %.*s\n", CONFIG_PATH_MAX,
+		    c->dnsbl_zone);
+		config_out(&w, "dnsbl-format rbldnsd\n");
+		config_out(&w, "dnsbl-ttl %s\n",
+		    config_duration_str(c->dnsbl_ttl, d, sizeof(d)));
+		config_out(&w, "dnsbl-ns");
+		for (i = 0; i < c->dnsbl_nns && i < CONFIG_DNSBL_MAX_NS; i++)
+			config_out(&w, " %s", c->dnsbl_ns[i]);
+		config_out(&w, "\ndnsbl-contact %s\n", c->dnsbl_contact);
+	}
 	return w.o;
 }

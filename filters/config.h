@@ -27,6 +27,10 @@
 #define CONFIG_MAX_KEYS 64		/* room for every key's line */
 #define CONFIG_MAX_LIST_FILES 8		/* X-file keys in one configuration */
 #define CONFIG_LIST_MAX_LINE 4096	/* a line of a list file */
+#define CONFIG_DNSBL_MAX_NS 8		/* dnsbl-ns names */
+#define CONFIG_DNS_NAME_MAX 254		/* a domain name and its NUL */
+/* dnsbl-zone: room for the longest suffix the daemon adds (".ip6trie.tmp"). */
+#define CONFIG_DNSBL_SUFFIX_MAX 16
 
 enum config_mode { CONFIG_MODE_ENFORCE, CONFIG_MODE_MONITOR };
 enum config_hook { CONFIG_HOOK_FORWARD, CONFIG_HOOK_INPUT };
@@ -34,6 +38,8 @@ enum config_starttls { CONFIG_STARTTLS_ALLOW, CONFIG_STARTTLS_STRIP,
 	CONFIG_STARTTLS_DENY };
 /* What a block drops: TCP to the protected ports, or everything. */
 enum config_block_scope { CONFIG_BLOCK_SCOPE_SMTP, CONFIG_BLOCK_SCOPE_ALL };
+/* How the DNSBL zone is written (dnsbl-format). */
+enum config_dnsbl_format { CONFIG_DNSBL_RBLDNSD };
 
 /* An "X-file PATH" key: where list X gets more entries. */
 struct config_list_file {
@@ -80,6 +86,15 @@ struct config {
 	char state_db[CONFIG_PATH_MAX];	/* /var/lib/relayguard/state.db */
 	char control_socket[CONFIG_PATH_MAX];	/* /run/relayguard/control.sock */
 	char event_log[CONFIG_PATH_MAX];	/* JSON lines file; "": none */
+	/* The DNSBL zone (daemon/dnsbl.c): the path the dataset files are
+	 * named from ("": no zone), its format, TTL, name servers and the
+	 * SOA's contact mailbox as a domain name. */
+	char dnsbl_zone[CONFIG_PATH_MAX];
+	enum config_dnsbl_format dnsbl_format;	/* default: rbldnsd */
+	rg_time_t dnsbl_ttl;			/* usec; default 1m */
+	char dnsbl_ns[CONFIG_DNSBL_MAX_NS][CONFIG_DNS_NAME_MAX];
+	uint32_t dnsbl_nns;
+	char dnsbl_contact[CONFIG_DNS_NAME_MAX];	/* "": not given */
 	/* Where the values came from, for later checks and warnings:
 	 * the name given to config_parse() (cut short if need be) and the
 	 * line of each key given (0: its default), see config_key_line(). */

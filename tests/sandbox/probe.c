@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -107,7 +108,17 @@ main(int argc, char **argv)
 		fd = open("/proc/self/status", O_RDONLY);
 		return probe_expect(c, fcntl(fd, F_GETLK, &fl), 0);
 	}
+	/* the DNSBL zone: rename (ENOENT: the call ran), fchmod 0644 */
+	if (strcmp(c, "rename") == 0)
+		return probe_expect(c, rename("/nonexistent-rg-a",
+		    "/nonexistent-rg-b"), ENOENT);
+	if (strcmp(c, "fchmod-0644") == 0)
+		return probe_expect(c, fchmod((int)syscall(SYS_memfd_create,
+		    "probe", 0), 0644), 0);
 	/* refused with an error, not fatal */
+	if (strcmp(c, "fchmod-0600") == 0)
+		return probe_expect(c, fchmod((int)syscall(SYS_memfd_create,
+		    "probe", 0), 0600), EPERM);
 	if (strcmp(c, "inet-socket") == 0)
 		return probe_expect(c, socket(AF_INET, SOCK_STREAM, 0), EACCES);
 	if (strcmp(c, "fchown") == 0)
