@@ -1447,6 +1447,112 @@ test_hooks(void)
 	    "t.conf:1: too many arguments (at most 15) '16'");
 }
 
+/* The DNSBL keys: values, what goes together, the errors. */
+static void
+test_dnsbl(void)
+{
+	struct config c;
+	char text[CONFIG_PATH_MAX + 64], want[512];
+	size_t n;
+	const char *full = "dnsbl-zone /var/lib/rbldns/relayguard/zone\n"
+	    "dnsbl-format rbldnsd\n"
+	    "dnsbl-ttl 5m\n"
+	    "dnsbl-ns ns1.example.test NS2.Example.Test.\n"
+	    "dnsbl-contact hostmaster@example.test\n";
+
+	config_defaults(&c);
+	ASSERT_STR_EQ(c.dnsbl_zone, "");
+	ASSERT_INT_EQ(c.dnsbl_ttl, 60 * RG_USEC_PER_SEC);
+	ASSERT_INT_EQ(c.dnsbl_format, CONFIG_DNSBL_RBLDNSD);
+	EXPECT_OK(full, &c);
+	ASSERT_STR_EQ(c.dnsbl_zone, "/var/lib/rbldns/relayguard/zone");
+	ASSERT_INT_EQ(c.dnsbl_ttl, 300 * RG_USEC_PER_SEC);
+	ASSERT_INT_EQ(c.dnsbl_nns, 2);
+	ASSERT_STR_EQ(c.dnsbl_ns[0], "ns1.example.test");
+	ASSERT_STR_EQ(c.dnsbl_ns[1], "NS2.Example.Test");
+	ASSERT_STR_EQ(c.dnsbl_contact, "hostmaster.example.test");
+	config_free(&c);
+	EXPECT_OK("dnsbl-zone /z\ndnsbl-ns a.test\n"
+	    "dnsbl-contact dns-admin.a.test.\n", &c);
+	ASSERT_STR_EQ(c.dnsbl_contact, "dns-admin.a.test");
+	config_free(&c);
+	round_trip(full);
+	EXPECT_OK(full, &c);
+	{
+		char buf[8192];
+
+		config_format(&c, buf, sizeof(buf));
+		TEST_CHECK(strstr(buf, "dnsbl-zone /var/lib/rbldns/relayguard/"
+		    "zone\ndnsbl-format rbldnsd\ndnsbl-ttl 5m\ndnsbl-ns "
+		    "ns1.example.test NS2.Example.Test\ndnsbl-contact "
+		    "hostmaster.example.test\n") != NULL);
+	}
+	config_free(&c);
+
+	/* What goes together. */
+	EXPECT_ERR("dnsbl-zone /z\ndnsbl-contact h@a.test\n",
+	    "t.conf:1: dnsbl-zone needs dnsbl-ns (the zone's name servers, "
+	    "for its $NS and $SOA lines) '/z'");
+	EXPECT_ERR("dnsbl-ns a.test\ndnsbl-zone /z\n",
+	    "t.conf:2: dnsbl-zone needs dnsbl-contact (the mailbox of the "
+	    "zone's $SOA line) '/z'");
+	EXPECT_ERR("# x\ndnsbl-ttl 1m\n",
+	    "t.conf:2: dnsbl-ttl without dnsbl-zone 'dnsbl-ttl'");
+	EXPECT_ERR("dnsbl-ns a.test\n",
+	    "t.conf:1: dnsbl-ns without dnsbl-zone 'dnsbl-ns'");
+
+	/* Bad values. */
+	EXPECT_ERR("dnsbl-zone zone\n", "t.conf:1: path must be absolute "
+	    "'zone'");
+	EXPECT_ERR("dnsbl-zone /var/lib/rbldns/\n", "t.conf:1: dnsbl-zone "
+	    "names files, not a directory (the daemon adds .ip4set and "
+	    ".ip6trie) '/var/lib/rbldns/'");
+	EXPECT_ERR("dnsbl-format bind\n",
+	    "t.conf:1: invalid dnsbl-format (rbldnsd) 'bind'");
+	EXPECT_ERR("dnsbl-ttl 0\n",
+	    "t.conf:1: invalid dnsbl-ttl (1s-1d, whole seconds) '0'");
+	EXPECT_ERR("dnsbl-ttl 2d\n",
+	    "t.conf:1: invalid dnsbl-ttl (1s-1d, whole seconds) '2d'");
+	EXPECT_ERR("dnsbl-ns a.test -b.test\n",
+	    "t.conf:1: invalid host name '-b.test'");
+	EXPECT_ERR("dnsbl-ns a..test\n", "t.conf:1: invalid host name "
+	    "'a..test'");
+	EXPECT_ERR("dnsbl-ns a_b.test\n", "t.conf:1: invalid host name "
+	    "'a_b.test'");
+	EXPECT_ERR("dnsbl-ns a1 a2 a3 a4 a5 a6 a7 a8 a9\n",
+	    "t.conf:1: too many dnsbl-ns names (at most 8) 'a9'");
+	EXPECT_ERR("dnsbl-contact first.last@a.test\n",
+	    "t.conf:1: invalid dnsbl-contact (a local part without dots or "
+	    "'@') 'first.last@a.test'");
+	EXPECT_ERR("dnsbl-contact hostmaster\n",
+	    "t.conf:1: invalid dnsbl-contact (a mailbox, "
+	    "hostmaster@example.test) 'hostmaster'");
+	EXPECT_ERR("dnsbl-contact h@\n", "t.conf:1: invalid dnsbl-contact "
+	    "(a mailbox, hostmaster@example.test) 'h@'");
+	/* A 64-byte label is too long; 63 fits. */
+	n = (size_t)snprintf(text, sizeof(text), "dnsbl-zone /z\n"
+	    "dnsbl-contact h@a.test\ndnsbl-ns ");
+	memset(text + n, 'x', 63);
+	memcpy(text + n + 63, ".test\n", 7);
+	EXPECT_OK(text, &c);
+	config_free(&c);
+	memset(text + n, 'x', 64);
+	memcpy(text + n + 64, ".test\n", 7);
+	snprintf(want, sizeof(want), "t.conf:3: invalid host name '%.64s'",
+	    text + n);
+	want[strlen(want) - 1] = '\0';
+	strcat(want, "...'");
+	EXPECT_ERR(text, want);
+	/* The path leaves room for the daemon's suffixes. */
+	n = (size_t)snprintf(text, sizeof(text), "dnsbl-zone /");
+	memset(text + n, 'z', CONFIG_PATH_MAX - CONFIG_DNSBL_SUFFIX_MAX - 1);
+	text[n + CONFIG_PATH_MAX - CONFIG_DNSBL_SUFFIX_MAX - 1] = '\0';
+	snprintf(want, sizeof(want), "t.conf:1: path too long (at most %d "
+	    "bytes) '/%.63s...'", CONFIG_PATH_MAX - CONFIG_DNSBL_SUFFIX_MAX - 1,
+	    text + n);
+	EXPECT_ERR(text, want);
+}
+
 int
 main(void)
 {
@@ -1475,5 +1581,6 @@ main(void)
 	TEST_RUN(test_list_files);
 	TEST_RUN(test_safe_defaults);
 	TEST_RUN(test_hooks);
+	TEST_RUN(test_dnsbl);
 	return TEST_END("config");
 }
