@@ -14,7 +14,8 @@ libseccomp-dev libidn2-dev libnids-dev tshark tcpdump python3-scapy iproute2 nft
 iptables postfix swaks nmap sqlite3 valgrind libclang-rt-14-dev
 iputils-ping sasl2-bin libsasl2-modules time procps m4
 libio-socket-inet6-perl jq logrotate libsystemd-dev
-dpkg-dev debhelper lintian"
+dpkg-dev debhelper lintian rbldnsd dnsutils"
+# rbldnsd and dnsutils (dig): tests/dnsbl serves the DNSBL zone and asks it.
 # m4 (sendmail's cf) serves the three MTAs scripts/mta-roots.sh unpacks
 # (not installs) for the lab; it installs their shared libraries itself,
 # from their packages' Depends.  Postfix is the installed one.  swaks
