@@ -25,8 +25,9 @@
  *
  * What stays open and why: openat, because SIGHUP re-reads the
  * configuration file, the DNSBL zone is rewritten on every change,
- * SQLite opens its -wal/-shm/-journal files and /dev/urandom lazily and glibc re-reads /etc/localtime; the daemon's
- * capabilities (CAP_NET_ADMIN, CAP_NET_RAW only: no CAP_DAC_OVERRIDE)
+ * SQLite opens its -wal/-shm/-journal files and /dev/urandom lazily and
+ * glibc re-reads /etc/localtime; the daemon's capabilities
+ * (CAP_NET_ADMIN, CAP_NET_RAW only: no CAP_DAC_OVERRIDE)
  * limit what it can open to what root-owned files' modes allow.  mmap and
  * mprotect never with PROT_EXEC: nothing is loaded after set-up.  No
  * execve, fork, clone, ptrace, bind, listen, mount, setuid or capset:
