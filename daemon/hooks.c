@@ -6,7 +6,10 @@
  * CAP_NET_RAW.  So, as OpenBSD's daemons separate their privileges, a
  * small process, the hook runner, is forked at start-up before any of
  * that, while the daemon has no thread and no open state yet.  It gives up
- * every capability (bounding set included) and takes no-new-privs, then
+ * every capability and takes no-new-privs, so an exec as root gains none
+ * (the bounding set is emptied too where it may be: not under the systemd
+ * unit, which gives no CAP_SETPCAP and keeps NET_ADMIN and NET_RAW in it),
+ * then
  * waits on its end of a socketpair.  The main thread (never a worker: it
  * alone adds and lifts blocks) sends it one datagram per hook: the
  * program, its fixed arguments and the RELAYGUARD_* environment.  The
