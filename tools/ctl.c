@@ -77,6 +77,13 @@ ctl_call(const char *config_path, bool config_given, json_t *req)
 	json_t *reply = NULL;
 	int fd = -1;
 
+	/* jansson refuses text that is not UTF-8 (a --reason in Latin-1). */
+	if (req == NULL) {
+		fprintf(stderr, "relayguard: the request cannot be written as "
+		    "JSON: is its text (--reason) valid UTF-8?\n");
+		return NULL;
+	}
+
 	/* The configuration is read once: import sends a request a line. */
 	if (ctl_socket[0] == '\0') {
 		json_t *ctl_reload_str = json_string("reload");
@@ -1092,7 +1099,12 @@ ctl_import_send(struct ctl_import *im, struct ctl_import_entry *e,
 	char text[1024];
 	int rc;
 
-	req = ctl_block_req(e->addr, e->dur, e->reason, force, check);
+	if ((req = ctl_block_req(e->addr, e->dur, e->reason, force,
+	    check)) == NULL) {
+		ctl_import_bad(im, e->line, "the reason is not valid UTF-8");
+		e->bad = true;
+		return 0;
+	}
 	reply = ctl_call(config_path, config_given, req);
 	json_decref(req);
 	if (reply == NULL)
