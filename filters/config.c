@@ -850,8 +850,8 @@ config_dns_name(const char *p, size_t len, char *dst)
 		if ((ch == '-' && label == 0) || ++label > 63)
 			return false;
 	}
-	if (p[len - 1] == '-')
-		return false;
+	if (label == 0 || p[len - 1] == '-')
+		return false;		/* "a.." or "a-" */
 	memcpy(dst, p, len);
 	dst[len] = '\0';
 	return true;

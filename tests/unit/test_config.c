@@ -1517,6 +1517,9 @@ test_dnsbl(void)
 	    "t.conf:1: invalid host name '-b.test'");
 	EXPECT_ERR("dnsbl-ns a..test\n", "t.conf:1: invalid host name "
 	    "'a..test'");
+	EXPECT_ERR("dnsbl-ns a-b..\n", "t.conf:1: invalid host name "
+	    "'a-b..'");
+	EXPECT_ERR("dnsbl-ns .\n", "t.conf:1: invalid host name '.'");
 	EXPECT_ERR("dnsbl-ns a_b.test\n", "t.conf:1: invalid host name "
 	    "'a_b.test'");
 	EXPECT_ERR("dnsbl-ns a1 a2 a3 a4 a5 a6 a7 a8 a9\n",
