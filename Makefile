@@ -172,11 +172,15 @@ install: $(PROGS)
 		etc/relayguardd.service > $(DESTDIR)$(UNITDIR)/relayguardd.service
 	chmod 644 $(DESTDIR)$(SYSCONFDIR)/logrotate.d/relayguard $(DESTDIR)$(UNITDIR)/relayguardd.service
 	install -m 644 etc/relayguard.bash-completion $(DESTDIR)$(COMPLETIONDIR)/relayguard
+	install -d $(DESTDIR)$(PREFIX)/share/relayguard/grafana
+	install -m 644 contrib/grafana/relayguard.json $(DESTDIR)$(PREFIX)/share/relayguard/grafana/relayguard.json
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/relayguard $(DESTDIR)$(SBINDIR)/relayguardd
 	rm -f $(DESTDIR)$(SYSCONFDIR)/logrotate.d/relayguard
 	rm -f $(DESTDIR)$(UNITDIR)/relayguardd.service $(DESTDIR)$(COMPLETIONDIR)/relayguard
+	rm -f $(DESTDIR)$(PREFIX)/share/relayguard/grafana/relayguard.json
+	-rmdir $(DESTDIR)$(PREFIX)/share/relayguard/grafana $(DESTDIR)$(PREFIX)/share/relayguard 2>/dev/null
 	for m in man/*.8; do rm -f $(DESTDIR)$(MANDIR)/man8/$${m#man/}; done
 	for m in man/*.5; do rm -f $(DESTDIR)$(MANDIR)/man5/$${m#man/}; done
 	@echo "kept $(DESTDIR)$(SYSCONFDIR)/relayguard (configuration) and /var/lib/relayguard (blocks)"

@@ -27,6 +27,7 @@
 
 #include "log.h"
 #include "nft.h"
+#include "metrics.h"
 #include "rgd.h"
 #include "worker.h"
 
@@ -195,15 +196,13 @@ control_error2(const char *what, const char *arg)
 static json_t *
 control_status(struct rgd *d)
 {
-	struct worker_stats ws;
-	const struct engine_stats *s = &ws.engine;
+	struct metrics_snapshot m;
 	json_t *o;
 
-	rgd_stats(d, &ws);
+	metrics_snapshot(d, &m);
 	o = json_object();
 	json_object_set_new(o, "ok", json_true());
-	json_object_set_new(o, "uptime",
-	    json_integer((json_int_t)(time(NULL) - d->started)));
+	json_object_set_new(o, "version", json_string(RELAYGUARD_VERSION));
 	json_object_set_new(o, "mode", json_string(
 	    d->conf.mode == CONFIG_MODE_ENFORCE ? "enforce" : "monitor"));
 	json_object_set_new(o, "hook", json_string(
@@ -212,57 +211,23 @@ control_status(struct rgd *d)
 	json_object_set_new(o, "queue_first", json_integer(d->conf.queue_first));
 	json_object_set_new(o, "queue_last", json_integer(d->conf.queue_last));
 	json_object_set_new(o, "workers", json_integer(d->nworkers));
-#define SET(k, v) json_object_set_new(o, k, json_integer((json_int_t)(v)))
-	SET("packets", ws.packets);
-	SET("flows", s->flows_active);
-	SET("flows_created", s->flows_created);
-	SET("flows_evicted", s->flows_evicted);
-	SET("sessions", s->sessions);
-	SET("relay_attempts", s->relay_attempts);
-	SET("smuggling", s->smuggling);
-	SET("ambiguities", s->ambiguities);
-	SET("anomalies", s->anomalies);
-	SET("drops", s->drops);
-	SET("resets", ws.resets_sent);
-	SET("reset_errors", ws.reset_errors);
-	SET("blocks", d->blocks_added);
-	SET("block_errors", d->block_errors);
-	SET("never_blocked", s->never_blocked);
-	SET("enobufs", ws.enobufs);
-	SET("uninspected_bytes", s->opaque_bytes);
-	SET("gaps", s->gaps);
-	SET("mismatches", s->mismatches);
-	SET("malformed", s->malformed);
-	SET("fragments", s->fragments);
-	SET("buffer_bytes", s->mem_used);
-	SET("buffer_bytes_peak", s->mem_peak);
-	SET("buffer_refused", s->mem_refused);
-	SET("events_lost", s->events_lost);
-	SET("midstream_pickups", s->midstream);
-	SET("unverified_attempts", s->unverified_attempts);
-	SET("norm_bad_checksum", s->norm_bad_checksum);
-	SET("norm_low_ttl", s->norm_low_ttl);
-	SET("norm_syn_data", s->norm_syn_data);
-	SET("norm_urgent", s->norm_urgent);
-	SET("norm_out_of_window", s->norm_out_of_window);
-	SET("norm_rst_ignored", s->norm_rst_ignored);
-	SET("norm_rewritten", s->norm_rewritten);
-	SET("norm_held", s->norm_held);
-	SET("norm_refused", s->norm_refused);
-	SET("norm_truncated", s->norm_truncated);
-	SET("norm_partial_held", s->norm_partial_held);
-	SET("starttls_stripped", s->starttls_stripped);
-	SET("starttls_denied", s->starttls_denied);
-	SET("flows_evicted_memory", s->flows_evicted_mem);
-	SET("spoofed", s->spoofed);
-	SET("acked_unseen", s->acked_unseen);
-	SET("pipelined_after_wait", s->pipelined_after_wait);
-	SET("unreadable_lines", s->unreadable_lines);
-	SET("events_written",
-	    __atomic_load_n(&d->events.written, __ATOMIC_RELAXED));
-	SET("event_write_errors",
-	    __atomic_load_n(&d->events.errors, __ATOMIC_RELAXED));
-#undef SET
+	metrics_json(&m, o);
+	return o;
+}
+
+/* The counters in the Prometheus text format. */
+static json_t *
+control_metrics(struct rgd *d)
+{
+	struct metrics_snapshot m;
+	json_t *o;
+	char *text;
+
+	metrics_snapshot(d, &m);
+	if ((text = metrics_prometheus(d, &m)) == NULL)
+		return control_error("metrics: out of memory");
+	o = json_pack("{s:b,s:s}", "ok", 1, "text", text);
+	free(text);
 	return o;
 }
 
@@ -337,6 +302,8 @@ control_dispatch(struct rgd *d, json_t *req)
 
 	if (json_unpack(req, "{s:s}", "cmd", &cmd) < 0)
 		return control_error("request has no \"cmd\"");
+	if (strcmp(cmd, "metrics") == 0)
+		return control_metrics(d);
 	if (strcmp(cmd, "status") == 0)
 		return control_status(d);
 	if (strcmp(cmd, "blocks") == 0) {

@@ -30,6 +30,7 @@
 
 #include "conffile.h"
 #include "log.h"
+#include "metrics.h"
 #include "nft.h"
 #include "queue.h"
 #include "reset.h"
@@ -154,18 +155,12 @@ void
 rgd_stats(struct rgd *d, struct worker_stats *s)
 {
 	struct worker_stats w;
-	uint64_t *dst, *src;
-	size_t i, k;
+	size_t i;
 
 	memset(s, 0, sizeof(*s));
 	for (i = 0; i < d->nworkers; i++) {
 		worker_stats(d->workers[i], &w);
-		/* Every field of both structs is a counter or a size: add
-		 * them all, the peaks included (a bound for the whole). */
-		dst = (uint64_t *)(void *)&s->engine;
-		src = (uint64_t *)(void *)&w.engine;
-		for (k = 0; k < sizeof(s->engine) / sizeof(uint64_t); k++)
-			dst[k] += src[k];
+		engine_stats_add(&s->engine, &w.engine);
 		s->packets += w.packets;
 		s->enobufs += w.enobufs;
 		s->queue_errors += w.queue_errors;
@@ -420,6 +415,7 @@ rgd_reload(struct rgd *d, char *err, size_t errlen)
 	if (oldfd >= 0)
 		(void)close(oldfd);
 	log_info("configuration reloaded from %s", d->conf_path);
+	metrics_tick(d, 1);
 	blocks_lift_never_block(d);
 	dnsbl_changed(d);	/* the dnsbl keys may have changed */
 	snprintf(err, errlen, "configuration reloaded from %s", d->conf_path);
@@ -500,6 +496,7 @@ rgd_tick(struct rgd *d)
 	for (i = 0; i < d->nworkers; i++)
 		worker_tick(d->workers[i]);
 	blocks_expire(d);
+	metrics_tick(d, 0);
 	dnsbl_flush(d);
 	offences_prune(d, time(NULL));
 	rgd_stats(d, &ws);
@@ -685,6 +682,7 @@ main(int argc, char **argv)
 	    d.conf.mode == CONFIG_MODE_ENFORCE ? "enforce" : "monitor",
 	    d.conf.nports, d.nworkers);
 	/* Type=notify: systemd starts what comes after us only now. */
+	metrics_tick(&d, 1);
 	(void)sd_notifyf(0, "READY=1\nSTATUS=mode %s, %u queue(s)",
 	    d.conf.mode == CONFIG_MODE_ENFORCE ? "enforce" : "monitor",
 	    d.nworkers);

@@ -54,6 +54,9 @@ struct rgd {
 	time_t started;
 	const char *mechanism;		/* "native" / "compat" */
 	uint64_t blocks_added, block_errors;	/* main thread only */
+	/* metrics-file (metrics.c), main thread only */
+	time_t metrics_last, metrics_err_logged;
+	uint64_t metrics_errors;
 	/* block requests from workers, under qlock */
 	pthread_mutex_t qlock;
 	struct { struct rg_addr client; rg_time_t dur; } blockq[RGD_BLOCKQ];

@@ -306,6 +306,7 @@ config_defaults(struct config *c)
 	c->min_ttl = 0;
 	c->max_flows = 100000;
 	c->flow_memory = 64ULL << 20;
+	c->metrics_interval = 15 * RG_USEC_PER_SEC;
 	c->dnsbl_format = CONFIG_DNSBL_RBLDNSD;
 	c->dnsbl_ttl = 60 * RG_USEC_PER_SEC;
 	/* Both fit: the literals are far shorter than CONFIG_PATH_MAX. */
@@ -695,6 +696,28 @@ config_key_event_log(struct config_ctx *x, const struct config_tok *v,
 	return config_path_value(x, v, x->c->event_log, CONFIG_PATH_MAX);
 }
 
+static bool
+config_key_metrics_file(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	(void)n;
+	return config_path_value(x, v, x->c->metrics_file, CONFIG_PATH_MAX);
+}
+
+static bool
+config_key_metrics_interval(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	(void)n;
+	if (!config_duration_value(x, v, &x->c->metrics_interval))
+		return false;
+	if (x->c->metrics_interval < RG_USEC_PER_SEC ||
+	    x->c->metrics_interval > 3600 * RG_USEC_PER_SEC)
+		return config_tok_error(x, "metrics-interval must be 1s to "
+		    "1h", v);
+	return true;
+}
+
 /*
  * "X-file PATH": X's entries also come from PATH, read by conffile_load().
  * The handler serves every such key; X is the key's name without "-file"
@@ -932,6 +955,8 @@ static const struct config_key config_keys[] = {
 	{ "flow-memory",	config_key_flow_memory,		false },
 	{ "state-db",		config_key_state_db,		false },
 	{ "event-log",		config_key_event_log,		false },
+	{ "metrics-file",	config_key_metrics_file,	false },
+	{ "metrics-interval",	config_key_metrics_interval,	false },
 	{ "control-socket",	config_key_control_socket,	false },
 	{ "on-block",		config_key_on_block,		true },
 	{ "on-unblock",		config_key_on_unblock,		true },
@@ -1504,6 +1529,11 @@ config_format(const struct config *c, char *buf, size_t len)
 	if (c->event_log[0] != '\0')
 		config_out(&w, "event-log %.*s\n", CONFIG_PATH_MAX,
 		    c->event_log);
+	if (c->metrics_file[0] != '\0')
+		config_out(&w, "metrics-file %.*s\n", CONFIG_PATH_MAX,
+		    c->metrics_file);
+	config_out(&w, "metrics-interval %s\n", config_duration_str(
+	    c->metrics_interval, d, sizeof(d)));
 	config_out(&w, "control-socket %.*s\n", CONFIG_PATH_MAX,
 	    c->control_socket);
 	config_format_command(&w, "on-block", &c->on_block);

@@ -86,6 +86,8 @@ struct config {
 	char state_db[CONFIG_PATH_MAX];	/* /var/lib/relayguard/state.db */
 	char control_socket[CONFIG_PATH_MAX];	/* /run/relayguard/control.sock */
 	char event_log[CONFIG_PATH_MAX];	/* JSON lines file; "": none */
+	char metrics_file[CONFIG_PATH_MAX];	/* Prometheus text; "": none */
+	rg_time_t metrics_interval;		/* usec; default 15s */
 	/* The DNSBL zone (daemon/dnsbl.c): the path the dataset files are
 	 * named from ("": no zone), its format, TTL, name servers and the
 	 * SOA's contact mailbox as a domain name. */

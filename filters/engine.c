@@ -7,6 +7,7 @@
  * engine_item(), and what must happen to the packet is collected in a
  * per-packet context that engine_packet() turns into its verdict.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1460,6 +1461,27 @@ discard:
 done:
 	engine_shed(e);
 	return res->verdict;
+}
+
+const struct rg_stat engine_stat_table[] = {
+#define ENGINE_STATS_ROW(f, n, k, g, u, h) \
+	{ n, offsetof(struct engine_stats, f), k, g, u, h },
+	ENGINE_STATS(ENGINE_STATS_ROW)
+#undef ENGINE_STATS_ROW
+};
+const size_t engine_stat_count =
+    sizeof(engine_stat_table) / sizeof(engine_stat_table[0]);
+/* Nothing in the struct but the list's counters. */
+_Static_assert(sizeof(struct engine_stats) == sizeof(engine_stat_table) /
+    sizeof(engine_stat_table[0]) * sizeof(uint64_t),
+    "engine_stats holds only ENGINE_STATS counters");
+
+void
+engine_stats_add(struct engine_stats *dst, const struct engine_stats *src)
+{
+#define ENGINE_STATS_ADD(f, n, k, g, u, h) dst->f += src->f;
+	ENGINE_STATS(ENGINE_STATS_ADD)
+#undef ENGINE_STATS_ADD
 }
 
 void

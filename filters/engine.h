@@ -41,55 +41,151 @@ struct engine_result {
 
 /* Every field is a 64-bit counter (size_t is 64 bits where the daemon
  * runs): the daemon adds several engines' statistics field by field. */
+/*
+ * Every engine counter, once: X(field, name, kind, group, unit, help).
+ * The struct below, engine_stats_add(), the daemon's status (plain and
+ * JSON) and its Prometheus metrics all come from this list, so a counter
+ * added here appears everywhere.  name is what status and the metrics call
+ * it (relayguard_NAME_total for a counter); kind and group: rg.h.
+ */
+#define ENGINE_STATS(X) \
+	X(packets, "inspected_packets", RG_STAT_COUNTER, RG_STAT_TRAFFIC, "packets", \
+	    "Packets handed to the inspection engine") \
+	X(bytes, "inspected_bytes", RG_STAT_COUNTER, RG_STAT_TRAFFIC, "bytes", \
+	    "Bytes of the packets handed to the inspection engine") \
+	X(tcp_packets, "tcp_packets", RG_STAT_COUNTER, RG_STAT_TRAFFIC, "packets", \
+	    "TCP packets on the protected ports") \
+	X(not_tcp, "not_tcp", RG_STAT_COUNTER, RG_STAT_TRAFFIC, "packets", \
+	    "Packets that were not TCP (passed uninspected)") \
+	X(fragments, "fragments", RG_STAT_COUNTER, RG_STAT_TRAFFIC, "packets", \
+	    "IP fragments (dropped inline)") \
+	X(malformed, "malformed", RG_STAT_COUNTER, RG_STAT_TRAFFIC, "packets", \
+	    "Packets that could not be decoded (dropped inline)") \
+	X(unsupported, "unsupported", RG_STAT_COUNTER, RG_STAT_TRAFFIC, "packets", \
+	    "Packets of a link or network type relayguard does not read") \
+	X(flows_created, "flows_created", RG_STAT_COUNTER, RG_STAT_TRAFFIC, "flows", \
+	    "TCP flows followed") \
+	X(flows_active, "flows", RG_STAT_GAUGE, RG_STAT_TRAFFIC, "flows", \
+	    "TCP flows followed now") \
+	X(flows_evicted, "flows_evicted", RG_STAT_COUNTER, RG_STAT_TRAFFIC, "flows", \
+	    "Flows evicted to make room (max-flows)") \
+	X(flows_expired, "flows_expired", RG_STAT_COUNTER, RG_STAT_TRAFFIC, "flows", \
+	    "Flows ended by their idle timeout") \
+	X(flows_evicted_mem, "flows_evicted_memory", RG_STAT_COUNTER, RG_STAT_TRAFFIC, "flows", \
+	    "Flows evicted to get under flow-memory") \
+	X(sessions, "sessions", RG_STAT_COUNTER, RG_STAT_INSPECTION, "sessions", \
+	    "Flows that carried SMTP") \
+	X(commands, "commands", RG_STAT_COUNTER, RG_STAT_INSPECTION, "commands", \
+	    "SMTP commands read") \
+	X(replies, "replies", RG_STAT_COUNTER, RG_STAT_INSPECTION, "replies", \
+	    "SMTP replies read") \
+	X(mail_accepted, "mail_accepted", RG_STAT_COUNTER, RG_STAT_INSPECTION, "messages", \
+	    "Messages the server accepted (end of DATA or last BDAT answered 2xx)") \
+	X(mail_sessions, "mail_sessions", RG_STAT_COUNTER, RG_STAT_INSPECTION, "sessions", \
+	    "Sessions in which the server accepted a message") \
+	X(smuggling, "smuggling", RG_STAT_COUNTER, RG_STAT_INSPECTION, "events", \
+	    "SMTP smuggling sequences (a lenient end of data)") \
+	X(ambiguities, "ambiguities", RG_STAT_COUNTER, RG_STAT_INSPECTION, "events", \
+	    "Command lines some server could read otherwise than relayguard") \
+	X(anomalies, "anomalies", RG_STAT_COUNTER, RG_STAT_INSPECTION, "events", \
+	    "Anomalies reported") \
+	X(payload_bytes, "payload_bytes", RG_STAT_COUNTER, RG_STAT_INSPECTION, "bytes", \
+	    "TCP payload bytes inspected or skipped") \
+	X(body_bytes, "body_bytes", RG_STAT_COUNTER, RG_STAT_INSPECTION, "bytes", \
+	    "Message body bytes") \
+	X(opaque_bytes, "uninspected_bytes", RG_STAT_COUNTER, RG_STAT_INSPECTION, "bytes", \
+	    "Bytes that could not be inspected (TLS)") \
+	X(gaps, "gaps", RG_STAT_COUNTER, RG_STAT_INSPECTION, "gaps", \
+	    "Holes in a stream that were skipped") \
+	X(gap_bytes, "gap_bytes", RG_STAT_COUNTER, RG_STAT_INSPECTION, "bytes", \
+	    "Bytes in those holes") \
+	X(retrans, "retransmissions", RG_STAT_COUNTER, RG_STAT_INSPECTION, "segments", \
+	    "Retransmitted segments") \
+	X(mismatches, "mismatches", RG_STAT_COUNTER, RG_STAT_INSPECTION, "segments", \
+	    "Overlapping segments whose bytes differed") \
+	X(midstream, "midstream_pickups", RG_STAT_COUNTER, RG_STAT_INSPECTION, "flows", \
+	    "Flows picked up without their handshake") \
+	X(unreadable_lines, "unreadable_lines", RG_STAT_COUNTER, RG_STAT_INSPECTION, "lines", \
+	    "Lines of midstream flows seen only in part") \
+	X(events_lost, "events_lost", RG_STAT_COUNTER, RG_STAT_INSPECTION, "events", \
+	    "Events lost to a full event queue") \
+	X(relay_attempts, "relay_attempts", RG_STAT_COUNTER, RG_STAT_ENFORCEMENT, "attempts", \
+	    "Relay attempts (RCPT to a foreign domain from a client neither trusted nor authenticated)") \
+	X(unverified_attempts, "unverified_attempts", RG_STAT_COUNTER, RG_STAT_ENFORCEMENT, "attempts", \
+	    "Relay attempts that earn no block (no handshake or banner seen)") \
+	X(blocks, "block_requests", RG_STAT_COUNTER, RG_STAT_ENFORCEMENT, "blocks", \
+	    "Blocks the engine asked for (block-after reached)") \
+	X(never_blocked, "never_blocked", RG_STAT_COUNTER, RG_STAT_ENFORCEMENT, "clients", \
+	    "Times a client in never-block reached block-after (not blocked)") \
+	X(blocks_unremembered, "blocks_unremembered", RG_STAT_COUNTER, RG_STAT_ENFORCEMENT, "blocks", \
+	    "Blocks the engine had no room to remember") \
+	X(drops, "drops", RG_STAT_COUNTER, RG_STAT_ENFORCEMENT, "packets", \
+	    "Packets dropped (inline)") \
+	X(resets, "resets_ordered", RG_STAT_COUNTER, RG_STAT_ENFORCEMENT, "sessions", \
+	    "Sessions the engine ordered reset") \
+	X(resets_relay, "resets_relay", RG_STAT_COUNTER, RG_STAT_ENFORCEMENT, "sessions", \
+	    "Sessions reset for relay attempts") \
+	X(after_reset, "after_reset", RG_STAT_COUNTER, RG_STAT_ENFORCEMENT, "packets", \
+	    "Packets of reset sessions after the reset (never inspected)") \
+	X(starttls_stripped, "starttls_stripped", RG_STAT_COUNTER, RG_STAT_ENFORCEMENT, "replies", \
+	    "STARTTLS stripped from EHLO replies (starttls strip)") \
+	X(starttls_denied, "starttls_denied", RG_STAT_COUNTER, RG_STAT_ENFORCEMENT, "commands", \
+	    "STARTTLS commands refused (starttls deny)") \
+	X(sim_clients_blocked, "replay_clients_blocked", RG_STAT_COUNTER, RG_STAT_REPLAY, "clients", \
+	    "Replay: distinct clients blocked") \
+	X(sim_block_packets, "replay_block_packets", RG_STAT_COUNTER, RG_STAT_REPLAY, "packets", \
+	    "Replay: packets of blocked clients") \
+	X(sim_block_sessions, "replay_block_sessions", RG_STAT_COUNTER, RG_STAT_REPLAY, "sessions", \
+	    "Replay: sessions opened by blocked clients (dropped)") \
+	X(norm_bad_checksum, "norm_bad_checksum", RG_STAT_COUNTER, RG_STAT_NORMALISATION, "packets", \
+	    "Segments with a bad checksum (not inspected, dropped inline)") \
+	X(norm_low_ttl, "norm_low_ttl", RG_STAT_COUNTER, RG_STAT_NORMALISATION, "packets", \
+	    "Segments whose TTL is below min-ttl") \
+	X(norm_syn_data, "norm_syn_data", RG_STAT_COUNTER, RG_STAT_NORMALISATION, "packets", \
+	    "SYN segments carrying data") \
+	X(norm_urgent, "norm_urgent", RG_STAT_COUNTER, RG_STAT_NORMALISATION, "packets", \
+	    "Segments with urgent data") \
+	X(norm_out_of_window, "norm_out_of_window", RG_STAT_COUNTER, RG_STAT_NORMALISATION, "packets", \
+	    "Segments beyond the receiver's window") \
+	X(norm_rst_ignored, "norm_rst_ignored", RG_STAT_COUNTER, RG_STAT_NORMALISATION, "packets", \
+	    "RSTs a server would not accept") \
+	X(norm_rewritten, "norm_rewritten", RG_STAT_COUNTER, RG_STAT_NORMALISATION, "packets", \
+	    "Overlaps rewritten to the inspected bytes") \
+	X(norm_held, "norm_held", RG_STAT_COUNTER, RG_STAT_NORMALISATION, "packets", \
+	    "Client segments held until a reply") \
+	X(norm_refused, "norm_refused", RG_STAT_COUNTER, RG_STAT_NORMALISATION, "packets", \
+	    "Early data with no room (dropped)") \
+	X(norm_truncated, "norm_truncated", RG_STAT_COUNTER, RG_STAT_NORMALISATION, "packets", \
+	    "Packets not copied whole (dropped)") \
+	X(norm_partial_held, "norm_partial_held", RG_STAT_COUNTER, RG_STAT_NORMALISATION, "packets", \
+	    "Unfinished RCPT lines held back") \
+	X(spoofed, "spoofed", RG_STAT_COUNTER, RG_STAT_NORMALISATION, "packets", \
+	    "Packets on the wrong interface for their direction (dropped)") \
+	X(acked_unseen, "acked_unseen", RG_STAT_COUNTER, RG_STAT_NORMALISATION, "packets", \
+	    "ACKs for bytes that never passed") \
+	X(pipelined_after_wait, "pipelined_after_wait", RG_STAT_COUNTER, RG_STAT_NORMALISATION, "packets", \
+	    "Bytes sent past DATA, AUTH or STARTTLS before the reply") \
+	X(mem_used, "buffer_bytes", RG_STAT_GAUGE, RG_STAT_MEMORY, "bytes", \
+	    "Bytes buffered for reassembly now") \
+	X(mem_peak, "buffer_bytes_peak", RG_STAT_GAUGE, RG_STAT_MEMORY, "bytes", \
+	    "Most bytes buffered for reassembly at once") \
+	X(mem_refused, "buffer_refused", RG_STAT_COUNTER, RG_STAT_MEMORY, "buffers", \
+	    "Buffer requests refused by flow-memory")
+
 struct engine_stats {
-	uint64_t packets, bytes;	/* all packets handed in */
-	uint64_t tcp_packets;		/* on the configured ports */
-	uint64_t not_tcp, fragments, malformed, unsupported;
-	uint64_t flows_created, flows_active, flows_evicted, flows_expired;
-	uint64_t sessions;		/* flows that carried SMTP */
-	uint64_t commands, replies;
-	uint64_t relay_attempts, blocks, smuggling, anomalies;
-	uint64_t never_blocked;		/* block-after reached in never-block:
-					 * not blocked */
-	uint64_t ambiguities;		/* lines some server reads otherwise */
-	uint64_t drops, resets;
-	uint64_t resets_relay;		/* resets for relay attempts */
-	uint64_t after_reset;		/* packets of reset sessions, after
-					 * the reset: never inspected */
-	uint64_t mail_accepted;		/* end of DATA / BDAT LAST answered
-					 * 2xx: messages that passed */
-	uint64_t mail_sessions;		/* sessions with one or more */
-	/* Replay's simulated blocks (engine_set_simulate): */
-	uint64_t sim_clients_blocked;	/* distinct clients */
-	uint64_t sim_block_packets;	/* packets of blocked clients */
-	uint64_t sim_block_sessions;	/* sessions they opened: dropped */
-	uint64_t blocks_unremembered;	/* blocks the engine had no room to
-					 * remember (blockset.h) */
-	uint64_t payload_bytes;		/* TCP payload inspected or skipped */
-	uint64_t body_bytes, opaque_bytes;
-	uint64_t gaps, gap_bytes, retrans, mismatches;
-	uint64_t events_lost;		/* queue overflow */
-	/* normalisation: segments not inspected (and dropped inline) */
-	uint64_t norm_bad_checksum, norm_low_ttl, norm_syn_data;
-	uint64_t norm_urgent, norm_out_of_window;
-	uint64_t norm_rst_ignored;	/* RSTs a server would not accept */
-	uint64_t norm_rewritten;	/* overlaps rewritten to inspected */
-	uint64_t norm_held;		/* client data held for a reply */
-	uint64_t norm_refused;		/* early data with no room: dropped */
-	uint64_t norm_truncated;	/* packets not copied whole: dropped */
-	uint64_t norm_partial_held;	/* unfinished RCPT lines held back */
-	uint64_t midstream;		/* flows picked up without handshake */
-	uint64_t unverified_attempts;	/* attempts that earn no block: no
-					 * handshake or banner seen */
-	uint64_t starttls_stripped, starttls_denied;
-	uint64_t flows_evicted_mem;	/* evicted to get under flow-memory */
-	uint64_t spoofed;		/* wrong-interface packets dropped */
-	uint64_t acked_unseen;		/* ACKs for bytes never forwarded */
-	uint64_t pipelined_after_wait;	/* bytes sent past DATA/AUTH/STARTTLS */
-	uint64_t unreadable_lines;	/* midstream lines seen only in part */
-	uint64_t mem_used, mem_peak;	/* bytes */
-	uint64_t mem_refused;
+#define ENGINE_STATS_FIELD(f, n, k, g, u, h) uint64_t f;
+	ENGINE_STATS(ENGINE_STATS_FIELD)
+#undef ENGINE_STATS_FIELD
 };
+
+/* The list above as a table (engine.c): offsets into engine_stats. */
+extern const struct rg_stat engine_stat_table[];
+extern const size_t engine_stat_count;
+/* dst += src, field by field (gauges and peaks too: a bound for the
+ * whole). */
+void engine_stats_add(struct engine_stats *dst,
+    const struct engine_stats *src);
+
 _Static_assert(sizeof(struct engine_stats) % sizeof(uint64_t) == 0,
     "engine_stats holds 64-bit counters only");
 

@@ -142,3 +142,21 @@ rg_strncaseeq(const char *a, const char *b, size_t n)
 			return false;
 	return true;
 }
+
+const char *
+rg_stat_group_name(enum rg_stat_group g)
+{
+	static const char *const names[RG_STAT__GROUPS] = {
+		[RG_STAT_TRAFFIC] = "traffic",
+		[RG_STAT_INSPECTION] = "inspection",
+		[RG_STAT_NORMALISATION] = "normalisation",
+		[RG_STAT_ENFORCEMENT] = "enforcement",
+		[RG_STAT_BLOCKS] = "blocks",
+		[RG_STAT_QUEUE] = "queue",
+		[RG_STAT_EVENTS] = "events",
+		[RG_STAT_MEMORY] = "memory",
+		[RG_STAT_REPLAY] = "replay",
+	};
+
+	return (unsigned)g < RG_STAT__GROUPS ? names[g] : "other";
+}

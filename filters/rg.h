@@ -17,6 +17,8 @@ typedef uint64_t rg_time_t;
 #define RG_USEC_PER_SEC 1000000ULL
 
 /* An IPv4 or IPv6 address; IPv4 lives in bytes[0..3], the rest zero. */
+#define RELAYGUARD_VERSION "0.1.0"
+
 struct rg_addr {
 	uint8_t family;		/* 4 or 6; 0 = unset */
 	uint8_t bytes[16];
@@ -66,5 +68,27 @@ void rg_buf_free(struct rg_buf *b, struct rg_mem *m);
 /* ASCII helpers that never depend on the locale. */
 static inline int rg_lower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }
 bool rg_strncaseeq(const char *a, const char *b, size_t n);
+
+/*
+ * A counter's description, for the tables that drive status and metrics
+ * (engine.h ENGINE_STATS, the daemon's own): where it lives in its struct
+ * (offset of a uint64_t), what it is called, and how it is shown.
+ */
+enum rg_stat_kind { RG_STAT_COUNTER, RG_STAT_GAUGE };
+enum rg_stat_group {
+	RG_STAT_TRAFFIC, RG_STAT_INSPECTION, RG_STAT_NORMALISATION,
+	RG_STAT_ENFORCEMENT, RG_STAT_BLOCKS, RG_STAT_QUEUE, RG_STAT_EVENTS,
+	RG_STAT_MEMORY, RG_STAT_REPLAY, RG_STAT__GROUPS
+};
+struct rg_stat {
+	const char		*name;	/* status name; metric relayguard_NAME */
+	size_t			 offset;
+	enum rg_stat_kind	 kind;
+	enum rg_stat_group	 group;
+	const char		*unit;	/* "bytes", "packets", ... */
+	const char		*help;
+};
+/* "traffic", "inspection", ... */
+const char *rg_stat_group_name(enum rg_stat_group g);
 
 #endif

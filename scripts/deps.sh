@@ -14,8 +14,10 @@ libseccomp-dev libidn2-dev libnids-dev tshark tcpdump python3-scapy iproute2 nft
 iptables postfix swaks nmap sqlite3 valgrind libclang-rt-14-dev
 iputils-ping sasl2-bin libsasl2-modules time procps m4
 libio-socket-inet6-perl jq logrotate libsystemd-dev
-dpkg-dev debhelper lintian rbldnsd dnsutils"
+dpkg-dev debhelper lintian rbldnsd dnsutils prometheus-node-exporter
+prometheus curl"
 # rbldnsd and dnsutils (dig): tests/dnsbl serves the DNSBL zone and asks it.
+# prometheus-node-exporter, prometheus (promtool) and curl: tests/metrics.
 # m4 (sendmail's cf) serves the three MTAs scripts/mta-roots.sh unpacks
 # (not installs) for the lab; it installs their shared libraries itself,
 # from their packages' Depends.  Postfix is the installed one.  swaks
@@ -94,5 +96,16 @@ case " $missing " in
 	fi
 	;;
 esac
+# Prometheus, node_exporter and rbldnsd are installed for their programs
+# (promtool, the exporter, rbldnsd), which the tests start in their own
+# namespaces: no system service of theirs is left running or enabled.
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+	for svc in prometheus prometheus-node-exporter rbldnsd; do
+		case " $missing " in
+		*" $svc "*)
+			systemctl disable --now "$svc" >/dev/null 2>&1 || true ;;
+		esac
+	done
+fi
 mta_roots
 echo "deps: done"

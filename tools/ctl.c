@@ -202,9 +202,9 @@ ctl_ok(const char *config_path, bool config_given, json_t *req)
  * operands in any order) and knows -h/--help; the listing commands take
  * -o/--output FORMAT, with --json kept as the alias of -o json.
  */
-enum ctl_output { CTL_PLAIN, CTL_JSON, CTL_CSV, CTL_NFT };
+enum ctl_output { CTL_PLAIN, CTL_JSON, CTL_CSV, CTL_NFT, CTL_PROMETHEUS };
 static const char *const ctl_output_names[] = { "plain", "json", "csv",
-    "nft" };
+    "nft", "prometheus" };
 
 struct ctl_cmd {
 	const char *name;
@@ -363,36 +363,69 @@ ctl_print_json(json_t *v)
 	}
 }
 
-static const struct ctl_cmd ctl_status_cmd = { "status", "[-o plain|json]",
-    "  -o, --output FORMAT  plain (default) or json; --json is -o json\n",
-    CTL_FMT(CTL_PLAIN) | CTL_FMT(CTL_JSON) };
+static const struct ctl_cmd ctl_status_cmd = { "status",
+    "[-o plain|json|prometheus]",
+    "  -o, --output FORMAT  plain (default: grouped, with units), json, or\n"
+    "                       prometheus (the text format node_exporter and\n"
+    "                       Prometheus read); --json is -o json\n",
+    CTL_FMT(CTL_PLAIN) | CTL_FMT(CTL_JSON) | CTL_FMT(CTL_PROMETHEUS) };
+
+/* status for people: who and how long, then the counters by group. */
+static void
+ctl_status_plain(json_t *r)
+{
+	json_t *g, *c;
+	size_t i, j;
+	char words[64];
+	const char *unit;
+
+	printf("relayguardd %s: mode %s, hook %s, queue %lld-%lld (%s), "
+	    "%lld worker(s), up %s\n",
+	    json_string_value(json_object_get(r, "version")) ?: "?",
+	    json_string_value(json_object_get(r, "mode")) ?: "?",
+	    json_string_value(json_object_get(r, "hook")) ?: "?",
+	    (long long)json_integer_value(json_object_get(r, "queue_first")),
+	    (long long)json_integer_value(json_object_get(r, "queue_last")),
+	    json_string_value(json_object_get(r, "queue_mechanism")) ?: "?",
+	    (long long)json_integer_value(json_object_get(r, "workers")),
+	    ctl_words(json_integer_value(json_object_get(r, "uptime")), words,
+	    sizeof(words)));
+	json_array_foreach(json_object_get(r, "groups"), i, g) {
+		printf("%s\n", json_string_value(json_object_get(g, "group")));
+		json_array_foreach(json_object_get(g, "counters"), j, c) {
+			unit = json_string_value(json_object_get(c, "unit"));
+			printf("  %-24s %14lld %s\n",
+			    json_string_value(json_object_get(c, "name")),
+			    (long long)json_integer_value(json_object_get(c,
+			    "value")), unit != NULL ? unit : "");
+		}
+	}
+}
 
 int
 cmd_status(int argc, char **argv, const char *config_path, bool config_given)
 {
-	json_t *reply, *v;
-	const char *k;
+	json_t *reply;
+	const char *text;
 	int out, first, rc;
 
 	if ((rc = ctl_parse(&ctl_status_cmd, argc, argv, &out, 0, &first)) !=
 	    CTL_NEXT)
 		return rc;
 	reply = ctl_ok(config_path, config_given,
-	    json_pack("{s:s}", "cmd", "status"));
+	    json_pack("{s:s}", "cmd", out == CTL_PROMETHEUS ? "metrics" :
+	    "status"));
 	if (reply == NULL)
 		return 1;
 	json_object_del(reply, "ok");
-	if (out == CTL_JSON)
+	if (out == CTL_PROMETHEUS) {
+		if ((text = json_string_value(json_object_get(reply, "text")))
+		    != NULL)
+			fputs(text, stdout);
+	} else if (out == CTL_JSON)
 		ctl_print_json(reply);
-	else {
-		json_object_foreach(reply, k, v) {
-			if (json_is_string(v))
-				printf("%-20s %s\n", k, json_string_value(v));
-			else if (json_is_integer(v))
-				printf("%-20s %lld\n", k,
-				    (long long)json_integer_value(v));
-		}
-	}
+	else
+		ctl_status_plain(reply);
 	json_decref(reply);
 	return 0;
 }

@@ -11,7 +11,6 @@
 
 #include <stdbool.h>
 
-#define RELAYGUARD_VERSION "0.1.0"
 
 typedef int (*cmd_fn)(int argc, char **argv, const char *config_path,
     bool config_given);

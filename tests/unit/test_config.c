@@ -832,6 +832,7 @@ test_format(void)
 	    "max-flows 100000\n"
 	    "flow-memory 64M\n"
 	    "state-db /var/lib/relayguard/state.db\n"
+	    "metrics-interval 15s\n"
 	    "control-socket /run/relayguard/control.sock\n"
 	    "# on-block (none)\n"
 	    "# on-unblock (none)\n"
