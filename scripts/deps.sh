@@ -14,10 +14,11 @@ libseccomp-dev libidn2-dev libnids-dev tshark tcpdump python3-scapy iproute2 nft
 iptables postfix swaks nmap sqlite3 valgrind libclang-rt-14-dev
 iputils-ping sasl2-bin libsasl2-modules time procps m4
 libio-socket-inet6-perl jq logrotate libsystemd-dev
-dpkg-dev debhelper lintian rbldnsd dnsutils prometheus-node-exporter
+git dpkg-dev debhelper lintian rbldnsd dnsutils prometheus-node-exporter
 prometheus curl"
 # rbldnsd and dnsutils (dig): tests/dnsbl serves the DNSBL zone and asks it.
 # prometheus-node-exporter, prometheus (promtool) and curl: tests/metrics.
+# git: make deb packs the tracked files (git ls-files).
 # m4 (sendmail's cf) serves the three MTAs scripts/mta-roots.sh unpacks
 # (not installs) for the lab; it installs their shared libraries itself,
 # from their packages' Depends.  Postfix is the installed one.  swaks
