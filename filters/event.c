@@ -72,9 +72,8 @@ event_copy_text(char *dst, size_t dstlen, const uint8_t *src, size_t len)
 	return fit;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t
-event_utf8_seq(const unsigned char *s, size_t n)
+size_t
+event_utf8_len(const unsigned char *s, size_t n)
 {
 	unsigned c = s[0];
 	size_t need, i;
@@ -122,7 +121,7 @@ event_jstr(const char *s)
 		return json_stringn(s, n);
 	i = 0;
 	while (i < n && o + 4 < sizeof(tmp)) {
-		k = event_utf8_seq(p + i, n - i);
+		k = event_utf8_len(p + i, n - i);
 		if (k == 0) {
 			memcpy(tmp + o, "\xef\xbf\xbd", 3);
 			o += 3;

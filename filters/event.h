@@ -79,6 +79,10 @@ const char *event_time_str(rg_time_t t, char *buf, size_t len);
 bool event_copy_text(char *dst, size_t dstlen, const uint8_t *src,
     size_t len);
 
+/* Length of the valid UTF-8 sequence at s (1..4, at most n), or 0 if it
+ * is not one (overlong, surrogate, past U+10FFFF, cut). */
+size_t event_utf8_len(const unsigned char *s, size_t n);
+
 const char *event_kind_str(enum event_kind k);
 const char *event_action_str(enum event_action a);
 

@@ -24,11 +24,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "capture.h"
 #include "conffile.h"
 #include "blockset.h"
 #include "engine.h"
+#include "report.h"
 #include "tools.h"
 
 #define REPLAY_DURATIONS 16	/* distinct block durations in the summary */
@@ -43,13 +45,18 @@ struct replay_blocks {
 static void
 replay_usage(FILE *f)
 {
-	fprintf(f, "usage: relayguard replay [-c FILE] [--raw] CAPTURE...\n"
+	fprintf(f, "usage: relayguard replay [-c FILE] [--raw] [--report "
+	    "FILE.html] CAPTURE...\n"
 	    "  CAPTURE  a pcap or pcapng file; - (or /dev/stdin) reads "
 	    "standard input,\n"
 	    "           a pipe too\n"
 	    "  --raw    in mode enforce too, only report: blocked clients "
 	    "are not\n"
-	    "           stopped in the rest of the capture\n");
+	    "           stopped in the rest of the capture\n"
+	    "  --report FILE.html  also write a self-contained HTML page of "
+	    "what the\n"
+	    "           policy did: charts, top offenders with evidence, "
+	    "verdicts\n");
 }
 
 static void
@@ -73,7 +80,7 @@ replay_count_block(struct replay_blocks *rb, rg_time_t duration)
 
 static void
 replay_events(struct engine *e, char *buf, size_t len,
-    struct replay_blocks *rb)
+    struct replay_blocks *rb, struct report *rep)
 {
 	struct event ev;
 	size_t n;
@@ -81,6 +88,8 @@ replay_events(struct engine *e, char *buf, size_t len,
 	while (engine_next_event(e, &ev)) {
 		if (ev.kind == EVENT_BLOCK && ev.action == EVENT_ACTION_BLOCK)
 			replay_count_block(rb, ev.duration);
+		if (rep != NULL)
+			report_event(rep, &ev);
 		if ((n = event_json(&ev, buf, len)) > 0)
 			fwrite(buf, 1, n, stdout);
 	}
@@ -89,7 +98,7 @@ replay_events(struct engine *e, char *buf, size_t len,
 /* Returns false on a read error after some packets (reported). */
 static bool
 replay_run(struct engine *e, struct capture *c, char *evbuf, size_t evlen,
-    struct replay_blocks *rb)
+    struct replay_blocks *rb, struct report *rep)
 {
 	struct capture_record r;
 	int rc;
@@ -104,7 +113,9 @@ replay_run(struct engine *e, struct capture *c, char *evbuf, size_t evlen,
 		engine_packet(e, r.linktype, r.ts_usec,
 		    (uint8_t *)(uintptr_t)r.data, r.caplen, r.wirelen, 0,
 		    r.has_ifid ? r.ifid : ENGINE_INDEV_UNKNOWN, NULL);
-		replay_events(e, evbuf, evlen, rb);
+		if (rep != NULL)
+			report_time(rep, r.ts_usec);
+		replay_events(e, evbuf, evlen, rb, rep);
 	}
 	if (rc < 0) {
 		fprintf(stderr, "relayguard: replay: %s\n", err);
@@ -148,74 +159,74 @@ replay_duration_cmp(const void *a, const void *b)
 }
 
 static void
-replay_plural(unsigned long long n, const char *one, const char *many)
+replay_plural(FILE *f, unsigned long long n, const char *one, const char *many)
 {
-	fprintf(stderr, "%llu %s", n, n == 1 ? one : many);
+	fprintf(f, "%llu %s", n, n == 1 ? one : many);
 }
 
 /* What would have happened: the lines only this mode of replay has. */
 static void
-replay_outcome(const struct engine_stats *s, const struct config *c,
+replay_outcome(FILE *f, const struct engine_stats *s, const struct config *c,
     bool raw, struct replay_blocks *rb)
 {
 	char d[32];
 	unsigned i;
 
 	if (raw || c->mode != CONFIG_MODE_ENFORCE) {
-		fprintf(stderr, "replay: %s: ", raw ? "--raw, every relay "
+		fprintf(f, "replay: %s: ", raw ? "--raw, every relay "
 		    "RCPT judged" : "mode monitor");
-		replay_plural(s->relay_attempts, "relay attempt",
+		replay_plural(f, s->relay_attempts, "relay attempt",
 		    "relay attempts");
-		fprintf(stderr, " reported, nothing stopped (no reset or "
+		fprintf(f, " reported, nothing stopped (no reset or "
 		    "block carried out)\n");
 	} else {
-		fprintf(stderr, "replay: mode enforce, carried out: ");
-		replay_plural(s->relay_attempts, "relay attempt stopped",
+		fprintf(f, "replay: mode enforce, carried out: ");
+		replay_plural(f, s->relay_attempts, "relay attempt stopped",
 		    "relay attempts stopped");
-		fprintf(stderr, ", ");
-		replay_plural(s->resets, "session reset", "sessions reset");
-		fprintf(stderr, " (%llu for relay attempts), ",
+		fprintf(f, ", ");
+		replay_plural(f, s->resets, "session reset", "sessions reset");
+		fprintf(f, " (%llu for relay attempts), ",
 		    (unsigned long long)s->resets_relay);
-		replay_plural(s->after_reset, "packet", "packets");
-		fprintf(stderr, " after a reset not inspected\n");
-		fprintf(stderr, "replay: blocks: ");
-		replay_plural(s->sim_clients_blocked, "client blocked",
+		replay_plural(f, s->after_reset, "packet", "packets");
+		fprintf(f, " after a reset not inspected\n");
+		fprintf(f, "replay: blocks: ");
+		replay_plural(f, s->sim_clients_blocked, "client blocked",
 		    "clients blocked");
-		fprintf(stderr, ", ");
-		replay_plural(s->blocks, "block", "blocks");
+		fprintf(f, ", ");
+		replay_plural(f, s->blocks, "block", "blocks");
 		qsort(rb->d, rb->n, sizeof(rb->d[0]), replay_duration_cmp);
 		for (i = 0; i < rb->n; i++)
-			fprintf(stderr, "%s%llu of %s", i == 0 ? " (" : ", ",
+			fprintf(f, "%s%llu of %s", i == 0 ? " (" : ", ",
 			    (unsigned long long)rb->d[i].count,
 			    replay_duration_str(rb->d[i].duration, d,
 			    sizeof(d)));
 		if (rb->other > 0)
-			fprintf(stderr, ", %llu of other lengths",
+			fprintf(f, ", %llu of other lengths",
 			    (unsigned long long)rb->other);
-		fprintf(stderr, "%s; dropped by blocks: ", rb->n > 0 ? ")" : "");
-		replay_plural(s->sim_block_sessions, "session", "sessions");
-		fprintf(stderr, ", ");
-		replay_plural(s->sim_block_packets, "packet", "packets");
+		fprintf(f, "%s; dropped by blocks: ", rb->n > 0 ? ")" : "");
+		replay_plural(f, s->sim_block_sessions, "session", "sessions");
+		fprintf(f, ", ");
+		replay_plural(f, s->sim_block_packets, "packet", "packets");
 		if (s->blocks_unremembered > 0)
-			fprintf(stderr, "; %llu blocks not simulated (more "
+			fprintf(f, "; %llu blocks not simulated (more "
 			    "than %u clients)", (unsigned long long)
 			    s->blocks_unremembered, BLOCKSET_MAX);
-		fprintf(stderr, "\n");
+		fprintf(f, "\n");
 	}
-	fprintf(stderr, "replay: mail that %s: ", raw ||
+	fprintf(f, "replay: mail that %s: ", raw ||
 	    c->mode != CONFIG_MODE_ENFORCE ? "passed" : "would have passed");
-	replay_plural(s->mail_accepted, "message", "messages");
-	fprintf(stderr, " accepted in ");
-	replay_plural(s->mail_sessions, "session", "sessions");
-	fprintf(stderr, "\n");
+	replay_plural(f, s->mail_accepted, "message", "messages");
+	fprintf(f, " accepted in ");
+	replay_plural(f, s->mail_sessions, "session", "sessions");
+	fprintf(f, "\n");
 }
 
 static void
-replay_summary(const struct engine_stats *s, double secs)
+replay_summary(FILE *f, const struct engine_stats *s, double secs)
 {
 	double mb = (double)s->bytes / 1e6;
 
-	fprintf(stderr,
+	fprintf(f,
 	    "replay: %llu packets, %llu bytes, %llu tcp on smtp ports, "
 	    "%llu flows, %llu sessions\n"
 	    "replay: %llu commands, %llu replies, %llu relay attempts, "
@@ -255,16 +266,46 @@ replay_summary(const struct engine_stats *s, double secs)
 
 /* One summary line on which servers were judged (the servers key). */
 static void
-replay_servers_note(const struct config *c)
+replay_servers_note(FILE *f, const struct config *c)
 {
 	if (c->servers.count == 0)
-		fprintf(stderr, "replay: servers: none configured, every "
+		fprintf(f, "replay: servers: none configured, every "
 		    "address on the protected ports counts as a protected "
 		    "server\n");
 	else
-		fprintf(stderr, "replay: servers: %u network(s) configured, "
+		fprintf(f, "replay: servers: %u network(s) configured, "
 		    "connections to other servers are not judged\n",
 		    (unsigned)c->servers.count);
+}
+
+/* Close the summary's stream, print it and write the report with it. */
+static int
+replay_report(struct report *rep, const char *path, FILE *sf, char **sum,
+    const struct engine_stats *st, const struct config *conf,
+    const char *config_path, char *const *captures, int ncaptures,
+    bool simulated)
+{
+	struct report_info info;
+	char err[1024];
+
+	if (fclose(sf) != 0 || *sum == NULL) {
+		fprintf(stderr, "relayguard: replay: out of memory\n");
+		return 1;
+	}
+	fputs(*sum, stderr);
+	memset(&info, 0, sizeof(info));
+	info.stats = st;
+	info.conf = conf;
+	info.config_path = config_path;
+	info.summary = *sum;
+	info.captures = captures;
+	info.ncaptures = ncaptures;
+	info.simulated = simulated;
+	if (!report_write(rep, path, &info, err, sizeof(err))) {
+		fprintf(stderr, "relayguard: replay: report %s\n", err);
+		return 1;
+	}
+	return 0;
 }
 
 int
@@ -281,9 +322,15 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 	static const struct option lo[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "raw", no_argument, NULL, 'r' },
+		{ "report", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 }
 	};
 	bool borrow, raw = false;
+	const char *report_path = NULL;
+	struct report *rep = NULL;
+	char *sum = NULL;
+	size_t sumlen = 0;
+	FILE *sf = NULL;
 	int ch, nstdin = 0;
 	double t0;
 
@@ -297,6 +344,14 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 		case 'r':
 			raw = true;
 			break;
+		case 'R':
+			report_path = optarg;
+			break;
+		case ':':
+			fprintf(stderr, "relayguard: replay: option '%s' needs "
+			    "a value\n", argv[optind - 1]);
+			replay_usage(stderr);
+			return 2;
 		default:
 			if (optopt != 0)
 				fprintf(stderr, "relayguard: replay: unknown "
@@ -358,14 +413,21 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 	engine_set_borrow(e, borrow);
 	/* Mode enforce: what the daemon would have done is carried out. */
 	engine_set_simulate(e, !raw && conf.mode == CONFIG_MODE_ENFORCE);
+	if (report_path != NULL && ((rep = report_new()) == NULL ||
+	    (sf = open_memstream(&sum, &sumlen)) == NULL)) {
+		fprintf(stderr, "relayguard: replay: out of memory\n");
+		engine_free(e);
+		rc = 1;
+		goto out;
+	}
 	memset(&rb, 0, sizeof(rb));
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 	t0 = replay_clock();
 	for (i = 0; i < nfiles; i++)
-		if (!replay_run(e, files[i], evbuf, sizeof(evbuf), &rb))
+		if (!replay_run(e, files[i], evbuf, sizeof(evbuf), &rb, rep))
 			rc = 1;
 	engine_finish(e);
-	replay_events(e, evbuf, sizeof(evbuf), &rb);
+	replay_events(e, evbuf, sizeof(evbuf), &rb, rep);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		/* Events that did not get out are a failure, not a summary. */
 		fprintf(stderr, "relayguard: replay: writing events: %s\n",
@@ -373,14 +435,22 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 		rc = 1;
 	}
 	engine_get_stats(e, &st);
-	replay_summary(&st, replay_clock() - t0);
-	replay_servers_note(&conf);
-	replay_outcome(&st, &conf, raw, &rb);
+	/* With a report, the summary goes into it as well as to stderr. */
+	replay_summary(sf != NULL ? sf : stderr, &st, replay_clock() - t0);
+	replay_servers_note(sf != NULL ? sf : stderr, &conf);
+	replay_outcome(sf != NULL ? sf : stderr, &st, &conf, raw, &rb);
+	if (sf != NULL && replay_report(rep, report_path, sf, &sum, &st,
+	    &conf, config_given || access(config_path, F_OK) == 0 ?
+	    config_path : NULL, argv + 1, nfiles,
+	    !raw && conf.mode == CONFIG_MODE_ENFORCE) != 0)
+		rc = 1;
 	engine_free(e);
 out:
 	for (i = 0; i < nfiles; i++)
 		capture_close(files[i]);
 	free(files);
+	free(sum);
+	report_free(rep);
 	config_free(&conf);
 	return rc;
 }
