@@ -931,6 +931,32 @@ def _(cap):
         k.close()
 
 
+@capture("report_hostile")
+def _(cap):
+    # Markup where the report prints client text (replay --report,
+    # tests/cli): a HELO with a script, a sender and paths with tags and
+    # quotes, a byte that is not UTF-8.  Four relay RCPTs in one segment
+    # (blocked with enforce.conf), the same client back at 20 s (dropped),
+    # a local message from a second client at 25 s (passes).
+    k = Conn(cap, cport=40330)
+    k.handshake()
+    k.banner()
+    k.cmd("EHLO <script>alert('helo')</script>\xff", EHLO_REPLY)
+    k.c("MAIL FROM:<\"<b>x</b>\"@sender.test>\r\n" + "".join(
+        "RCPT TO:<\"</td><img src=x onerror=alert(%d)>\"@evil%d.test>\r\n"
+        % (i, i) for i in range(4)), at=1.0)
+    k.s(OK_MAIL + "\r\n" + (OK_RCPT + "\r\n") * 4)
+    k.quit()
+    local_mail(cap, 20.0, 40331, 3000000)
+    cap.at(25.0)
+    k = Conn(cap, client=C4B, cport=40332, cisn=6000000,
+             sisn=7000000).start()
+    k.mail()
+    k.rcpt("bob@example.test")
+    k.data()
+    k.quit()
+
+
 # -- ambiguity (issue 7) ------------------------------------------------------
 # Command lines that some real server executes otherwise than the plain
 # grammar reads them.  The replies are those of the server that relays
