@@ -118,12 +118,49 @@ report_free(struct report *r)
 	free(r);
 }
 
+/* Twice as wide bins: neighbours merged. */
+static void
+report_merge(struct report *r)
+{
+	unsigned i, s;
+
+	for (i = 0; i < REPORT_BINS / 2; i++)
+		for (s = 0; s < REPORT_S_COUNT; s++)
+			r->bins[i][s] = r->bins[2 * i][s] +
+			    r->bins[2 * i + 1][s];
+	memset(r->bins[REPORT_BINS / 2], 0,
+	    sizeof(r->bins[0]) * (REPORT_BINS / 2));
+	r->width *= 2;
+}
+
+/*
+ * A time before the first one (a later file that starts earlier): the
+ * bins move right, merged as often as needed to make room in front.
+ */
+static void
+report_extend_back(struct report *r, rg_time_t t)
+{
+	rg_time_t shift, used;
+
+	for (;;) {
+		shift = (r->t0 - t + r->width - 1) / r->width;
+		if (shift > r->t0 / r->width)	/* near the epoch */
+			shift = r->t0 / r->width + 1;
+		used = (r->tmax - r->t0) / r->width + 1;
+		if (shift + used <= REPORT_BINS)
+			break;
+		report_merge(r);
+	}
+	memmove(r->bins[shift], r->bins[0], used * sizeof(r->bins[0]));
+	memset(r->bins[0], 0, shift * sizeof(r->bins[0]));
+	r->t0 = r->t0 > shift * r->width ? r->t0 - shift * r->width : 0;
+}
+
 /* The bin of t, merging neighbours until the capture fits. */
 static uint64_t *
 report_bin(struct report *r, rg_time_t t)
 {
 	rg_time_t idx;
-	unsigned i;
 
 	if (!r->have_time) {
 		r->have_time = true;
@@ -131,20 +168,10 @@ report_bin(struct report *r, rg_time_t t)
 	}
 	if (t > r->tmax)
 		r->tmax = t;
-	if (t < r->t0)		/* a later file that starts earlier */
-		t = r->t0;
-	while ((idx = (t - r->t0) / r->width) >= REPORT_BINS) {
-		for (i = 0; i < REPORT_BINS / 2; i++) {
-			unsigned s;
-
-			for (s = 0; s < REPORT_S_COUNT; s++)
-				r->bins[i][s] = r->bins[2 * i][s] +
-				    r->bins[2 * i + 1][s];
-		}
-		memset(r->bins[REPORT_BINS / 2], 0,
-		    sizeof(r->bins[0]) * (REPORT_BINS / 2));
-		r->width *= 2;
-	}
+	if (t < r->t0)
+		report_extend_back(r, t);
+	while ((idx = (t - r->t0) / r->width) >= REPORT_BINS)
+		report_merge(r);
 	return r->bins[idx];
 }
 
@@ -465,6 +492,9 @@ static const char *report_colour[REPORT_S_COUNT] = {
 static const char *report_series_name[REPORT_S_COUNT] = {
 	"relay attempts", "blocks", "sessions dropped by a block"
 };
+static const char *report_series_one[REPORT_S_COUNT] = {
+	"relay attempt", "block", "session dropped by a block"
+};
 
 /* An SVG bar chart of some series over packet time. */
 static void
@@ -510,7 +540,9 @@ report_chart(FILE *f, const struct report *r, const enum report_series *ser,
 			    gw * 0.1 + bw * s, y0 + h - bh, bw, bh,
 			    report_colour[ser[s]], report_when(r->t0 +
 			    r->width * i, t1, sizeof(t1), false),
-			    (unsigned long long)v, report_series_name[ser[s]]);
+			    (unsigned long long)v, v == 1 ?
+			    report_series_one[ser[s]] :
+			    report_series_name[ser[s]]);
 		}
 	if (r->have_time) {
 		report_when(r->t0, t1, sizeof(t1), false);

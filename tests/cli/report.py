@@ -10,6 +10,7 @@ CHECK is one of:
   offender=ADDR    ADDR is the first row of the top offenders
   evidence=TEXT    an evidence row contains TEXT (as text, not markup)
   text=TEXT        TEXT is somewhere in the page's text
+  bar=TEXT         a chart's bar is titled with TEXT at its end
   no-tag=NAME      no element NAME in the page
 Prints one line per failed check and exits 1 if any failed.
 """
@@ -18,7 +19,7 @@ import re
 import sys
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link",
-        "meta", "source", "track", "wbr", "rect", "line"}
+        "meta", "source", "track", "wbr", "line"}
 FORBIDDEN = {"script", "link", "iframe", "object", "embed", "img", "base",
              "form", "input", "style_external"}
 
@@ -33,7 +34,7 @@ class Page(html.parser.HTMLParser):
         self.evidence = []	# text of each evidence row
         self._row = None
         self._in_offenders = False
-        self._svg_self = False
+        self.bars = []		# the titles of the charts' bars
 
     def handle_starttag(self, tag, attrs):
         self.tags.append(tag)
@@ -72,6 +73,8 @@ class Page(html.parser.HTMLParser):
 
     def handle_data(self, data):
         self.text.append(data)
+        if self.stack[-2:] == ["rect", "title"]:
+            self.bars.append(data)
         if self._row is not None and self._row["cells"]:
             self._row["cells"][-1] += data
 
@@ -122,6 +125,9 @@ def main(argv):
         elif name == "text":
             if arg not in text:
                 bad.append("text %r not in page" % arg)
+        elif name == "bar":
+            if not any(b.endswith(arg) for b in p.bars):
+                bad.append("no bar %r (bars: %r)" % (arg, p.bars[:4]))
         elif name == "no-tag":
             if arg in p.tags:
                 bad.append("element <%s> in page" % arg)
