@@ -48,6 +48,7 @@ struct report_client {
 	struct rg_addr addr;
 	uint64_t attempts, resets, blocks, dropped;
 	uint32_t offences;
+	rg_time_t block_for;		/* the longest block */
 	rg_time_t first, last;
 	/* The session last reset (a session's events come together). */
 	struct rg_addr reset_server;
@@ -360,6 +361,8 @@ report_event(struct report *r, const struct event *ev)
 	case EVENT_BLOCK:
 		c->blocks++;
 		c->offences = ev->offences;
+		if (ev->duration > c->block_for)
+			c->block_for = ev->duration;
 		break;
 	case EVENT_DROPPED:
 		c->dropped++;
@@ -465,7 +468,7 @@ report_span(rg_time_t usec, char *buf, size_t len)
 
 static const char report_css[] =
     "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em auto;"
-    "max-width:1100px;padding:0 1em;color:#222;background:#fff}"
+    "max-width:1200px;padding:0 1em;color:#222;background:#fff}"
     "h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;"
     "margin-top:1.6em;border-bottom:1px solid #ccc}"
     "table{border-collapse:collapse;margin:.4em 0}"
@@ -706,7 +709,7 @@ report_sessions(FILE *f, const struct report_info *in)
 static void
 report_offenders(FILE *f, struct report *r)
 {
-	char a[RG_ADDRSTRLEN], t1[40], t2[40];
+	char a[RG_ADDRSTRLEN], t1[40], t2[40], d[32], b[64];
 	size_t i, top;
 	unsigned j;
 
@@ -731,14 +734,19 @@ report_offenders(FILE *f, struct report *r)
 	for (i = 0; i < top; i++) {
 		const struct report_client *c = &r->clients[i];
 
+		if (c->blocks > 0)
+			snprintf(b, sizeof(b), "%llu (longest %s)",
+			    (unsigned long long)c->blocks, config_duration_str(
+			    c->block_for, d, sizeof(d)));
+		else
+			snprintf(b, sizeof(b), "0");
 		fprintf(f, "<tr><td class=\"n\">%zu</td><td class=\"m\">"
 		    "<a href=\"#c%zu\">%s</a></td><td class=\"n\">%llu</td>"
-		    "<td class=\"n\">%llu</td><td class=\"n\">%llu</td>"
+		    "<td class=\"n\">%llu</td><td class=\"n\">%s</td>"
 		    "<td class=\"n\">%llu</td><td>%s</td><td>%s</td></tr>\n",
 		    i + 1, i + 1, report_addr(&c->addr, a, sizeof(a)),
 		    (unsigned long long)c->attempts,
-		    (unsigned long long)c->resets,
-		    (unsigned long long)c->blocks,
+		    (unsigned long long)c->resets, b,
 		    (unsigned long long)c->dropped,
 		    report_when(c->first, t1, sizeof(t1), false),
 		    report_when(c->last, t2, sizeof(t2), false));
