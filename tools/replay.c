@@ -283,7 +283,7 @@ static int
 replay_report(struct report *rep, const char *path, FILE *sf, char **sum,
     const struct engine_stats *st, const struct config *conf,
     const char *config_path, char *const *captures, int ncaptures,
-    bool simulated)
+    bool simulated, int read_error)
 {
 	struct report_info info;
 	char err[1024];
@@ -301,6 +301,7 @@ replay_report(struct report *rep, const char *path, FILE *sf, char **sum,
 	info.captures = captures;
 	info.ncaptures = ncaptures;
 	info.simulated = simulated;
+	info.read_error = read_error != 0;
 	if (!report_write(rep, path, &info, err, sizeof(err))) {
 		fprintf(stderr, "relayguard: replay: report %s\n", err);
 		return 1;
@@ -331,7 +332,7 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 	char *sum = NULL;
 	size_t sumlen = 0;
 	FILE *sf = NULL;
-	int ch, nstdin = 0;
+	int ch, nstdin = 0, read_error = 0;
 	double t0;
 
 	optind = 0;
@@ -425,7 +426,7 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 	t0 = replay_clock();
 	for (i = 0; i < nfiles; i++)
 		if (!replay_run(e, files[i], evbuf, sizeof(evbuf), &rb, rep))
-			rc = 1;
+			rc = read_error = 1;
 	engine_finish(e);
 	replay_events(e, evbuf, sizeof(evbuf), &rb, rep);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -442,7 +443,7 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 	if (sf != NULL && replay_report(rep, report_path, sf, &sum, &st,
 	    &conf, config_given || access(config_path, F_OK) == 0 ?
 	    config_path : NULL, argv + 1, nfiles,
-	    !raw && conf.mode == CONFIG_MODE_ENFORCE) != 0)
+	    !raw && conf.mode == CONFIG_MODE_ENFORCE, read_error) != 0)
 		rc = 1;
 	engine_free(e);
 out:

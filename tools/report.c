@@ -527,6 +527,10 @@ report_chart(FILE *f, const struct report *r, const enum report_series *ser,
 	    "font-size=\"12\">%llu</text>\n<text x=\"%g\" y=\"%g\" "
 	    "text-anchor=\"end\" font-size=\"12\">0</text>\n",
 	    x0 - 5, y0 + 10, (unsigned long long)max, x0 - 5, y0 + h);
+	if (max == 0)
+		fprintf(f, "<text x=\"%g\" y=\"%g\" font-size=\"14\" "
+		    "text-anchor=\"middle\" fill=\"#666\">none in the "
+		    "capture</text>\n", x0 + w / 2, y0 + h / 2);
 	if (max > 1)
 		fprintf(f, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" "
 		    "stroke=\"#eee\"/>\n", x0, y0, x0 + w, y0);
@@ -651,12 +655,23 @@ report_head(FILE *f, const struct report *r, const struct report_info *in)
 	    "<h1>relayguard replay report</h1>\n<table class=\"meta\">\n"
 	    "<tr><td>capture%s</td><td class=\"m\">", report_css,
 	    in->ncaptures == 1 ? "" : "s");
+	/* Many files: folded (details needs no script). */
+	if (in->ncaptures > 4)
+		fprintf(f, "<details><summary>%d files, in this order"
+		    "</summary>", in->ncaptures);
 	for (i = 0; i < in->ncaptures; i++) {
 		if (i > 0)
 			fputs("<br>", f);
 		report_esc(f, in->captures[i]);
 	}
-	fputs("</td></tr>\n<tr><td>configuration</td><td class=\"m\">", f);
+	if (in->ncaptures > 4)
+		fputs("</details>", f);
+	fputs("</td></tr>\n", f);
+	if (in->read_error)
+		fputs("<tr><td>incomplete</td><td><b>a read error cut the "
+		    "replay short (see the message replay printed): this page "
+		    "covers the packets before it</b></td></tr>\n", f);
+	fputs("<tr><td>configuration</td><td class=\"m\">", f);
 	report_esc(f, in->config_path != NULL ? in->config_path :
 	    "(built-in defaults)");
 	fprintf(f, "</td></tr>\n<tr><td>mode</td><td>%s</td></tr>\n",

@@ -23,6 +23,7 @@ struct report_info {
 	char *const *captures;		/* the files replayed, in order */
 	int ncaptures;
 	bool simulated;			/* mode enforce carried out */
+	bool read_error;		/* a capture was not read to its end */
 };
 
 struct report *report_new(void);
