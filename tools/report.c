@@ -487,7 +487,7 @@ static const char report_css[] =
     ".key{display:inline-block;width:.8em;height:.8em;margin:0 .3em}"
     ".meta td{border:0;padding:.1em .6em .1em 0}"
     "svg{width:100%;height:auto;max-width:1000px}"
-    ".note{color:#666}";
+    ".note{color:#666}.evidence td:first-child{white-space:nowrap}";
 
 static const char *report_colour[REPORT_S_COUNT] = {
 	"#c0392b", "#2c3e7b", "#7f8c8d"
