@@ -296,16 +296,45 @@ class Matrix:
         return pmap(lambda w: w.result(on_pause), self.workers)
 
     def controls(self, rows):
+        # The controls never involve relayguard: what one pass of make
+        # check measured (EVASION_CONTROLS_OUT) the sanitizer pass may
+        # take as it is (EVASION_CONTROLS_IN), for the same servers and
+        # techniques; anything missing is played here.
+        cache, path_in = {}, os.environ.get("EVASION_CONTROLS_IN")
+        if path_in and os.path.exists(path_in):
+            try:
+                with open(path_in, encoding="utf-8") as f:
+                    cache = json.load(f)
+            except (OSError, ValueError):
+                cache = {}
+            if cache.get("mtas") != self.mtas:
+                cache = {}
+            else:
+                print("# controls taken from %s" % path_in)
+        out = {"mtas": self.mtas, "rows": {}}
         for i, t in enumerate(T.TECHNIQUES):
             if not wanted(t):
                 continue
-            r0 = self.relayed(t)
-            res = self.play(i, t, CONTROL_PORT)
-            r1 = self.relayed(t)
-            for k, m in enumerate(self.mtas):
+            got = cache.get("rows", {}).get(t.name)
+            if got is None or set(got) != set(self.mtas):
+                r0 = self.relayed(t)
+                res = self.play(i, t, CONTROL_PORT)
+                r1 = self.relayed(t)
+                got = {m: {"control": r1[k] - r0[k],
+                           "control_fate": fate(res[k])}
+                       for k, m in enumerate(self.mtas)}
+            out["rows"][t.name] = got
+            for m in self.mtas:
                 c = rows[t.name].setdefault(m, {})
-                c["control"] = r1[k] - r0[k]
-                c["control_fate"] = fate(res[k])
+                c["control"] = got[m]["control"]
+                c["control_fate"] = got[m]["control_fate"]
+        path_out = os.environ.get("EVASION_CONTROLS_OUT")
+        if path_out:
+            try:
+                with open(path_out, "w", encoding="utf-8") as f:
+                    json.dump(out, f)
+            except OSError:
+                pass
 
     def guarded(self, rows, i, t, run):
         r0 = self.relayed(t)
