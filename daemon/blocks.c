@@ -321,14 +321,11 @@ static void
 blocks_engines_unblock(struct rgd *d, const struct nft_block *nb)
 {
 	struct cidr c;
-	size_t i;
 
+	/* Once: the workers share the table (their engines' own blocksets
+	 * are unused). */
 	blocks_cidr(nb, &c);
-	for (i = 0; i < d->nworkers; i++) {
-		worker_lock(d->workers[i]);
-		engine_unblock(worker_engine(d->workers[i]), &c);
-		worker_unlock(d->workers[i]);
-	}
+	offtable_unblock(d->offences, &c);
 }
 
 int

@@ -69,7 +69,6 @@ offences_forget_json(struct rgd *d, const char *addr, char *err,
 	char text[RG_ADDRSTRLEN], msg[160];
 	struct cidr net;
 	uint32_t clients = 0;
-	unsigned i;
 	long n;
 	int prefix;
 
@@ -79,12 +78,8 @@ offences_forget_json(struct rgd *d, const char *addr, char *err,
 	    errlen)) < 0)
 		return NULL;
 	/* The workers' counts too, or the next attempts would still add up
-	 * to the old ones. */
-	for (i = 0; i < d->nworkers; i++) {
-		worker_lock(d->workers[i]);
-		clients += engine_forget(worker_engine(d->workers[i]), &net);
-		worker_unlock(d->workers[i]);
-	}
+	 * to the old ones: once, in the table they share. */
+	clients = offtable_forget(d->offences, &net);
 	snprintf(msg, sizeof(msg), "forgot %ld offence%s of %s", n,
 	    n == 1 ? "" : "s", addr);
 	log_info("%s (and the attempts of %u tracked client%s)", msg,

@@ -242,15 +242,24 @@ rgd_nft_setup(struct rgd *d, const struct config *c, uint16_t queue_first,
 static void
 rgd_open_workers(struct rgd *d)
 {
+	struct policy_params pp;
 	char err[256];
 	unsigned q;
 
+	/* One offence table for every worker: the kernel's queue-balance
+	 * hash spreads one client's connections to two servers over two
+	 * queues, and its attempts must add up all the same. */
+	engine_policy_params(&d->conf, &pp);
+	if ((d->offences = offtable_new(&pp)) == NULL)
+		fatalx("offence table: out of memory");
 	for (q = d->conf.queue_first; q <= d->conf.queue_last &&
 	    d->nworkers < RGD_MAX_QUEUES; q++) {
 		d->workers[d->nworkers] = worker_new(d, (uint16_t)q, err,
 		    sizeof(err));
 		if (d->workers[d->nworkers] == NULL)
 			fatalx("%s", err);
+		engine_share(worker_engine(d->workers[d->nworkers]),
+		    d->offences);
 		d->nworkers++;
 	}
 }
@@ -274,6 +283,8 @@ rgd_close_workers(struct rgd *d)
 	for (i = 0; i < d->nworkers; i++)
 		worker_free(d->workers[i]);
 	d->nworkers = 0;
+	offtable_free(d->offences);
+	d->offences = NULL;
 }
 
 /* Make a directory (and its parent) for a state file, mode 0700. */
@@ -363,6 +374,7 @@ rgd_log_warning(const char *msg, void *arg)
 int
 rgd_reload(struct rgd *d, char *err, size_t errlen)
 {
+	struct policy_params pp;
 	struct config nc;
 	char why[1024];
 	unsigned i;
@@ -408,6 +420,8 @@ rgd_reload(struct rgd *d, char *err, size_t errlen)
 	config_free(&d->conf);
 	d->conf = nc;
 	oldfd = eventlog_swap(&d->events, evfd, d->conf.event_log);
+	engine_policy_params(&d->conf, &pp);
+	offtable_set_params(d->offences, &pp);
 	for (i = 0; i < d->nworkers; i++) {
 		engine_reload(worker_engine(d->workers[i]), &d->conf);
 		worker_unlock(d->workers[i]);

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "engine.h"
 #include "eventlog.h"
+#include "offtable.h"
 
 #define RGD_MAX_QUEUES 64
 #define RGD_EVIDENCE_RING 256	/* recent relay attempts kept for blocks */
@@ -49,6 +50,10 @@ struct rgd {
 	struct eventlog events;		/* swapped under every worker lock */
 	struct worker *workers[RGD_MAX_QUEUES];
 	unsigned nworkers;
+	/* the workers' one offence table (filters/offtable.h): attempts
+	 * and blocks in force per client, whichever queue saw them; its
+	 * stripes have their own locks, no worker lock needed */
+	struct offtable *offences;
 	int sigfd, timerfd, ctlfd;
 	int blockfd;			/* eventfd: block requests waiting */
 	time_t started;

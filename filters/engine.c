@@ -16,6 +16,7 @@
 #include "blockset.h"
 #include "engine.h"
 #include "flow.h"
+#include "offtable.h"
 #include "policy.h"
 #include "tcp.h"
 
@@ -38,7 +39,8 @@ struct engine {
 	bool simulate;		/* replay carries out enforcement */
 	struct blockset blocks;	/* the blocks decided, packet time */
 	struct flow_table *flows;
-	struct policy *policy;
+	struct policy *policy;	/* judges; counts offences unless shared */
+	struct offtable *shared; /* the daemon's offence table, or NULL */
 	struct rg_mem mem;
 	struct engine_stats st;
 	uint32_t undecodable_events;	/* emitted, capped */
@@ -93,7 +95,7 @@ engine_server(const struct engine *e, const struct rg_addr *addr,
 	return engine_port(e, port) && config_server(e->conf, addr);
 }
 
-static void
+void
 engine_policy_params(const struct config *c, struct policy_params *pp)
 {
 	memset(pp, 0, sizeof(*pp));
@@ -161,6 +163,12 @@ void
 engine_set_simulate(struct engine *e, bool simulate)
 {
 	e->simulate = simulate && !e->inline_mode;
+}
+
+void
+engine_share(struct engine *e, struct offtable *t)
+{
+	e->shared = t;
 }
 
 void
@@ -340,6 +348,7 @@ engine_rcpt(struct engine_pkt *pk, const struct smtp_item *it)
 	struct event *ev;
 	enum policy_verdict v;
 	char lit[RG_ADDRSTRLEN];
+	bool unremembered;
 
 	(void)addr_parse_rcpt((const char *)it->arg, it->arg_len,
 	    &c->local_domains, &f->server, &path);
@@ -393,10 +402,16 @@ engine_rcpt(struct engine_pkt *pk, const struct smtp_item *it)
 	 * never escalated by the traffic it stops, and how the client cut
 	 * its bytes into segments does not matter.
 	 */
-	if (blockset_find(&e->blocks, &f->client, e->now) != NULL)
-		return;
-	if (!policy_offence(e->policy, &f->client, e->now, &blk))
-		return;
+	if (e->shared != NULL) {
+		if (offtable_step(e->shared, &f->client, e->now, &blk,
+		    &unremembered) != OFFENCE_THRESHOLD)
+			return;
+	} else {
+		if (offence_step(e->policy, &e->blocks, &f->client, e->now,
+		    &blk, &pk->block_entry) != OFFENCE_THRESHOLD)
+			return;
+		unremembered = !blk.never_block && pk->block_entry == NULL;
+	}
 	if (blk.never_block)
 		e->st.never_blocked++;
 	else
@@ -416,8 +431,7 @@ engine_rcpt(struct engine_pkt *pk, const struct smtp_item *it)
 		return;
 	pk->block = true;
 	pk->block_for = blk.duration;
-	if ((pk->block_entry = blockset_add(&e->blocks, &f->client, e->now,
-	    blk.duration, blk.offences)) == NULL)
+	if (unremembered)
 		e->st.blocks_unremembered++;
 }
 

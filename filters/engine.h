@@ -190,6 +190,8 @@ _Static_assert(sizeof(struct engine_stats) % sizeof(uint64_t) == 0,
     "engine_stats holds 64-bit counters only");
 
 struct engine;
+struct offtable;
+struct policy_params;
 
 /*
  * Build an engine for this configuration.  inline_mode means packets will
@@ -226,6 +228,18 @@ void engine_set_borrow(struct engine *e, bool borrow);
  * Before the first packet.
  */
 void engine_set_simulate(struct engine *e, bool simulate);
+/*
+ * Count offences and remember blocks in force in t, shared with other
+ * engines (the daemon's queue workers: offtable.h), instead of in the
+ * engine's own policy and blockset.  engine_unblock(), engine_forget() and
+ * engine_reload() then leave t alone: its owner calls offtable_unblock(),
+ * offtable_forget() and offtable_set_params() once.  Replay's simulated
+ * enforcement needs the engine's own (no t).
+ */
+void engine_share(struct engine *e, struct offtable *t);
+/* The offence tracker's parameters for a configuration (for a shared
+ * table; the pointers point into c). */
+void engine_policy_params(const struct config *c, struct policy_params *pp);
 /*
  * The operator lifted the blocks of the addresses inside net (relayguard
  * unblock): they may earn offences again at once.  The engine otherwise
