@@ -24,19 +24,16 @@ offence_step(struct policy *p, struct blockset *s,
     const struct rg_addr *client, rg_time_t now, struct policy_block *b,
     struct blockset_entry **entry)
 {
-	struct blockset_entry *be;
+	struct blockset_entry *be = NULL;
 
-	if (entry != NULL)
-		*entry = NULL;
 	if (blockset_find(s, client, now) != NULL)
 		return OFFENCE_IN_FORCE;
 	if (!policy_offence(p, client, now, b))
 		return OFFENCE_COUNTED;
-	if (!b->never_block) {
+	if (!b->never_block)
 		be = blockset_add(s, client, now, b->duration, b->offences);
-		if (entry != NULL)
-			*entry = be;
-	}
+	if (entry != NULL)
+		*entry = be;
 	return OFFENCE_THRESHOLD;
 }
 
@@ -106,7 +103,7 @@ offtable_step(struct offtable *t, const struct rg_addr *client,
     rg_time_t now, struct policy_block *b, bool *unremembered)
 {
 	struct offtable_stripe *s = offtable_stripe(t, client);
-	struct blockset_entry *be;
+	struct blockset_entry *be = NULL;
 	enum offence_result r;
 
 	pthread_mutex_lock(&s->lock);

@@ -40,9 +40,10 @@ enum offence_result {
 /*
  * One relay attempt by client at now, on policy p and the blocks in force
  * s: nothing if a block is in force, else policy_offence(); on reaching
- * the threshold (and not never-block) the block is remembered in s.  *entry
- * (may be NULL) gets the block's blockset entry, NULL if it could not be
- * remembered (*b is filled whenever OFFENCE_THRESHOLD is returned).
+ * the threshold (and not never-block) the block is remembered in s.  Only
+ * then is *entry (entry may be NULL) set: to the block's blockset entry,
+ * NULL if it could not be remembered or is never-block.  *b is filled
+ * whenever OFFENCE_THRESHOLD is returned.
  */
 enum offence_result offence_step(struct policy *p, struct blockset *s,
     const struct rg_addr *client, rg_time_t now, struct policy_block *b,
