@@ -193,6 +193,26 @@ control_error2(const char *what, const char *arg)
 	return control_error(msg);
 }
 
+/* What each worker saw: the kernel's queue-balance hash decides which
+ * queue a connection goes to, and this shows it. */
+static void
+control_queues(struct rgd *d, json_t *o)
+{
+	struct worker_stats ws;
+	json_t *a = json_array();
+	unsigned i;
+
+	for (i = 0; i < d->nworkers; i++) {
+		worker_stats(d->workers[i], &ws);
+		json_array_append_new(a, json_pack("{s:i,s:I,s:I,s:I}",
+		    "queue", (int)worker_queue(d->workers[i]),
+		    "packets", (json_int_t)ws.packets,
+		    "relay_attempts", (json_int_t)ws.engine.relay_attempts,
+		    "blocks", (json_int_t)ws.engine.blocks));
+	}
+	json_object_set_new(o, "queues", a);
+}
+
 static json_t *
 control_status(struct rgd *d)
 {
@@ -212,6 +232,7 @@ control_status(struct rgd *d)
 	json_object_set_new(o, "queue_last", json_integer(d->conf.queue_last));
 	json_object_set_new(o, "workers", json_integer(d->nworkers));
 	metrics_json(&m, o);
+	control_queues(d, o);
 	return o;
 }
 

@@ -278,6 +278,12 @@ worker_stats(struct worker *w, struct worker_stats *s)
 	pthread_mutex_unlock(&w->lock);
 }
 
+uint16_t
+worker_queue(const struct worker *w)
+{
+	return queue_num(w->q);
+}
+
 void
 worker_tick(struct worker *w)
 {

@@ -45,6 +45,7 @@ void worker_tick(struct worker *w);
 void worker_lock(struct worker *w);
 void worker_unlock(struct worker *w);
 struct engine *worker_engine(struct worker *w);	/* under the lock */
+uint16_t worker_queue(const struct worker *w);	/* its queue number */
 
 /* The wall clock as packet time (usec since the epoch). */
 rg_time_t worker_now(void);

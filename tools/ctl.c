@@ -390,6 +390,14 @@ ctl_status_plain(json_t *r)
 	    (long long)json_integer_value(json_object_get(r, "workers")),
 	    ctl_words(json_integer_value(json_object_get(r, "uptime")), words,
 	    sizeof(words)));
+	json_array_foreach(json_object_get(r, "queues"), i, g)
+		printf("  queue %lld: %lld packets, %lld relay attempts, "
+		    "%lld blocks\n",
+		    (long long)json_integer_value(json_object_get(g, "queue")),
+		    (long long)json_integer_value(json_object_get(g, "packets")),
+		    (long long)json_integer_value(json_object_get(g,
+		    "relay_attempts")),
+		    (long long)json_integer_value(json_object_get(g, "blocks")));
 	json_array_foreach(json_object_get(r, "groups"), i, g) {
 		printf("%s\n", json_string_value(json_object_get(g, "group")));
 		json_array_foreach(json_object_get(g, "counters"), j, c) {

@@ -54,6 +54,21 @@ rgd_stats(struct rgd *d, struct worker_stats *s)
 	s->packets = 7;
 }
 
+/* worker.c: the harness has no workers (nworkers 0); these only link. */
+void
+worker_stats(struct worker *w, struct worker_stats *s)
+{
+	(void)w;
+	memset(s, 0, sizeof(*s));
+}
+
+uint16_t
+worker_queue(const struct worker *w)
+{
+	(void)w;
+	return 0;
+}
+
 /* metrics.c: the snapshot from the stand-in statistics; the text as
  * the real one starts it. */
 void
