@@ -192,7 +192,7 @@ addr_literal_norm(const char *d, size_t n, struct addr_path *out)
  * Find the '>' closing a path that starts at arg[start]; quoted strings
  * (with backslash escapes) may hold a '>'.
  */
-static bool
+bool
 addr_find_close(const char *arg, size_t len, size_t start, size_t *end)
 {
 	size_t j;

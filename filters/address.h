@@ -106,4 +106,11 @@ const char *addr_kind_str(enum addr_kind k);
  * "quoted-route" ("none" for none). */
 const char *addr_trick_str(enum addr_trick t);
 
+/*
+ * Find the '>' closing a path that starts at arg[start] (just after its
+ * '<'); quoted strings, with backslash escapes, may hold a '>'.  false when
+ * there is none.  RCPT and MAIL paths are both read this way.
+ */
+bool addr_find_close(const char *arg, size_t len, size_t start, size_t *end);
+
 #endif

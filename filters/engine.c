@@ -284,9 +284,9 @@ engine_mail_from(struct engine *e, struct flow *f, const uint8_t *a, size_t n)
 		i++;
 	if (i < n && a[i] == '<') {
 		start = ++i;
-		while (i < n && a[i] != '>')
-			i++;
-		end = i;
+		/* As RCPT paths are read: a quoted local part may hold '>'. */
+		if (!addr_find_close((const char *)a, n, start, &end))
+			end = n;
 	} else {
 		start = i;
 		end = i + engine_token(a + i, n - i);

@@ -1467,6 +1467,33 @@ test_no_offence_while_blocked(void)
 	}
 }
 
+/* A MAIL path's quoted local part may hold '>' (as in RCPT paths): the
+ * event names the whole path. */
+static void
+test_mail_from_quoted(void)
+{
+	struct lab l;
+	static char ev[EVENT_JSON_MAX];
+
+	lab_init(&l, false, CONFIG_MODE_ENFORCE, addr_attacker);
+	l.cseq = ISN_C;
+	l.sseq = ISN_S;
+	lab_send(&l, 1, l.cseq++, 0x02, NULL, 0, NULL);
+	lab_send(&l, 0, l.sseq++, 0x12, NULL, 0, NULL);
+	lab_send(&l, 1, l.cseq, 0x10, NULL, 0, NULL);
+	lab_say(&l, 0, "220 mx.example.test ESMTP\r\n", NULL);
+	lab_say(&l, 1, "EHLO attacker.test\r\n", NULL);
+	lab_say(&l, 0, "250 mx.example.test\r\n", NULL);
+	lab_say(&l, 1, "MAIL FROM:<\"<b>x</b>\"@sender.test> SIZE=10\r\n",
+	    NULL);
+	lab_say(&l, 0, "250 2.1.0 Ok\r\n", NULL);
+	lab_say(&l, 1, "RCPT TO:<v@elsewhere.test>\r\n", NULL);
+	lab_events(&l, ev, sizeof(ev));
+	TEST_CHECK(strstr(ev, "\"mail_from\":\"\\\"<b>x</b>\\\"@sender.test\""
+	    ) != NULL);
+	lab_free(&l);
+}
+
 int
 main(void)
 {
@@ -1501,6 +1528,7 @@ main(void)
 	TEST_RUN(test_malformed_dropped_inline);
 	TEST_RUN(test_whole_event_4k);
 	TEST_RUN(test_event_json_bound);
+	TEST_RUN(test_mail_from_quoted);
 	TEST_RUN(test_pipelined_one_block);
 	TEST_RUN(test_sim_after_reset_not_judged);
 	TEST_RUN(test_sim_block_drops_until_expiry);
