@@ -67,7 +67,8 @@ eventlog_field(struct iovec *iov, int *n, char *buf, size_t len,
  * EVENTLOG_ROOM bytes before it), the rest as fields for journalctl's
  * matches (journalctl RELAYGUARD_EVENT=block). */
 static void
-eventlog_journal_event(const struct event *ev, char *json, size_t len)
+eventlog_journal_event(struct eventlog *el, const struct event *ev,
+    char *json, size_t len)
 {
 	char pv[8], pri[24], ident[64], kind[48], action[48], client[64],
 	    server[64], reason[64], rcpt[EVENT_TEXT_MAX + 16],
@@ -100,7 +101,10 @@ eventlog_journal_event(const struct event *ev, char *json, size_t len)
 		eventlog_field(iov, &n, rcpt, sizeof(rcpt), "RELAYGUARD_RCPT",
 		    ev->rcpt);
 	}
-	(void)sd_journal_sendv(iov, n);
+	/* A refused entry is lost to the journal: counted like a failed
+	 * write to the event file (the timer reports the count). */
+	if (sd_journal_sendv(iov, n) < 0)
+		__atomic_fetch_add(&el->errors, 1, __ATOMIC_RELAXED);
 }
 
 void
@@ -183,7 +187,7 @@ eventlog_emit(struct eventlog *el, const struct event *ev, char *json,
 			__atomic_fetch_add(&el->errors, 1, __ATOMIC_RELAXED);
 	}
 	if (eventlog_journal)
-		eventlog_journal_event(ev, json, len);
+		eventlog_journal_event(el, ev, json, len);
 	else	/* the log line goes without its newline */
 		log_line(eventlog_priority(ev->kind), json,
 		    json[len - 1] == '\n' ? len - 1 : len);

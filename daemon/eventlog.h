@@ -32,7 +32,8 @@ struct eventlog {
 	int		 fd;			/* -1: no event file */
 	char		 path[CONFIG_PATH_MAX];	/* "" when fd is -1 */
 	uint64_t	 written;		/* atomic: events in the file */
-	uint64_t	 errors;		/* atomic: failed or short writes */
+	uint64_t	 errors;		/* atomic: failed or short writes,
+					 * entries the journal refused */
 };
 
 /* Bytes eventlog_emit() may overwrite just before the JSON it is given

@@ -183,9 +183,11 @@ metrics_write(const char *path, const char *text, char *err, size_t errlen)
 		return -1;
 	}
 	while (off < len) {
-		if ((w = write(fd, text + off, len - off)) < 0) {
-			if (errno == EINTR)
+		if ((w = write(fd, text + off, len - off)) <= 0) {
+			if (w < 0 && errno == EINTR)
 				continue;
+			if (w == 0)
+				errno = EIO;
 			break;
 		}
 		off += (size_t)w;

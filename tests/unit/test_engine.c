@@ -155,9 +155,9 @@ lab_free(struct lab *l)
 	config_free(&l->conf);
 }
 
-/* Handshake from these ISNs, banner, EHLO and MAIL. */
+/* Handshake from these ISNs and the banner. */
 static void
-lab_open(struct lab *l, uint32_t cisn, uint32_t sisn)
+lab_connect(struct lab *l, uint32_t cisn, uint32_t sisn)
 {
 	l->cseq = cisn;
 	l->sseq = sisn;
@@ -167,6 +167,13 @@ lab_open(struct lab *l, uint32_t cisn, uint32_t sisn)
 	l->sseq++;
 	lab_send(l, 1, l->cseq, 0x10, NULL, 0, NULL);
 	lab_say(l, 0, "220 mx.example.test ESMTP\r\n", NULL);
+}
+
+/* Handshake from these ISNs, banner, EHLO and MAIL. */
+static void
+lab_open(struct lab *l, uint32_t cisn, uint32_t sisn)
+{
+	lab_connect(l, cisn, sisn);
 	lab_say(l, 1, "EHLO attacker.test\r\n", NULL);
 	lab_say(l, 0, "250-mx.example.test\r\n250 PIPELINING\r\n", NULL);
 	lab_say(l, 1, "MAIL FROM:<spam@attacker.test>\r\n", NULL);
@@ -1176,12 +1183,7 @@ test_whole_event_4k(void)
 	 * lines over 2,000 bytes as an ambiguity. */
 	l.conf.server_software = SMTP_SOFTWARE_EXIM;
 	engine_reload(l.e, &l.conf);
-	l.cseq = ISN_C;
-	l.sseq = ISN_S;
-	lab_send(&l, 1, l.cseq++, 0x02, NULL, 0, NULL);
-	lab_send(&l, 0, l.sseq++, 0x12, NULL, 0, NULL);
-	lab_send(&l, 1, l.cseq, 0x10, NULL, 0, NULL);
-	lab_say(&l, 0, "220 mx.example.test ESMTP\r\n", NULL);
+	lab_connect(&l, ISN_C, ISN_S);
 	snprintf(cmd, sizeof(cmd), "EHLO %s\r\n", helo);
 	lab_say_long(&l, 1, cmd);
 	lab_say(&l, 0, "250 mx.example.test\r\n", NULL);
@@ -1476,12 +1478,7 @@ test_mail_from_quoted(void)
 	static char ev[EVENT_JSON_MAX];
 
 	lab_init(&l, false, CONFIG_MODE_ENFORCE, addr_attacker);
-	l.cseq = ISN_C;
-	l.sseq = ISN_S;
-	lab_send(&l, 1, l.cseq++, 0x02, NULL, 0, NULL);
-	lab_send(&l, 0, l.sseq++, 0x12, NULL, 0, NULL);
-	lab_send(&l, 1, l.cseq, 0x10, NULL, 0, NULL);
-	lab_say(&l, 0, "220 mx.example.test ESMTP\r\n", NULL);
+	lab_connect(&l, ISN_C, ISN_S);
 	lab_say(&l, 1, "EHLO attacker.test\r\n", NULL);
 	lab_say(&l, 0, "250 mx.example.test\r\n", NULL);
 	lab_say(&l, 1, "MAIL FROM:<\"<b>x</b>\"@sender.test> SIZE=10\r\n",
