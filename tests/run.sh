@@ -7,7 +7,8 @@
 # called with BUILD_DIR, whose last line is "SUITE: N passed, N failed"
 # maybe followed by ", N skipped".  A suite that crashes, times out or
 # prints no summary counts as one failure.  Full output of each suite is
-# kept in BUILD_DIR/test-logs/.
+# kept in BUILD_DIR/test-logs/.  Each suite's line ends with its wall time
+# in brackets, to see where the time of `make check` goes.
 set -u
 
 if [ $# -ne 1 ]; then
@@ -34,9 +35,10 @@ run_suite() {
 	local name=$1 limit=$2 show=$3
 	shift 3
 	local out=$logs/$name.out err=$logs/$name.err
-	local rc last p f s note=""
+	local rc last p f s t0 note=""
 
 	nsuites=$((nsuites + 1))
+	t0=$SECONDS
 	timeout -k 10 "$limit" "$@" </dev/null >"$out" 2>"$err"
 	rc=$?
 	last=$(grep -v '^[[:space:]]*$' "$out" | tail -n 1)
@@ -68,7 +70,7 @@ run_suite() {
 		echo "    --- last lines of $err:"
 		tail -n 20 "$err" | sed 's/^/    /'
 	fi
-	echo "$last$note"
+	echo "$last$note [$((SECONDS - t0))s]"
 	total_passed=$((total_passed + p))
 	total_failed=$((total_failed + f))
 	total_skipped=$((total_skipped + s))
