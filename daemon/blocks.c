@@ -26,13 +26,21 @@
 
 #define BLOCKS_RESTORE_BATCH 4096
 
+/* "192.0.2.0/24" or a bare address into nb (timeout 0); false if bad. */
+static bool
+blocks_parse(const char *text, struct nft_block *nb)
+{
+	memset(nb, 0, sizeof(*nb));
+	return cidr_parse(text, strlen(text), &nb->pfx, NULL);
+}
+
 static void
 blocks_to_store(const struct nft_block *b, struct store_block *sb)
 {
 	memset(sb, 0, sizeof(*sb));
-	inet_ntop(b->family, b->addr, sb->addr, sizeof(sb->addr));
-	sb->prefix = b->prefix;
-	sb->family = b->family;
+	rg_addr_str(&b->pfx.net, sb->addr, sizeof(sb->addr));
+	sb->prefix = b->pfx.prefix;
+	sb->family = b->pfx.net.family;
 }
 
 /* block-for doubled per earlier offence, capped at block-for-max. */
@@ -65,24 +73,6 @@ blocks_clip(char *dst, size_t len, const char *src)
 	dst[n] = '\0';
 }
 
-/* Does a cover b (same family, a's prefix a leading part of b's)? */
-static bool
-blocks_covers(const struct nft_block *a, const struct nft_block *b)
-{
-	unsigned i, full, rest;
-
-	if (a->family != b->family || a->prefix > b->prefix)
-		return false;
-	full = a->prefix / 8;
-	rest = a->prefix % 8;
-	if (memcmp(a->addr, b->addr, full) != 0)
-		return false;
-	if (rest == 0)
-		return true;
-	i = full;
-	return ((a->addr[i] ^ b->addr[i]) & (uint8_t)(0xff << (8 - rest))) == 0;
-}
-
 struct blocks_kernel {
 	struct nft_block *v;
 	size_t n, cap;
@@ -109,7 +99,7 @@ blocks_kernel_read(struct rgd *d, struct blocks_kernel *k, char *err,
     size_t errlen)
 {
 	memset(k, 0, sizeof(*k));
-	return nft_block_list(d->nft, AF_UNSPEC, blocks_kernel_cb, k, err,
+	return nft_block_list(d->nft, 0, blocks_kernel_cb, k, err,
 	    errlen);
 }
 
@@ -120,7 +110,7 @@ blocks_kernel_covered(const struct blocks_kernel *k, const struct nft_block *b)
 	size_t i;
 
 	for (i = 0; i < k->n; i++)
-		if (blocks_covers(&k->v[i], b))
+		if (cidr_covers(&k->v[i].pfx, &b->pfx))
 			return true;
 	return false;
 }
@@ -158,7 +148,7 @@ blocks_install(struct rgd *d, struct nft_block *nb, uint64_t secs, char *err,
 		return -1;
 	}
 	for (i = 0; i < k.n; i++)
-		if (blocks_covers(nb, &k.v[i]))
+		if (cidr_covers(&nb->pfx, &k.v[i].pfx))
 			inner[n++] = k.v[i];
 	rc = n > 0 ? nft_block_del(d->nft, inner, n, err, errlen) : 0;
 	if (rc == 0)
@@ -166,16 +156,6 @@ blocks_install(struct rgd *d, struct nft_block *nb, uint64_t secs, char *err,
 	free(inner);
 	free(k.v);
 	return rc;
-}
-
-/* The prefix of a kernel element as the filters' struct cidr. */
-static void
-blocks_cidr(const struct nft_block *nb, struct cidr *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->net.family = nb->family == AF_INET ? 4 : 6;
-	memcpy(c->net.bytes, nb->addr, nb->family == AF_INET ? 4 : 16);
-	c->prefix = nb->prefix;
 }
 
 /*
@@ -186,13 +166,11 @@ blocks_cidr(const struct nft_block *nb, struct cidr *c)
 static const struct cidr *
 blocks_overlap(const struct cidr_set *set, const struct nft_block *nb)
 {
-	struct cidr c;
 	uint32_t i;
 
-	blocks_cidr(nb, &c);
 	for (i = 0; i < set->count; i++)
-		if (cidr_contains(&set->v[i], &c.net) ||
-		    cidr_contains(&c, &set->v[i].net))
+		if (cidr_covers(&set->v[i], &nb->pfx) ||
+		    cidr_covers(&nb->pfx, &set->v[i]))
 			return &set->v[i];
 	return NULL;
 }
@@ -207,11 +185,11 @@ blocks_never_block_refuses(const struct rgd *d, const struct nft_block *nb,
 
 	if (nbk == NULL)
 		return false;
-	nft_block_format(nb, text, sizeof(text));
+	cidr_str(&nb->pfx, text, sizeof(text));
 	cidr_str(nbk, net, sizeof(net));
 	snprintf(err, errlen, "%s %s never-block %s, whose addresses are "
 	    "never blocked: take it out of never-block and reload first",
-	    text, nbk->prefix <= nb->prefix ? "is covered by" : "contains",
+	    text, nbk->prefix <= nb->pfx.prefix ? "is covered by" : "contains",
 	    net);
 	return true;
 }
@@ -238,7 +216,7 @@ blocks_add(struct rgd *d, const char *prefix, uint64_t dur_secs,
 	int prev = 0;
 	time_t now = time(NULL);
 
-	if (nft_block_parse(prefix, &nb) < 0) {
+	if (!blocks_parse(prefix, &nb)) {
 		snprintf(err, errlen, "'%s' is not an address or prefix",
 		    prefix);
 		return -1;
@@ -291,7 +269,7 @@ blocks_manual(struct rgd *d, const char *prefix, uint64_t dur_secs,
 {
 	struct nft_block nb;
 
-	if (nft_block_parse(prefix, &nb) < 0) {
+	if (!blocks_parse(prefix, &nb)) {
 		snprintf(err, errlen, "'%s' is not an address or prefix "
 		    "(host bits must be zero)", prefix);
 		return -1;
@@ -320,12 +298,9 @@ blocks_manual(struct rgd *d, const char *prefix, uint64_t dur_secs,
 static void
 blocks_engines_unblock(struct rgd *d, const struct nft_block *nb)
 {
-	struct cidr c;
-
 	/* Once: the workers share the table (their engines' own blocksets
 	 * are unused). */
-	blocks_cidr(nb, &c);
-	offtable_unblock(d->offences, &c);
+	offtable_unblock(d->offences, &nb->pfx);
 }
 
 int
@@ -335,7 +310,7 @@ blocks_del(struct rgd *d, const char *prefix, char *err, size_t errlen)
 	struct store_block sb;
 	int in_store, rc;
 
-	if (nft_block_parse(prefix, &nb) < 0) {
+	if (!blocks_parse(prefix, &nb)) {
 		snprintf(err, errlen, "'%s' is not an address or prefix",
 		    prefix);
 		return -1;
@@ -416,7 +391,7 @@ blocks_restore_cb(const struct store_block *sb, void *arg)
 	struct nft_block *nb = &c->v[c->n];
 
 	snprintf(text, sizeof(text), "%s/%d", sb->addr, sb->prefix);
-	if (nft_block_parse(text, nb) < 0)
+	if (!blocks_parse(text, nb))
 		return 0;
 	nb->timeout_ms = sb->expires == 0 ? 0 :
 	    (uint64_t)(sb->expires - c->now) * 1000;
@@ -473,7 +448,7 @@ blocks_sync_cb(const struct store_block *sb, void *arg)
 	uint64_t left;
 
 	snprintf(text, sizeof(text), "%s/%d", sb->addr, sb->prefix);
-	if (nft_block_parse(text, &nb) < 0 || blocks_kernel_covered(c->k, &nb))
+	if (!blocks_parse(text, &nb) || blocks_kernel_covered(c->k, &nb))
 		return 0;
 	left = sb->expires == 0 ? 0 : (uint64_t)(sb->expires - c->now);
 	if (sb->expires != 0 && sb->expires <= c->now)
@@ -555,7 +530,7 @@ blocks_exempt_cb(const struct store_block *sb, void *arg)
 	struct nft_block b, *nv;
 
 	snprintf(text, sizeof(text), "%s/%d", sb->addr, sb->prefix);
-	if (nft_block_parse(text, &b) < 0 || blocks_overlap(c->nb, &b) == NULL)
+	if (!blocks_parse(text, &b) || blocks_overlap(c->nb, &b) == NULL)
 		return 0;
 	if (c->n == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 16;
@@ -596,7 +571,7 @@ blocks_lift_never_block(struct rgd *d)
 		    c.oom ? "out of memory" : err);
 	for (i = 0; i < c.n; i++) {
 		blocks_to_store(&c.v[i], &sb);
-		nft_block_format(&c.v[i], text, sizeof(text));
+		cidr_str(&c.v[i].pfx, text, sizeof(text));
 		cidr_str(blocks_overlap(set, &c.v[i]), net, sizeof(net));
 		if (store_block_del(d->store, sb.addr, sb.prefix, err,
 		    sizeof(err)) < 0)
@@ -624,7 +599,7 @@ blocks_lift_never_block(struct rgd *d)
 	for (i = 0; i < k.n; i++) {
 		if (blocks_overlap(set, &k.v[i]) == NULL)
 			continue;
-		nft_block_format(&k.v[i], text, sizeof(text));
+		cidr_str(&k.v[i].pfx, text, sizeof(text));
 		if (nft_block_del(d->nft, &k.v[i], 1, err, sizeof(err)) < 0 &&
 		    errno != ENOENT)
 			log_warnx("never-block: removing %s from the kernel "
@@ -680,26 +655,17 @@ blocks_list_cb(const struct store_block *sb, void *arg)
 	struct blocks_list_ctx *c = arg;
 	char text[INET6_ADDRSTRLEN + 8];
 	struct nft_block nb;
-	struct cidr net;
-	struct rg_addr a;
-	const char *why;
 
 	snprintf(text, sizeof(text), "%s/%d", sb->addr, sb->prefix);
-	if (nft_block_parse(text, &nb) < 0)
+	if (!blocks_parse(text, &nb))
 		return 0;
 	if (c->want == NULL) {
 		json_array_append_new(c->arr, blocks_json(sb, c->now,
 		    c->k ? blocks_kernel_covered(c->k, &nb) : -1, false));
 		return 0;
 	}
-	/* why: the exact prefix, or a block that covers the address. */
-	if (!cidr_parse(text, strlen(text), &net, &why))
-		return 0;
-	memset(&a, 0, sizeof(a));
-	a.family = c->want->family == AF_INET ? 4 : 6;
-	memcpy(a.bytes, c->want->addr, a.family == 4 ? 4 : 16);
-	if (cidr_contains(&net, &a) && sb->prefix <= c->want->prefix &&
-	    c->found == NULL)
+	/* why: the exact prefix, or a block that covers it. */
+	if (cidr_covers(&nb.pfx, &c->want->pfx) && c->found == NULL)
 		c->found = blocks_json(sb, c->now, -1, true);
 	return 0;
 }
@@ -736,7 +702,7 @@ blocks_why_json(struct rgd *d, const char *addr, char *err, size_t errlen)
 	struct nft_block nb;
 	json_t *reply;
 
-	if (nft_block_parse(addr, &nb) < 0) {
+	if (!blocks_parse(addr, &nb)) {
 		snprintf(err, errlen, "'%s' is not an address or prefix", addr);
 		return NULL;
 	}

@@ -104,7 +104,7 @@ dnsbl_entry_cb(const struct store_block *sb, void *arg)
 {
 	struct dnsbl_out *o = arg;
 	char reason[DNSBL_REASON_MAX + 1], until[40];
-	int k = sb->family == AF_INET6 ? DNSBL_V6 : DNSBL_V4;
+	int k = sb->family == 6 ? DNSBL_V6 : DNSBL_V4;
 
 	dnsbl_txt(sb->reason[0] != '\0' ? sb->reason : "blocked", reason,
 	    sizeof(reason));

@@ -44,6 +44,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cidr.h"
+
 #define NFT_TABLE		"relayguard"
 #define NFT_SET4		"blocked4"
 #define NFT_SET6		"blocked6"
@@ -97,23 +99,22 @@ struct nft_setup_params {
 	 * crafted resets); 0: queue everything. */
 	uint32_t	 skip_mark;
 	/*
-	 * The protected servers (prefixes, timeouts ignored; overlaps are
+	 * The protected servers (prefixes; overlaps are
 	 * merged).  nservers 0: every address, which on the input hook is
 	 * the host's own (only its packets reach that hook).  The sets are
 	 * replaced with these in the setup's transaction.
 	 */
-	const struct nft_block *servers;
+	const struct cidr *servers;
 	size_t		 nservers;
 };
 
 /*
- * One blocked prefix.  `addr` holds the network address in network byte
- * order (IPv4 in addr[0..3]); host bits beyond `prefix` must be zero.
+ * One blocked prefix: the filters' prefix type (family 4 or 6, host bits
+ * beyond the length zero: cidr_valid()), parsed with cidr_parse() and
+ * printed with cidr_str(), and its time in the kernel.
  */
 struct nft_block {
-	int		 family;	/* AF_INET or AF_INET6 */
-	uint8_t		 addr[16];
-	uint8_t		 prefix;	/* 0..32 or 0..128 */
+	struct cidr	 pfx;
 	uint64_t	 timeout_ms;	/* 0: no timeout, stays until deleted */
 	uint64_t	 expires_ms;	/* nft_block_list: time left (0: none) */
 };
@@ -168,8 +169,8 @@ int		 nft_block_del(struct nft_ctx *, const struct nft_block *,
 		    size_t n, char *err, size_t errlen);
 
 /*
- * Read the blocked prefixes back from the kernel (family AF_INET, AF_INET6
- * or AF_UNSPEC for both), calling cb once per prefix with its timeout and
+ * Read the blocked prefixes back from the kernel (family 4, 6, or 0 for
+ * both), calling cb once per prefix with its timeout and
  * the time left.  Interval start/end pairs are merged back into prefixes;
  * a range that is not one prefix (not made by relayguard) is reported as
  * the prefixes covering it.  A non-zero return from cb stops the walk and
@@ -178,14 +179,5 @@ int		 nft_block_del(struct nft_ctx *, const struct nft_block *,
 typedef int	 (*nft_block_cb)(const struct nft_block *, void *arg);
 int		 nft_block_list(struct nft_ctx *, int family, nft_block_cb,
 		    void *arg, char *err, size_t errlen);
-
-/*
- * Parse "192.0.2.0/24", "2001:db8::1" (a bare address is a /32 or /128)
- * into b (timeout 0).  Host bits must be zero.  Returns 0 or -1.
- */
-int		 nft_block_parse(const char *, struct nft_block *b);
-/* Format b as "addr/prefix" into buf; returns buf ("?" if it cannot). */
-const char	*nft_block_format(const struct nft_block *, char *buf,
-		    size_t len);
 
 #endif /* RG_NFT_H */

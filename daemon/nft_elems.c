@@ -21,19 +21,17 @@
 #include "nft.h"
 #include "nft_int.h"
 
-/* --- addresses ------------------------------------------------------- */
+/* --- prefixes as set keys ---------------------------------------------- */
 
-unsigned int
-nft_width(int family)
-{
-	return family == AF_INET ? 32 : 128;
-}
-
+/*
+ * The kernel's interval sets are walked as numbers: a prefix is the range
+ * [key, key | host mask].  Families are the prefix type's, 4 or 6.
+ */
 nft_u128
 nft_key_get(int family, const uint8_t *addr)
 {
 	nft_u128 k = 0;
-	unsigned int i, n = nft_width(family) / 8;
+	unsigned int i, n = cidr_width((unsigned)family) / 8;
 
 	for (i = 0; i < n; i++)
 		k = (k << 8) | addr[i];
@@ -43,7 +41,7 @@ nft_key_get(int family, const uint8_t *addr)
 void
 nft_key_put(int family, nft_u128 k, uint8_t *addr)
 {
-	unsigned int i, n = nft_width(family) / 8;
+	unsigned int i, n = cidr_width((unsigned)family) / 8;
 
 	for (i = n; i > 0; i--) {
 		addr[i - 1] = (uint8_t)(k & 0xff);
@@ -55,7 +53,7 @@ nft_key_put(int family, nft_u128 k, uint8_t *addr)
 nft_u128
 nft_key_max(int family)
 {
-	if (family == AF_INET)
+	if (family == 4)
 		return (nft_u128)UINT32_MAX;
 	return ~(nft_u128)0;
 }
@@ -64,76 +62,13 @@ nft_key_max(int family)
 nft_u128
 nft_host_mask(int family, unsigned int p)
 {
-	unsigned int host = nft_width(family) - p;
+	unsigned int host = cidr_width((unsigned)family) - p;
 
 	if (host == 0)
 		return 0;
 	if (host >= 128)
 		return ~(nft_u128)0;
 	return ((nft_u128)1 << host) - 1;
-}
-
-int
-nft_block_valid(const struct nft_block *b)
-{
-	if (b->family != AF_INET && b->family != AF_INET6)
-		return 0;
-	if (b->prefix > nft_width(b->family))
-		return 0;
-	if (nft_key_get(b->family, b->addr) & nft_host_mask(b->family,
-	    b->prefix))
-		return 0;
-	return 1;
-}
-
-int
-nft_block_parse(const char *s, struct nft_block *b)
-{
-	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
-	unsigned long p;
-
-	memset(b, 0, sizeof(*b));
-	if (strlen(s) >= sizeof(buf))
-		return -1;
-	memcpy(buf, s, strlen(s) + 1);
-	if ((slash = strchr(buf, '/')) != NULL)
-		*slash++ = '\0';
-	if (inet_pton(AF_INET, buf, b->addr) == 1)
-		b->family = AF_INET;
-	else if (inet_pton(AF_INET6, buf, b->addr) == 1)
-		b->family = AF_INET6;
-	else
-		return -1;
-	b->prefix = (uint8_t)nft_width(b->family);
-	if (slash != NULL) {
-		if (*slash < '0' || *slash > '9')
-			return -1;
-		errno = 0;
-		p = strtoul(slash, &end, 10);
-		if (errno != 0 || *end != '\0' || p > nft_width(b->family))
-			return -1;
-		b->prefix = (uint8_t)p;
-	}
-	return nft_block_valid(b) ? 0 : -1;
-}
-
-const char *
-nft_block_format(const struct nft_block *b, char *buf, size_t len)
-{
-	char a[INET6_ADDRSTRLEN];
-	int n;
-
-	if ((b->family != AF_INET && b->family != AF_INET6) ||
-	    inet_ntop(b->family, b->addr, a, sizeof(a)) == NULL)
-		goto bad;
-	n = snprintf(buf, len, "%s/%u", a, b->prefix);
-	if (n < 0 || (size_t)n >= len)
-		goto bad;
-	return buf;
-bad:
-	if (len >= 2)
-		memcpy(buf, "?", 2);
-	return buf;
 }
 
 /* --- set references -------------------------------------------------- */
@@ -185,13 +120,14 @@ nft_elems_msg(struct nft_ctx *ctx, struct nft_batch *b, uint16_t type,
 static size_t
 nft_block_kelems(const struct nft_block *v, struct nft_kelem ke[2])
 {
-	nft_u128 start = nft_key_get(v->family, v->addr);
-	nft_u128 last = start | nft_host_mask(v->family, v->prefix);
+	int family = v->pfx.net.family;
+	nft_u128 start = nft_key_get(family, v->pfx.net.bytes);
+	nft_u128 last = start | nft_host_mask(family, v->pfx.prefix);
 
 	memset(ke, 0, 2 * sizeof(*ke));
 	ke[0].key = start;
 	ke[0].timeout_ms = v->timeout_ms;
-	if (last == nft_key_max(v->family)) {
+	if (last == nft_key_max(family)) {
 		ke[0].open = 1;
 		return 1;
 	}
@@ -212,7 +148,8 @@ nft_elem_new(int family, const struct nft_kelem *k, int with_timeout)
 	if ((e = nftnl_set_elem_alloc()) == NULL)
 		return NULL;
 	nft_key_put(family, k->key, addr);
-	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, addr, nft_width(family) / 8);
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, addr,
+	    cidr_width((unsigned)family) / 8);
 	if (k->end)
 		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS,
 		    NFT_SET_ELEM_INTERVAL_END);
@@ -233,20 +170,20 @@ static int
 nft_build_elems(struct nft_ctx *ctx, struct nft_batch *b, uint16_t type,
     int family, const struct nft_block *v, size_t n)
 {
-	const char *setname = family == AF_INET ? NFT_SET4 : NFT_SET6;
+	const char *setname = family == 4 ? NFT_SET4 : NFT_SET6;
 	struct nftnl_set *s = NULL;
 	struct nft_kelem ke[2];
 	size_t i, j, k, first = 0, inmsg = 0;
 	char what[96], a[64];
 
 	for (i = 0; i <= n; i++) {
-		if (i < n && v[i].family != family)
+		if (i < n && v[i].pfx.net.family != family)
 			continue;
 		if (s != NULL && (i == n || inmsg + 2 > NFT_ELEMS_PER_MSG)) {
 			snprintf(what, sizeof(what), "%s elements %zu..%zu "
 			    "(first %s) %s %s",
 			    type == NFT_MSG_NEWSETELEM ? "add" : "delete",
-			    first, i - 1, nft_block_format(&v[first], a,
+			    first, i - 1, cidr_str(&v[first].pfx, a,
 			    sizeof(a)), type == NFT_MSG_NEWSETELEM ? "to" :
 			    "from", setname);
 			if (nft_elems_msg(ctx, b, type, &s, what) == -1)
@@ -291,11 +228,11 @@ nft_elems(struct nft_ctx *ctx, uint16_t type, const struct nft_block *v,
 	int e;
 
 	for (i = 0; i < n; i++) {
-		if (!nft_block_valid(&v[i])) {
+		if (!cidr_valid(&v[i].pfx)) {
 			nft_err(err, errlen, "%s: element %zu: bad prefix %s "
 			    "(family %d, host bits set or length out of range)",
-			    op, i, nft_block_format(&v[i], a, sizeof(a)),
-			    v[i].family);
+			    op, i, cidr_str(&v[i].pfx, a, sizeof(a)),
+			    v[i].pfx.net.family);
 			errno = EINVAL;
 			return -1;
 		}
@@ -303,8 +240,8 @@ nft_elems(struct nft_ctx *ctx, uint16_t type, const struct nft_block *v,
 	if (n == 0)
 		return 0;
 	if (nft_batch_begin(ctx, &b) == -1 ||
-	    nft_build_elems(ctx, &b, type, AF_INET, v, n) == -1 ||
-	    nft_build_elems(ctx, &b, type, AF_INET6, v, n) == -1) {
+	    nft_build_elems(ctx, &b, type, 4, v, n) == -1 ||
+	    nft_build_elems(ctx, &b, type, 6, v, n) == -1) {
 		e = errno;
 		nft_err(err, errlen, "%s: build batch of %zu: %s", op, n,
 		    strerror(e));
@@ -350,7 +287,7 @@ nft_list_elem(struct nftnl_set_elem *e, void *data)
 	size_t ncap;
 
 	key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
-	if (key == NULL || klen != nft_width(l->family) / 8)
+	if (key == NULL || klen != cidr_width((unsigned)l->family) / 8)
 		return 0;	/* not ours to interpret */
 	if (l->n == l->cap) {
 		if (l->cap >= NFT_LIST_MAX) {
@@ -445,7 +382,7 @@ nft_list_range(int family, nft_u128 lo, nft_u128 hi,
     const struct nft_kelem *start, nft_block_cb cb, void *arg)
 {
 	struct nft_block blk;
-	unsigned int w = nft_width(family), host;
+	unsigned int w = cidr_width((unsigned)family), host;
 	int ret;
 
 	for (;;) {
@@ -457,11 +394,11 @@ nft_list_range(int family, nft_u128 lo, nft_u128 hi,
 				break;
 		}
 		memset(&blk, 0, sizeof(blk));
-		blk.family = family;
-		blk.prefix = (uint8_t)(w - host);
+		blk.pfx.net.family = (uint8_t)family;
+		blk.pfx.prefix = (uint8_t)(w - host);
 		blk.timeout_ms = start->timeout_ms;
 		blk.expires_ms = start->expires_ms;
-		nft_key_put(family, lo, blk.addr);
+		nft_key_put(family, lo, blk.pfx.net.bytes);
 		if ((ret = cb(&blk, arg)) != 0)
 			return ret;
 		lo |= nft_host_mask(family, w - host);
@@ -482,7 +419,7 @@ nft_list_family(struct nft_ctx *ctx, int family, nft_block_cb cb, void *arg,
 
 	memset(&l, 0, sizeof(l));
 	l.family = family;
-	l.setname = family == AF_INET ? NFT_SET4 : NFT_SET6;
+	l.setname = family == 4 ? NFT_SET4 : NFT_SET6;
 	if (nft_dump_retry(ctx, req, nft_list_req, nft_list_cb, &l, &l.st,
 	    nft_list_reset) == -1) {
 		e = errno;
@@ -518,15 +455,15 @@ nft_block_list(struct nft_ctx *ctx, int family, nft_block_cb cb, void *arg,
 {
 	int ret;
 
-	if (family != AF_INET && family != AF_INET6 && family != AF_UNSPEC) {
+	if (family != 4 && family != 6 && family != 0) {
 		nft_err(err, errlen, "nft_block_list: family %d", family);
 		errno = EINVAL;
 		return -1;
 	}
-	if (family != AF_INET6 &&
-	    (ret = nft_list_family(ctx, AF_INET, cb, arg, err, errlen)) != 0)
+	if (family != 6 &&
+	    (ret = nft_list_family(ctx, 4, cb, arg, err, errlen)) != 0)
 		return ret;
-	if (family != AF_INET)
-		return nft_list_family(ctx, AF_INET6, cb, arg, err, errlen);
+	if (family != 4)
+		return nft_list_family(ctx, 6, cb, arg, err, errlen);
 	return 0;
 }

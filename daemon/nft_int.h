@@ -129,17 +129,13 @@ int		 nft_dump_retry(struct nft_ctx *, char *req,
 
 /* --- nft_elems.c: keys, elements, set references ------------------------ */
 
-/* Address width of the family in bits: 32 or 128. */
-unsigned int	 nft_width(int family);
-/* The address (network order) as a number, and back. */
+/* The address (network order) as a number, and back; family 4 or 6. */
 nft_u128	 nft_key_get(int family, const uint8_t *addr);
 void		 nft_key_put(int family, nft_u128 k, uint8_t *addr);
 /* Largest key of the family: 2^width - 1. */
 nft_u128	 nft_key_max(int family);
 /* Mask of the host bits of a prefix of length p. */
 nft_u128	 nft_host_mask(int family, unsigned int p);
-/* Family known, length in range, no host bits set. */
-int		 nft_block_valid(const struct nft_block *);
 /* One kernel element (with its timeout and open-interval userdata when
  * with_timeout); NULL on allocation failure. */
 struct nftnl_set_elem *nft_elem_new(int family, const struct nft_kelem *,

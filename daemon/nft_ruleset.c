@@ -544,7 +544,7 @@ static int
 nft_servers_fill(struct nft_ctx *ctx, struct nft_batch *b, int family,
     const struct nft_setup_params *p)
 {
-	const char *setname = family == AF_INET ? NFT_SERVERS4 : NFT_SERVERS6;
+	const char *setname = family == 4 ? NFT_SERVERS4 : NFT_SERVERS6;
 	struct nftnl_set *s = NULL;
 	nft_u128 (*r)[2] = NULL;
 	size_t i, n = 0, m = 0, inmsg = 0;
@@ -559,15 +559,15 @@ nft_servers_fill(struct nft_ctx *ctx, struct nft_batch *b, int family,
 	    (r = calloc(p->nservers, sizeof(*r))) == NULL)
 		goto fail;
 	for (i = 0; i < p->nservers; i++) {
-		const struct nft_block *v = &p->servers[i];
+		const struct cidr *v = &p->servers[i];
 
-		if (v->family != family)
+		if (v->net.family != family)
 			continue;
-		if (!nft_block_valid(v)) {
+		if (!cidr_valid(v)) {
 			errno = EINVAL;
 			goto fail;
 		}
-		r[n][0] = nft_key_get(family, v->addr);
+		r[n][0] = nft_key_get(family, v->net.bytes);
 		r[n][1] = r[n][0] | nft_host_mask(family, v->prefix);
 		n++;
 	}
@@ -649,8 +649,8 @@ nft_build_setup(struct nft_ctx *ctx, struct nft_batch *b,
 	    NFT_SET_INTERVAL) == -1 ||
 	    nft_add_set(ctx, b, NFT_SERVERS6, NFT_TYPE_IP6ADDR, 16, 4,
 	    NFT_SET_INTERVAL) == -1 ||
-	    nft_servers_fill(ctx, b, AF_INET, p) == -1 ||
-	    nft_servers_fill(ctx, b, AF_INET6, p) == -1)
+	    nft_servers_fill(ctx, b, 4, p) == -1 ||
+	    nft_servers_fill(ctx, b, 6, p) == -1)
 		return -1;
 	/*
 	 * Replace our chains in this same transaction: deleting a chain
@@ -741,11 +741,11 @@ nft_setup(struct nft_ctx *ctx, const struct nft_setup_params *p, char *err,
 		return -1;
 	}
 	for (i = 0; i < p->nservers; i++) {
-		if (!nft_block_valid(&p->servers[i])) {
+		if (!cidr_valid(&p->servers[i])) {
 			char a[64];
 
 			nft_err(err, errlen, "nft setup: server %zu: bad prefix "
-			    "%s", i, nft_block_format(&p->servers[i], a,
+			    "%s", i, cidr_str(&p->servers[i], a,
 			    sizeof(a)));
 			errno = EINVAL;
 			return -1;

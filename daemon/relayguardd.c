@@ -174,14 +174,10 @@ rgd_stats(struct rgd *d, struct worker_stats *s)
 _Static_assert(NFT_PORTS_MAX >= CONFIG_MAX_PORTS,
     "every configured port must fit the nftables rules");
 
-/*
- * The nftables parameters of c.  The servers go into a new array (free it
- * with rgd_nft_params_free); false when it cannot be allocated.
- */
-static bool
+/* The nftables parameters of c (the servers are c's own prefixes). */
+static void
 rgd_nft_params(const struct config *c, struct nft_setup_params *p)
 {
-	struct nft_block *v = NULL;
 	uint32_t i;
 
 	memset(p, 0, sizeof(*p));
@@ -196,27 +192,8 @@ rgd_nft_params(const struct config *c, struct nft_setup_params *p)
 	p->queue_last = c->queue_last;
 	p->bypass = true;
 	p->skip_mark = RESET_MARK;
-	if (c->servers.count > 0 &&
-	    (v = calloc(c->servers.count, sizeof(*v))) == NULL)
-		return false;
-	for (i = 0; i < c->servers.count; i++) {
-		const struct cidr *n = &c->servers.v[i];
-
-		v[i].family = n->net.family == 4 ? AF_INET : AF_INET6;
-		memcpy(v[i].addr, n->net.bytes, n->net.family == 4 ? 4 : 16);
-		v[i].prefix = n->prefix;
-	}
-	p->servers = v;
+	p->servers = c->servers.v;
 	p->nservers = c->servers.count;
-	return true;
-}
-
-static void
-rgd_nft_params_free(struct nft_setup_params *p)
-{
-	free((void *)(uintptr_t)p->servers);
-	p->servers = NULL;
-	p->nservers = 0;
 }
 
 /* Set up nftables for c; false and a message in err. */
@@ -225,18 +202,11 @@ rgd_nft_setup(struct rgd *d, const struct config *c, uint16_t queue_first,
     uint16_t queue_last, char *err, size_t errlen)
 {
 	struct nft_setup_params np;
-	bool ok;
 
-	if (!rgd_nft_params(c, &np)) {
-		snprintf(err, errlen, "nft setup: out of memory for %u "
-		    "servers", (unsigned)c->servers.count);
-		return false;
-	}
+	rgd_nft_params(c, &np);
 	np.queue_first = queue_first;
 	np.queue_last = queue_last;
-	ok = nft_setup(d->nft, &np, err, errlen) == 0;
-	rgd_nft_params_free(&np);
-	return ok;
+	return nft_setup(d->nft, &np, err, errlen) == 0;
 }
 
 static void

@@ -26,6 +26,7 @@
 
 #include <sqlite3.h>
 
+#include "cidr.h"
 #include "store.h"
 
 #define STORE_BUSY_MS	5000
@@ -158,72 +159,57 @@ store_source_name(enum store_source s)
 }
 
 /*
- * Parse addr into its canonical text and family, checking the prefix
- * length and that no host bits are set.
+ * The key addr/prefix as a prefix (filters/cidr.h): addr a textual
+ * address, the length within its family's width, no host bits set.
  */
 static int
-store_parse(const char *addr, int prefix, uint8_t a[16], int *family)
+store_prefix(const char *addr, int prefix, struct cidr *out)
 {
-	int af, width, i;
+	const char *end = memchr(addr, '\0', INET6_ADDRSTRLEN);
+	struct rg_addr a;
 
-	if (memchr(addr, '\0', INET6_ADDRSTRLEN) == NULL)
+	if (end == NULL || prefix < 0 ||
+	    !rg_addr_parse(addr, (size_t)(end - addr), &a) ||
+	    !cidr_make(&a, (unsigned)prefix, out, NULL))
 		return -1;
-	if (inet_pton(AF_INET, addr, a) == 1) {
-		af = AF_INET;
-		width = 32;
-	} else if (inet_pton(AF_INET6, addr, a) == 1) {
-		af = AF_INET6;
-		width = 128;
-	} else
-		return -1;
-	if (prefix < 0 || prefix > width)
-		return -1;
-	for (i = prefix; i < width; i++)
-		if (a[i / 8] & (0x80 >> (i % 8)))
-			return -1;
-	*family = af;
 	return 0;
 }
 
+/* The key's canonical address text and its family (4 or 6). */
 static int
 store_canon(const char *addr, int prefix, char out[INET6_ADDRSTRLEN],
     int *family)
 {
-	uint8_t a[16];
+	struct cidr c;
 
-	if (store_parse(addr, prefix, a, family) == -1 ||
-	    inet_ntop(*family, a, out, INET6_ADDRSTRLEN) == NULL)
+	if (store_prefix(addr, prefix, &c) == -1 ||
+	    rg_addr_str(&c.net, out, INET6_ADDRSTRLEN)[0] == '\0')
 		return -1;
+	*family = c.net.family;
 	return 0;
 }
 
 /*
  * SQL rg_inside(addr, prefix, net, netprefix): 1 if the key addr/prefix
- * lies inside net/netprefix (same family, at least as long, the same
- * leading bits), else 0.  `forget` and `why` take a prefix and act on
- * every offender inside it.
+ * lies inside net/netprefix (cidr_covers), else 0.  `forget` and `why`
+ * take a prefix and act on every offender inside it.
  */
 static void
 store_inside_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	const unsigned char *t1, *t2;
-	uint8_t a[16], n[16];
-	int p1, p2, f1, f2, full, rest, in = 0;
+	struct cidr key, net;
+	int in = 0;
 
 	(void)argc;
 	t1 = sqlite3_value_text(argv[0]);
 	t2 = sqlite3_value_text(argv[2]);
-	p1 = sqlite3_value_int(argv[1]);
-	p2 = sqlite3_value_int(argv[3]);
 	if (t1 != NULL && t2 != NULL &&
-	    store_parse((const char *)t1, p1, a, &f1) == 0 &&
-	    store_parse((const char *)t2, p2, n, &f2) == 0 &&
-	    f1 == f2 && p1 >= p2) {
-		full = p2 / 8;
-		rest = p2 % 8;
-		in = memcmp(a, n, (size_t)full) == 0 && (rest == 0 ||
-		    ((a[full] ^ n[full]) & (uint8_t)(0xff << (8 - rest))) == 0);
-	}
+	    store_prefix((const char *)t1, sqlite3_value_int(argv[1]),
+	    &key) == 0 &&
+	    store_prefix((const char *)t2, sqlite3_value_int(argv[3]),
+	    &net) == 0)
+		in = cidr_covers(&net, &key);
 	sqlite3_result_int(ctx, in);
 }
 
@@ -531,7 +517,7 @@ store_row(sqlite3_stmt *st, struct store_block *b)
 		return -1;
 	if (store_canon(b->addr, (int)prefix, canon, &af) == -1 ||
 	    strcmp(canon, b->addr) != 0 ||
-	    family != (af == AF_INET ? 4 : 6))
+	    family != af)
 		return -1;
 	b->prefix = (int)prefix;
 	b->family = af;
@@ -581,7 +567,7 @@ store_block_put(struct store *s, const struct store_block *b, char *err,
 	sqlite3_reset(st);
 	sqlite3_bind_text(st, 1, canon, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int(st, 2, b->prefix);
-	sqlite3_bind_int(st, 3, af == AF_INET ? 4 : 6);
+	sqlite3_bind_int(st, 3, af);
 	sqlite3_bind_text(st, 4, b->reason, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 5, b->created);
 	sqlite3_bind_int64(st, 6, b->expires);
@@ -810,9 +796,9 @@ store_offences_list(struct store *s, const char *addr, int prefix,
 {
 	sqlite3_stmt *st = s->st[ST_OFFENCE_LIST];
 	struct store_offence o;
-	uint8_t bytes[16];
+	struct cidr key;
 	int64_t p;
-	int rc, ret = 0, af;
+	int rc, ret = 0;
 
 	if (store_bind_key(st, addr, prefix, "store_offences_list", err,
 	    errlen) == -1)
@@ -821,8 +807,8 @@ store_offences_list(struct store *s, const char *addr, int prefix,
 		memset(&o, 0, sizeof(o));
 		p = sqlite3_column_int64(st, 1);
 		if (store_col_text(st, 0, o.addr, sizeof(o.addr)) == -1 ||
-		    p < 0 || p > 128 || store_parse(o.addr, (int)p, bytes,
-		    &af) == -1) {
+		    p < 0 || p > 128 || store_prefix(o.addr, (int)p, &key)
+		    == -1) {
 			store_err(err, errlen, "%s: offence of %.64s: "
 			    "malformed row", s->path, o.addr);
 			ret = -1;

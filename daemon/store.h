@@ -36,7 +36,7 @@ enum store_source {
 struct store_block {
 	char		 addr[INET6_ADDRSTRLEN];	/* network address */
 	int		 prefix;		/* 0..32 or 0..128 */
-	int		 family;		/* AF_INET/AF_INET6 (set by put) */
+	int		 family;		/* 4 or 6 (set when read) */
 	int64_t		 created;		/* unix seconds */
 	int64_t		 expires;		/* unix seconds; 0: never */
 	int		 offences;		/* offences counted when made */

@@ -15,10 +15,16 @@
 
 #include "cidr.h"
 
+unsigned
+cidr_width(unsigned family)
+{
+	return family == 4 ? 32 : family == 6 ? 128 : 0;
+}
+
 static uint8_t
 cidr_maxlen(const struct rg_addr *a)
 {
-	return a->family == 4 ? 32 : 128;
+	return (uint8_t)cidr_width(a->family);
 }
 
 /* Do a and b agree on their first prefix bits?  Same family assumed. */
@@ -38,9 +44,48 @@ cidr_prefix_eq(const uint8_t *a, const uint8_t *b, uint8_t prefix)
 }
 
 bool
+cidr_make(const struct rg_addr *a, unsigned prefix, struct cidr *out,
+    const char **why)
+{
+	const char *dummy;
+	unsigned i;
+
+	if (why == NULL)
+		why = &dummy;
+	memset(out, 0, sizeof(*out));
+	if (a->family != 4 && a->family != 6) {
+		*why = "bad address";
+		return false;
+	}
+	if (prefix > cidr_maxlen(a)) {
+		*why = "bad prefix length";
+		return false;
+	}
+	/* Host bits below the prefix must be zero: "192.0.2.1/24" is more
+	 * likely a typo than a network. */
+	for (i = prefix; i < cidr_maxlen(a); i++)
+		if (a->bytes[i / 8] & (0x80 >> (i % 8))) {
+			*why = "host bits set";
+			return false;
+		}
+	out->net = *a;
+	out->prefix = (uint8_t)prefix;
+	return true;
+}
+
+bool
+cidr_valid(const struct cidr *c)
+{
+	struct cidr tmp;
+
+	return cidr_make(&c->net, c->prefix, &tmp, NULL);
+}
+
+bool
 cidr_parse(const char *s, size_t len, struct cidr *out, const char **why)
 {
 	const char *slash, *dummy;
+	struct rg_addr a;
 	size_t alen, i;
 	unsigned plen = 0;
 
@@ -55,13 +100,12 @@ cidr_parse(const char *s, size_t len, struct cidr *out, const char **why)
 	alen = slash != NULL ? (size_t)(slash - s) : len;
 	/* rg_addr_parse() hands the text to inet_pton() as a C string: a
 	 * NUL inside would silently cut it short. */
-	if (memchr(s, '\0', alen) != NULL ||
-	    !rg_addr_parse(s, alen, &out->net)) {
+	if (memchr(s, '\0', alen) != NULL || !rg_addr_parse(s, alen, &a)) {
 		*why = "bad address";
 		return false;
 	}
 	if (slash == NULL)
-		out->prefix = cidr_maxlen(&out->net);
+		plen = cidr_maxlen(&a);
 	else {
 		i = alen + 1;
 		if (i == len || len - i > 3) {
@@ -75,20 +119,8 @@ cidr_parse(const char *s, size_t len, struct cidr *out, const char **why)
 			}
 			plen = plen * 10 + (unsigned)(s[i] - '0');
 		}
-		if (plen > cidr_maxlen(&out->net)) {
-			*why = "bad prefix length";
-			return false;
-		}
-		out->prefix = (uint8_t)plen;
 	}
-	/* Host bits below the prefix must be zero: "192.0.2.1/24" is more
-	 * likely a typo than a network. */
-	for (i = out->prefix; i < cidr_maxlen(&out->net); i++)
-		if (out->net.bytes[i / 8] & (0x80 >> (i % 8))) {
-			*why = "host bits set";
-			return false;
-		}
-	return true;
+	return cidr_make(&a, plen, out, why);
 }
 
 /* The key of a network: its address with every bit past prefix zero. */
@@ -215,14 +247,29 @@ cidr_set_add(struct cidr_set *set, const struct cidr *c)
 }
 
 bool
+cidr_covers(const struct cidr *outer, const struct cidr *inner)
+{
+	if (outer == NULL || inner == NULL ||
+	    outer->net.family != inner->net.family ||
+	    (outer->net.family != 4 && outer->net.family != 6))
+		return false;
+	if (outer->prefix > inner->prefix ||
+	    inner->prefix > cidr_maxlen(&inner->net))
+		return false;
+	return cidr_prefix_eq(outer->net.bytes, inner->net.bytes,
+	    outer->prefix);
+}
+
+bool
 cidr_contains(const struct cidr *c, const struct rg_addr *a)
 {
-	if (a == NULL || c->net.family != a->family ||
-	    (a->family != 4 && a->family != 6))
+	struct cidr host;
+
+	if (a == NULL)
 		return false;
-	if (c->prefix > cidr_maxlen(a))
-		return false;
-	return cidr_prefix_eq(c->net.bytes, a->bytes, c->prefix);
+	host.net = *a;
+	host.prefix = cidr_maxlen(a);
+	return cidr_covers(c, &host);
 }
 
 /* One probe per prefix length present in the set for a's family. */
@@ -265,9 +312,15 @@ cidr_str(const struct cidr *c, char *buf, size_t len)
 
 	if (len == 0)
 		return buf;
+	if (c->net.family != 4 && c->net.family != 6)
+		goto bad;
 	rg_addr_str(&c->net, a, sizeof(a));
 	r = snprintf(buf, len, "%s/%u", a, (unsigned)c->prefix);
-	if (r < 0)
-		buf[0] = '\0';
+	if (r < 0 || (size_t)r >= len)
+		goto bad;
+	return buf;
+bad:
+	/* Never a clipped prefix that reads as a different one. */
+	snprintf(buf, len, "?");
 	return buf;
 }

@@ -19,8 +19,8 @@
  * The daemon around it is minimal: one worker whose statistics come from
  * a stand-in rgd_stats(), and stand-ins for the blocks_* and offences_*
  * functions (the real ones need the nftables set and the SQLite store).  The stand-ins check
- * their arguments as the real ones do, with a prefix parser from filters/
- * standing in for nft_block_parse(), and fail with the real ones' error
+ * their arguments as the real ones do, with the daemon's one prefix parser
+ * (cidr_parse() from filters/), and fail with the real ones' error
  * messages, which quote the client's text.
  */
 #include <errno.h>
@@ -97,38 +97,6 @@ metrics_prometheus(struct rgd *d, const struct metrics_snapshot *m)
 	return strdup("# TYPE relayguard_packets_total counter\n");
 }
 
-static bool fuzz_prefix(const char *s, struct cidr *c);
-
-/* nft.c's prefix parser and printer, from filters/ (cidr): the same
- * answers for what the control socket hands them. */
-int
-nft_block_parse(const char *s, struct nft_block *b)
-{
-	struct cidr c;
-
-	if (!fuzz_prefix(s, &c))
-		return -1;
-	memset(b, 0, sizeof(*b));
-	b->family = c.net.family == 4 ? AF_INET : AF_INET6;
-	memcpy(b->addr, c.net.bytes, c.net.family == 4 ? 4 : 16);
-	b->prefix = c.prefix;
-	return 0;
-}
-
-const char *
-nft_block_format(const struct nft_block *b, char *buf, size_t len)
-{
-	struct rg_addr a;
-	char s[RG_ADDRSTRLEN];
-
-	memset(&a, 0, sizeof(a));
-	a.family = b->family == AF_INET ? 4 : 6;
-	memcpy(a.bytes, b->addr, a.family == 4 ? 4 : 16);
-	snprintf(buf, len, "%s/%u", rg_addr_str(&a, s, sizeof(s)),
-	    (unsigned)b->prefix);
-	return buf;
-}
-
 /* relayguardd.c: a reload that always succeeds. */
 int
 rgd_reload(struct rgd *d, char *msg, size_t msglen)
@@ -148,7 +116,7 @@ rgd_reopen(struct rgd *d, char *err, size_t errlen)
 	return 0;
 }
 
-/* nft_block_parse(): an address, or a prefix without host bits. */
+/* As blocks.c parses: an address, or a prefix without host bits. */
 static bool
 fuzz_prefix(const char *s, struct cidr *c)
 {

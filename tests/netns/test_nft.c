@@ -269,7 +269,7 @@ find_block(const struct collected *c, const char *text)
 	size_t i;
 
 	for (i = 0; i < c->n; i++)
-		if (strcmp(nft_block_format(&c->v[i], buf, sizeof(buf)),
+		if (strcmp(cidr_str(&c->v[i].pfx, buf, sizeof(buf)),
 		    text) == 0)
 			return &c->v[i];
 	return NULL;
@@ -280,7 +280,8 @@ blk(const char *text, uint64_t timeout_ms)
 {
 	struct nft_block b;
 
-	if (nft_block_parse(text, &b) == -1) {
+	memset(&b, 0, sizeof(b));
+	if (!cidr_parse(text, strlen(text), &b.pfx, NULL)) {
 		fprintf(stderr, "bad test prefix %s\n", text);
 		exit(2);
 	}
@@ -547,7 +548,7 @@ test_blocks(struct nft_ctx *ctx)
 
 	/* Host bits set: refused before the kernel sees it. */
 	extra[0] = blk("192.0.2.0/24", 1000);
-	extra[0].addr[3] = 1;
+	extra[0].pfx.net.bytes[3] = 1;
 	r = nft_block_add(ctx, extra, 1, err, sizeof(err));
 	check(r == -1 && errno == EINVAL, "host bits refused", "r=%d %s", r,
 	    err);
@@ -680,10 +681,10 @@ test_bulk(struct nft_ctx *ctx)
 	/* 2001:db8:ab::/64 holds plenty of documentation addresses. */
 	for (i = 0; i < N; i++) {
 		v[i] = blk("2001:db8:ab::", 0);
-		v[i].addr[12] = (uint8_t)((i + 1) >> 24);
-		v[i].addr[13] = (uint8_t)((i + 1) >> 16);
-		v[i].addr[14] = (uint8_t)((i + 1) >> 8);
-		v[i].addr[15] = (uint8_t)(i + 1);
+		v[i].pfx.net.bytes[12] = (uint8_t)((i + 1) >> 24);
+		v[i].pfx.net.bytes[13] = (uint8_t)((i + 1) >> 16);
+		v[i].pfx.net.bytes[14] = (uint8_t)((i + 1) >> 8);
+		v[i].pfx.net.bytes[15] = (uint8_t)(i + 1);
 		v[i].timeout_ms = 3600 * 1000 + i;
 	}
 	t0 = now_ms();
@@ -693,7 +694,7 @@ test_bulk(struct nft_ctx *ctx)
 	printf("# 100000 IPv6 blocks (200000 interval elements) loaded in "
 	    "%.0f ms\n", t1 - t0);
 	t0 = now_ms();
-	r = nft_block_list(ctx, AF_INET6, count_cb, &n, err, sizeof(err));
+	r = nft_block_list(ctx, 6, count_cb, &n, err, sizeof(err));
 	t1 = now_ms();
 	check(r == 0 && n == N + 1, "bulk list", "r=%d n=%zu %s", r, n, err);
 	printf("# listed %zu IPv6 blocks in %.0f ms\n", n, t1 - t0);
@@ -709,7 +710,7 @@ test_bulk(struct nft_ctx *ctx)
 
 		n = 0;
 		check(nft_setup(ctx, &p, err, sizeof(err)) == 0 &&
-		    nft_block_list(ctx, AF_INET6, count_cb, &n, err,
+		    nft_block_list(ctx, 6, count_cb, &n, err,
 		    sizeof(err)) == 0 && n == N + 1, "bulk: kept on re-setup",
 		    "n=%zu %s", n, err);
 	}
@@ -729,16 +730,16 @@ static void
 test_servers(struct nft_ctx *ctx)
 {
 	struct nft_setup_params p = params(NFT_HOOK_FORWARD);
-	struct nft_block sv[5];
+	struct cidr sv[5];
 	json_t *root;
 	long to, ex;
 	char *txt;
 
-	sv[0] = blk("198.51.100.25", 0);
-	sv[1] = blk("198.51.100.16/28", 0);	/* covers sv[0]: merged */
-	sv[2] = blk("203.0.113.7", 0);
-	sv[3] = blk("2001:db8:2::25", 0);
-	sv[4] = blk("2001:db8:2::24", 0);	/* adjacent: one range */
+	sv[0] = blk("198.51.100.25", 0).pfx;
+	sv[1] = blk("198.51.100.16/28", 0).pfx;	/* covers sv[0]: merged */
+	sv[2] = blk("203.0.113.7", 0).pfx;
+	sv[3] = blk("2001:db8:2::25", 0).pfx;
+	sv[4] = blk("2001:db8:2::24", 0).pfx;	/* adjacent: one range */
 	p.servers = sv;
 	p.nservers = 5;
 	p.nports = 1;
@@ -769,7 +770,7 @@ test_servers(struct nft_ctx *ctx)
 	free(txt);
 
 	/* A reload replaces the servers: nothing of the old list stays. */
-	sv[0] = blk("192.0.2.99", 0);
+	sv[0] = blk("192.0.2.99", 0).pfx;
 	p.nservers = 1;
 	check(nft_setup(ctx, &p, err, sizeof(err)) == 0, "setup new servers",
 	    "%s", err);
@@ -813,7 +814,7 @@ test_servers(struct nft_ctx *ctx)
 	/* Thousands of servers: one transaction, one set (the rules do one
 	 * lookup whatever its size). */
 	{
-		struct nft_block *many = calloc(10000, sizeof(*many));
+		struct cidr *many = calloc(10000, sizeof(*many));
 		double t0, t1;
 		size_t i;
 
@@ -826,7 +827,7 @@ test_servers(struct nft_ctx *ctx)
 			/* Every other address: no two merge. */
 			snprintf(a, sizeof(a), "2001:db8:2::%zx:%zx", i / 256 + 1,
 			    (i % 256) * 2);
-			many[i] = blk(a, 0);
+			many[i] = blk(a, 0).pfx;
 		}
 		p = params(NFT_HOOK_FORWARD);
 		p.servers = many;
@@ -845,7 +846,7 @@ test_servers(struct nft_ctx *ctx)
 	}
 
 	/* A bad prefix is refused before anything is sent. */
-	sv[0] = blk("192.0.2.99", 0);
+	sv[0] = blk("192.0.2.99", 0).pfx;
 	sv[0].prefix = 8;
 	p.servers = sv;
 	p.nservers = 1;
@@ -904,7 +905,8 @@ command(int argc, char **argv)
 			    nft_queue_mechanism(ctx)));
 	} else if ((strcmp(argv[1], "block") == 0 ||
 	    strcmp(argv[1], "unblock") == 0) && argc >= 3) {
-		if (nft_block_parse(argv[2], &b) == -1) {
+		memset(&b, 0, sizeof(b));
+		if (!cidr_parse(argv[2], strlen(argv[2]), &b.pfx, NULL)) {
 			fprintf(stderr, "bad prefix %s\n", argv[2]);
 			nft_close(ctx);
 			return 2;

@@ -329,8 +329,165 @@ test_str_small_buffer(void)
 	struct cidr c = net("2001:db8:1::/48");
 	char buf[8];
 
+	/* "?" as nft_block_format() wrote, never "2001:db", a clipped text
+	 * that reads as another prefix. */
 	cidr_str(&c, buf, sizeof(buf));
-	ASSERT_STR_EQ(buf, "2001:db");
+	ASSERT_STR_EQ(buf, "?");
+	c = net("203.0.113.0/24");
+	cidr_str(&c, buf, 2);
+	ASSERT_STR_EQ(buf, "?");
+	c.net.family = 0;
+	ASSERT_STR_EQ(cidr_str(&c, buf, sizeof(buf)), "?");
+	{
+		char big[CIDR_STRLEN];
+
+		c = net("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ff00/120");
+		ASSERT_STR_EQ(cidr_str(&c, big, sizeof(big)),
+		    "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ff00/120");
+		c = net("::ffff:255.255.255.255");
+		ASSERT_STR_EQ(cidr_str(&c, big, sizeof(big)),
+		    "::ffff:255.255.255.255/128");
+	}
+}
+
+/*
+ * The one prefix parser now behind the daemon's nft, store and blocks code
+ * (they had their own): the edges each of them knew.
+ */
+static void
+test_prefix_edges(void)
+{
+	struct cidr c;
+
+	/* /0 of each family, and each family's full length. */
+	c = net("0.0.0.0/0");
+	TEST_CHECK(cidr_valid(&c));
+	c = net("::/0");
+	TEST_CHECK(cidr_valid(&c));
+	c = net("203.0.113.9/32");
+	ASSERT_INT_EQ(c.prefix, 32);
+	c = net("2001:db8::9/128");
+	ASSERT_INT_EQ(c.prefix, 128);
+	/* A v4-mapped address is IPv6, as the kernel's ip6 sets see it:
+	 * /96 is its IPv4 part's /0, /128 the host. */
+	c = net("::ffff:192.0.2.1");
+	ASSERT_INT_EQ(c.net.family, 6);
+	ASSERT_INT_EQ(c.prefix, 128);
+	c = net("::ffff:192.0.2.0/120");
+	ASSERT_INT_EQ(c.prefix, 120);
+	BAD("::ffff:192.0.2.1/120", "host bits set");
+	BAD("::ffff:192.0.2.0/24", "host bits set");
+	/* Lengths: three digits at most, leading zeros within them. */
+	c = net("192.0.2.0/024");
+	ASSERT_INT_EQ(c.prefix, 24);
+	c = net("2001:db8::/032");
+	ASSERT_INT_EQ(c.prefix, 32);
+	/* nft_block_parse() took any number of digits; the configuration
+	 * never did, and now neither does `block`. */
+	BAD("2001:db8::/0128", "bad prefix length");
+	BAD("192.0.2.0/00024", "bad prefix length");
+	BAD("192.0.2.0/+24", "bad prefix length");
+	BAD("192.0.2.0/1000", "bad prefix length");
+	BAD("192.0.2.0/4294967320", "bad prefix length"); /* 2^32 + 24 */
+	BAD("::/", "bad prefix length");
+	BAD("2001:db8::/200", "bad prefix length");
+	/* Host bits right at the boundary. */
+	BAD("192.0.2.3/31", "host bits set");
+	c = net("192.0.2.2/31");
+	ASSERT_INT_EQ(c.prefix, 31);
+	BAD("2001:db8::1/127", "host bits set");
+	BAD("255.255.255.255/31", "host bits set");
+	/* Longer than any address: refused, never clipped. */
+	BAD("2001:0db8:0000:0000:0000:0000:0000:0000:0000/64", "bad address");
+}
+
+/* cidr_make: the same rules for an address and a length given apart (the
+ * store keeps them in two columns). */
+static void
+test_make(void)
+{
+	struct rg_addr a = addr("192.0.2.0");
+	struct cidr c;
+	const char *why = NULL;
+
+	TEST_CHECK(cidr_make(&a, 24, &c, &why));
+	ASSERT_INT_EQ(c.prefix, 24);
+	TEST_CHECK(!cidr_make(&a, 0, &c, &why));
+	TEST_CHECK(!cidr_make(&a, 33, &c, &why));
+	ASSERT_STR_EQ(why, "bad prefix length");
+	TEST_CHECK(!cidr_make(&a, 22, &c, &why));
+	ASSERT_STR_EQ(why, "host bits set");
+	a = addr("2001:db8::");
+	TEST_CHECK(cidr_make(&a, 128, &c, &why));
+	TEST_CHECK(cidr_make(&a, 32, &c, &why));
+	TEST_CHECK(!cidr_make(&a, 129, &c, &why));
+	TEST_CHECK(!cidr_make(&a, 28, &c, &why));
+	ASSERT_STR_EQ(why, "host bits set");
+	memset(&a, 0, sizeof(a));
+	TEST_CHECK(!cidr_make(&a, 0, &c, &why));
+	ASSERT_STR_EQ(why, "bad address");
+
+	/* cidr_valid: what nft refuses before the kernel sees it. */
+	c = net("192.0.2.0/24");
+	TEST_CHECK(cidr_valid(&c));
+	c.net.bytes[3] = 1;
+	TEST_CHECK(!cidr_valid(&c));
+	c = net("192.0.2.0/24");
+	c.prefix = 33;
+	TEST_CHECK(!cidr_valid(&c));
+	c = net("2001:db8::/32");
+	c.net.family = 5;
+	TEST_CHECK(!cidr_valid(&c));
+	ASSERT_INT_EQ(cidr_width(4), 32);
+	ASSERT_INT_EQ(cidr_width(6), 128);
+	ASSERT_INT_EQ(cidr_width(2), 0);	/* AF_INET is not a family here */
+}
+
+/* cidr_covers: the one containment test of prefix in prefix (blocks,
+ * the store's rg_inside, never-block overlaps). */
+static void
+test_covers(void)
+{
+	struct cidr a, b;
+
+	a = net("192.0.2.0/24");
+	b = net("192.0.2.128/25");
+	TEST_CHECK(cidr_covers(&a, &b));
+	TEST_CHECK(!cidr_covers(&b, &a));
+	TEST_CHECK(cidr_covers(&a, &a));
+	b = net("192.0.2.77");
+	TEST_CHECK(cidr_covers(&a, &b));
+	b = net("192.0.3.0/24");
+	TEST_CHECK(!cidr_covers(&a, &b));
+	b = net("192.0.0.0/16");
+	TEST_CHECK(!cidr_covers(&a, &b));
+	TEST_CHECK(cidr_covers(&b, &a));
+	/* /0 covers its own family only. */
+	a = net("0.0.0.0/0");
+	b = net("203.0.113.9");
+	TEST_CHECK(cidr_covers(&a, &b));
+	b = net("::ffff:203.0.113.9");
+	TEST_CHECK(!cidr_covers(&a, &b));
+	a = net("::/0");
+	TEST_CHECK(cidr_covers(&a, &b));
+	b = net("203.0.113.9");
+	TEST_CHECK(!cidr_covers(&a, &b));
+	/* A bit past a byte boundary. */
+	a = net("2001:db8::/33");
+	b = net("2001:db8:7fff::/48");
+	TEST_CHECK(cidr_covers(&a, &b));
+	b = net("2001:db8:8000::/48");
+	TEST_CHECK(!cidr_covers(&a, &b));
+	a = net("2001:db8::1");
+	b = net("2001:db8::1");
+	TEST_CHECK(cidr_covers(&a, &b));
+	TEST_CHECK(!cidr_covers(NULL, &b));
+	TEST_CHECK(!cidr_covers(&a, NULL));
+	/* An inner prefix longer than its family allows is no prefix. */
+	a = net("192.0.2.0/24");
+	b = net("192.0.2.1");
+	b.prefix = 40;
+	TEST_CHECK(!cidr_covers(&a, &b));
 }
 
 /* rg_addr_parse() itself refuses a NUL inside the text. */
@@ -354,5 +511,8 @@ main(void)
 	TEST_RUN(test_set_index);
 	TEST_RUN(test_str_small_buffer);
 	TEST_RUN(test_addr_parse_nul);
+	TEST_RUN(test_prefix_edges);
+	TEST_RUN(test_make);
+	TEST_RUN(test_covers);
 	return TEST_END("cidr");
 }

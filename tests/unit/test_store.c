@@ -93,7 +93,7 @@ test_put_get_del(void)
 	    sizeof(err)), 1);
 	ASSERT_STR_EQ(got.addr, "203.0.113.10");
 	ASSERT_INT_EQ(got.prefix, 32);
-	ASSERT_INT_EQ(got.family, AF_INET);
+	ASSERT_INT_EQ(got.family, 4);
 	ASSERT_INT_EQ(got.created, 1000);
 	ASSERT_INT_EQ(got.expires, 4600);
 	ASSERT_INT_EQ(got.offences, 3);
@@ -121,7 +121,7 @@ test_put_get_del(void)
 	ASSERT_INT_EQ(store_block_get(s, "2001:db8::", 48, &got, err,
 	    sizeof(err)), 1);
 	ASSERT_STR_EQ(got.addr, "2001:db8::");
-	ASSERT_INT_EQ(got.family, AF_INET6);
+	ASSERT_INT_EQ(got.family, 6);
 	ASSERT_INT_EQ(got.source, STORE_MANUAL);
 	ASSERT_INT_EQ(got.expires, 0);
 
