@@ -26,7 +26,7 @@
 #include <jansson.h>
 
 #include "log.h"
-#include "nft.h"
+#include "cidr.h"
 #include "metrics.h"
 #include "rgd.h"
 #include "worker.h"
@@ -193,6 +193,12 @@ control_error2(const char *what, const char *arg)
 	return control_error(msg);
 }
 
+/*
+ * A command's handler gets the request and, for a CONTROL_ADDR command,
+ * its "addr" (checked present by the dispatcher); it returns the reply.
+ */
+typedef json_t	*(*control_fn)(struct rgd *, json_t *req, const char *addr);
+
 /* What each worker saw: the kernel's queue-balance hash decides which
  * queue a connection goes to, and this shows it. */
 static void
@@ -214,11 +220,13 @@ control_queues(struct rgd *d, json_t *o)
 }
 
 static json_t *
-control_status(struct rgd *d)
+control_cmd_status(struct rgd *d, json_t *req, const char *addr)
 {
 	struct metrics_snapshot m;
 	json_t *o;
 
+	(void)req;
+	(void)addr;
 	metrics_snapshot(d, &m);
 	o = json_object();
 	json_object_set_new(o, "ok", json_true());
@@ -238,12 +246,14 @@ control_status(struct rgd *d)
 
 /* The counters in the Prometheus text format. */
 static json_t *
-control_metrics(struct rgd *d)
+control_cmd_metrics(struct rgd *d, json_t *req, const char *addr)
 {
 	struct metrics_snapshot m;
 	json_t *o;
 	char *text;
 
+	(void)req;
+	(void)addr;
 	metrics_snapshot(d, &m);
 	if ((text = metrics_prometheus(d, &m)) == NULL)
 		return control_error("metrics: out of memory");
@@ -254,12 +264,13 @@ control_metrics(struct rgd *d)
 
 /* The block covering addr, if any, and the offence history it counts. */
 static json_t *
-control_why(struct rgd *d, const char *addr)
+control_cmd_why(struct rgd *d, json_t *req, const char *addr)
 {
 	char err[512], herr[512];
 	json_t *r;
 	int n;
 
+	(void)req;
 	if ((r = blocks_why_json(d, addr, err, sizeof(err))) == NULL &&
 	    (r = json_pack("{s:b}", "ok", 1)) == NULL)
 		return control_error("out of memory");
@@ -281,8 +292,8 @@ static json_t *
 control_blocked(struct rgd *d, const char *addr, uint64_t dur,
     const char *reason, bool check)
 {
-	char msg[800], until[32], text[INET6_ADDRSTRLEN + 8];
-	struct nft_block nb;
+	char msg[800], until[32], text[CIDR_STRLEN];
+	struct cidr pfx;
 	struct tm tm;
 	time_t t;
 	json_t *r;
@@ -290,8 +301,8 @@ control_blocked(struct rgd *d, const char *addr, uint64_t dur,
 	if (check)
 		return json_pack("{s:b}", "ok", 1);
 	/* As the store and `blocks` write it: 192.0.2.1/32. */
-	if (nft_block_parse(addr, &nb) == 0) {
-		nft_block_format(&nb, text, sizeof(text));
+	if (cidr_parse(addr, strlen(addr), &pfx, NULL)) {
+		cidr_str(&pfx, text, sizeof(text));
 		addr = text;
 	}
 	if (dur == 0)
@@ -312,78 +323,154 @@ control_blocked(struct rgd *d, const char *addr, uint64_t dur,
 	    "addr", addr, "for", (json_int_t)dur);
 }
 
+/* --- the commands ------------------------------------------------------ */
+
 static json_t *
-control_dispatch(struct rgd *d, json_t *req)
+control_cmd_blocks(struct rgd *d, json_t *req, const char *addr)
 {
-	const char *cmd = NULL, *addr = NULL, *reason = NULL;
-	json_int_t dur = 0;
-	int force = 0, check = 0;
 	char err[512];
 	json_t *r;
 
+	(void)req;
+	(void)addr;
+	if ((r = blocks_list_json(d, err, sizeof(err))) == NULL)
+		return control_error(err);
+	return r;
+}
+
+static json_t *
+control_cmd_reload(struct rgd *d, json_t *req, const char *addr)
+{
+	char msg[1200];
+
+	(void)req;
+	(void)addr;
+	if (rgd_reload(d, msg, sizeof(msg)) < 0)
+		return control_error(msg);
+	return json_pack("{s:b,s:s}", "ok", 1, "message", msg);
+}
+
+static json_t *
+control_cmd_reopen(struct rgd *d, json_t *req, const char *addr)
+{
+	char err[512];
+
+	(void)req;
+	(void)addr;
+	if (rgd_reopen(d, err, sizeof(err)) < 0)
+		return control_error(err);
+	return json_pack("{s:b,s:s}", "ok", 1, "event_log", d->events.path);
+}
+
+static json_t *
+control_cmd_block(struct rgd *d, json_t *req, const char *addr)
+{
+	const char *reason = NULL;
+	json_int_t dur = 0;
+	int force = 0, check = 0;
+	char err[512];
+
+	if (json_unpack(req, "{s?I,s?s,s?b,s?b}", "for", &dur,
+	    "reason", &reason, "force", &force, "check", &check) < 0 ||
+	    dur < 0)
+		return control_error2("bad arguments to ", "block");
+	if (blocks_manual(d, addr, (uint64_t)dur, reason, force != 0,
+	    check != 0, err, sizeof(err)) < 0)
+		return control_error(err);
+	return control_blocked(d, addr, (uint64_t)dur, reason, check != 0);
+}
+
+static json_t *
+control_cmd_unblock(struct rgd *d, json_t *req, const char *addr)
+{
+	char err[512], text[CIDR_STRLEN];
+	struct cidr pfx;
+
+	(void)req;
+	if (blocks_del(d, addr, err, sizeof(err)) < 0)
+		return control_error(err);
+	if (cidr_parse(addr, strlen(addr), &pfx, NULL)) {
+		cidr_str(&pfx, text, sizeof(text));
+		addr = text;
+	}
+	snprintf(err, sizeof(err), "unblocked %s (its offences still "
+	    "count: 'relayguard forget' clears them)", addr);
+	return json_pack("{s:b,s:s}", "ok", 1, "message", err);
+}
+
+static json_t *
+control_cmd_forget(struct rgd *d, json_t *req, const char *addr)
+{
+	char err[512];
+	json_t *r;
+
+	(void)req;
+	if ((r = offences_forget_json(d, addr, err, sizeof(err))) == NULL)
+		return control_error(err);
+	return r;
+}
+
+#define CONTROL_ADDR	0x1	/* needs "addr": an address or prefix */
+
+/*
+ * Every command, one row each: the dispatcher reads nothing else.  Every
+ * client is root (control_serve() checks the peer before reading a
+ * request), and the main thread serves one request at a time, so no
+ * command needs a lock or a privilege of its own.  The CLI's table
+ * (tools/relayguard.c) is the operator's side of the same commands.
+ */
+static const struct control_cmd {
+	const char	*name;
+	control_fn	 fn;
+	unsigned	 flags;
+	const char	*help;
+} control_cmds[] = {
+	{ "status", control_cmd_status, 0,
+	    "mode, queue mechanism, counters and per-queue counts" },
+	{ "metrics", control_cmd_metrics, 0,
+	    "the counters in the Prometheus text format" },
+	{ "blocks", control_cmd_blocks, 0,
+	    "the stored blocks, each with whether the kernel holds it" },
+	{ "reload", control_cmd_reload, 0,
+	    "re-read the configuration; the reply is its result" },
+	{ "reopen", control_cmd_reopen, 0,
+	    "reopen the event log (after it was rotated)" },
+	{ "block", control_cmd_block, CONTROL_ADDR,
+	    "block addr [for SECONDS] [reason] [force] [check: dry run]" },
+	{ "unblock", control_cmd_unblock, CONTROL_ADDR,
+	    "lift the block of addr (its offences still count)" },
+	{ "forget", control_cmd_forget, CONTROL_ADDR,
+	    "drop the offence history inside addr" },
+	{ "why", control_cmd_why, CONTROL_ADDR,
+	    "the block covering addr and the offences it counts" },
+};
+#define CONTROL_NCMDS	(sizeof(control_cmds) / sizeof(control_cmds[0]))
+
+static const struct control_cmd *
+control_cmd_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < CONTROL_NCMDS; i++)
+		if (strcmp(control_cmds[i].name, name) == 0)
+			return &control_cmds[i];
+	return NULL;
+}
+
+static json_t *
+control_dispatch(struct rgd *d, json_t *req)
+{
+	const struct control_cmd *c;
+	const char *cmd = NULL, *addr = NULL;
+
 	if (json_unpack(req, "{s:s}", "cmd", &cmd) < 0)
 		return control_error("request has no \"cmd\"");
-	if (strcmp(cmd, "metrics") == 0)
-		return control_metrics(d);
-	if (strcmp(cmd, "status") == 0)
-		return control_status(d);
-	if (strcmp(cmd, "blocks") == 0) {
-		if ((r = blocks_list_json(d, err, sizeof(err))) == NULL)
-			return control_error(err);
-		return r;
-	}
-	if (strcmp(cmd, "reload") == 0) {
-		char msg[1200];
-
-		if (rgd_reload(d, msg, sizeof(msg)) < 0)
-			return control_error(msg);
-		return json_pack("{s:b,s:s}", "ok", 1, "message", msg);
-	}
-	if (strcmp(cmd, "reopen") == 0) {
-		if (rgd_reopen(d, err, sizeof(err)) < 0)
-			return control_error(err);
-		return json_pack("{s:b,s:s}", "ok", 1, "event_log",
-		    d->events.path);
-	}
-	if (strcmp(cmd, "block") != 0 && strcmp(cmd, "unblock") != 0 &&
-	    strcmp(cmd, "why") != 0 && strcmp(cmd, "forget") != 0)
+	if ((c = control_cmd_find(cmd)) == NULL)
 		return control_error2("unknown command ", cmd);
-	if (json_unpack(req, "{s:s}", "addr", &addr) < 0)
+	if ((c->flags & CONTROL_ADDR) &&
+	    json_unpack(req, "{s:s}", "addr", &addr) < 0)
 		return control_error2("this command needs \"addr\": ", cmd);
-	if (strcmp(cmd, "block") == 0) {
-		if (json_unpack(req, "{s?I,s?s,s?b,s?b}", "for", &dur,
-		    "reason", &reason, "force", &force, "check", &check) < 0 ||
-		    dur < 0)
-			return control_error2("bad arguments to ", cmd);
-		if (blocks_manual(d, addr, (uint64_t)dur, reason, force != 0,
-		    check != 0, err, sizeof(err)) < 0)
-			return control_error(err);
-		return control_blocked(d, addr, (uint64_t)dur, reason,
-		    check != 0);
-	}
-	if (strcmp(cmd, "unblock") == 0) {
-		struct nft_block nb;
-		char text[INET6_ADDRSTRLEN + 8];
-
-		if (blocks_del(d, addr, err, sizeof(err)) < 0)
-			return control_error(err);
-		if (nft_block_parse(addr, &nb) == 0) {
-			nft_block_format(&nb, text, sizeof(text));
-			addr = text;
-		}
-		snprintf(err, sizeof(err), "unblocked %s (its offences still "
-		    "count: 'relayguard forget' clears them)", addr);
-		return json_pack("{s:b,s:s}", "ok", 1, "message", err);
-	}
-	if (strcmp(cmd, "forget") == 0) {
-		if ((r = offences_forget_json(d, addr, err, sizeof(err))) ==
-		    NULL)
-			return control_error(err);
-		return r;
-	}
-	if (strcmp(cmd, "why") == 0)
-		return control_why(d, addr);
-	return control_error2("unknown command ", cmd);
+	return c->fn(d, req, addr);
 }
 
 /* The reply to one request line (len bytes, no newline): never NULL
