@@ -47,12 +47,16 @@ one_pass() {
 }
 
 start=$(date +%s)
-# The evasion suite's controls (each technique against the bare servers,
-# no relayguard involved) are played once: the sanitizer pass takes the
-# plain pass's (tests/evasion/suite.py).
-rm -f "$PWD/build/evasion-controls.json"
-EVASION_CONTROLS_OUT=$PWD/build/evasion-controls.json one_pass "plain" build
+# The controls of the evasion and differential suites (each technique or
+# dialogue against the bare servers, no relayguard involved) are played
+# once: the sanitizer pass takes the plain pass's (tests/evasion/suite.py,
+# tests/differential/diff.py) and only judges them with its own build.
+rm -rf "$PWD/build/evasion-controls.json" "$PWD/build/differential-controls"
+EVASION_CONTROLS_OUT=$PWD/build/evasion-controls.json \
+DIFF_CONTROLS_OUT=$PWD/build/differential-controls \
+	one_pass "plain" build
 EVASION_CONTROLS_IN=$PWD/build/evasion-controls.json \
+DIFF_CONTROLS_IN=$PWD/build/differential-controls \
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 	one_pass "address,undefined" build-address-undefined \
