@@ -43,19 +43,6 @@ blocks_to_store(const struct nft_block *b, struct store_block *sb)
 	sb->family = b->pfx.net.family;
 }
 
-/* block-for doubled per earlier offence, capped at block-for-max. */
-uint64_t
-blocks_duration(const struct config *c, int offences)
-{
-	uint64_t d = c->block_for / RG_USEC_PER_SEC;
-	uint64_t max = c->block_for_max / RG_USEC_PER_SEC;
-	int i;
-
-	for (i = 1; i < offences && d < max; i++)
-		d *= 2;
-	return d > max ? max : d;
-}
-
 /* Cut text at a line boundary so it fits the store's limit. */
 static void
 blocks_clip(char *dst, size_t len, const char *src)
@@ -232,7 +219,7 @@ blocks_add(struct rgd *d, const char *prefix, uint64_t dur_secs,
 		 * outlives restarts and unblock, and leaves out offences
 		 * older than offence-memory one by one. */
 		sb.offences = prev + 1;
-		dur_secs = blocks_duration(&d->conf, sb.offences);
+		dur_secs = offences_duration(&d->conf, sb.offences);
 		sb.source = STORE_AUTO;
 	} else {
 		sb.offences = prev;

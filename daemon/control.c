@@ -345,7 +345,7 @@ control_cmd_reload(struct rgd *d, json_t *req, const char *addr)
 
 	(void)req;
 	(void)addr;
-	if (rgd_reload(d, msg, sizeof(msg)) < 0)
+	if (setup_reload(d, msg, sizeof(msg)) < 0)
 		return control_error(msg);
 	return json_pack("{s:b,s:s}", "ok", 1, "message", msg);
 }
@@ -357,7 +357,7 @@ control_cmd_reopen(struct rgd *d, json_t *req, const char *addr)
 
 	(void)req;
 	(void)addr;
-	if (rgd_reopen(d, err, sizeof(err)) < 0)
+	if (setup_reopen(d, err, sizeof(err)) < 0)
 		return control_error(err);
 	return json_pack("{s:b,s:s}", "ok", 1, "event_log", d->events.path);
 }

@@ -61,7 +61,7 @@ metrics_snapshot(struct rgd *d, struct metrics_snapshot *m)
 	struct worker_stats ws;
 
 	memset(m, 0, sizeof(*m));
-	rgd_stats(d, &ws);
+	worker_stats_all(d->workers, d->nworkers, &ws);
 	m->engine = ws.engine;
 	m->own.packets = ws.packets;
 	m->own.enobufs = ws.enobufs;

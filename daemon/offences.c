@@ -19,6 +19,19 @@
 #include "store.h"
 #include "worker.h"
 
+/* block-for doubled per earlier offence, capped at block-for-max. */
+uint64_t
+offences_duration(const struct config *c, int offences)
+{
+	uint64_t d = c->block_for / RG_USEC_PER_SEC;
+	uint64_t max = c->block_for_max / RG_USEC_PER_SEC;
+	int i;
+
+	for (i = 1; i < offences && d < max; i++)
+		d *= 2;
+	return d > max ? max : d;
+}
+
 int64_t
 offences_since(const struct config *c, int64_t now)
 {
@@ -133,7 +146,7 @@ offences_history_json(struct rgd *d, const char *addr, json_t *reply,
 	/* What an automatic block of this very key would last now. */
 	if ((net.net.family == 4 && prefix == 32) || prefix == 128)
 		json_object_set_new(reply, "next_block_for", json_integer(
-		    (json_int_t)blocks_duration(&d->conf, c.counted + 1)));
+		    (json_int_t)offences_duration(&d->conf, c.counted + 1)));
 	json_object_set_new(reply, "offences", c.arr);
 	return (int)json_array_size(c.arr);
 }

@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -37,6 +36,7 @@
 #include "rgd.h"
 #include "sandbox.h"
 #include "hooks.h"
+#include "mailbox.h"
 #include "store.h"
 #include "worker.h"
 
@@ -48,99 +48,27 @@ usage(void)
 	exit(2);
 }
 
-void
-rgd_evidence_for(struct rgd *d, const struct rg_addr *client, char *buf,
-    size_t len)
-{
-	size_t used = 0, n;
-	unsigned i, k;
-
-	buf[0] = '\0';
-	pthread_mutex_lock(&d->evlock);
-	for (i = 0; i < RGD_EVIDENCE_RING; i++) {
-		k = (d->evidence_next + i) % RGD_EVIDENCE_RING;
-		if (!rg_addr_eq(&d->evidence[k].client, client))
-			continue;
-		n = strlen(d->evidence[k].line);
-		if (used + n + 2 > len)
-			break;
-		memcpy(buf + used, d->evidence[k].line, n);
-		used += n;
-		buf[used++] = '\n';
-		buf[used] = '\0';
-	}
-	pthread_mutex_unlock(&d->evlock);
-}
-
-void
-rgd_keep_evidence(struct rgd *d, const struct rg_addr *client,
-    const char *line)
-{
-	struct rgd_evidence *e;
-
-	pthread_mutex_lock(&d->evlock);
-	e = &d->evidence[d->evidence_next];
-	d->evidence_next = (d->evidence_next + 1) % RGD_EVIDENCE_RING;
-	e->client = *client;
-	/* Long lines are cut: evidence is for people, the log has it all. */
-	(void)event_copy_text(e->line, sizeof(e->line), (const uint8_t *)line,
-	    strlen(line));
-	pthread_mutex_unlock(&d->evlock);
-}
-
-void
-rgd_request_block(struct rgd *d, const struct rg_addr *client, rg_time_t dur)
-{
-	uint64_t one = 1;
-	bool wake;
-
-	pthread_mutex_lock(&d->qlock);
-	wake = d->nblockq == 0;
-	if (d->nblockq < RGD_BLOCKQ) {
-		d->blockq[d->nblockq].client = *client;
-		d->blockq[d->nblockq].dur = dur;
-		d->nblockq++;
-	} else
-		d->blockq_lost++;
-	pthread_mutex_unlock(&d->qlock);
-	if (wake && write(d->blockfd, &one, sizeof(one)) < 0)
-		log_warn("waking the main thread");
-}
-
 /* Main thread: carry out the block requests of the workers. */
 static void
 rgd_blocks_requested(struct rgd *d)
 {
-	struct rg_addr client[64];
-	rg_time_t dur[64];
-	char err[256], addr[RG_ADDRSTRLEN + 8], ev[RGD_EVIDENCE_RING * 64];
-	uint64_t v;
-	unsigned i, n;
+	struct mailbox_block req[64];
+	char err[256], addr[RG_ADDRSTRLEN + 8], ev[MAILBOX_EVIDENCE * 64];
+	size_t i, n;
 
-	while (read(d->blockfd, &v, sizeof(v)) == (ssize_t)sizeof(v))
-		;
-	do {
-		pthread_mutex_lock(&d->qlock);
-		n = d->nblockq < 64 ? d->nblockq : 64;
+	while ((n = mailbox_take_blocks(d->mail, req, 64)) > 0) {
 		for (i = 0; i < n; i++) {
-			client[i] = d->blockq[i].client;
-			dur[i] = d->blockq[i].dur;
-		}
-		memmove(d->blockq, d->blockq + n,
-		    (d->nblockq - n) * sizeof(d->blockq[0]));
-		d->nblockq -= n;
-		pthread_mutex_unlock(&d->qlock);
-		for (i = 0; i < n; i++) {
-			rg_addr_str(&client[i], addr, sizeof(addr));
+			rg_addr_str(&req[i].client, addr, sizeof(addr));
 			/* Asked for before a reload put it in never-block. */
 			if (cidr_set_contains(&d->conf.never_block,
-			    &client[i])) {
+			    &req[i].client)) {
 				log_info("not blocking %s: in never-block",
 				    addr);
 				continue;
 			}
-			rgd_evidence_for(d, &client[i], ev, sizeof(ev));
-			if (blocks_add(d, addr, dur[i] / RG_USEC_PER_SEC,
+			mailbox_evidence_for(d->mail, &req[i].client, ev,
+			    sizeof(ev));
+			if (blocks_add(d, addr, req[i].dur / RG_USEC_PER_SEC,
 			    "relay attempts", "auto", ev, err,
 			    sizeof(err)) < 0) {
 				d->block_errors++;
@@ -148,65 +76,7 @@ rgd_blocks_requested(struct rgd *d)
 			} else
 				d->blocks_added++;	/* blocks_add logs */
 		}
-	} while (n > 0);
-}
-
-void
-rgd_stats(struct rgd *d, struct worker_stats *s)
-{
-	struct worker_stats w;
-	size_t i;
-
-	memset(s, 0, sizeof(*s));
-	for (i = 0; i < d->nworkers; i++) {
-		worker_stats(d->workers[i], &w);
-		engine_stats_add(&s->engine, &w.engine);
-		s->packets += w.packets;
-		s->enobufs += w.enobufs;
-		s->queue_errors += w.queue_errors;
-		s->resets_sent += w.resets_sent;
-		s->reset_errors += w.reset_errors;
 	}
-}
-
-/* A port the kernel rules left out would be neither inspected nor, under
- * block-scope smtp, dropped for blocked clients. */
-_Static_assert(NFT_PORTS_MAX >= CONFIG_MAX_PORTS,
-    "every configured port must fit the nftables rules");
-
-/* The nftables parameters of c (the servers are c's own prefixes). */
-static void
-rgd_nft_params(const struct config *c, struct nft_setup_params *p)
-{
-	uint32_t i;
-
-	memset(p, 0, sizeof(*p));
-	p->hook = c->hook == CONFIG_HOOK_INPUT ? NFT_HOOK_INPUT :
-	    NFT_HOOK_FORWARD;
-	p->block_scope = c->block_scope == CONFIG_BLOCK_SCOPE_ALL ?
-	    NFT_BLOCK_ALL : NFT_BLOCK_PORTS;
-	for (i = 0; i < c->nports && i < NFT_PORTS_MAX; i++)
-		p->ports[i] = c->ports[i];
-	p->nports = i;
-	p->queue_first = c->queue_first;
-	p->queue_last = c->queue_last;
-	p->bypass = true;
-	p->skip_mark = RESET_MARK;
-	p->servers = c->servers.v;
-	p->nservers = c->servers.count;
-}
-
-/* Set up nftables for c; false and a message in err. */
-static bool
-rgd_nft_setup(struct rgd *d, const struct config *c, uint16_t queue_first,
-    uint16_t queue_last, char *err, size_t errlen)
-{
-	struct nft_setup_params np;
-
-	rgd_nft_params(c, &np);
-	np.queue_first = queue_first;
-	np.queue_last = queue_last;
-	return nft_setup(d->nft, &np, err, errlen) == 0;
 }
 
 static void
@@ -299,119 +169,6 @@ rgd_drop_privileges(void)
 	cap_free(caps);
 }
 
-/* Put an opened event file (or -1) in place while no worker runs. */
-static void
-rgd_events_swap(struct rgd *d, int fd, const char *path)
-{
-	unsigned i;
-	int old;
-
-	for (i = 0; i < d->nworkers; i++)
-		worker_lock(d->workers[i]);
-	old = eventlog_swap(&d->events, fd, path);
-	for (i = 0; i < d->nworkers; i++)
-		worker_unlock(d->workers[i]);
-	if (old >= 0)
-		(void)close(old);
-}
-
-int
-rgd_reopen(struct rgd *d, char *err, size_t errlen)
-{
-	int fd;
-
-	if (eventlog_open_fd(d->conf.event_log, &fd, err, errlen) < 0)
-		return -1;
-	rgd_events_swap(d, fd, d->conf.event_log);
-	if (fd >= 0)
-		log_info("event log reopened: %s", d->conf.event_log);
-	return 0;
-}
-
-static void
-rgd_log_warning(const char *msg, void *arg)
-{
-	(void)arg;
-	log_warnx("warning: %s", msg);
-}
-
-/*
- * Read the configuration file again and put it in force: 0, or -1 with
- * why in err (the running configuration stays).  SIGHUP and the control
- * socket's reload both come here; the result is logged either way, and
- * the control socket also returns it to the operator.
- */
-int
-rgd_reload(struct rgd *d, char *err, size_t errlen)
-{
-	struct policy_params pp;
-	struct config nc;
-	char why[1024];
-	unsigned i;
-	int evfd, oldfd;
-
-	if (!conffile_load(d->conf_path, d->conf_given, &nc, why,
-	    sizeof(why)) || !config_check_daemon(&nc, why, sizeof(why)) ||
-	    !conffile_check_commands(&nc, why, sizeof(why))) {
-		config_free(&nc);
-		goto refused;
-	}
-	(void)config_warnings(&nc, rgd_log_warning, NULL);
-	if (nc.queue_first != d->conf.queue_first ||
-	    nc.queue_last != d->conf.queue_last ||
-	    strcmp(nc.state_db, d->conf.state_db) != 0 ||
-	    strcmp(nc.control_socket, d->conf.control_socket) != 0)
-		log_warnx("reload: queue, state-db and control-socket "
-		    "changes take effect at the next start");
-	/* The event file is reopened on every reload (a rotation's
-	 * postrotate may send SIGHUP); a path that cannot be opened refuses
-	 * the reload before anything changed. */
-	if (eventlog_open_fd(nc.event_log, &evfd, why, sizeof(why)) < 0) {
-		config_free(&nc);
-		goto refused;
-	}
-	if (!rgd_nft_setup(d, &nc, d->conf.queue_first, d->conf.queue_last,
-	    why, sizeof(why))) {
-		if (evfd >= 0)
-			(void)close(evfd);
-		config_free(&nc);
-		goto refused;
-	}
-	/* Keep paths and queues of the running instance. */
-	nc.queue_first = d->conf.queue_first;
-	nc.queue_last = d->conf.queue_last;
-	memcpy(nc.state_db, d->conf.state_db, sizeof(nc.state_db));
-	memcpy(nc.control_socket, d->conf.control_socket,
-	    sizeof(nc.control_socket));
-	/* The engines keep a pointer to d->conf, whose address stays; no
-	 * worker runs while it changes. */
-	for (i = 0; i < d->nworkers; i++)
-		worker_lock(d->workers[i]);
-	config_free(&d->conf);
-	d->conf = nc;
-	oldfd = eventlog_swap(&d->events, evfd, d->conf.event_log);
-	engine_policy_params(&d->conf, &pp);
-	offtable_set_params(d->offences, &pp);
-	for (i = 0; i < d->nworkers; i++) {
-		engine_reload(worker_engine(d->workers[i]), &d->conf);
-		worker_unlock(d->workers[i]);
-	}
-	if (oldfd >= 0)
-		(void)close(oldfd);
-	log_info("configuration reloaded from %s", d->conf_path);
-	metrics_tick(d, 1);
-	blocks_lift_never_block(d);
-	dnsbl_changed(d);	/* the dnsbl keys may have changed */
-	snprintf(err, errlen, "configuration reloaded from %s", d->conf_path);
-	return 0;
-refused:
-	log_warnx("reload refused, keeping the running configuration: %s",
-	    why);
-	snprintf(err, errlen, "reload refused, keeping the running "
-	    "configuration: %s", why);
-	return -1;
-}
-
 static int
 rgd_signals(void)
 {
@@ -455,7 +212,7 @@ rgd_handle_signal(struct rgd *d)
 		switch (si.ssi_signo) {
 		case SIGHUP:
 			(void)sd_notify(0, "RELOADING=1");
-			(void)rgd_reload(d, msg, sizeof(msg));
+			(void)setup_reload(d, msg, sizeof(msg));
 			(void)sd_notify(0, "READY=1");
 			break;
 		case SIGTERM:
@@ -483,7 +240,7 @@ rgd_tick(struct rgd *d)
 	metrics_tick(d, 0);
 	dnsbl_flush(d);
 	offences_prune(d, time(NULL));
-	rgd_stats(d, &ws);
+	worker_stats_all(d->workers, d->nworkers, &ws);
 	if (ws.enobufs != last_enobufs) {
 		log_warnx("kernel dropped %llu queue messages (ENOBUFS, %llu "
 		    "in all): those packets passed uninspected",
@@ -500,9 +257,7 @@ rgd_tick(struct rgd *d)
 		    (unsigned long long)everr);
 		last_everr = everr;
 	}
-	pthread_mutex_lock(&d->qlock);
-	lost = d->blockq_lost;
-	pthread_mutex_unlock(&d->qlock);
+	lost = mailbox_dropped(d->mail);
 	if (lost != last_lost) {
 		log_warnx("%llu block requests lost (queue full)",
 		    (unsigned long long)(lost - last_lost));
@@ -518,7 +273,7 @@ rgd_loop(struct rgd *d)
 	pfd[0].fd = d->sigfd;
 	pfd[1].fd = d->timerfd;
 	pfd[2].fd = d->ctlfd;
-	pfd[3].fd = d->blockfd;
+	pfd[3].fd = mailbox_fd(d->mail);
 	pfd[0].events = pfd[1].events = pfd[2].events = pfd[3].events = POLLIN;
 	for (;;) {
 		if (poll(pfd, 4, -1) < 0) {
@@ -547,9 +302,7 @@ main(int argc, char **argv)
 
 	memset(&d, 0, sizeof(d));
 	d.conf_path = CONFIG_DEFAULT_PATH;
-	d.sigfd = d.timerfd = d.ctlfd = d.blockfd = -1;
-	pthread_mutex_init(&d.qlock, NULL);
-	pthread_mutex_init(&d.evlock, NULL);
+	d.sigfd = d.timerfd = d.ctlfd = -1;
 	while ((ch = getopt(argc, argv, "c:fvht")) != -1) {
 		switch (ch) {
 		case 't':
@@ -599,7 +352,7 @@ main(int argc, char **argv)
 	if (!config_check_daemon(&d.conf, err, sizeof(err)) ||
 	    !conffile_check_commands(&d.conf, err, sizeof(err)))
 		fatalx("%s", err);
-	(void)config_warnings(&d.conf, rgd_log_warning, NULL);
+	(void)config_warnings(&d.conf, setup_warning, NULL);
 	if (geteuid() != 0)
 		fatalx("must run as root (needs CAP_NET_ADMIN and "
 		    "CAP_NET_RAW)");
@@ -623,8 +376,8 @@ main(int argc, char **argv)
 		fatalx("%s", err);
 	if ((d.reset = reset_open(err, sizeof(err))) == NULL)
 		fatalx("%s", err);
-	if ((d.blockfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
-		fatal("eventfd");
+	if ((d.mail = mailbox_new(MAILBOX_BLOCKS, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
 	d.sigfd = rgd_signals();
 	d.timerfd = rgd_timer();
 	rgd_mkdir_for(d.conf.control_socket);
@@ -633,7 +386,7 @@ main(int argc, char **argv)
 	/* Bind the queues before the rule exists so no packet waits on an
 	 * empty queue; then install the rule and re-install blocks. */
 	rgd_open_workers(&d);
-	if (!rgd_nft_setup(&d, &d.conf, d.conf.queue_first, d.conf.queue_last,
+	if (!setup_nft(&d, &d.conf, d.conf.queue_first, d.conf.queue_last,
 	    err, sizeof(err)))
 		fatalx("%s", err);
 	d.mechanism = nft_queue_mechanism_name(nft_queue_mechanism(d.nft));
@@ -679,6 +432,7 @@ main(int argc, char **argv)
 		log_warnx("%s", err);
 	rgd_close_workers(&d);
 	rgd_blocks_requested(&d);
+	mailbox_free(d.mail);
 	control_close(&d);
 	hooks_stop();
 	reset_close(d.reset);

@@ -4,9 +4,13 @@
  * the store and the kernel; control.c: the control socket).
  *
  * Threads: the main thread owns the configuration, nftables, the store and
- * the control socket; workers own their queue and engine.  Workers touch
- * only the evidence ring and the block requests here, each under its
- * mutex; the configuration changes only while every worker's lock is held.
+ * the control socket; workers own their queue and engine.  Workers send
+ * the main thread block requests and evidence through the mailbox
+ * (mailbox.h) and call nothing of the main thread's; the configuration
+ * changes only while every worker's lock is held.
+ *
+ * Calls go one way: relayguardd.c -> control.c -> setup.c -> worker.c ->
+ * mailbox.c, and relayguardd.c takes what the mailbox holds.
  */
 #ifndef RG_RGD_H
 #define RG_RGD_H
@@ -22,22 +26,14 @@
 #include "offtable.h"
 
 #define RGD_MAX_QUEUES 64
-#define RGD_EVIDENCE_RING 256	/* recent relay attempts kept for blocks */
-#define RGD_EVIDENCE_LINE 600
 #define RGD_TODO_MAX 256	/* enforcement actions per receive batch */
 
-#define RGD_BLOCKQ 1024	/* block requests waiting for the main thread */
-
+struct mailbox;
 struct nft_ctx;
 struct store;
 struct reset;
 struct worker;
 struct worker_stats;
-
-struct rgd_evidence {
-	struct rg_addr client;
-	char line[RGD_EVIDENCE_LINE];
-};
 
 struct rgd {
 	const char *conf_path;
@@ -55,22 +51,13 @@ struct rgd {
 	 * stripes have their own locks, no worker lock needed */
 	struct offtable *offences;
 	int sigfd, timerfd, ctlfd;
-	int blockfd;			/* eventfd: block requests waiting */
+	struct mailbox *mail;		/* from the workers (mailbox.h) */
 	time_t started;
 	const char *mechanism;		/* "native" / "compat" */
 	uint64_t blocks_added, block_errors;	/* main thread only */
 	/* metrics-file (metrics.c), main thread only */
 	time_t metrics_last, metrics_err_logged;
 	uint64_t metrics_errors;
-	/* block requests from workers, under qlock */
-	pthread_mutex_t qlock;
-	struct { struct rg_addr client; rg_time_t dur; } blockq[RGD_BLOCKQ];
-	unsigned nblockq;
-	uint64_t blockq_lost;
-	/* recent relay attempts, under evlock */
-	pthread_mutex_t evlock;
-	struct rgd_evidence evidence[RGD_EVIDENCE_RING];
-	unsigned evidence_next;
 };
 
 /* blocks.c */
@@ -85,8 +72,6 @@ int blocks_add(struct rgd *d, const char *prefix, uint64_t dur_secs,
     size_t errlen);
 /* Lift a block (store and kernel); the offence history stays. */
 int blocks_del(struct rgd *d, const char *prefix, char *err, size_t errlen);
-/* Seconds of an automatic block that is the key's offences-th offence. */
-uint64_t blocks_duration(const struct config *c, int offences);
 /* An operator's block: refused inside relay-networks unless force, and
  * always when it overlaps never-block.  dur_secs 0 is block-for.  check:
  * only say whether it would be taken, change nothing (import). */
@@ -109,6 +94,9 @@ void blocks_lift_never_block(struct rgd *d);
 void blocks_expire(struct rgd *d);
 
 /* offences.c */
+/* Seconds of an automatic block that is the key's offences-th offence:
+ * block-for doubled per earlier offence, capped at block-for-max. */
+uint64_t offences_duration(const struct config *c, int offences);
 /* The oldest time an offence still counts at `now` (0: all count). */
 int64_t offences_since(const struct config *c, int64_t now);
 /* Delete offences older than offence-memory from the store (logged). */
@@ -139,24 +127,18 @@ void control_serve(struct rgd *d);
 /* The reply to one request line (without its newline). */
 struct json_t *control_handle(struct rgd *d, const char *buf, size_t len);
 
-/* relayguardd.c */
-/* The evidence lines kept for client, newline-separated, into buf. */
-void rgd_evidence_for(struct rgd *d, const struct rg_addr *client,
-    char *buf, size_t len);
-/* Workers: remember an event line as evidence against client. */
-void rgd_keep_evidence(struct rgd *d, const struct rg_addr *client,
-    const char *line);
-/* Workers: ask the main thread to block client for dur. */
-void rgd_request_block(struct rgd *d, const struct rg_addr *client,
-    rg_time_t dur);
+/* setup.c: putting a configuration in force */
+/* Set up nftables for c with the queues given: false and err. */
+bool setup_nft(struct rgd *d, const struct config *c, uint16_t queue_first,
+    uint16_t queue_last, char *err, size_t errlen);
 /* Reopen the event file (after a rotation): 0, or -1 and err; the old
  * file stays in use on failure. */
-int rgd_reopen(struct rgd *d, char *err, size_t errlen);
+int setup_reopen(struct rgd *d, char *err, size_t errlen);
 /* Reload the configuration file: 0 and what was done in msg, or -1 and
  * why not in msg (file:line: ...); the running configuration stays then.
  * Logged either way. */
-int rgd_reload(struct rgd *d, char *msg, size_t msglen);
-/* Every worker's statistics added up. */
-void rgd_stats(struct rgd *d, struct worker_stats *s);
+int setup_reload(struct rgd *d, char *msg, size_t msglen);
+/* config_warnings()'s callback: each warning into the log. */
+void setup_warning(const char *msg, void *arg);
 
 #endif

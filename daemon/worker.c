@@ -16,6 +16,7 @@
 
 #include "eventlog.h"
 #include "log.h"
+#include "mailbox.h"
 #include "queue.h"
 #include "reset.h"
 #include "rgd.h"
@@ -75,7 +76,7 @@ worker_events(struct worker *w)
 		if (w->ev.kind == EVENT_RELAY_ATTEMPT ||
 		    w->ev.kind == EVENT_SMUGGLING ||
 		    w->ev.kind == EVENT_AMBIGUITY)
-			rgd_keep_evidence(w->d, &w->ev.client, json);
+			mailbox_post_evidence(w->d->mail, &w->ev.client, json);
 	}
 }
 
@@ -121,7 +122,8 @@ worker_flush(struct worker *w)
 				w->resets_sent++;
 		}
 		if (r->block)
-			rgd_request_block(w->d, &r->client, r->block_for);
+			(void)mailbox_post_block(w->d->mail, &r->client,
+			    r->block_for);
 	}
 	w->ntodo = 0;
 }
@@ -276,6 +278,25 @@ worker_stats(struct worker *w, struct worker_stats *s)
 	s->resets_sent = w->resets_sent;
 	s->reset_errors = w->reset_errors;
 	pthread_mutex_unlock(&w->lock);
+}
+
+void
+worker_stats_all(struct worker *const *workers, unsigned n,
+    struct worker_stats *s)
+{
+	struct worker_stats w;
+	unsigned i;
+
+	memset(s, 0, sizeof(*s));
+	for (i = 0; i < n; i++) {
+		worker_stats(workers[i], &w);
+		engine_stats_add(&s->engine, &w.engine);
+		s->packets += w.packets;
+		s->enobufs += w.enobufs;
+		s->queue_errors += w.queue_errors;
+		s->resets_sent += w.resets_sent;
+		s->reset_errors += w.reset_errors;
+	}
 }
 
 uint16_t

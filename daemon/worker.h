@@ -38,6 +38,9 @@ void worker_free(struct worker *w);
 
 /* Statistics, taken under the worker's lock. */
 void worker_stats(struct worker *w, struct worker_stats *s);
+/* The n workers' statistics added up (each under its lock). */
+void worker_stats_all(struct worker *const *workers, unsigned n,
+    struct worker_stats *s);
 /* Advance the clock (idle expiry) and log what that reports. */
 void worker_tick(struct worker *w);
 /* Point the engine at a new configuration (the caller frees the old one

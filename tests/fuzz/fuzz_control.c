@@ -17,7 +17,7 @@
  *      come out of the socket as one line of JSON, an object with "ok".
  *
  * The daemon around it is minimal: one worker whose statistics come from
- * a stand-in rgd_stats(), and stand-ins for the blocks_* and offences_*
+ * a stand-in fuzz_stats(), and stand-ins for the blocks_* and offences_*
  * functions (the real ones need the nftables set and the SQLite store).  The stand-ins check
  * their arguments as the real ones do, with the daemon's one prefix parser
  * (cidr_parse() from filters/), and fail with the real ones' error
@@ -45,11 +45,10 @@ log_warnx(const char *fmt, ...)
 	(void)fmt;
 }
 
-/* The workers' statistics (relayguardd.c): a fixed, recognisable set. */
-void
-rgd_stats(struct rgd *d, struct worker_stats *s)
+/* The workers' statistics (worker.c): a fixed, recognisable set. */
+static void
+fuzz_stats(struct worker_stats *s)
 {
-	(void)d;
 	memset(s, 0, sizeof(*s));
 	s->packets = 7;
 }
@@ -76,8 +75,9 @@ metrics_snapshot(struct rgd *d, struct metrics_snapshot *m)
 {
 	struct worker_stats ws;
 
+	(void)d;
 	memset(m, 0, sizeof(*m));
-	rgd_stats(d, &ws);
+	fuzz_stats(&ws);
 	m->engine = ws.engine;
 	m->own.packets = ws.packets;
 }
@@ -97,18 +97,18 @@ metrics_prometheus(struct rgd *d, const struct metrics_snapshot *m)
 	return strdup("# TYPE relayguard_packets_total counter\n");
 }
 
-/* relayguardd.c: a reload that always succeeds. */
+/* setup.c: a reload that always succeeds. */
 int
-rgd_reload(struct rgd *d, char *msg, size_t msglen)
+setup_reload(struct rgd *d, char *msg, size_t msglen)
 {
 	(void)d;
 	snprintf(msg, msglen, "configuration reloaded");
 	return 0;
 }
 
-/* The event log (relayguardd.c): none to reopen here. */
+/* The event log (setup.c): none to reopen here. */
 int
-rgd_reopen(struct rgd *d, char *err, size_t errlen)
+setup_reopen(struct rgd *d, char *err, size_t errlen)
 {
 	(void)d;
 	(void)err;

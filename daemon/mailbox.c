@@ -1,0 +1,175 @@
+/*
+ * mailbox.c — see mailbox.h.  The block requests are a ring (head and
+ * count) under one mutex, so neither side ever moves more than the entry
+ * it adds or takes; the eventfd is written only when a post finds the
+ * ring empty, and drained by the taker, so the main thread wakes once per
+ * burst, not once per request.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "event.h"
+#include "log.h"
+#include "mailbox.h"
+
+#define MAILBOX_CAP_MAX	65536
+
+struct mailbox_evidence {
+	struct rg_addr	 client;
+	char		 line[MAILBOX_EVIDENCE_LINE];
+};
+
+struct mailbox {
+	int		 fd;		/* eventfd: requests waiting */
+	pthread_mutex_t	 lock;		/* everything below */
+	struct mailbox_block *ring;
+	unsigned	 cap, head, count;
+	uint64_t	 dropped;
+	struct mailbox_evidence evidence[MAILBOX_EVIDENCE];
+	unsigned	 evidence_next;
+};
+
+struct mailbox *
+mailbox_new(unsigned cap, char *err, size_t errlen)
+{
+	struct mailbox *mb;
+
+	if (cap == 0 || cap > MAILBOX_CAP_MAX) {
+		snprintf(err, errlen, "mailbox: capacity %u (1..%u)", cap,
+		    MAILBOX_CAP_MAX);
+		return NULL;
+	}
+	if ((mb = calloc(1, sizeof(*mb))) == NULL ||
+	    (mb->ring = calloc(cap, sizeof(*mb->ring))) == NULL) {
+		snprintf(err, errlen, "mailbox: out of memory");
+		free(mb);
+		return NULL;
+	}
+	if ((mb->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+		snprintf(err, errlen, "mailbox: eventfd: %s", strerror(errno));
+		free(mb->ring);
+		free(mb);
+		return NULL;
+	}
+	pthread_mutex_init(&mb->lock, NULL);
+	mb->cap = cap;
+	return mb;
+}
+
+void
+mailbox_free(struct mailbox *mb)
+{
+	if (mb == NULL)
+		return;
+	(void)close(mb->fd);
+	pthread_mutex_destroy(&mb->lock);
+	free(mb->ring);
+	free(mb);
+}
+
+int
+mailbox_fd(const struct mailbox *mb)
+{
+	return mb->fd;
+}
+
+bool
+mailbox_post_block(struct mailbox *mb, const struct rg_addr *client,
+    rg_time_t dur)
+{
+	struct mailbox_block *b;
+	uint64_t one = 1;
+	bool wake = false, taken = false;
+
+	pthread_mutex_lock(&mb->lock);
+	if (mb->count < mb->cap) {
+		b = &mb->ring[(mb->head + mb->count) % mb->cap];
+		b->client = *client;
+		b->dur = dur;
+		wake = mb->count++ == 0;
+		taken = true;
+	} else
+		mb->dropped++;
+	pthread_mutex_unlock(&mb->lock);
+	/* Non-blocking: at worst (a counter near 2^64) EAGAIN, and the
+	 * main thread is awake anyway then. */
+	if (wake && write(mb->fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("waking the main thread");
+	return taken;
+}
+
+void
+mailbox_post_evidence(struct mailbox *mb, const struct rg_addr *client,
+    const char *line)
+{
+	struct mailbox_evidence *e;
+
+	pthread_mutex_lock(&mb->lock);
+	e = &mb->evidence[mb->evidence_next];
+	mb->evidence_next = (mb->evidence_next + 1) % MAILBOX_EVIDENCE;
+	e->client = *client;
+	/* Long lines are cut: evidence is for people, the log has it all. */
+	(void)event_copy_text(e->line, sizeof(e->line), (const uint8_t *)line,
+	    strlen(line));
+	pthread_mutex_unlock(&mb->lock);
+}
+
+size_t
+mailbox_take_blocks(struct mailbox *mb, struct mailbox_block *v, size_t max)
+{
+	uint64_t n64;
+	size_t n = 0;
+
+	while (read(mb->fd, &n64, sizeof(n64)) == (ssize_t)sizeof(n64))
+		;
+	pthread_mutex_lock(&mb->lock);
+	while (n < max && mb->count > 0) {
+		v[n++] = mb->ring[mb->head];
+		mb->head = (mb->head + 1) % mb->cap;
+		mb->count--;
+	}
+	pthread_mutex_unlock(&mb->lock);
+	return n;
+}
+
+void
+mailbox_evidence_for(struct mailbox *mb, const struct rg_addr *client,
+    char *buf, size_t len)
+{
+	size_t used = 0, n;
+	unsigned i, k;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	pthread_mutex_lock(&mb->lock);
+	for (i = 0; i < MAILBOX_EVIDENCE; i++) {
+		k = (mb->evidence_next + i) % MAILBOX_EVIDENCE;
+		if (!rg_addr_eq(&mb->evidence[k].client, client))
+			continue;
+		n = strlen(mb->evidence[k].line);
+		if (used + n + 2 > len)
+			break;
+		memcpy(buf + used, mb->evidence[k].line, n);
+		used += n;
+		buf[used++] = '\n';
+		buf[used] = '\0';
+	}
+	pthread_mutex_unlock(&mb->lock);
+}
+
+uint64_t
+mailbox_dropped(struct mailbox *mb)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&mb->lock);
+	n = mb->dropped;
+	pthread_mutex_unlock(&mb->lock);
+	return n;
+}
