@@ -49,6 +49,16 @@ struct engine {
 	/* event ring */
 	struct event *events;
 	uint32_t ev_head, ev_len;
+	/* Order of the work (engine_pass()): packets counted, the step now,
+	 * the flow the current packet touched. */
+	uint64_t pktno;
+	struct event_order ord;
+	struct flow *cur;
+	/* marks (engine_set_marks()): a queue drained by the caller */
+	bool marking;
+	struct engine_mark *marks;
+	uint32_t marks_len, marks_cap, marks_head;
+	size_t step_used, step_peak;
 };
 
 /* What happened while one packet went through the pipeline. */
@@ -143,7 +153,71 @@ engine_free(struct engine *e)
 	policy_free(e->policy);
 	blockset_free(&e->blocks);
 	free(e->events);
+	free(e->marks);
 	free(e);
+}
+
+void
+engine_set_marks(struct engine *e, bool on)
+{
+	e->marking = on;
+}
+
+bool
+engine_next_mark(struct engine *e, struct engine_mark *m)
+{
+	if (e->marks_head == e->marks_len) {
+		e->marks_head = e->marks_len = 0;
+		return false;
+	}
+	*m = e->marks[e->marks_head++];
+	return true;
+}
+
+/* A step of the work begins: events are stamped with it, and with marks
+ * on the buffer bytes' peak is taken within the step. */
+static void
+engine_step(struct engine *e, uint64_t pkt, uint32_t phase, uint64_t sub)
+{
+	e->ord.pkt = pkt;
+	e->ord.phase = phase;
+	e->ord.sub = sub;
+	if (e->marking) {
+		e->step_used = e->mem.used;
+		e->step_peak = e->mem.peak;
+		e->mem.peak = e->mem.used;
+	}
+}
+
+static void
+engine_step_end(struct engine *e)
+{
+	struct engine_mark *m;
+	size_t peak;
+	uint32_t cap;
+
+	if (!e->marking)
+		return;
+	peak = e->mem.peak;
+	if (e->step_peak > e->mem.peak)
+		e->mem.peak = e->step_peak;
+	if (peak == e->step_used && e->mem.used == e->step_used)
+		return;
+	if (e->marks_len == e->marks_cap) {
+		/* Grows to the most steps one packet ever took, once. */
+		cap = e->marks_cap == 0 ? 64 : e->marks_cap * 2;
+		if ((m = realloc(e->marks, cap * sizeof(*m))) == NULL) {
+			e->marking = false;	/* the peak is then a bound */
+			return;
+		}
+		e->marks = m;
+		e->marks_cap = cap;
+	}
+	m = &e->marks[e->marks_len++];
+	m->order = e->ord;
+	m->used_before = e->step_used;
+	m->used_after = e->mem.used;
+	m->peak = peak;
 }
 
 bool
@@ -211,6 +285,7 @@ engine_event(struct engine *e, enum event_kind kind, const struct flow *f)
 	memset(ev, 0, sizeof(*ev));	/* rare: once per event, not packet */
 	ev->kind = kind;
 	ev->time = e->now;
+	ev->order = e->ord;
 	if (f != NULL) {
 		ev->client = f->client;
 		ev->server = f->server;
@@ -779,9 +854,11 @@ engine_expire(struct engine *e)
 	struct flow *f;
 
 	while ((f = flow_expired(e->flows, e->now)) != NULL) {
+		engine_step(e, e->pktno, ENGINE_PHASE_EXPIRE, f->seq);
 		engine_finish_flow(e, f);
 		e->st.flows_expired++;
 		flow_destroy(e->flows, f, &e->mem);
+		engine_step_end(e);
 	}
 }
 
@@ -794,13 +871,25 @@ engine_tick(struct engine *e, rg_time_t now)
 }
 
 void
+engine_pass(struct engine *e, rg_time_t ts)
+{
+	if (ts > e->now)
+		e->now = ts;
+	engine_expire(e);
+	e->pktno++;
+}
+
+void
 engine_finish(struct engine *e)
 {
 	struct flow *f;
+	bool live;
 
-	while ((f = flow_pop(e->flows)) != NULL) {
+	while ((f = flow_pop_which(e->flows, &live)) != NULL) {
+		engine_step(e, ENGINE_ORDER_END, live ? 0 : 1, f->seq);
 		engine_finish_flow(e, f);
 		flow_destroy(e->flows, f, &e->mem);
+		engine_step_end(e);
 	}
 }
 
@@ -820,6 +909,10 @@ engine_flow_create(struct engine *e, const struct decode_packet *p, int dir)
 		e->st.flows_evicted++;
 		engine_finish_flow(e, old);
 		flow_destroy(e->flows, old, &e->mem);
+	}
+	if (f != NULL) {
+		f->seq = e->pktno;
+		e->cur = f;
 	}
 	return f;
 }
@@ -925,11 +1018,13 @@ engine_reuse(struct engine *e, struct flow *f, const struct decode_packet *p,
 	case TCP_REUSE_NEW:
 		engine_finish_flow(e, f);
 		flow_destroy(e->flows, f, &e->mem);
+		e->cur = NULL;
 		return NULL;
 	case TCP_REUSE_REOPENED:
 		old = f->tcp;
 		engine_finish_flow(e, f);
 		flow_destroy(e->flows, f, &e->mem);
+		e->cur = NULL;
 		/* The SYN-ACK's receiver is the client (dir is 1). */
 		if ((f = engine_new_flow(e, p, dir)) == NULL)
 			return NULL;
@@ -1120,11 +1215,13 @@ engine_sim_blocked(struct engine *e, const struct decode_packet *p)
 			 * the block is over: judged as any other. */
 			engine_finish_flow(e, f);
 			flow_destroy(e->flows, f, &e->mem);
+			e->cur = NULL;
 			return false;
 		}
 		if (b == NULL && !f->blocked)
 			return false;
 		flow_touch(e->flows, f, e->now);
+		e->cur = f;
 		e->st.sim_block_packets++;
 		if (!f->blocked) {
 			f->blocked = true;
@@ -1159,12 +1256,11 @@ engine_sim_blocked(struct engine *e, const struct decode_packet *p)
 	return true;
 }
 
-enum engine_verdict
-engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
+static enum engine_verdict
+engine_inspect(struct engine *e, int linktype, uint8_t *data,
     size_t caplen, size_t wirelen, unsigned flags, uint32_t indev,
     struct engine_result *res)
 {
-	struct engine_result dummy;
 	struct decode_packet p;
 	struct engine_pkt pk;
 	struct stream_result sr;
@@ -1176,19 +1272,6 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 	int dir = 0;
 	bool ambiguous = false;
 	bool enforce, stop, held, waiting, relearnt = false, unverifiable;
-
-	if (res == NULL)
-		res = &dummy;
-	memset(res, 0, sizeof(*res));
-	res->verdict = ENGINE_ACCEPT;
-	e->st.packets++;
-	e->st.bytes += wirelen;
-	if (ts > e->now)
-		e->now = ts;
-	/* Idle flows go before this packet is looked up, as the daemon's
-	 * tick would have sent them: replay must not keep a session alive
-	 * only because no other packet came in between. */
-	engine_expire(e);
 
 	switch (decode_packet(linktype, data, caplen, wirelen, &p)) {
 	case DECODE_OK:
@@ -1262,7 +1345,10 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 		if (ambiguous)
 			engine_anomaly(e, f, "ambiguous-direction");
 	}
-	flow_touch(e->flows, f, ts);
+	/* The engine's clock, not ts: packet times from merged captures can
+	 * step back, and the timeout lists stay in order (flow_settle). */
+	flow_touch(e->flows, f, e->now);
+	e->cur = f;
 
 	if (f->killed) {
 		/* The session was reset: nothing more of it may pass. */
@@ -1473,7 +1559,41 @@ discard:
 		e->st.drops++;
 	}
 done:
+	return res->verdict;
+}
+
+enum engine_verdict
+engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
+    size_t caplen, size_t wirelen, unsigned flags, uint32_t indev,
+    struct engine_result *res)
+{
+	struct engine_result dummy;
+
+	if (res == NULL)
+		res = &dummy;
+	memset(res, 0, sizeof(*res));
+	res->verdict = ENGINE_ACCEPT;
+	if (ts > e->now)
+		e->now = ts;
+	/* Idle flows go before this packet is looked up, as the daemon's
+	 * tick would have sent them: replay must not keep a session alive
+	 * only because no other packet came in between. */
+	engine_expire(e);
+	engine_step(e, e->pktno, ENGINE_PHASE_PACKET, 0);
+	e->st.packets++;
+	e->st.bytes += wirelen;
+	e->cur = NULL;
+	(void)engine_inspect(e, linktype, data, caplen, wirelen, flags, indev,
+	    res);
+	if (e->cur != NULL) {
+		/* Its state may have changed: its timeout too. */
+		e->cur->seq = e->pktno;
+		flow_settle(e->flows, e->cur);
+		e->cur = NULL;
+	}
 	engine_shed(e);
+	engine_step_end(e);
+	e->pktno++;
 	return res->verdict;
 }
 

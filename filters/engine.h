@@ -281,6 +281,37 @@ enum engine_verdict engine_packet(struct engine *e, int linktype,
 /* Advance the clock without a packet (idle expiry). */
 void engine_tick(struct engine *e, rg_time_t now);
 
+/*
+ * Replay on several threads (tools/replay.c): every engine sees every
+ * packet; the ones another engine inspects it only passes (its clock and
+ * idle expiry move as one engine's would, and it counts the packet's
+ * index).  Events carry their place (struct event_order), so the workers'
+ * events merge into one engine's order:
+ *   pkt    index of the packet (engine_packet() and engine_pass() count
+ *          from 0), ENGINE_ORDER_END for engine_finish();
+ *   phase  ENGINE_PHASE_EXPIRE (idle flows going before the packet),
+ *          ENGINE_PHASE_PACKET (the packet itself); at the end 0 for
+ *          sessions, 1 for other flows;
+ *   sub    the flow's seq (flow.h) for expiry and the end, 0 otherwise.
+ */
+#define ENGINE_ORDER_END UINT64_MAX
+#define ENGINE_PHASE_EXPIRE 0
+#define ENGINE_PHASE_PACKET 1
+void engine_pass(struct engine *e, rg_time_t ts);
+
+/*
+ * With marks on, the engine also queues a mark wherever its buffer bytes
+ * moved, per ordered step: what they were before and after it and their
+ * peak within it.  The merged marks of several engines give the peak of
+ * their sum as one engine would have had it (mem_peak).
+ */
+struct engine_mark {
+	struct event_order order;
+	uint64_t used_before, used_after, peak;
+};
+void engine_set_marks(struct engine *e, bool on);
+bool engine_next_mark(struct engine *e, struct engine_mark *m);
+
 /* End of input: flush every flow (deliver early segments across holes,
  * report what is pending) and expire them. */
 void engine_finish(struct engine *e);

@@ -39,6 +39,18 @@ enum event_action {
 	EVENT_ACTION_DROP,	/* dropped by a block (replay's simulation) */
 };
 
+/*
+ * Where an event stands in its engine's output (engine.h, engine_pass()):
+ * the index of the packet it came with, then what part of that packet's
+ * work (ENGINE_PHASE_*), then the flow's place in that part.  Replay's
+ * workers merge their events by it into the order one engine gives.
+ */
+struct event_order {
+	uint64_t pkt;
+	uint64_t sub;
+	uint32_t phase;
+};
+
 struct event {
 	enum event_kind kind;
 	enum event_action action;
@@ -64,6 +76,7 @@ struct event {
 					 * applied ("never-block"), or NULL */
 	rg_time_t expires;		/* dropped: when the block ends */
 	bool truncated;			/* a text field was cut */
+	struct event_order order;
 };
 
 /*

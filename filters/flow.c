@@ -22,6 +22,10 @@ struct flow_lru {
 	struct flow *oldest, *newest;
 };
 
+/* Timeout lists, one per idle timeout (flow_tclass()): each is in the
+ * order its flows were last settled, so each is ordered by expiry. */
+enum { FLOW_T_SYN, FLOW_T_CLOSED, FLOW_T_ACTIVE, FLOW_T_LISTS };
+
 struct flow_table {
 	struct flow **buckets;
 	uint32_t mask;
@@ -29,6 +33,7 @@ struct flow_table {
 	uint64_t seed;
 	struct flow_lru live;		/* sessions: LRU, oldest first */
 	struct flow_lru cheap;		/* half-open, closed, reset: first to go */
+	struct flow_lru tl[FLOW_T_LISTS];	/* by idle timeout */
 };
 
 /*
@@ -151,6 +156,69 @@ flow_victim(struct flow_table *t)
 	return f != NULL ? f : t->live.oldest;
 }
 
+static uint8_t
+flow_tclass(const struct flow *f)
+{
+	/* A reset session is remembered as long as a live one, so that its
+	 * late packets keep being dropped instead of starting a new pickup. */
+	if (f->killed)
+		return FLOW_T_ACTIVE;
+	switch (f->tcp.state) {
+	case TCP_SYN:
+		return FLOW_T_SYN;
+	case TCP_CLOSED:
+		return FLOW_T_CLOSED;
+	default:
+		return FLOW_T_ACTIVE;
+	}
+}
+
+static const rg_time_t flow_tclass_timeout[FLOW_T_LISTS] = {
+	FLOW_TIMEOUT_SYN, FLOW_TIMEOUT_CLOSED, FLOW_TIMEOUT_ACTIVE
+};
+
+static void
+flow_tl_unlink(struct flow_table *t, struct flow *f)
+{
+	struct flow_lru *l = &t->tl[f->tclass];
+
+	if (f->tprev != NULL)
+		f->tprev->tnext = f->tnext;
+	else
+		l->oldest = f->tnext;
+	if (f->tnext != NULL)
+		f->tnext->tprev = f->tprev;
+	else
+		l->newest = f->tprev;
+	f->tprev = f->tnext = NULL;
+}
+
+static void
+flow_tl_append(struct flow_table *t, struct flow *f)
+{
+	struct flow_lru *l = &t->tl[f->tclass];
+
+	f->tprev = l->newest;
+	f->tnext = NULL;
+	if (l->newest != NULL)
+		l->newest->tnext = f;
+	else
+		l->oldest = f;
+	l->newest = f;
+}
+
+void
+flow_settle(struct flow_table *t, struct flow *f)
+{
+	uint8_t c = flow_tclass(f);
+
+	if (!f->in_list || (c == f->tclass && t->tl[c].newest == f))
+		return;
+	flow_tl_unlink(t, f);
+	f->tclass = c;
+	flow_tl_append(t, f);
+}
+
 static void
 flow_unlink(struct flow_table *t, struct flow *f)
 {
@@ -167,6 +235,7 @@ flow_unlink(struct flow_table *t, struct flow *f)
 	}
 	f->hnext = NULL;
 	flow_lru_unlink(t, f);
+	flow_tl_unlink(t, f);
 	f->in_list = false;
 	t->count--;
 }
@@ -212,6 +281,8 @@ flow_create(struct flow_table *t, const struct rg_addr *client, uint16_t cport,
 	f->hnext = t->buckets[h & t->mask];
 	t->buckets[h & t->mask] = f;
 	flow_lru_append(&t->cheap, f);	/* nothing but a SYN yet */
+	f->tclass = flow_tclass(f);
+	flow_tl_append(t, f);
 	f->in_list = true;
 	t->count++;
 	return f;
@@ -237,58 +308,43 @@ flow_touch(struct flow_table *t, struct flow *f, rg_time_t now)
 	}
 }
 
-static rg_time_t
-flow_timeout(const struct flow *f)
-{
-	/* A reset session is remembered as long as a live one, so that its
-	 * late packets keep being dropped instead of starting a new pickup. */
-	if (f->killed)
-		return FLOW_TIMEOUT_ACTIVE;
-	switch (f->tcp.state) {
-	case TCP_SYN:
-		return FLOW_TIMEOUT_SYN;
-	case TCP_CLOSED:
-		return FLOW_TIMEOUT_CLOSED;
-	default:
-		return FLOW_TIMEOUT_ACTIVE;
-	}
-}
-
-/* f, unlinked, if its idle timeout has passed at now. */
-static struct flow *
-flow_expired_head(struct flow_table *t, struct flow *f, rg_time_t now)
-{
-	if (f == NULL || now < f->last || now - f->last <= flow_timeout(f))
-		return NULL;
-	flow_unlink(t, f);
-	return f;
-}
-
 struct flow *
 flow_expired(struct flow_table *t, rg_time_t now)
 {
-	struct flow *f;
+	struct flow *f, *best = NULL;
+	unsigned i;
 
 	/*
-	 * Only the oldest of each list is checked: a list is ordered by last
-	 * activity, so a flow behind its head with a shorter timeout waits
-	 * until the head goes.  That costs memory for a while, never
-	 * correctness, and the count stays under max_flows either way.
+	 * Each list is ordered by last activity and holds one timeout, so
+	 * its expired flows come first: the heads are all there is to check.
+	 * Of the expired heads, the least recently settled goes first (seq),
+	 * an order that does not depend on which other flows share the
+	 * table.
 	 */
-	if ((f = flow_expired_head(t, t->cheap.oldest, now)) != NULL)
-		return f;
-	return flow_expired_head(t, t->live.oldest, now);
+	for (i = 0; i < FLOW_T_LISTS; i++) {
+		f = t->tl[i].oldest;
+		if (f == NULL || now < f->last ||
+		    now - f->last <= flow_tclass_timeout[i])
+			continue;
+		if (best == NULL || f->seq < best->seq)
+			best = f;
+	}
+	if (best != NULL)
+		flow_unlink(t, best);
+	return best;
 }
 
 /* Sessions first, oldest first, then the cheap flows: memory shedding
  * wants the flows that hold buffers (cheap ones hold none), and at the
  * end of a capture only sessions have anything left to report. */
 struct flow *
-flow_pop(struct flow_table *t)
+flow_pop_which(struct flow_table *t, bool *live)
 {
 	struct flow *f = t->live.oldest != NULL ? t->live.oldest :
 	    t->cheap.oldest;
 
+	if (live != NULL)
+		*live = t->live.oldest != NULL;
 	if (f != NULL)
 		flow_unlink(t, f);
 	return f;

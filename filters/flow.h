@@ -32,6 +32,9 @@
 struct flow {
 	struct flow *hnext;		/* hash chain */
 	struct flow *prev, *next;	/* LRU list: oldest first */
+	struct flow *tprev, *tnext;	/* timeout list: oldest first */
+	uint64_t seq;			/* the caller's order (engine: index of
+					 * the packet that last touched it) */
 	uint32_t hash;
 	struct rg_addr client, server;
 	uint16_t client_port, server_port;
@@ -46,6 +49,7 @@ struct flow {
 	bool held_reported;		/* the client bytes held now were
 					 * reported (engine_held) */
 	bool in_list;
+	uint8_t tclass;			/* timeout list it is on (flow.c) */
 	bool indev_known[2];		/* indev[d] learned */
 	uint32_t indev[2];		/* where direction d comes in */
 	uint8_t anomaly_events;		/* anomaly events emitted (capped) */
@@ -92,12 +96,24 @@ struct flow *flow_create(struct flow_table *t, const struct rg_addr *client,
 /* Mark activity: the flow becomes the most recent. */
 void flow_touch(struct flow_table *t, struct flow *f, rg_time_t now);
 
-/* The oldest flow whose idle timeout has passed at now, unlinked from the
- * table, or NULL.  The caller finishes it and calls flow_destroy(). */
+/*
+ * After a packet of f (its state may have changed): file f on the timeout
+ * list of its state, as the most recent.  Expiry is then exact: a flow
+ * expires when its own timeout has passed, whatever other flows do (so
+ * replay's workers, each with a share of the flows, expire them when one
+ * table would).
+ */
+void flow_settle(struct flow_table *t, struct flow *f);
+
+/* A flow whose idle timeout has passed at now (of those, the one with the
+ * lowest seq), unlinked from the table, or NULL.  The caller finishes it
+ * and calls flow_destroy(). */
 struct flow *flow_expired(struct flow_table *t, rg_time_t now);
 
-/* The oldest flow, unlinked, or NULL (used to drain the table at the end). */
-struct flow *flow_pop(struct flow_table *t);
+/* The oldest flow, unlinked, or NULL (used to drain the table at the end):
+ * sessions first, then cheap flows.  *live (may be NULL) says which. */
+struct flow *flow_pop_which(struct flow_table *t, bool *live);
+#define flow_pop(t) flow_pop_which((t), NULL)
 
 /* The least recently active flow (live sessions first) among the first
  * scan of each list that holds reclaimable bytes (early segments, held

@@ -45,6 +45,7 @@ live(struct flow_table *t, struct flow *f, rg_time_t when)
 	f->tcp.handshake_done = true;
 	flow_touch(t, f, when);	/* filed by the state before this packet */
 	flow_touch(t, f, when);
+	flow_settle(t, f);
 }
 
 static void
@@ -145,6 +146,7 @@ test_expire_and_pop(void)
 	live(t, s1, 1 * USEC);
 	syn = mk(t, 2, 2 * USEC, &f);
 	syn->tcp.state = TCP_SYN;
+	flow_settle(t, syn);
 	s2 = mk(t, 3, 3 * USEC, &f);
 	live(t, s2, 3 * USEC);
 	/* The SYN times out after 30 s, the sessions after 600 s. */
@@ -165,6 +167,44 @@ test_expire_and_pop(void)
 	flow_table_free(t, &mem);
 }
 
+/*
+ * Expiry is exact: a flow whose short timeout has passed goes although a
+ * session touched before it (a longer timeout) is still in time, and of
+ * several expired flows the lowest seq goes first, whichever list holds
+ * it.  (It used to wait behind the oldest flow of its list, so which
+ * other flows shared the table decided when it went.)
+ */
+static void
+test_expire_exact(void)
+{
+	struct flow_table *t = flow_table_new(10, 1);
+	struct flow *s1, *c1, *c2, *f;
+
+	s1 = mk(t, 1, 1 * USEC, &f);
+	s1->seq = 1;
+	live(t, s1, 1 * USEC);
+	c1 = mk(t, 2, 2 * USEC, &f);
+	c1->seq = 2;
+	live(t, c1, 2 * USEC);
+	c2 = mk(t, 3, 3 * USEC, &f);
+	c2->seq = 3;
+	c2->tcp.state = TCP_SYN;
+	flow_settle(t, c2);
+	/* c1 closes after s1 was filed as live: it waited behind s1. */
+	c1->tcp.state = TCP_CLOSED;
+	flow_settle(t, c1);
+	TEST_CHECK(flow_expired(t, 20 * USEC) == NULL);
+	TEST_CHECK(flow_expired(t, 40 * USEC) == c1);
+	flow_destroy(t, c1, &mem);
+	TEST_CHECK(flow_expired(t, 40 * USEC) == c2);
+	flow_destroy(t, c2, &mem);
+	TEST_CHECK(flow_expired(t, 40 * USEC) == NULL);
+	TEST_CHECK(flow_expired(t, 5000 * USEC) == s1);
+	flow_destroy(t, s1, &mem);
+	ASSERT_INT_EQ(flow_count(t), 0);
+	flow_table_free(t, &mem);
+}
+
 int
 main(void)
 {
@@ -172,5 +212,6 @@ main(void)
 	TEST_RUN(test_sessions_lru_when_no_cheap);
 	TEST_RUN(test_handshake_completed_since_last_touch);
 	TEST_RUN(test_expire_and_pop);
+	TEST_RUN(test_expire_exact);
 	return TEST_END("flow");
 }
