@@ -91,7 +91,7 @@ $(LIBCOMMON): $(COMMON_OBJ)
 
 $(BUILD)/relayguard: $(TOOLS_OBJ) $(LIBCOMMON) $(LIBFILTERS)
 	$(quiet) LD $@
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_TOOL))
+	$(Q)$(CC) $(ALL_LDFLAGS) -pthread -o $@ $^ $(call pc_libs,$(PKGS_TOOL))
 
 $(BUILD)/relayguardd: $(DAEMON_OBJ) $(LIBCOMMON) $(LIBFILTERS)
 	$(quiet) LD $@

@@ -30,6 +30,7 @@
 #include "conffile.h"
 #include "blockset.h"
 #include "engine.h"
+#include "replaymt.h"
 #include "report.h"
 #include "tools.h"
 
@@ -53,6 +54,9 @@ replay_usage(FILE *f)
 	    "  --raw    in mode enforce too, only report: blocked clients "
 	    "are not\n"
 	    "           stopped in the rest of the capture\n"
+	    "  --threads N  inspect on N threads (default: every online "
+	    "CPU; 1: one);\n"
+	    "           the output is the same\n"
 	    "  --report FILE.html  also write a self-contained HTML page of "
 	    "what the\n"
 	    "           policy did: charts, top offenders with evidence, "
@@ -79,19 +83,69 @@ replay_count_block(struct replay_blocks *rb, rg_time_t duration)
 }
 
 static void
+replay_event(const struct event *ev, char *buf, size_t len,
+    struct replay_blocks *rb, struct report *rep)
+{
+	size_t n;
+
+	if (ev->kind == EVENT_BLOCK && ev->action == EVENT_ACTION_BLOCK)
+		replay_count_block(rb, ev->duration);
+	if (rep != NULL)
+		report_event(rep, ev);
+	if ((n = event_json(ev, buf, len)) > 0)
+		fwrite(buf, 1, n, stdout);
+}
+
+static void
 replay_events(struct engine *e, char *buf, size_t len,
     struct replay_blocks *rb, struct report *rep)
 {
-	struct event ev;
-	size_t n;
+	static struct event ev;
 
-	while (engine_next_event(e, &ev)) {
-		if (ev.kind == EVENT_BLOCK && ev.action == EVENT_ACTION_BLOCK)
-			replay_count_block(rb, ev.duration);
-		if (rep != NULL)
-			report_event(rep, &ev);
-		if ((n = event_json(&ev, buf, len)) > 0)
-			fwrite(buf, 1, n, stdout);
+	while (engine_next_event(e, &ev))
+		replay_event(&ev, buf, len, rb, rep);
+}
+
+/* What the threads' merge (replaymt.c) hands back to this file. */
+struct replay_ctx {
+	char *evbuf;
+	size_t evlen;
+	struct replay_blocks *rb;
+	struct report *rep;
+	/* the report's packet times, read from the main thread's own
+	 * handles as far as the merge has come */
+	struct capture **files;
+	int nfiles, file;
+	uint64_t walked;
+};
+
+static void
+replay_ctx_event(void *ctx, const struct event *ev)
+{
+	struct replay_ctx *c = ctx;
+
+	replay_event(ev, c->evbuf, c->evlen, c->rb, c->rep);
+}
+
+/* report_time() for every packet up to and including index pkt, as one
+ * engine's replay calls it before that packet's events. */
+static void
+replay_ctx_progress(void *ctx, const struct event_order *o)
+{
+	struct replay_ctx *c = ctx;
+	struct capture_record r;
+	char err[512];
+
+	if (c->rep == NULL)
+		return;
+	while (c->file < c->nfiles && (o->pkt == ENGINE_ORDER_END ||
+	    c->walked <= o->pkt)) {
+		if (capture_next(c->files[c->file], &r, err, sizeof(err)) != 1) {
+			c->file++;
+			continue;
+		}
+		report_time(c->rep, r.ts_usec);
+		c->walked++;
 	}
 }
 
@@ -309,6 +363,67 @@ replay_report(struct report *rep, const char *path, FILE *sf, char **sum,
 	return 0;
 }
 
+#define REPLAY_THREADS_MAX 256
+
+static unsigned
+replay_online_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > REPLAY_THREADS_MAX ? REPLAY_THREADS_MAX :
+	    (unsigned)n;
+}
+
+static bool
+replay_threads_arg(const char *s, unsigned *n)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	if (*s < '0' || *s > '9')
+		return false;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < 1 || v > REPLAY_THREADS_MAX)
+		return false;
+	*n = (unsigned)v;
+	return true;
+}
+
+/* The captures on nthreads workers (replaymt.c); events come back here in
+ * one engine's order.  Returns 1 after a read error. */
+static int
+replay_mt(const struct config *conf, char *const *paths, int nfiles,
+    unsigned nthreads, bool simulate, struct capture **files, char *evbuf,
+    size_t evlen, struct replay_blocks *rb, struct report *rep,
+    struct engine_stats *st, bool *caps)
+{
+	struct replay_mt_args a;
+	struct replay_ctx c;
+	struct event_order end = { ENGINE_ORDER_END, 0, 0 };
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	c.evbuf = evbuf;
+	c.evlen = evlen;
+	c.rb = rb;
+	c.rep = rep;
+	c.files = files;
+	c.nfiles = nfiles;
+	memset(&a, 0, sizeof(a));
+	a.conf = conf;
+	a.paths = paths;
+	a.nfiles = nfiles;
+	a.nthreads = nthreads;
+	a.simulate = simulate;
+	a.progress = replay_ctx_progress;
+	a.event = replay_ctx_event;
+	a.ctx = &c;
+	rc = replay_threads(&a, st, caps);
+	replay_ctx_progress(&c, &end);
+	return rc;
+}
+
 int
 cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 {
@@ -324,9 +439,10 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 		{ "help", no_argument, NULL, 'h' },
 		{ "raw", no_argument, NULL, 'r' },
 		{ "report", required_argument, NULL, 'R' },
+		{ "threads", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 }
 	};
-	bool borrow, raw = false;
+	bool borrow, raw = false, caps = false;
 	const char *report_path = NULL;
 	struct report *rep = NULL;
 	char *sum = NULL;
@@ -334,6 +450,7 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 	FILE *sf = NULL;
 	int ch, nstdin = 0, read_error = 0;
 	double t0;
+	unsigned nthreads = replay_online_cpus();
 
 	optind = 0;
 	opterr = 0;
@@ -347,6 +464,14 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 			break;
 		case 'R':
 			report_path = optarg;
+			break;
+		case 'T':
+			if (!replay_threads_arg(optarg, &nthreads)) {
+				fprintf(stderr, "relayguard: replay: --threads "
+				    "'%s': a number from 1 to %u\n", optarg,
+				    REPLAY_THREADS_MAX);
+				return 2;
+			}
 			break;
 		case ':':
 			fprintf(stderr, "relayguard: replay: option '%s' needs "
@@ -424,20 +549,36 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 	memset(&rb, 0, sizeof(rb));
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 	t0 = replay_clock();
-	for (i = 0; i < nfiles; i++)
-		if (!replay_run(e, files[i], evbuf, sizeof(evbuf), &rb, rep))
+	/* Threads need files every worker can map for itself. */
+	if (!borrow)
+		nthreads = 1;
+	if (nthreads > 1) {
+		if (replay_mt(&conf, argv + 1, nfiles, nthreads, !raw &&
+		    conf.mode == CONFIG_MODE_ENFORCE, files, evbuf,
+		    sizeof(evbuf), &rb, rep, &st, &caps) != 0)
 			rc = read_error = 1;
-	engine_finish(e);
-	replay_events(e, evbuf, sizeof(evbuf), &rb, rep);
+	} else {
+		for (i = 0; i < nfiles; i++)
+			if (!replay_run(e, files[i], evbuf, sizeof(evbuf),
+			    &rb, rep))
+				rc = read_error = 1;
+		engine_finish(e);
+		replay_events(e, evbuf, sizeof(evbuf), &rb, rep);
+		engine_get_stats(e, &st);
+	}
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		/* Events that did not get out are a failure, not a summary. */
 		fprintf(stderr, "relayguard: replay: writing events: %s\n",
 		    strerror(errno));
 		rc = 1;
 	}
-	engine_get_stats(e, &st);
 	/* With a report, the summary goes into it as well as to stderr. */
 	replay_summary(sf != NULL ? sf : stderr, &st, replay_clock() - t0);
+	if (caps)
+		fprintf(sf != NULL ? sf : stderr, "replay: --threads %u: a "
+		    "worker reached its share of max-flows or flow-memory, or "
+		    "of the blocks it remembers; one thread may differ "
+		    "(--threads 1)\n", nthreads);
 	replay_servers_note(sf != NULL ? sf : stderr, &conf);
 	replay_outcome(sf != NULL ? sf : stderr, &st, &conf, raw, &rb);
 	if (sf != NULL && replay_report(rep, report_path, sf, &sum, &st,

@@ -1,0 +1,34 @@
+/*
+ * deal.h — dealing packets to several engines by client address (replay
+ * on every core, tools/replay.c): both directions of a connection, and
+ * every connection of one client, go to the same engine, so that one
+ * client's sessions and offences are judged in one place.
+ *
+ * The client is the side that is not a protected server (a configured
+ * port at an address in `servers`), as the engine decides it.  Where both
+ * ends are protected servers (a client on port 25 talking to a server on
+ * port 25, with no `servers` key), the SYN's sender is the client (tcp.c),
+ * the SYN-ACK's receiver, or for a pickup the sender of the first packet
+ * with data; a small table remembers such connections for their other
+ * packets.  Packets that are not TCP between a client and a protected
+ * server (or cannot be decoded) go to engine 0, which then counts them
+ * and reports the undecodable ones, as one engine would.
+ *
+ * Pure and deterministic: every worker can deal every packet itself and
+ * all reach the same answer.
+ */
+#ifndef DEAL_H
+#define DEAL_H
+
+#include "config.h"
+
+struct deal;
+
+/* NULL if out of memory.  conf must outlive the dealer. */
+struct deal *deal_new(const struct config *conf, unsigned nworkers);
+void deal_free(struct deal *d);
+/* The worker (0 .. nworkers-1) of this packet. */
+unsigned deal_packet(struct deal *d, int linktype, const uint8_t *data,
+    size_t caplen, size_t wirelen);
+
+#endif

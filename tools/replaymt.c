@@ -1,0 +1,554 @@
+/*
+ * replaymt.c — `relayguard replay --threads N`: the captures inspected on
+ * N threads, with the output of one.
+ *
+ * Every worker reads every capture (memory-mapped: the pages are read
+ * from the disk once and shared) and deals each packet by its client's
+ * address (deal.h): the packets it is dealt go through its own engine,
+ * the others only move its clock (engine_pass()), so its idle flows
+ * expire at the very packet where one engine's would.  One client's
+ * sessions and offences are all in one worker.  Events leave each worker
+ * in order of (packet index, phase, flow seq) (engine.h), through a ring
+ * per worker, and the main thread merges the rings by that order: the
+ * events, the summary and the report are those of one thread.  The
+ * buffer bytes' peak is rebuilt from the workers' marks.
+ *
+ * The workers split max-flows and flow-memory between them (rounded up),
+ * so the whole stays within them.  When a worker had to evict or shed,
+ * one engine might have done so elsewhere or not at all: replay says so
+ * on stderr (then rerun with --threads 1 for the one-engine answer).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture.h"
+#include "deal.h"
+#include "engine.h"
+#include "replaymt.h"
+
+#define MT_RING (1u << 20)	/* bytes of records per worker */
+#define MT_PUBLISH 512		/* packets between progress reports */
+
+enum { MT_REC_EVENT, MT_REC_MARK };
+
+struct mt_rec {
+	struct event_order ord;
+	uint32_t type;
+	uint32_t len;		/* of the payload after this header */
+};
+
+/* An event without its text arrays; the texts follow it. */
+struct mt_event {
+	enum event_kind kind;
+	enum event_action action;
+	rg_time_t time, duration, expires;
+	struct rg_addr client, server;
+	uint16_t client_port, server_port;
+	const char *reason, *trick, *what, *command, *exempt;
+	uint32_t attempts, offences;
+	bool truncated;
+	uint16_t len[5];	/* helo, mail_from, rcpt, domain, line */
+};
+
+#define MT_REC_MAX (sizeof(struct mt_rec) + sizeof(struct mt_event) + \
+	4 * EVENT_TEXT_MAX + 256)
+
+struct mt;
+
+struct mt_worker {
+	struct mt *mt;
+	unsigned id;
+	pthread_t tid;
+	bool started;
+	struct engine *e;
+	struct deal *deal;
+	struct capture **files;
+	uint8_t *ring;
+	_Atomic uint64_t wpos;	/* bytes written (worker) */
+	_Atomic uint64_t rpos;	/* bytes read (main) */
+	_Atomic uint64_t done;	/* packets whose records are all written */
+	_Atomic bool finished;	/* and engine_finish()'s */
+	uint8_t rec[MT_REC_MAX];
+	/* main's view of the head record */
+	bool have_head;
+	struct mt_rec head;
+	uint8_t *payload;
+};
+
+struct mt {
+	unsigned n;
+	int nfiles;
+	struct config wconf;
+	struct mt_worker *w;
+	pthread_mutex_t lock;
+	pthread_cond_t more, room;
+	uint64_t gen;		/* bumped on every publish */
+	unsigned waiting;	/* workers waiting for room */
+	char *errors;		/* worker 0's read errors, in order */
+	size_t errlen;
+	bool read_error;
+};
+
+static void
+mt_signal(struct mt *mt)
+{
+	pthread_mutex_lock(&mt->lock);
+	mt->gen++;
+	pthread_cond_signal(&mt->more);
+	pthread_mutex_unlock(&mt->lock);
+}
+
+/* Copy n bytes into the ring at wpos, waiting for room. */
+static void
+mt_put(struct mt_worker *w, const void *p, size_t n)
+{
+	uint64_t wp = atomic_load_explicit(&w->wpos, memory_order_relaxed);
+	size_t off = wp % MT_RING, first;
+
+	if (wp + n - atomic_load_explicit(&w->rpos, memory_order_acquire) >
+	    MT_RING) {
+		/* Full: what is written goes out first. */
+		mt_signal(w->mt);
+		pthread_mutex_lock(&w->mt->lock);
+		w->mt->waiting++;
+		while (wp + n - atomic_load_explicit(&w->rpos,
+		    memory_order_acquire) > MT_RING)
+			pthread_cond_wait(&w->mt->room, &w->mt->lock);
+		w->mt->waiting--;
+		pthread_mutex_unlock(&w->mt->lock);
+	}
+	first = MT_RING - off < n ? MT_RING - off : n;
+	memcpy(w->ring + off, p, first);
+	memcpy(w->ring, (const uint8_t *)p + first, n - first);
+}
+
+static void
+mt_emit(struct mt_worker *w, const struct event_order *ord, uint32_t type,
+    const void *payload, size_t len)
+{
+	struct mt_rec h;
+	uint64_t wp;
+
+	memset(&h, 0, sizeof(h));
+	h.ord = *ord;
+	h.type = type;
+	h.len = (uint32_t)len;
+	/* Header and payload in one piece, published together. */
+	memcpy(w->rec, &h, sizeof(h));
+	memcpy(w->rec + sizeof(h), payload, len);
+	mt_put(w, w->rec, sizeof(h) + len);
+	wp = atomic_load_explicit(&w->wpos, memory_order_relaxed);
+	atomic_store_explicit(&w->wpos, wp + sizeof(h) + len,
+	    memory_order_release);
+}
+
+static size_t
+mt_text(uint8_t *dst, const char *s, size_t max, uint16_t *len)
+{
+	size_t n = strnlen(s, max - 1);
+
+	memcpy(dst, s, n);
+	*len = (uint16_t)n;
+	return n;
+}
+
+static void
+mt_event_out(struct mt_worker *w, const struct event *ev)
+{
+	static __thread uint8_t buf[sizeof(struct mt_event) +
+	    4 * EVENT_TEXT_MAX + 256];
+	struct mt_event me;
+	size_t n = sizeof(me);
+
+	memset(&me, 0, sizeof(me));
+	me.kind = ev->kind;
+	me.action = ev->action;
+	me.time = ev->time;
+	me.duration = ev->duration;
+	me.expires = ev->expires;
+	me.client = ev->client;
+	me.server = ev->server;
+	me.client_port = ev->client_port;
+	me.server_port = ev->server_port;
+	me.reason = ev->reason;
+	me.trick = ev->trick;
+	me.what = ev->what;
+	me.command = ev->command;
+	me.exempt = ev->exempt;
+	me.attempts = ev->attempts;
+	me.offences = ev->offences;
+	me.truncated = ev->truncated;
+	n += mt_text(buf + n, ev->helo, sizeof(ev->helo), &me.len[0]);
+	n += mt_text(buf + n, ev->mail_from, sizeof(ev->mail_from),
+	    &me.len[1]);
+	n += mt_text(buf + n, ev->rcpt, sizeof(ev->rcpt), &me.len[2]);
+	n += mt_text(buf + n, ev->domain, sizeof(ev->domain), &me.len[3]);
+	n += mt_text(buf + n, ev->line, sizeof(ev->line), &me.len[4]);
+	memcpy(buf, &me, sizeof(me));
+	mt_emit(w, &ev->order, MT_REC_EVENT, buf, n);
+}
+
+static void
+mt_drain(struct mt_worker *w, struct event *ev)
+{
+	struct engine_mark m;
+
+	while (engine_next_event(w->e, ev))
+		mt_event_out(w, ev);
+	while (engine_next_mark(w->e, &m))
+		mt_emit(w, &m.order, MT_REC_MARK, &m, sizeof(m));
+}
+
+static void
+mt_publish(struct mt_worker *w, uint64_t done)
+{
+	atomic_store_explicit(&w->done, done, memory_order_release);
+	mt_signal(w->mt);
+}
+
+static void
+mt_error(struct mt *mt, const char *prefix, const char *err)
+{
+	size_t k = strlen(prefix), n = strlen(err);
+	char *p;
+
+	mt->read_error = true;
+	if ((p = realloc(mt->errors, mt->errlen + k + n + 2)) == NULL)
+		return;
+	mt->errors = p;
+	memcpy(p + mt->errlen, prefix, k);
+	memcpy(p + mt->errlen + k, err, n);
+	p[mt->errlen + k + n] = '\n';
+	p[mt->errlen + k + n + 1] = '\0';
+	mt->errlen += k + n + 1;
+}
+
+static void *
+mt_worker_main(void *arg)
+{
+	struct mt_worker *w = arg;
+	struct capture_record r;
+	static __thread struct event ev;
+	char err[512];
+	uint64_t i = 0;
+	int f, rc;
+
+	for (f = 0; f < w->mt->nfiles; f++) {
+		while ((rc = capture_next(w->files[f], &r, err,
+		    sizeof(err))) == 1) {
+			if (deal_packet(w->deal, r.linktype, r.data, r.caplen,
+			    r.wirelen) == w->id)
+				engine_packet(w->e, r.linktype, r.ts_usec,
+				    (uint8_t *)(uintptr_t)r.data, r.caplen,
+				    r.wirelen, 0, r.has_ifid ? r.ifid :
+				    ENGINE_INDEV_UNKNOWN, NULL);
+			else
+				engine_pass(w->e, r.ts_usec);
+			mt_drain(w, &ev);
+			if (++i % MT_PUBLISH == 0)
+				mt_publish(w, i);
+		}
+		/* Every worker meets the same error at the same record;
+		 * worker 0 tells it. */
+		if (rc < 0 && w->id == 0)
+			mt_error(w->mt, "relayguard: replay: ", err);
+	}
+	mt_publish(w, i);
+	engine_finish(w->e);
+	mt_drain(w, &ev);
+	atomic_store_explicit(&w->finished, true, memory_order_release);
+	mt_signal(w->mt);
+	return NULL;
+}
+
+static int
+mt_cmp(const struct event_order *a, const struct event_order *b)
+{
+	if (a->pkt != b->pkt)
+		return a->pkt < b->pkt ? -1 : 1;
+	if (a->phase != b->phase)
+		return a->phase < b->phase ? -1 : 1;
+	if (a->sub != b->sub)
+		return a->sub < b->sub ? -1 : 1;
+	return 0;
+}
+
+/* Copy n bytes out of w's ring from read offset pos. */
+static void
+mt_get(struct mt_worker *w, uint64_t pos, void *p, size_t n)
+{
+	size_t off = pos % MT_RING, first = MT_RING - off < n ?
+	    MT_RING - off : n;
+
+	memcpy(p, w->ring + off, first);
+	memcpy((uint8_t *)p + first, w->ring, n - first);
+}
+
+/* Load w's head record if it has one written. */
+static bool
+mt_head(struct mt_worker *w)
+{
+	uint64_t rp, wp;
+
+	if (w->have_head)
+		return true;
+	rp = atomic_load_explicit(&w->rpos, memory_order_relaxed);
+	wp = atomic_load_explicit(&w->wpos, memory_order_acquire);
+	if (wp == rp)
+		return false;
+	mt_get(w, rp, &w->head, sizeof(w->head));
+	mt_get(w, rp + sizeof(w->head), w->payload, w->head.len);
+	w->have_head = true;
+	return true;
+}
+
+static void
+mt_pop(struct mt *mt, struct mt_worker *w)
+{
+	uint64_t rp = atomic_load_explicit(&w->rpos, memory_order_relaxed);
+
+	w->have_head = false;
+	atomic_store_explicit(&w->rpos, rp + sizeof(w->head) + w->head.len,
+	    memory_order_release);
+	if (mt->waiting > 0) {	/* read racily: a miss is caught below */
+		pthread_mutex_lock(&mt->lock);
+		pthread_cond_broadcast(&mt->room);
+		pthread_mutex_unlock(&mt->lock);
+	}
+}
+
+/* Can a record at o go out: no worker may still write one before it. */
+static bool
+mt_ready(struct mt *mt, const struct event_order *o, unsigned except)
+{
+	struct mt_worker *v;
+	uint64_t done;
+	bool fin;
+	unsigned i;
+
+	for (i = 0; i < mt->n; i++) {
+		if (i == except)
+			continue;
+		v = &mt->w[i];
+		/* Progress first, then the ring: records of packets before
+		 * done were written before done was published. */
+		fin = atomic_load_explicit(&v->finished, memory_order_acquire);
+		done = atomic_load_explicit(&v->done, memory_order_acquire);
+		if (mt_head(v)) {
+			if (mt_cmp(&v->head.ord, o) < 0)
+				return false;
+			continue;
+		}
+		if (fin || (o->pkt != ENGINE_ORDER_END && o->pkt < done))
+			continue;
+		return false;
+	}
+	return true;
+}
+
+static void
+mt_event_in(const uint8_t *p, struct event *ev)
+{
+	struct mt_event me;
+	char *text[5] = { ev->helo, ev->mail_from, ev->rcpt, ev->domain,
+	    ev->line };
+	size_t off = sizeof(me);
+	unsigned i;
+
+	memcpy(&me, p, sizeof(me));
+	ev->kind = me.kind;
+	ev->action = me.action;
+	ev->time = me.time;
+	ev->duration = me.duration;
+	ev->expires = me.expires;
+	ev->client = me.client;
+	ev->server = me.server;
+	ev->client_port = me.client_port;
+	ev->server_port = me.server_port;
+	ev->reason = me.reason;
+	ev->trick = me.trick;
+	ev->what = me.what;
+	ev->command = me.command;
+	ev->exempt = me.exempt;
+	ev->attempts = me.attempts;
+	ev->offences = me.offences;
+	ev->truncated = me.truncated;
+	for (i = 0; i < 5; i++) {
+		memcpy(text[i], p + off, me.len[i]);
+		text[i][me.len[i]] = '\0';
+		off += me.len[i];
+	}
+}
+
+static void
+mt_free(struct mt *mt)
+{
+	unsigned i;
+	int f;
+
+	for (i = 0; i < mt->n; i++) {
+		struct mt_worker *w = &mt->w[i];
+
+		engine_free(w->e);
+		deal_free(w->deal);
+		if (w->files != NULL)
+			for (f = 0; f < mt->nfiles; f++)
+				capture_close(w->files[f]);
+		free(w->files);
+		free(w->ring);
+		free(w->payload);
+	}
+	free(mt->w);
+	free(mt->errors);
+	pthread_mutex_destroy(&mt->lock);
+	pthread_cond_destroy(&mt->more);
+	pthread_cond_destroy(&mt->room);
+}
+
+static uint64_t
+mt_div_up(uint64_t a, unsigned n)
+{
+	return (a + n - 1) / n;
+}
+
+int
+replay_threads(const struct replay_mt_args *a, struct engine_stats *st,
+    bool *caps_reached)
+{
+	struct mt mt;
+	struct mt_worker *w, *best;
+	struct event_order last;
+	struct engine_stats ws;
+	struct engine_mark m;
+	static struct event ev;
+	uint64_t gen, global_used = 0, global_peak = 0, cand;
+	unsigned i;
+	int f, rc = 0;
+	bool all_done;
+
+	memset(&mt, 0, sizeof(mt));
+	mt.n = a->nthreads;
+	mt.nfiles = a->nfiles;
+	pthread_mutex_init(&mt.lock, NULL);
+	pthread_cond_init(&mt.more, NULL);
+	pthread_cond_init(&mt.room, NULL);
+	/* The caps are shared out: the workers together stay within them. */
+	mt.wconf = *a->conf;
+	mt.wconf.max_flows = (uint32_t)mt_div_up(a->conf->max_flows, mt.n);
+	mt.wconf.flow_memory = mt_div_up(a->conf->flow_memory, mt.n);
+	if ((mt.w = calloc(mt.n, sizeof(*mt.w))) == NULL)
+		goto oom;
+	for (i = 0; i < mt.n; i++) {
+		w = &mt.w[i];
+		w->mt = &mt;
+		w->id = i;
+		if ((w->e = engine_new(&mt.wconf, false)) == NULL ||
+		    (w->deal = deal_new(a->conf, mt.n)) == NULL ||
+		    (w->ring = malloc(MT_RING)) == NULL ||
+		    (w->payload = malloc(MT_REC_MAX)) == NULL ||
+		    (w->files = calloc((size_t)mt.nfiles,
+		    sizeof(*w->files))) == NULL)
+			goto oom;
+		engine_set_borrow(w->e, true);
+		engine_set_simulate(w->e, a->simulate);
+		engine_set_marks(w->e, true);
+		for (f = 0; f < mt.nfiles; f++) {
+			char err[1024];
+
+			if ((w->files[f] = capture_open(a->paths[f], err,
+			    sizeof(err))) == NULL) {
+				fprintf(stderr, "relayguard: replay: %s\n", err);
+				rc = 1;
+				goto out;
+			}
+		}
+	}
+	for (i = 0; i < mt.n; i++) {
+		if ((errno = pthread_create(&mt.w[i].tid, NULL, mt_worker_main,
+		    &mt.w[i])) != 0) {
+			fprintf(stderr, "relayguard: replay: threads: %s\n",
+			    strerror(errno));
+			rc = 1;
+			goto join;
+		}
+		mt.w[i].started = true;
+	}
+
+	/* Merge: the lowest record whose order no worker can still
+	 * undercut goes out; otherwise wait for news. */
+	memset(&last, 0, sizeof(last));
+	for (;;) {
+		pthread_mutex_lock(&mt.lock);
+		gen = mt.gen;
+		pthread_mutex_unlock(&mt.lock);
+		for (;;) {
+			best = NULL;
+			all_done = true;
+			for (i = 0; i < mt.n; i++) {
+				w = &mt.w[i];
+				if (!atomic_load_explicit(&w->finished,
+				    memory_order_acquire) || mt_head(w))
+					all_done = false;
+				if (mt_head(w) && (best == NULL ||
+				    mt_cmp(&w->head.ord, &best->head.ord) < 0))
+					best = w;
+			}
+			if (best == NULL || !mt_ready(&mt, &best->head.ord,
+			    best->id))
+				break;
+			a->progress(a->ctx, &best->head.ord);
+			if (best->head.type == MT_REC_EVENT) {
+				mt_event_in(best->payload, &ev);
+				a->event(a->ctx, &ev);
+			} else {
+				memcpy(&m, best->payload, sizeof(m));
+				/* Others' bytes as they stand, plus this
+				 * worker's own peak within the step. */
+				cand = global_used - m.used_before + m.peak;
+				if (cand > global_peak)
+					global_peak = cand;
+				global_used += m.used_after - m.used_before;
+			}
+			mt_pop(&mt, best);
+		}
+		if (all_done)
+			break;
+		pthread_mutex_lock(&mt.lock);
+		while (mt.gen == gen)
+			pthread_cond_wait(&mt.more, &mt.lock);
+		if (mt.waiting > 0)
+			pthread_cond_broadcast(&mt.room);
+		pthread_mutex_unlock(&mt.lock);
+	}
+join:
+	for (i = 0; i < mt.n; i++)
+		if (mt.w[i].started)
+			pthread_join(mt.w[i].tid, NULL);
+	if (rc != 0)
+		goto out;
+	if (mt.errors != NULL)
+		fputs(mt.errors, stderr);
+	if (mt.read_error)
+		rc = 1;
+	memset(st, 0, sizeof(*st));
+	*caps_reached = false;
+	for (i = 0; i < mt.n; i++) {
+		engine_get_stats(mt.w[i].e, &ws);
+		if (ws.flows_evicted > 0 || ws.flows_evicted_mem > 0 ||
+		    ws.mem_refused > 0 || ws.blocks_unremembered > 0)
+			*caps_reached = true;
+		engine_stats_add(st, &ws);
+	}
+	st->mem_peak = global_peak;
+	goto out;
+oom:
+	fprintf(stderr, "relayguard: replay: out of memory\n");
+	rc = 1;
+out:
+	mt_free(&mt);
+	return rc;
+}
