@@ -31,12 +31,17 @@ _Static_assert(EVENT_TEXT_MAX > SMTP_LINE_MAX, "EVENT_TEXT_MAX too small");
 					 * whole, as events carry them */
 #define ENGINE_SERVER_KEEP 512		/* server bytes kept once acked */
 #define ENGINE_AUTH_RCPTS_MAX 2048	/* auth-only RCPTs kept per flow */
+#define ENGINE_PASSIVE_RESETS 3		/* passive: packets after a reset
+					 * order that order it again */
 
 struct engine {
 	const struct config *conf;
 	bool inline_mode;
 	bool borrow;		/* packet bytes outlive the engine's use */
 	bool simulate;		/* replay carries out enforcement */
+	bool passive;		/* capture: packets passed already */
+	bool passive_resets;	/* capture-reset: the daemon sends RSTs */
+	bool passive_blocks;	/* capture-block: the daemon blocks */
 	struct blockset blocks;	/* the blocks decided, packet time */
 	struct flow_table *flows;
 	struct policy *policy;	/* judges; counts offences unless shared */
@@ -240,6 +245,25 @@ engine_set_simulate(struct engine *e, bool simulate)
 }
 
 void
+engine_set_passive(struct engine *e, bool resets, bool blocks)
+{
+	e->passive = !e->inline_mode;
+	e->passive_resets = resets && e->passive;
+	e->passive_blocks = blocks && e->passive;
+}
+
+/* The action of what mode enforce stops: a reset, unless nothing can be
+ * done (mode monitor, or a passive engine whose daemon sends no RSTs). */
+static enum event_action
+engine_stop_action(const struct engine *e)
+{
+	if (e->conf->mode != CONFIG_MODE_ENFORCE ||
+	    (e->passive && !e->passive_resets))
+		return EVENT_ACTION_REPORT;
+	return EVENT_ACTION_RESET;
+}
+
+void
 engine_share(struct engine *e, struct offtable *t)
 {
 	e->shared = t;
@@ -437,8 +461,7 @@ engine_rcpt(struct engine_pkt *pk, const struct smtp_item *it)
 	e->st.relay_attempts++;
 	pk->relay = true;
 	if ((ev = engine_event(e, EVENT_RELAY_ATTEMPT, f)) != NULL) {
-		ev->action = c->mode == CONFIG_MODE_ENFORCE ?
-		    EVENT_ACTION_RESET : EVENT_ACTION_REPORT;
+		ev->action = engine_stop_action(e);
 		engine_buf_text(ev->helo, sizeof(ev->helo), &f->helo,
 		    &ev->truncated);
 		engine_buf_text(ev->mail_from, sizeof(ev->mail_from),
@@ -495,7 +518,8 @@ engine_rcpt(struct engine_pkt *pk, const struct smtp_item *it)
 		/* A never-block client: the event says the threshold was
 		 * reached, that nothing was done and why. */
 		ev->action = blk.never_block ? EVENT_ACTION_NONE :
-		    c->mode == CONFIG_MODE_ENFORCE ? EVENT_ACTION_BLOCK :
+		    c->mode == CONFIG_MODE_ENFORCE && (!e->passive ||
+		    e->passive_blocks) ? EVENT_ACTION_BLOCK :
 		    EVENT_ACTION_REPORT;
 		ev->exempt = blk.never_block ? "never-block" : NULL;
 		ev->attempts = blk.attempts;
@@ -543,8 +567,7 @@ engine_ambiguity_event(struct engine_pkt *pk, const char *what,
 	ev->what = what;
 	ev->command = verb == SMTP_V_UNKNOWN || verb == SMTP_V_NONE ? NULL :
 	    smtp_verb_name(verb);
-	ev->action = e->conf->mode == CONFIG_MODE_ENFORCE ?
-	    EVENT_ACTION_RESET : EVENT_ACTION_REPORT;
+	ev->action = engine_stop_action(e);
 	return ev;
 }
 
@@ -658,8 +681,7 @@ engine_item(struct engine_pkt *pk, const struct smtp_item *it)
 		pk->smuggling = true;
 		if ((ev = engine_event(e, EVENT_SMUGGLING, f)) != NULL) {
 			ev->what = it->what;
-			ev->action = e->conf->mode == CONFIG_MODE_ENFORCE ?
-			    EVENT_ACTION_RESET : EVENT_ACTION_REPORT;
+			ev->action = engine_stop_action(e);
 		}
 		break;
 	case SMTP_ITEM_ANOMALY:
@@ -750,8 +772,7 @@ engine_reply_conflict(struct engine_pkt *pk)
 	    (ev = engine_event(e, EVENT_ANOMALY, f)) != NULL) {
 		f->anomaly_events++;
 		ev->what = "server-reply-conflict";
-		ev->action = e->conf->mode == CONFIG_MODE_ENFORCE ?
-		    EVENT_ACTION_RESET : EVENT_ACTION_REPORT;
+		ev->action = engine_stop_action(e);
 	}
 	if (s->tls || s->in_body) {
 		/* Everything since is unread: read on as from a pickup. */
@@ -1521,7 +1542,23 @@ engine_inspect(struct engine *e, int linktype, uint8_t *data,
 
 	stop = pk.relay || pk.smuggling || pk.ambiguous ||
 	    pk.starttls_denied || (pk.unreadable && e->inline_mode);
-	if (stop && e->conf->mode == CONFIG_MODE_ENFORCE) {
+	if (stop && e->conf->mode == CONFIG_MODE_ENFORCE && e->passive) {
+		/* The packet has passed: each end expects the bytes after
+		 * everything seen so far.  The server's reply races the
+		 * RSTs; the next packets of the session order them again
+		 * at the sequence numbers they move to. */
+		if (e->passive_resets) {
+			engine_result_reset(res, f, f->dir[0].next,
+			    f->dir[1].next);
+			f->resets_left = ENGINE_PASSIVE_RESETS;
+			e->st.resets++;
+			if (pk.relay)
+				e->st.resets_relay++;
+		}
+	} else if (e->passive && f->resets_left > 0) {
+		f->resets_left--;
+		engine_result_reset(res, f, f->dir[0].next, f->dir[1].next);
+	} else if (stop && e->conf->mode == CONFIG_MODE_ENFORCE) {
 		/* Each end gets a RST at the sequence number it expects: the
 		 * bytes that passed before this dropped packet. */
 		if (dir == 0)
@@ -1541,6 +1578,7 @@ engine_inspect(struct engine *e, int linktype, uint8_t *data,
 		}
 	}
 	if (pk.block && e->conf->mode == CONFIG_MODE_ENFORCE &&
+	    (!e->passive || e->passive_blocks) &&
 	    !policy_trusted(e->policy, &f->client)) {
 		res->block = true;
 		res->block_for = pk.block_for;

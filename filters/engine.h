@@ -229,6 +229,19 @@ void engine_set_borrow(struct engine *e, bool borrow);
  */
 void engine_set_simulate(struct engine *e, bool simulate);
 /*
+ * Passive capture (relayguardd's capture mode): every packet has reached
+ * its receiver before the engine sees it, so nothing is dropped.  What
+ * mode enforce stops is reported with the action the daemon can still
+ * take: with resets, the result orders RSTs at the sequence numbers each
+ * end expects after the packet (the RCPT has reached the server), and the
+ * next few packets of the session order them again at the numbers they
+ * move to (the server's reply races the first RSTs); without, the events
+ * say "report".  A block reached is ordered (action block) with blocks,
+ * only reported without.  Not for inline engines; before the first
+ * packet.
+ */
+void engine_set_passive(struct engine *e, bool resets, bool blocks);
+/*
  * Count offences and remember blocks in force in t, shared with other
  * engines (the daemon's queue workers: offtable.h), instead of in the
  * engine's own policy and blockset.  engine_unblock(), engine_forget() and

@@ -53,6 +53,8 @@ struct flow {
 	bool indev_known[2];		/* indev[d] learned */
 	uint32_t indev[2];		/* where direction d comes in */
 	uint8_t anomaly_events;		/* anomaly events emitted (capped) */
+	uint8_t resets_left;		/* passive: resets still to repeat
+					 * (engine_set_passive) */
 	/* Inline: client bytes from hold_from on are dropped while an
 	 * unfinished line may still be a RCPT (engine_hold()). */
 	bool holding;

@@ -1491,6 +1491,54 @@ test_mail_from_quoted(void)
 	lab_free(&l);
 }
 
+/* Passive capture: nothing is dropped; with resets each end gets a RST at
+ * the sequence number after what it has seen, ordered again when the
+ * server's reply races it; without resets or blocks the events say
+ * "report" and nothing is ordered. */
+static void
+test_passive_resets_and_blocks(void)
+{
+	struct engine_result r;
+	struct lab l;
+	int i, pass;
+	char ev[16384];
+
+	for (pass = 0; pass < 2; pass++) {
+		lab_init(&l, false, CONFIG_MODE_ENFORCE, addr_attacker);
+		engine_set_passive(l.e, pass == 0, pass == 0);
+		for (i = 0; i < 3; i++) {
+			l.cport = (uint16_t)(CLIENT_PORT + i);
+			lab_handshake(&l);
+			TEST_CHECK(lab_say(&l, 1, "RCPT TO:<x@evil.test>\r\n",
+			    &r) == ENGINE_ACCEPT);
+			TEST_CHECK(r.reset == (pass == 0));
+			TEST_CHECK(r.block == (pass == 0 && i == 2));
+			if (pass == 0) {
+				/* After the RCPT: it reached the server. */
+				ASSERT_INT_EQ(r.seq_to_server, l.cseq);
+				ASSERT_INT_EQ(r.seq_to_client, l.sseq);
+			}
+			/* The reply won the race: again, past the reply. */
+			TEST_CHECK(lab_say(&l, 0, "554 5.7.1 denied\r\n",
+			    &r) == ENGINE_ACCEPT);
+			TEST_CHECK(r.reset == (pass == 0));
+			if (pass == 0)
+				ASSERT_INT_EQ(r.seq_to_client, l.sseq);
+		}
+		/* A bounded number of times. */
+		for (i = 0; i < 4; i++)
+			lab_say(&l, 1, "NOOP\r\n", &r);
+		TEST_CHECK(!r.reset);
+		lab_events(&l, ev, sizeof(ev));
+		TEST_CHECK(strstr(ev, pass == 0 ? "\"action\":\"reset\"" :
+		    "\"action\":\"report\"") != NULL);
+		TEST_CHECK(strstr(ev, pass == 0 ? "\"duration\":3600,"
+		    "\"action\":\"block\"" : "\"duration\":3600,"
+		    "\"action\":\"report\"") != NULL);
+		lab_free(&l);
+	}
+}
+
 int
 main(void)
 {
@@ -1530,5 +1578,6 @@ main(void)
 	TEST_RUN(test_sim_after_reset_not_judged);
 	TEST_RUN(test_sim_block_drops_until_expiry);
 	TEST_RUN(test_no_offence_while_blocked);
+	TEST_RUN(test_passive_resets_and_blocks);
 	return TEST_END("engine");
 }
