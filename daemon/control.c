@@ -210,11 +210,12 @@ control_queues(struct rgd *d, json_t *o)
 
 	for (i = 0; i < d->nworkers; i++) {
 		worker_stats(d->workers[i], &ws);
-		json_array_append_new(a, json_pack("{s:i,s:I,s:I,s:I}",
+		json_array_append_new(a, json_pack("{s:i,s:I,s:I,s:I,s:I}",
 		    "queue", (int)worker_queue(d->workers[i]),
 		    "packets", (json_int_t)ws.packets,
 		    "relay_attempts", (json_int_t)ws.engine.relay_attempts,
-		    "blocks", (json_int_t)ws.engine.blocks));
+		    "blocks", (json_int_t)ws.engine.blocks,
+		    "capture_drops", (json_int_t)ws.capture_drops));
 	}
 	json_object_set_new(o, "queues", a);
 }
@@ -239,6 +240,16 @@ control_cmd_status(struct rgd *d, json_t *req, const char *addr)
 	json_object_set_new(o, "queue_first", json_integer(d->conf.queue_first));
 	json_object_set_new(o, "queue_last", json_integer(d->conf.queue_last));
 	json_object_set_new(o, "workers", json_integer(d->nworkers));
+	if (d->conf.ncapture > 0) {
+		/* Passive mode: "queues" are the capture workers. */
+		json_t *ifs = json_array();
+		uint32_t k;
+
+		for (k = 0; k < d->conf.ncapture; k++)
+			json_array_append_new(ifs,
+			    json_string(d->conf.capture[k]));
+		json_object_set_new(o, "capture", ifs);
+	}
 	metrics_json(&m, o);
 	control_queues(d, o);
 	return o;

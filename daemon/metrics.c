@@ -66,6 +66,7 @@ metrics_snapshot(struct rgd *d, struct metrics_snapshot *m)
 	m->own.packets = ws.packets;
 	m->own.enobufs = ws.enobufs;
 	m->own.queue_errors = ws.queue_errors;
+	m->own.capture_drops = ws.capture_drops;
 	m->own.resets_sent = ws.resets_sent;
 	m->own.reset_errors = ws.reset_errors;
 	m->own.blocks_added = d->blocks_added;

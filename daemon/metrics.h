@@ -27,11 +27,13 @@ struct rgd;
 /* The daemon's own counters: X(field, name, kind, group, unit, help). */
 #define RGD_STATS(X) \
 	X(packets, "packets", RG_STAT_COUNTER, RG_STAT_QUEUE, "packets", \
-	    "Packets received from the kernel's queue") \
+	    "Packets received from the kernel's queue (capture: captured)") \
 	X(enobufs, "enobufs", RG_STAT_COUNTER, RG_STAT_QUEUE, "messages", \
 	    "Queue messages the kernel dropped (ENOBUFS): those packets passed uninspected") \
 	X(queue_errors, "queue_errors", RG_STAT_COUNTER, RG_STAT_QUEUE, \
-	    "errors", "Errors receiving from or answering the queue") \
+	    "errors", "Errors receiving from or answering the queue (capture: reading)") \
+	X(capture_drops, "capture_drops", RG_STAT_COUNTER, RG_STAT_QUEUE, \
+	    "packets", "Captured packets the kernel dropped (ring full): never inspected") \
 	X(resets_sent, "resets", RG_STAT_COUNTER, RG_STAT_ENFORCEMENT, \
 	    "sessions", "Sessions reset (RSTs sent to both ends)") \
 	X(reset_errors, "reset_errors", RG_STAT_COUNTER, RG_STAT_ENFORCEMENT, \

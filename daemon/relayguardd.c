@@ -92,8 +92,10 @@ rgd_open_workers(struct rgd *d)
 	engine_policy_params(&d->conf, &pp);
 	if ((d->offences = offtable_new(&pp)) == NULL)
 		fatalx("offence table: out of memory");
-	for (q = d->conf.queue_first; q <= d->conf.queue_last &&
-	    d->nworkers < RGD_MAX_QUEUES; q++) {
+	/* Capture: workers 0..capture-workers-1 instead of queues. */
+	for (q = d->conf.ncapture > 0 ? 0 : d->conf.queue_first;
+	    (d->conf.ncapture > 0 ? q < d->conf.capture_workers :
+	    q <= d->conf.queue_last) && d->nworkers < RGD_MAX_QUEUES; q++) {
 		d->workers[d->nworkers] = worker_new(d, (uint16_t)q, err,
 		    sizeof(err));
 		if (d->workers[d->nworkers] == NULL)
@@ -227,7 +229,7 @@ rgd_handle_signal(struct rgd *d)
 static void
 rgd_tick(struct rgd *d)
 {
-	static uint64_t last_enobufs, last_lost, last_everr;
+	static uint64_t last_enobufs, last_lost, last_everr, last_cdrops;
 	struct worker_stats ws;
 	uint64_t n, lost, everr;
 	unsigned i;
@@ -247,6 +249,14 @@ rgd_tick(struct rgd *d)
 		    (unsigned long long)(ws.enobufs - last_enobufs),
 		    (unsigned long long)ws.enobufs);
 		last_enobufs = ws.enobufs;
+	}
+	if (ws.capture_drops != last_cdrops) {
+		log_warnx("kernel dropped %llu captured packets (ring full, "
+		    "%llu in all): not inspected; raise capture-buffer or "
+		    "capture-workers",
+		    (unsigned long long)(ws.capture_drops - last_cdrops),
+		    (unsigned long long)ws.capture_drops);
+		last_cdrops = ws.capture_drops;
 	}
 	everr = __atomic_load_n(&d->events.errors, __ATOMIC_RELAXED);
 	if (everr != last_everr) {
@@ -389,14 +399,29 @@ main(int argc, char **argv)
 	if (!setup_nft(&d, &d.conf, d.conf.queue_first, d.conf.queue_last,
 	    err, sizeof(err)))
 		fatalx("%s", err);
-	d.mechanism = nft_queue_mechanism_name(nft_queue_mechanism(d.nft));
-	log_info("nftables: table inet relayguard on hook %s, blocks drop "
-	    "%s, queue %u-%u through the %s NFQUEUE mechanism%s%s",
-	    d.conf.hook == CONFIG_HOOK_INPUT ? "input" : "forward",
-	    d.conf.block_scope == CONFIG_BLOCK_SCOPE_ALL ? "everything" :
-	    "the protected ports",
-	    d.conf.queue_first, d.conf.queue_last, d.mechanism,
-	    nft_queue_note(d.nft)[0] ? ": " : "", nft_queue_note(d.nft));
+	if (d.conf.ncapture > 0) {
+		d.mechanism = "capture";
+		log_info("nftables: table inet relayguard on hook %s, blocks "
+		    "drop %s; capture on %s%s, %u worker(s), %s blocks, %s "
+		    "resets", d.conf.hook == CONFIG_HOOK_INPUT ? "input" :
+		    "forward", d.conf.block_scope == CONFIG_BLOCK_SCOPE_ALL ?
+		    "everything" : "the protected ports", d.conf.capture[0],
+		    d.conf.ncapture > 1 ? " and more" : "", d.nworkers,
+		    d.conf.capture_block ? "automatic" : "no automatic",
+		    d.conf.capture_reset ? "with" : "no");
+	} else {
+		d.mechanism = nft_queue_mechanism_name(
+		    nft_queue_mechanism(d.nft));
+		log_info("nftables: table inet relayguard on hook %s, blocks "
+		    "drop %s, queue %u-%u through the %s NFQUEUE "
+		    "mechanism%s%s",
+		    d.conf.hook == CONFIG_HOOK_INPUT ? "input" : "forward",
+		    d.conf.block_scope == CONFIG_BLOCK_SCOPE_ALL ?
+		    "everything" : "the protected ports",
+		    d.conf.queue_first, d.conf.queue_last, d.mechanism,
+		    nft_queue_note(d.nft)[0] ? ": " : "",
+		    nft_queue_note(d.nft));
+	}
 	if (blocks_restore(&d, err, sizeof(err)) < 0)
 		log_warnx("restoring blocks: %s", err);
 	blocks_lift_never_block(&d);
@@ -415,9 +440,10 @@ main(int argc, char **argv)
 	if (sandbox_enter(err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	d.started = time(NULL);
-	log_info("ready: mode %s, %u port(s), %u queue(s), one worker each",
+	log_info("ready: mode %s, %u port(s), %u %s",
 	    d.conf.mode == CONFIG_MODE_ENFORCE ? "enforce" : "monitor",
-	    d.conf.nports, d.nworkers);
+	    d.conf.nports, d.nworkers, d.conf.ncapture > 0 ?
+	    "capture worker(s)" : "queue(s), one worker each");
 	/* Type=notify: systemd starts what comes after us only now. */
 	metrics_tick(&d, 1);
 	(void)sd_notifyf(0, "READY=1\nSTATUS=mode %s, %u queue(s)",

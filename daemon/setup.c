@@ -54,7 +54,14 @@ setup_nft(struct rgd *d, const struct config *c, uint16_t queue_first,
 	setup_nft_params(c, &np);
 	np.queue_first = queue_first;
 	np.queue_last = queue_last;
-	return nft_setup(d->nft, &np, err, errlen) == 0;
+	if (nft_setup(d->nft, &np, err, errlen) < 0)
+		return false;
+	/* Capture mode keeps the sets and the block chain, and no queue
+	 * chain: nothing answers a queue (the rule's bypass flag let the
+	 * packets pass in the moment between the two transactions). */
+	if (c->ncapture > 0)
+		return nft_unqueue(d->nft, err, errlen) == 0;
+	return true;
 }
 
 /* Put an opened event file (or -1) in place while no worker runs. */
@@ -93,6 +100,33 @@ setup_warning(const char *msg, void *arg)
 	log_warnx("warning: %s", msg);
 }
 
+/* The capture keys of a and b are the same. */
+static bool
+setup_same_capture(const struct config *a, const struct config *b)
+{
+	return a->ncapture == b->ncapture &&
+	    memcmp(a->capture, b->capture, sizeof(a->capture)) == 0 &&
+	    a->capture_workers == b->capture_workers &&
+	    a->capture_block == b->capture_block &&
+	    a->capture_reset == b->capture_reset &&
+	    a->capture_immediate == b->capture_immediate &&
+	    a->capture_buffer == b->capture_buffer;
+}
+
+/* The running capture keys into a reloaded configuration: the workers'
+ * handles and engines were made for them. */
+static void
+setup_keep_capture(struct config *nc, const struct config *run)
+{
+	memcpy(nc->capture, run->capture, sizeof(nc->capture));
+	nc->ncapture = run->ncapture;
+	nc->capture_workers = run->capture_workers;
+	nc->capture_block = run->capture_block;
+	nc->capture_reset = run->capture_reset;
+	nc->capture_immediate = run->capture_immediate;
+	nc->capture_buffer = run->capture_buffer;
+}
+
 /*
  * Read the configuration file again and put it in force: 0, or -1 with
  * why in err (the running configuration stays).  SIGHUP and the control
@@ -117,10 +151,12 @@ setup_reload(struct rgd *d, char *err, size_t errlen)
 	(void)config_warnings(&nc, setup_warning, NULL);
 	if (nc.queue_first != d->conf.queue_first ||
 	    nc.queue_last != d->conf.queue_last ||
+	    !setup_same_capture(&nc, &d->conf) ||
 	    strcmp(nc.state_db, d->conf.state_db) != 0 ||
 	    strcmp(nc.control_socket, d->conf.control_socket) != 0)
-		log_warnx("reload: queue, state-db and control-socket "
-		    "changes take effect at the next start");
+		log_warnx("reload: queue, capture, state-db and "
+		    "control-socket changes take effect at the next start");
+	setup_keep_capture(&nc, &d->conf);
 	/* The event file is reopened on every reload (a rotation's
 	 * postrotate may send SIGHUP); a path that cannot be opened refuses
 	 * the reload before anything changed. */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "eventlog.h"
+#include "live.h"
 #include "log.h"
 #include "mailbox.h"
 #include "queue.h"
@@ -23,10 +24,15 @@
 #include "worker.h"
 
 #define WORKER_BATCH 256	/* receives before looking at the stop fd */
+#define WORKER_PKT_MAX 65536	/* capture: bytes of a packet copied */
+#define WORKER_POLL (1 + CONFIG_MAX_CAPTURE)
 
 struct worker {
 	struct rgd *d;
-	struct queue *q;
+	struct queue *q;		/* queue mode, or */
+	struct live *live;		/* capture mode (live.h) */
+	uint16_t num;			/* queue number, or worker index */
+	uint8_t *pkt;			/* capture: a writable copy */
 	struct engine *engine;
 	pthread_t tid;
 	bool started;
@@ -98,6 +104,26 @@ worker_packet(void *ctx, uint8_t *pkt, size_t len, size_t wirelen,
 		w->todo[w->ntodo++] = r;
 }
 
+/* Capture: the packet has passed already; the engine only watches (its
+ * verdict means nothing) and says whom to reset and block. */
+static void
+worker_captured(void *ctx, int linktype, rg_time_t ts, const uint8_t *pkt,
+    size_t caplen, size_t wirelen)
+{
+	struct worker *w = ctx;
+	struct engine_result r;
+
+	if (caplen > WORKER_PKT_MAX)
+		caplen = WORKER_PKT_MAX;
+	/* The engine takes writable bytes (inline it rewrites); the ring's
+	 * are not ours to write. */
+	memcpy(w->pkt, pkt, caplen);
+	engine_packet(w->engine, linktype, ts, w->pkt, caplen, wirelen, 0,
+	    ENGINE_INDEV_UNKNOWN, &r);
+	if ((r.reset || r.block) && w->ntodo < RGD_TODO_MAX)
+		w->todo[w->ntodo++] = r;
+}
+
 /* Events, resets and block requests from the packets just answered. */
 static void
 worker_flush(struct worker *w)
@@ -128,17 +154,43 @@ worker_flush(struct worker *w)
 	w->ntodo = 0;
 }
 
+/* Read what the ready intake sockets hold, a bounded batch. */
+static void
+worker_intake(struct worker *w, const struct pollfd *p, unsigned np)
+{
+	unsigned k;
+	int i, n;
+
+	for (k = 0; k < np; k++) {
+		if (!(p[k].revents & (POLLIN | POLLERR)))
+			continue;
+		for (i = 0; i < WORKER_BATCH; i++) {
+			n = w->live != NULL ? live_receive(w->live, k,
+			    worker_captured, w) :
+			    queue_receive(w->q, worker_packet, w);
+			worker_flush(w);
+			if (n <= 0)
+				break;
+		}
+	}
+}
+
 static void *
 worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct pollfd p[2];
-	int i, n;
+	struct pollfd p[WORKER_POLL];
+	unsigned k, np;
 
-	p[0].fd = queue_fd(w->q);
-	p[0].events = POLLIN;
-	p[1].fd = w->stopfd;
-	p[1].events = POLLIN;
+	/* The intake sockets first, the stop fd last. */
+	np = w->live != NULL ? live_count(w->live) : 1;
+	for (k = 0; k < np; k++) {
+		p[k].fd = w->live != NULL ? live_fd(w->live, k) :
+		    queue_fd(w->q);
+		p[k].events = POLLIN;
+	}
+	p[np].fd = w->stopfd;
+	p[np].events = POLLIN;
 	/* Thread start-up (rseq, robust lists, ...) is over: the seccomp
 	 * filter, which allows only what the loop needs, may come now. */
 	pthread_mutex_lock(&w->lock);
@@ -146,22 +198,15 @@ worker_main(void *arg)
 	pthread_cond_signal(&w->running_cv);
 	pthread_mutex_unlock(&w->lock);
 	for (;;) {
-		if (poll(p, 2, -1) < 0) {
+		if (poll(p, np + 1, -1) < 0) {
 			if (errno != EINTR)
-				log_warn("queue %u: poll", queue_num(w->q));
+				log_warn("worker %u: poll", w->num);
 			continue;
 		}
-		if (p[1].revents & POLLIN)
+		if (p[np].revents & POLLIN)
 			break;
-		if (!(p[0].revents & (POLLIN | POLLERR)))
-			continue;
 		pthread_mutex_lock(&w->lock);
-		for (i = 0; i < WORKER_BATCH; i++) {
-			n = queue_receive(w->q, worker_packet, w);
-			worker_flush(w);
-			if (n <= 0)
-				break;
-		}
+		worker_intake(w, p, np);
 		pthread_mutex_unlock(&w->lock);
 	}
 	return NULL;
@@ -178,6 +223,7 @@ worker_new(struct rgd *d, uint16_t num, char *err, size_t errlen)
 		return NULL;
 	}
 	w->d = d;
+	w->num = num;
 	w->stopfd = -1;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->running_cv, NULL);
@@ -187,7 +233,8 @@ worker_new(struct rgd *d, uint16_t num, char *err, size_t errlen)
 		goto fail;
 	}
 	if ((w->evbuf = malloc(EVENTLOG_ROOM + EVENT_JSON_MAX)) == NULL ||
-	    (w->engine = engine_new(&d->conf, true)) == NULL) {
+	    (w->engine = engine_new(&d->conf, d->conf.ncapture == 0)) ==
+	    NULL) {
 		snprintf(err, errlen, "queue %u: out of memory", num);
 		goto fail;
 	}
@@ -198,7 +245,19 @@ worker_new(struct rgd *d, uint16_t num, char *err, size_t errlen)
 		goto fail;
 	}
 	(void)engine_set_seed(w->engine, seed);
-	if ((w->q = queue_open(num, err, errlen)) == NULL)
+	if (d->conf.ncapture > 0) {
+		/* Worker 0 creates the fanout groups, the others join. */
+		engine_set_passive(w->engine, d->conf.capture_reset,
+		    d->conf.capture_block);
+		if ((w->pkt = malloc(WORKER_PKT_MAX)) == NULL) {
+			snprintf(err, errlen, "worker %u: out of memory", num);
+			goto fail;
+		}
+		if ((w->live = live_open(&d->conf, num,
+		    d->conf.capture_workers, num > 0 && d->nworkers > 0 ?
+		    d->workers[0]->live : NULL, err, errlen)) == NULL)
+			goto fail;
+	} else if ((w->q = queue_open(num, err, errlen)) == NULL)
 		goto fail;
 	return w;
 fail:
@@ -212,7 +271,7 @@ worker_start(struct worker *w, char *err, size_t errlen)
 	int rc;
 
 	if ((rc = pthread_create(&w->tid, NULL, worker_main, w)) != 0) {
-		snprintf(err, errlen, "queue %u: thread: %s", queue_num(w->q),
+		snprintf(err, errlen, "worker %u: thread: %s", w->num,
 		    strerror(rc));
 		return -1;
 	}
@@ -237,6 +296,8 @@ worker_free(struct worker *w)
 		pthread_join(w->tid, NULL);
 	}
 	queue_close(w->q);
+	live_close(w->live);
+	free(w->pkt);
 	engine_free(w->engine);
 	free(w->evbuf);
 	if (w->stopfd >= 0)
@@ -268,13 +329,22 @@ void
 worker_stats(struct worker *w, struct worker_stats *s)
 {
 	struct queue_stats qs;
+	struct live_stats ls;
 
+	memset(s, 0, sizeof(*s));
 	pthread_mutex_lock(&w->lock);
 	engine_get_stats(w->engine, &s->engine);
-	queue_get_stats(w->q, &qs);
-	s->packets = qs.packets;
-	s->enobufs = qs.enobufs;
-	s->queue_errors = qs.errors;
+	if (w->live != NULL) {
+		live_get_stats(w->live, &ls);
+		s->packets = ls.packets;
+		s->capture_drops = ls.drops;
+		s->queue_errors = ls.errors;
+	} else {
+		queue_get_stats(w->q, &qs);
+		s->packets = qs.packets;
+		s->enobufs = qs.enobufs;
+		s->queue_errors = qs.errors;
+	}
 	s->resets_sent = w->resets_sent;
 	s->reset_errors = w->reset_errors;
 	pthread_mutex_unlock(&w->lock);
@@ -296,13 +366,14 @@ worker_stats_all(struct worker *const *workers, unsigned n,
 		s->queue_errors += w.queue_errors;
 		s->resets_sent += w.resets_sent;
 		s->reset_errors += w.reset_errors;
+		s->capture_drops += w.capture_drops;
 	}
 }
 
 uint16_t
 worker_queue(const struct worker *w)
 {
-	return queue_num(w->q);
+	return w->num;
 }
 
 void

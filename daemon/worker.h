@@ -24,10 +24,14 @@ struct queue_stats;
 struct worker_stats {
 	struct engine_stats engine;
 	uint64_t packets, enobufs, queue_errors;
+	uint64_t capture_drops;		/* capture: the kernel's ring was full */
 	uint64_t resets_sent, reset_errors;
 };
 
-/* Bind queue num and build an engine on d->conf; NULL and err on failure. */
+/* Bind queue num and build an engine on d->conf; NULL and err on failure.
+ * In capture mode (d->conf.ncapture > 0) num is the worker's index
+ * instead: open its capture handles (live.h), after worker num-1's and
+ * before d->nworkers counts it. */
 struct worker *worker_new(struct rgd *d, uint16_t num, char *err,
     size_t errlen);
 /* Start the thread; returns once it runs its loop (a seccomp filter
@@ -48,7 +52,8 @@ void worker_tick(struct worker *w);
 void worker_lock(struct worker *w);
 void worker_unlock(struct worker *w);
 struct engine *worker_engine(struct worker *w);	/* under the lock */
-uint16_t worker_queue(const struct worker *w);	/* its queue number */
+uint16_t worker_queue(const struct worker *w);	/* its queue number
+							 * (capture: index) */
 
 /* The wall clock as packet time (usec since the epoch). */
 rg_time_t worker_now(void);

@@ -301,6 +301,10 @@ config_defaults(struct config *c)
 	c->offence_memory = 30 * 86400 * RG_USEC_PER_SEC;
 	c->hook = CONFIG_HOOK_FORWARD;
 	c->queue_first = c->queue_last = 0;
+	c->capture_workers = 1;
+	c->capture_block = true;
+	c->capture_immediate = true;
+	c->capture_buffer = 16ULL << 20;
 	c->starttls = CONFIG_STARTTLS_ALLOW;
 	c->block_scope = CONFIG_BLOCK_SCOPE_SMTP;
 	c->min_ttl = 0;
@@ -560,6 +564,105 @@ config_key_queue(struct config_ctx *x, const struct config_tok *v, size_t n)
 	}
 	x->c->queue_first = (uint16_t)first;
 	x->c->queue_last = (uint16_t)last;
+	return true;
+}
+
+/* An interface name as the kernel takes it: 1-15 bytes, no '/', ':',
+ * blanks or control bytes, not "." or "..". */
+static bool
+config_key_capture(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	struct config *c = x->c;
+	uint32_t j;
+	size_t i;
+
+	(void)n;
+	if (v->len == 0 || v->len >= CONFIG_IFNAME_MAX ||
+	    config_tok_is(v, ".") || config_tok_is(v, ".."))
+		return config_tok_error(x, "invalid interface name (1-15 "
+		    "bytes)", v);
+	for (i = 0; i < v->len; i++)
+		if (v->p[i] == '/' || v->p[i] == ':' ||
+		    (unsigned char)v->p[i] <= ' ' ||
+		    (unsigned char)v->p[i] >= 0x7f)
+			return config_tok_error(x, "invalid interface name "
+			    "(no '/', ':' or control bytes)", v);
+	for (j = 0; j < c->ncapture; j++)
+		if (strlen(c->capture[j]) == v->len &&
+		    memcmp(c->capture[j], v->p, v->len) == 0)
+			return config_tok_error(x, "duplicate interface", v);
+	if (c->ncapture >= CONFIG_MAX_CAPTURE)
+		return config_tok_error(x, "too many capture interfaces (at "
+		    "most 8)", v);
+	memcpy(c->capture[c->ncapture], v->p, v->len);
+	c->capture[c->ncapture][v->len] = '\0';
+	c->ncapture++;
+	return true;
+}
+
+static bool
+config_key_capture_workers(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	uint64_t val;
+
+	(void)n;
+	if (!config_parse_uint(v->p, v->len, CONFIG_MAX_CAPTURE_WORKERS,
+	    &val) || val == 0)
+		return config_tok_error(x, "invalid capture-workers (1-64)", v);
+	x->c->capture_workers = (uint32_t)val;
+	return true;
+}
+
+static bool
+config_yes_no(struct config_ctx *x, const struct config_tok *v, bool *dst)
+{
+	if (config_tok_is(v, "yes"))
+		*dst = true;
+	else if (config_tok_is(v, "no"))
+		*dst = false;
+	else
+		return config_tok_error(x, "invalid value (yes or no)", v);
+	return true;
+}
+
+static bool
+config_key_capture_block(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	(void)n;
+	return config_yes_no(x, v, &x->c->capture_block);
+}
+
+static bool
+config_key_capture_reset(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	(void)n;
+	return config_yes_no(x, v, &x->c->capture_reset);
+}
+
+static bool
+config_key_capture_immediate(struct config_ctx *x,
+    const struct config_tok *v, size_t n)
+{
+	(void)n;
+	return config_yes_no(x, v, &x->c->capture_immediate);
+}
+
+static bool
+config_key_capture_buffer(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	uint64_t val;
+
+	(void)n;
+	if (!config_parse_size(v->p, v->len, &val))
+		return config_tok_error(x, "invalid size", v);
+	if (val < (1ULL << 20) || val > (1ULL << 30))
+		return config_tok_error(x, "invalid capture-buffer (1M-1G)", v);
+	x->c->capture_buffer = val;
 	return true;
 }
 
@@ -947,6 +1050,12 @@ static const struct config_key config_keys[] = {
 	{ "offence-memory",	config_key_offence_memory,	false },
 	{ "hook",		config_key_hook,		false },
 	{ "queue",		config_key_queue,		false },
+	{ "capture",		config_key_capture,		true },
+	{ "capture-workers",	config_key_capture_workers,	false },
+	{ "capture-block",	config_key_capture_block,	false },
+	{ "capture-reset",	config_key_capture_reset,	false },
+	{ "capture-buffer",	config_key_capture_buffer,	false },
+	{ "capture-immediate",	config_key_capture_immediate,	false },
 	{ "starttls",		config_key_starttls,		false },
 	{ "block-scope",	config_key_block_scope,		false },
 	{ "server-software",	config_key_server_software,	false },
@@ -1121,6 +1230,42 @@ config_dnsbl_check(struct config_ctx *x)
 	return true;
 }
 
+/*
+ * capture replaces queue (one or the other: a daemon either answers a
+ * queue or watches a copy of the traffic), and the other capture keys
+ * mean nothing without it.
+ */
+static bool
+config_capture_check(struct config_ctx *x)
+{
+	static const char *const others[] = { "capture-workers",
+	    "capture-block", "capture-reset", "capture-buffer",
+	    "capture-immediate" };
+	const struct config *c = x->c;
+	size_t i, line, qline;
+
+	if (c->ncapture == 0) {
+		for (i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+			if ((line = config_key_line(c, others[i])) != 0) {
+				char problem[64];
+
+				snprintf(problem, sizeof(problem), "%s without "
+				    "capture", others[i]);
+				return config_error(x, line, problem,
+				    others[i], strlen(others[i]));
+			}
+		return true;
+	}
+	if ((qline = config_key_line(c, "queue")) != 0) {
+		line = config_key_line(c, "capture");
+		return config_error(x, qline > line ? qline : line,
+		    "queue and capture exclude each other (capture is the "
+		    "passive mode, queue the inline one)", qline > line ?
+		    "queue" : "capture", qline > line ? 5 : 7);
+	}
+	return true;
+}
+
 bool
 config_parse(const char *name, const char *text, size_t len,
     struct config *c, char *err, size_t errlen)
@@ -1158,7 +1303,7 @@ config_parse(const char *name, const char *text, size_t len,
 			    x.block_for_line, x.block_for_tok);
 		return false;
 	}
-	return config_dnsbl_check(&x);
+	return config_dnsbl_check(&x) && config_capture_check(&x);
 }
 
 size_t
@@ -1499,11 +1644,31 @@ config_format(const struct config *c, char *buf, size_t len)
 	    "forever" : config_duration_str(c->offence_memory, d, sizeof(d)));
 	config_out(&w, "hook %s\n",
 	    (unsigned)c->hook < 2 ? hooks[c->hook] : "forward");
-	if (c->queue_first == c->queue_last)
+	/* One or the other, so that the text parses again. */
+	if (c->ncapture == 0 && c->queue_first == c->queue_last)
 		config_out(&w, "queue %u\n", (unsigned)c->queue_first);
-	else
+	else if (c->ncapture == 0)
 		config_out(&w, "queue %u-%u\n", (unsigned)c->queue_first,
 		    (unsigned)c->queue_last);
+	if (c->ncapture > 0) {
+		config_out(&w, "capture");
+		for (i = 0; i < c->ncapture && i < CONFIG_MAX_CAPTURE; i++)
+			config_out(&w, " %s", c->capture[i]);
+		config_out(&w, "\ncapture-workers %" PRIu32 "\n",
+		    c->capture_workers);
+		config_out(&w, "capture-block %s\n", c->capture_block ?
+		    "yes" : "no");
+		config_out(&w, "capture-reset %s\n", c->capture_reset ?
+		    "yes" : "no");
+		config_out(&w, "capture-immediate %s\n",
+		    c->capture_immediate ? "yes" : "no");
+		if (c->capture_buffer % (1ULL << 20) == 0)
+			config_out(&w, "capture-buffer %" PRIu64 "M\n",
+			    c->capture_buffer >> 20);
+		else
+			config_out(&w, "capture-buffer %" PRIu64 "\n",
+			    c->capture_buffer);
+	}
 	config_out(&w, "starttls %s\n",
 	    (unsigned)c->starttls < 3 ? starttls[c->starttls] : "allow");
 	config_out(&w, "block-scope %s\n",

@@ -29,6 +29,9 @@
 #define CONFIG_LIST_MAX_LINE 4096	/* a line of a list file */
 #define CONFIG_DNSBL_MAX_NS 8		/* dnsbl-ns names */
 #define CONFIG_DNS_NAME_MAX 254		/* a domain name and its NUL */
+#define CONFIG_MAX_CAPTURE 8		/* capture interfaces */
+#define CONFIG_IFNAME_MAX 16		/* IFNAMSIZ: a name and its NUL */
+#define CONFIG_MAX_CAPTURE_WORKERS 64	/* = the most queues */
 /* dnsbl-zone: room for the longest suffix the daemon adds (".ip6trie.tmp"). */
 #define CONFIG_DNSBL_SUFFIX_MAX 16
 
@@ -77,6 +80,17 @@ struct config {
 	rg_time_t offence_memory;		/* usec; default 30d; 0: forever */
 	enum config_hook hook;			/* default: forward */
 	uint16_t queue_first, queue_last;	/* default: 0-0 */
+	/* Passive mode (capture instead of queue): the interfaces, how
+	 * many workers share them (PACKET_FANOUT), whether a block goes
+	 * into the kernel sets, whether relay attempts get RSTs, and the
+	 * kernel ring's size per worker and interface. */
+	char capture[CONFIG_MAX_CAPTURE][CONFIG_IFNAME_MAX];
+	uint32_t ncapture;			/* default: 0 (queue mode) */
+	uint32_t capture_workers;		/* default: 1 */
+	bool capture_block;			/* default: yes */
+	bool capture_reset;			/* default: no */
+	bool capture_immediate;			/* default: yes */
+	uint64_t capture_buffer;		/* bytes; default 16M */
 	enum config_starttls starttls;		/* default: allow */
 	enum config_block_scope block_scope;	/* default: smtp */
 	int server_software;			/* enum smtp_software; any */

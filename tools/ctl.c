@@ -374,25 +374,40 @@ static const struct ctl_cmd ctl_status_cmd = { "status",
 static void
 ctl_status_plain(json_t *r)
 {
-	json_t *g, *c;
+	json_t *g, *c, *capture;
 	size_t i, j;
 	char words[64];
 	const char *unit;
 
-	printf("relayguardd %s: mode %s, hook %s, queue %lld-%lld (%s), "
-	    "%lld worker(s), up %s\n",
-	    json_string_value(json_object_get(r, "version")) ?: "?",
-	    json_string_value(json_object_get(r, "mode")) ?: "?",
-	    json_string_value(json_object_get(r, "hook")) ?: "?",
-	    (long long)json_integer_value(json_object_get(r, "queue_first")),
-	    (long long)json_integer_value(json_object_get(r, "queue_last")),
-	    json_string_value(json_object_get(r, "queue_mechanism")) ?: "?",
+	capture = json_object_get(r, "capture");
+	if (json_array_size(capture) > 0) {
+		printf("relayguardd %s: mode %s, hook %s, capture on",
+		    json_string_value(json_object_get(r, "version")) ?: "?",
+		    json_string_value(json_object_get(r, "mode")) ?: "?",
+		    json_string_value(json_object_get(r, "hook")) ?: "?");
+		json_array_foreach(capture, i, g)
+			printf(" %s", json_string_value(g) ?: "?");
+		printf(", ");
+	} else
+		printf("relayguardd %s: mode %s, hook %s, queue %lld-%lld "
+		    "(%s), ",
+		    json_string_value(json_object_get(r, "version")) ?: "?",
+		    json_string_value(json_object_get(r, "mode")) ?: "?",
+		    json_string_value(json_object_get(r, "hook")) ?: "?",
+		    (long long)json_integer_value(json_object_get(r,
+		    "queue_first")),
+		    (long long)json_integer_value(json_object_get(r,
+		    "queue_last")),
+		    json_string_value(json_object_get(r, "queue_mechanism")) ?:
+		    "?");
+	printf("%lld worker(s), up %s\n",
 	    (long long)json_integer_value(json_object_get(r, "workers")),
 	    ctl_words(json_integer_value(json_object_get(r, "uptime")), words,
 	    sizeof(words)));
 	json_array_foreach(json_object_get(r, "queues"), i, g)
-		printf("  queue %lld: %lld packets, %lld relay attempts, "
-		    "%lld blocks\n",
+		printf("  %s %lld: %lld packets, %lld relay attempts, "
+		    "%lld blocks\n", json_array_size(capture) > 0 ? "worker" :
+		    "queue",
 		    (long long)json_integer_value(json_object_get(g, "queue")),
 		    (long long)json_integer_value(json_object_get(g, "packets")),
 		    (long long)json_integer_value(json_object_get(g,

@@ -1557,6 +1557,64 @@ test_dnsbl(void)
 	EXPECT_ERR(text, want);
 }
 
+/* capture: interfaces, its companions, and queue excluded by line. */
+static void
+test_capture(void)
+{
+	struct config c;
+	char buf[8192];
+	const char *full = "capture mirror0 eth1\n"
+	    "capture-workers 2\n"
+	    "capture-block no\n"
+	    "capture-reset yes\n"
+	    "capture-buffer 64M\n"
+	    "capture-immediate no\n";
+
+	config_defaults(&c);
+	ASSERT_INT_EQ(c.ncapture, 0);
+	ASSERT_INT_EQ(c.capture_workers, 1);
+	TEST_CHECK(c.capture_block);
+	TEST_CHECK(!c.capture_reset);
+	EXPECT_OK(full, &c);
+	ASSERT_INT_EQ(c.ncapture, 2);
+	ASSERT_STR_EQ(c.capture[0], "mirror0");
+	ASSERT_STR_EQ(c.capture[1], "eth1");
+	ASSERT_INT_EQ(c.capture_workers, 2);
+	TEST_CHECK(!c.capture_block);
+	TEST_CHECK(c.capture_reset);
+	ASSERT_INT_EQ(c.capture_buffer, 64ULL << 20);
+	TEST_CHECK(!c.capture_immediate);
+	config_format(&c, buf, sizeof(buf));
+	TEST_CHECK(strstr(buf, "capture mirror0 eth1\ncapture-workers 2\n"
+	    "capture-block no\ncapture-reset yes\ncapture-immediate no\n"
+	    "capture-buffer 64M\n") !=
+	    NULL);
+	TEST_CHECK(strstr(buf, "\nqueue ") == NULL);
+	config_free(&c);
+	round_trip(full);
+
+	EXPECT_ERR("queue 0\n# x\ncapture eth1\n", "t.conf:3: queue and "
+	    "capture exclude each other (capture is the passive mode, queue "
+	    "the inline one) 'capture'");
+	EXPECT_ERR("capture eth1\nqueue 1-2\n", "t.conf:2: queue and "
+	    "capture exclude each other (capture is the passive mode, queue "
+	    "the inline one) 'queue'");
+	EXPECT_ERR("capture-reset yes\n",
+	    "t.conf:1: capture-reset without capture 'capture-reset'");
+	EXPECT_ERR("capture eth1 eth1\n",
+	    "t.conf:1: duplicate interface 'eth1'");
+	EXPECT_ERR("capture a/b\n", "t.conf:1: invalid interface name (no "
+	    "'/', ':' or control bytes) 'a/b'");
+	EXPECT_ERR("capture abcdefghijklmnop\n", "t.conf:1: invalid "
+	    "interface name (1-15 bytes) 'abcdefghijklmnop'");
+	EXPECT_ERR("capture eth1\ncapture-workers 0\n",
+	    "t.conf:2: invalid capture-workers (1-64) '0'");
+	EXPECT_ERR("capture eth1\ncapture-block maybe\n",
+	    "t.conf:2: invalid value (yes or no) 'maybe'");
+	EXPECT_ERR("capture eth1\ncapture-buffer 512K\n",
+	    "t.conf:2: invalid capture-buffer (1M-1G) '512K'");
+}
+
 int
 main(void)
 {
@@ -1586,5 +1644,6 @@ main(void)
 	TEST_RUN(test_safe_defaults);
 	TEST_RUN(test_hooks);
 	TEST_RUN(test_dnsbl);
+	TEST_RUN(test_capture);
 	return TEST_END("config");
 }
