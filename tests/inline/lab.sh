@@ -231,6 +231,27 @@ lab_up() {
 	return 0
 }
 
+# lab_mirror — a SPAN port on the gateway: a veth pair mirror <-> span,
+# mirror gets a copy of every frame coming in on att, tru and mail (tc
+# ingress u32 matching all, mirred egress; matchall may not be built), so span receives both directions of
+# each connection once, addressed to other hosts (the stack drops them;
+# a capture in promiscuous mode sees them).  What the gateway itself
+# sends (relayguardd's RSTs) is not copied.  Idempotent.
+lab_mirror() {
+	local dev
+	ip -n "$NS_GW" link show mirror >/dev/null 2>&1 && return 0
+	ip -n "$NS_GW" link add mirror type veth peer name span &&
+	ip -n "$NS_GW" link set mirror up &&
+	ip -n "$NS_GW" link set span up || return 1
+	for dev in att tru mail; do
+		ip -n "$NS_GW" link show "$dev" >/dev/null 2>&1 || continue
+		_lab_ns "$NS_GW" tc qdisc add dev "$dev" ingress &&
+		_lab_ns "$NS_GW" tc filter add dev "$dev" ingress protocol all \
+		    u32 match u32 0 0 action mirred egress mirror dev mirror ||
+		    return 1
+	done
+}
+
 # lab_down — stop Postfix, kill whatever still runs in the lab's
 # namespaces, delete them and the lab directory.  Safe to call twice and
 # from a trap; keeps the caller's exit status.
