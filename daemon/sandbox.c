@@ -2,7 +2,10 @@
  * sandbox.c — the seccomp filter of relayguardd.
  *
  * After set-up the daemon is a poll loop over netlink sockets (NFQUEUE
- * intake and verdicts, nftables batches), two raw sockets (resets), a
+ * intake and verdicts, nftables batches) or, in capture mode, AF_PACKET
+ * sockets with their rings (live.c: opened before the filter; read with
+ * poll and the mapped ring, drops read with getsockopt), two raw sockets
+ * (resets), a
  * unix control socket, a signalfd, a timerfd and one SQLite file.  The
  * list below is what that loop was seen to call under strace -f through
  * a session of mail, relay attempts, automatic and manual blocks,
