@@ -283,10 +283,14 @@ class Matrix:
     def port(self, base, k, i):
         return base + 100 * k + i
 
-    def relayed(self, t):
-        """Foreign recipients of t's tag each server accepted so far."""
+    def relayed(self, t, settle=True):
+        """Foreign recipients of t's tag each server accepted so far.
+        settle=False reads the logs as they are: right before a row,
+        the previous row's count has already waited for every server to
+        settle, and no session of this row's tag is open."""
         def one(m):
-            oracle.settle(m)
+            if settle:
+                oracle.settle(m)
             return oracle.count(m, "relayed", t.tag)
         return pmap(one, self.mtas)
 
@@ -317,7 +321,7 @@ class Matrix:
                 continue
             got = cache.get("rows", {}).get(t.name)
             if got is None or set(got) != set(self.mtas):
-                r0 = self.relayed(t)
+                r0 = self.relayed(t, settle=False)
                 res = self.play(i, t, CONTROL_PORT)
                 r1 = self.relayed(t)
                 got = {m: {"control": r1[k] - r0[k],
@@ -337,7 +341,7 @@ class Matrix:
                 pass
 
     def guarded(self, rows, i, t, run):
-        r0 = self.relayed(t)
+        r0 = self.relayed(t, settle=False)
         s0 = self.d.status()
         res = run()
         r1 = self.relayed(t)
