@@ -528,71 +528,39 @@ addr_is_local(const struct addr_path *p, const struct addr_domains *local,
 	}
 }
 
-/* FNV-1a: short keys, no adversary who can choose the list. */
-static uint32_t
-addr_hash(const char *s, size_t len)
-{
-	uint32_t h = 2166136261U;
-	size_t i;
+/* What a lookup looks for: exactly s (len bytes, no NUL inside). */
+struct addr_probe {
+	const struct addr_domains *d;
+	const char *s;
+	size_t len;
+};
 
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619U;
-	}
-	return h;
+static bool
+addr_probe_eq(const void *arg, uint32_t idx)
+{
+	const struct addr_probe *p = arg;
+	const char *name = p->d->names[idx];
+
+	return strncmp(name, p->s, p->len) == 0 && name[p->len] == '\0';
 }
 
 /* Is exactly s (len bytes, no NUL inside) in the set? */
 static bool
 addr_domains_find(const struct addr_domains *d, const char *s, size_t len)
 {
-	uint32_t mask, i, idx;
-	const char *name;
+	struct addr_probe p = { d, s, len };
 
-	if (d->nslots == 0)
-		return false;
-	mask = d->nslots - 1;
-	/* At most half the slots are used, so an empty one ends the
-	 * probe. */
-	for (i = addr_hash(s, len) & mask;; i = (i + 1) & mask) {
-		if ((idx = d->slots[i]) == 0)
-			return false;
-		name = d->names[idx - 1];
-		if (strncmp(name, s, len) == 0 && name[len] == '\0')
-			return true;
-	}
+	return hindex_find(&d->ix, hindex_fnv(HINDEX_FNV_INIT, s, len),
+	    addr_probe_eq, &p) >= 0;
 }
 
-/* Put names[idx] into its slot (the table has room). */
-static void
-addr_domains_slot(struct addr_domains *d, uint32_t idx)
+/* The hash of names[idx], for the index to place it. */
+static uint32_t
+addr_domains_hash(const void *arg, uint32_t idx)
 {
-	uint32_t mask = d->nslots - 1, i;
-	const char *name = d->names[idx];
+	const char *name = ((const struct addr_domains *)arg)->names[idx];
 
-	for (i = addr_hash(name, strlen(name)) & mask; d->slots[i] != 0;
-	    i = (i + 1) & mask)
-		;
-	d->slots[i] = idx + 1;
-}
-
-/* Grow the table so that one more name keeps it at most half full. */
-static bool
-addr_domains_grow(struct addr_domains *d)
-{
-	uint32_t n, i, *ns;
-
-	if (d->nslots != 0 && (d->count + 1) * 2 <= d->nslots)
-		return true;
-	n = d->nslots == 0 ? 16 : d->nslots * 2;
-	if ((ns = calloc(n, sizeof(*ns))) == NULL)
-		return false;
-	free(d->slots);
-	d->slots = ns;
-	d->nslots = n;
-	for (i = 0; i < d->count; i++)
-		addr_domains_slot(d, i);
-	return true;
+	return hindex_fnv(HINDEX_FNV_INIT, name, strlen(name));
 }
 
 /*
@@ -632,7 +600,6 @@ addr_domains_add(struct addr_domains *d, const char *name, size_t len,
 	const char *dummy, *err;
 	char **nv, *s;
 	size_t off = 0, n;
-	uint32_t ncap;
 	bool high;
 
 	if (why == NULL)
@@ -663,24 +630,20 @@ addr_domains_add(struct addr_domains *d, const char *name, size_t len,
 		*why = "too many local domains (at most 1048576)";
 		return false;
 	}
-	/* Capacity is implicit: 8, then the next power of two. */
-	if (d->count == 0 || (d->count >= 8 &&
-	    (d->count & (d->count - 1)) == 0)) {
-		ncap = d->count == 0 ? 8 : d->count * 2;
-		nv = realloc(d->names, ncap * sizeof(*nv));
-		if (nv == NULL) {
-			*why = "out of memory";
-			return false;
-		}
-		d->names = nv;
+	if ((nv = hindex_array_room(d->names, d->count, sizeof(*nv))) ==
+	    NULL) {
+		*why = "out of memory";
+		return false;
 	}
-	if (!addr_domains_grow(d) || (s = malloc(n + 1)) == NULL) {
+	d->names = nv;
+	if (!hindex_room(&d->ix, d->count, addr_domains_hash, d) ||
+	    (s = malloc(n + 1)) == NULL) {
 		*why = "out of memory";
 		return false;
 	}
 	memcpy(s, buf, n + 1);
 	d->names[d->count] = s;
-	addr_domains_slot(d, d->count);
+	hindex_put(&d->ix, hindex_fnv(HINDEX_FNV_INIT, s, n), d->count);
 	d->count++;
 	if (s[0] == '.')
 		d->nsuffix++;
@@ -697,7 +660,7 @@ addr_domains_free(struct addr_domains *d)
 	for (i = 0; i < d->count; i++)
 		free(d->names[i]);
 	free(d->names);
-	free(d->slots);
+	hindex_free(&d->ix);
 	memset(d, 0, sizeof(*d));
 }
 

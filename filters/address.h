@@ -20,6 +20,7 @@
 #ifndef ADDRESS_H
 #define ADDRESS_H
 
+#include "hindex.h"
 #include "rg.h"
 
 #define ADDR_DOMAIN_MAX 255
@@ -66,8 +67,7 @@ struct addr_domains {
 	uint32_t count;
 	char **names;		/* lower-case A-labels, no trailing dot; "."
 				 * prefix kept */
-	uint32_t *slots;	/* index + 1 into names, 0: empty */
-	uint32_t nslots;	/* a power of two above 2 * count, or 0 */
+	struct hindex ix;	/* by name */
 	uint32_t nsuffix;	/* names with a leading dot */
 };
 

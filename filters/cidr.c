@@ -3,11 +3,11 @@
  * never-block, servers).
  *
  * A set keeps its networks in the order added and indexes them in an
- * open-addressing hash table keyed by (family, prefix, masked network),
- * with a bitmap of the prefix lengths present.  A lookup masks the address
- * to each length present and probes once per length: a list read from a
- * file of tens of thousands of networks costs a handful of probes (one
- * per distinct prefix length), not a scan.
+ * open-addressing hash table (hindex.h) keyed by (family, prefix, masked
+ * network), with a bitmap of the prefix lengths present.  A lookup masks
+ * the address to each length present and probes once per length: a list
+ * read from a file of tens of thousands of networks costs a handful of
+ * probes (one per distinct prefix length), not a scan.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,14 +142,31 @@ cidr_key(const struct rg_addr *a, uint8_t prefix, struct rg_addr *k)
 static uint32_t
 cidr_hash(const struct rg_addr *k, uint8_t prefix)
 {
-	uint32_t h = 2166136261U;
-	size_t i, n = k->family == 4 ? 4 : 16;
+	uint32_t h = HINDEX_FNV_INIT;
 
-	h = (h ^ k->family) * 16777619U;
-	h = (h ^ prefix) * 16777619U;
-	for (i = 0; i < n; i++)
-		h = (h ^ k->bytes[i]) * 16777619U;
-	return h;
+	h = hindex_fnv(h, &k->family, 1);
+	h = hindex_fnv(h, &prefix, 1);
+	return hindex_fnv(h, k->bytes, k->family == 4 ? 4 : 16);
+}
+
+/* What a lookup looks for: the network of key k and length prefix. */
+struct cidr_probe {
+	const struct cidr_set *set;
+	const struct rg_addr *k;
+	uint8_t prefix;
+};
+
+static bool
+cidr_probe_eq(const void *arg, uint32_t idx)
+{
+	const struct cidr_probe *p = arg;
+	const struct cidr *c = &p->set->v[idx];
+	struct rg_addr vk;
+
+	if (c->prefix != p->prefix || c->net.family != p->k->family)
+		return false;
+	cidr_key(&c->net, c->prefix, &vk);
+	return memcmp(vk.bytes, p->k->bytes, sizeof(vk.bytes)) == 0;
 }
 
 /* The index of the network (key k, prefix) in set, or -1. */
@@ -157,57 +174,20 @@ static int64_t
 cidr_set_find(const struct cidr_set *set, const struct rg_addr *k,
     uint8_t prefix)
 {
-	uint32_t mask, i, idx;
-	struct rg_addr vk;
-	const struct cidr *c;
+	struct cidr_probe p = { set, k, prefix };
 
-	if (set->nslots == 0)
-		return -1;
-	mask = set->nslots - 1;
-	/* At most half the slots are used: an empty one ends the probe. */
-	for (i = cidr_hash(k, prefix) & mask;; i = (i + 1) & mask) {
-		if ((idx = set->slots[i]) == 0)
-			return -1;
-		c = &set->v[idx - 1];
-		if (c->prefix != prefix || c->net.family != k->family)
-			continue;
-		cidr_key(&c->net, c->prefix, &vk);
-		if (memcmp(vk.bytes, k->bytes, sizeof(vk.bytes)) == 0)
-			return (int64_t)idx - 1;
-	}
+	return hindex_find(&set->ix, cidr_hash(k, prefix), cidr_probe_eq, &p);
 }
 
-/* Put v[idx] into its slot (the table has room). */
-static void
-cidr_set_slot(struct cidr_set *set, uint32_t idx)
+/* The hash of v[idx], for the index to place it. */
+static uint32_t
+cidr_set_hash(const void *arg, uint32_t idx)
 {
-	uint32_t mask = set->nslots - 1, i;
+	const struct cidr *c = &((const struct cidr_set *)arg)->v[idx];
 	struct rg_addr k;
 
-	cidr_key(&set->v[idx].net, set->v[idx].prefix, &k);
-	for (i = cidr_hash(&k, set->v[idx].prefix) & mask; set->slots[i] != 0;
-	    i = (i + 1) & mask)
-		;
-	set->slots[i] = idx + 1;
-}
-
-/* Grow the table so that one more network keeps it at most half full. */
-static bool
-cidr_set_grow(struct cidr_set *set)
-{
-	uint32_t n, i, *ns;
-
-	if (set->nslots != 0 && (set->count + 1) * 2 <= set->nslots)
-		return true;
-	n = set->nslots == 0 ? 16 : set->nslots * 2;
-	if ((ns = calloc(n, sizeof(*ns))) == NULL)
-		return false;
-	free(set->slots);
-	set->slots = ns;
-	set->nslots = n;
-	for (i = 0; i < set->count; i++)
-		cidr_set_slot(set, i);
-	return true;
+	cidr_key(&c->net, c->prefix, &k);
+	return cidr_hash(&k, c->prefix);
 }
 
 bool
@@ -215,7 +195,6 @@ cidr_set_add(struct cidr_set *set, const struct cidr *c)
 {
 	struct cidr *nv;
 	struct rg_addr k;
-	uint32_t ncap;
 
 	if (c->net.family != 4 && c->net.family != 6)
 		return false;
@@ -226,18 +205,13 @@ cidr_set_add(struct cidr_set *set, const struct cidr *c)
 		return true;
 	if (set->count >= CIDR_MAX)
 		return false;
-	/* Capacity is implicit: 8, then the next power of two. */
-	if (set->count == 0 || (set->count >= 8 &&
-	    (set->count & (set->count - 1)) == 0)) {
-		ncap = set->count == 0 ? 8 : set->count * 2;
-		if ((nv = realloc(set->v, ncap * sizeof(*nv))) == NULL)
-			return false;
-		set->v = nv;
-	}
-	if (!cidr_set_grow(set))
+	if ((nv = hindex_array_room(set->v, set->count, sizeof(*nv))) == NULL)
+		return false;
+	set->v = nv;
+	if (!hindex_room(&set->ix, set->count, cidr_set_hash, set))
 		return false;
 	set->v[set->count] = *c;
-	cidr_set_slot(set, set->count);
+	hindex_put(&set->ix, cidr_hash(&k, c->prefix), set->count);
 	set->count++;
 	if (c->net.family == 4)
 		set->len4 |= 1ULL << c->prefix;
@@ -300,7 +274,7 @@ cidr_set_free(struct cidr_set *set)
 	if (set == NULL)
 		return;
 	free(set->v);
-	free(set->slots);
+	hindex_free(&set->ix);
 	memset(set, 0, sizeof(*set));
 }
 

@@ -17,6 +17,7 @@
 #ifndef CIDR_H
 #define CIDR_H
 
+#include "hindex.h"
 #include "rg.h"
 
 #define CIDR_MAX 65536
@@ -30,8 +31,7 @@ struct cidr {
 struct cidr_set {
 	uint32_t count;
 	struct cidr *v;		/* in the order added, duplicates once */
-	uint32_t *slots;	/* index + 1 into v, 0: empty */
-	uint32_t nslots;	/* a power of two above 2 * count, or 0 */
+	struct hindex ix;	/* by (family, prefix, network) */
 	uint64_t len4;		/* bit L: an IPv4 network of prefix L */
 	uint64_t len6[3];	/* bit L: an IPv6 network of prefix L */
 };
