@@ -303,7 +303,6 @@ config_defaults(struct config *c)
 	c->queue_first = c->queue_last = 0;
 	c->capture_workers = 1;
 	c->capture_block = true;
-	c->capture_immediate = true;
 	c->capture_buffer = 16ULL << 20;
 	c->starttls = CONFIG_STARTTLS_ALLOW;
 	c->block_scope = CONFIG_BLOCK_SCOPE_SMTP;

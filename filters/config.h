@@ -89,7 +89,7 @@ struct config {
 	uint32_t capture_workers;		/* default: 1 */
 	bool capture_block;			/* default: yes */
 	bool capture_reset;			/* default: no */
-	bool capture_immediate;			/* default: yes */
+	bool capture_immediate;			/* default: no */
 	uint64_t capture_buffer;		/* bytes; default 16M */
 	enum config_starttls starttls;		/* default: allow */
 	enum config_block_scope block_scope;	/* default: smtp */

@@ -1568,13 +1568,14 @@ test_capture(void)
 	    "capture-block no\n"
 	    "capture-reset yes\n"
 	    "capture-buffer 64M\n"
-	    "capture-immediate no\n";
+	    "capture-immediate yes\n";
 
 	config_defaults(&c);
 	ASSERT_INT_EQ(c.ncapture, 0);
 	ASSERT_INT_EQ(c.capture_workers, 1);
 	TEST_CHECK(c.capture_block);
 	TEST_CHECK(!c.capture_reset);
+	TEST_CHECK(!c.capture_immediate);
 	EXPECT_OK(full, &c);
 	ASSERT_INT_EQ(c.ncapture, 2);
 	ASSERT_STR_EQ(c.capture[0], "mirror0");
@@ -1583,10 +1584,10 @@ test_capture(void)
 	TEST_CHECK(!c.capture_block);
 	TEST_CHECK(c.capture_reset);
 	ASSERT_INT_EQ(c.capture_buffer, 64ULL << 20);
-	TEST_CHECK(!c.capture_immediate);
+	TEST_CHECK(c.capture_immediate);
 	config_format(&c, buf, sizeof(buf));
 	TEST_CHECK(strstr(buf, "capture mirror0 eth1\ncapture-workers 2\n"
-	    "capture-block no\ncapture-reset yes\ncapture-immediate no\n"
+	    "capture-block no\ncapture-reset yes\ncapture-immediate yes\n"
 	    "capture-buffer 64M\n") !=
 	    NULL);
 	TEST_CHECK(strstr(buf, "\nqueue ") == NULL);
