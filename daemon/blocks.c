@@ -186,11 +186,11 @@ static void
 blocks_hook(struct rgd *d, const char *event, const struct store_block *sb,
     uint64_t secs)
 {
-	char text[INET6_ADDRSTRLEN + 8];
+	char text[INET6_ADDRSTRLEN + 8], src[48];
 
 	snprintf(text, sizeof(text), "%s/%d", sb->addr, sb->prefix);
 	hooks_run(&d->conf, event, text, secs, sb->reason, sb->evidence,
-	    store_source_name(sb->source));
+	    store_block_source(sb, src, sizeof(src)));
 }
 
 int
@@ -607,7 +607,7 @@ static json_t *
 blocks_json(const struct store_block *sb, int64_t now, int in_kernel,
     bool evidence)
 {
-	char text[INET6_ADDRSTRLEN + 8];
+	char text[INET6_ADDRSTRLEN + 8], src[48];
 	json_t *o;
 
 	snprintf(text, sizeof(text), "%s/%d", sb->addr, sb->prefix);
@@ -615,7 +615,7 @@ blocks_json(const struct store_block *sb, int64_t now, int in_kernel,
 	json_object_set_new(o, "addr", json_string(text));
 	json_object_set_new(o, "reason", json_string(sb->reason));
 	json_object_set_new(o, "source",
-	    json_string(store_source_name(sb->source)));
+	    json_string(store_block_source(sb, src, sizeof(src))));
 	json_object_set_new(o, "created", json_integer(sb->created));
 	json_object_set_new(o, "expires", json_integer(sb->expires));
 	json_object_set_new(o, "remaining", json_integer(sb->expires == 0 ?

@@ -43,6 +43,10 @@ enum store_stmt {
 	ST_OFFENCE_LIST,
 	ST_FORGET,
 	ST_PRUNE,
+	ST_OUTBOX_ADD,
+	ST_OUTBOX_NEXT,
+	ST_OUTBOX_DONE,
+	ST_OUTBOX_COUNT,
 	ST_COUNT
 };
 
@@ -70,6 +74,12 @@ static const char *const store_sql[ST_COUNT] = {
 	    "WHERE rg_inside(addr, prefix, ?1, ?2) ORDER BY at, addr, prefix",
 	[ST_FORGET] = "DELETE FROM offences WHERE rg_inside(addr, prefix, ?1, ?2)",
 	[ST_PRUNE] = "DELETE FROM offences WHERE at < ?1",
+	[ST_OUTBOX_ADD] = "INSERT INTO outbox (kind, addr, prefix, at, "
+	    "duration, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_OUTBOX_NEXT] = "SELECT id, kind, addr, prefix, at, duration, "
+	    "message FROM outbox ORDER BY id LIMIT ?1",
+	[ST_OUTBOX_DONE] = "DELETE FROM outbox WHERE id <= ?1",
+	[ST_OUTBOX_COUNT] = "SELECT count(*) FROM outbox",
 };
 
 /* One row per offence (an automatic block), with its time: a block
@@ -83,22 +93,51 @@ static const char *const store_sql[ST_COUNT] = {
 	"CREATE INDEX offences_key ON offences (addr, prefix, at);" \
 	"CREATE INDEX offences_at ON offences (at);"
 
+/* Blocks and unblocks waiting for CrowdSec's Local API (crowdsec.c). */
+#define STORE_OUTBOX_TABLE \
+	"CREATE TABLE outbox (" \
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT," \
+	"  kind TEXT NOT NULL CHECK (kind IN ('add', 'del'))," \
+	"  addr TEXT NOT NULL," \
+	"  prefix INTEGER NOT NULL CHECK (prefix BETWEEN 0 AND 128)," \
+	"  at INTEGER NOT NULL," \
+	"  duration INTEGER NOT NULL," \
+	"  message TEXT NOT NULL DEFAULT '');"
+
+/* The blocks table; its source is auto, manual or crowdsec:ORIGIN. */
+#define STORE_BLOCKS_TABLE(name) \
+	"CREATE TABLE " name " (" \
+	"  addr TEXT NOT NULL," \
+	"  prefix INTEGER NOT NULL CHECK (prefix BETWEEN 0 AND 128)," \
+	"  family INTEGER NOT NULL CHECK (family IN (4, 6))," \
+	"  reason TEXT NOT NULL DEFAULT ''," \
+	"  created INTEGER NOT NULL," \
+	"  expires INTEGER NOT NULL," \
+	"  offences INTEGER NOT NULL DEFAULT 1," \
+	"  source TEXT NOT NULL CHECK (source IN ('auto', 'manual') OR " \
+	"    (source GLOB 'crowdsec:?*' AND length(source) <= 40))," \
+	"  evidence TEXT NOT NULL DEFAULT ''," \
+	"  PRIMARY KEY (addr, prefix));"
+
 static const char store_schema[] =
 	"CREATE TABLE schema_version (version INTEGER NOT NULL);"
-	"INSERT INTO schema_version VALUES (2);"
-	"CREATE TABLE blocks ("
-	"  addr TEXT NOT NULL,"
-	"  prefix INTEGER NOT NULL CHECK (prefix BETWEEN 0 AND 128),"
-	"  family INTEGER NOT NULL CHECK (family IN (4, 6)),"
-	"  reason TEXT NOT NULL DEFAULT '',"
-	"  created INTEGER NOT NULL,"
-	"  expires INTEGER NOT NULL,"	/* unix seconds; 0: never */
-	"  offences INTEGER NOT NULL DEFAULT 1,"
-	"  source TEXT NOT NULL CHECK (source IN ('auto', 'manual')),"
-	"  evidence TEXT NOT NULL DEFAULT '',"
-	"  PRIMARY KEY (addr, prefix));"
+	"INSERT INTO schema_version VALUES (3);"
+	STORE_BLOCKS_TABLE("blocks")
 	"CREATE INDEX blocks_expires ON blocks (expires);"
-	STORE_OFFENCES_TABLE;
+	STORE_OFFENCES_TABLE
+	STORE_OUTBOX_TABLE;
+
+/* Version 2 had no outbox and only auto/manual blocks: the blocks table
+ * is copied into one whose source may also name a CrowdSec origin. */
+static const char store_migrate_2[] =
+	STORE_BLOCKS_TABLE("blocks3")
+	"INSERT INTO blocks3 SELECT addr, prefix, family, reason, created, "
+	"expires, offences, source, evidence FROM blocks;"
+	"DROP TABLE blocks;"
+	"ALTER TABLE blocks3 RENAME TO blocks;"
+	"CREATE INDEX blocks_expires ON blocks (expires);"
+	STORE_OUTBOX_TABLE
+	"UPDATE schema_version SET version = 3;";
 
 /*
  * Version 1 kept one row per offender in `offenders` (a count and the
@@ -135,6 +174,8 @@ struct store {
 	sqlite3_stmt	*st[ST_COUNT];
 	char		*path;
 	int		 migrated_from;	/* schema version upgraded at open */
+	int		 batch;		/* inside store_batch_begin() */
+	int		 batch_failed;	/* a write of the batch failed */
 };
 
 static void	 store_err(char *, size_t, const char *, ...)
@@ -155,7 +196,34 @@ store_err(char *err, size_t errlen, const char *fmt, ...)
 const char *
 store_source_name(enum store_source s)
 {
-	return s == STORE_MANUAL ? "manual" : "auto";
+	return s == STORE_MANUAL ? "manual" : s == STORE_CROWDSEC ?
+	    "crowdsec" : "auto";
+}
+
+const char *
+store_block_source(const struct store_block *b, char *buf, size_t len)
+{
+	if (b->source == STORE_CROWDSEC)
+		snprintf(buf, len, "crowdsec:%s", b->origin);
+	else
+		snprintf(buf, len, "%s", store_source_name(b->source));
+	return buf;
+}
+
+/* A CrowdSec origin: 1-31 bytes of letters, digits, - _ . : / */
+static int
+store_origin_ok(const char *o)
+{
+	size_t i, n = strnlen(o, STORE_ORIGIN_MAX + 1);
+
+	if (n == 0 || n > STORE_ORIGIN_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((o[i] >= 'a' && o[i] <= 'z') ||
+		    (o[i] >= 'A' && o[i] <= 'Z') ||
+		    (o[i] >= '0' && o[i] <= '9') || strchr("-_.:/", o[i])))
+			return 0;
+	return 1;
 }
 
 /*
@@ -238,6 +306,8 @@ store_exec(struct store *s, const char *sql, char *err, size_t errlen,
 static int
 store_begin(struct store *s, char *err, size_t errlen, const char *what)
 {
+	if (s->batch)
+		return 0;
 	/* IMMEDIATE: take the write lock now, so the transaction cannot
 	 * fail halfway on a lock another writer took in between. */
 	return store_exec(s, "BEGIN IMMEDIATE", err, errlen, what);
@@ -246,6 +316,8 @@ store_begin(struct store *s, char *err, size_t errlen, const char *what)
 static int
 store_commit(struct store *s, char *err, size_t errlen, const char *what)
 {
+	if (s->batch)
+		return 0;
 	if (store_exec(s, "COMMIT", err, errlen, what) == -1) {
 		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
@@ -256,6 +328,10 @@ store_commit(struct store *s, char *err, size_t errlen, const char *what)
 static void
 store_rollback(struct store *s)
 {
+	if (s->batch) {
+		s->batch_failed = 1;	/* store_batch_end() rolls back */
+		return;
+	}
 	if (!sqlite3_get_autocommit(s->db))
 		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -435,6 +511,18 @@ store_open(const char *path, char *err, size_t errlen)
 			goto fail;
 		s->migrated_from = 1;
 	}
+	if (!fresh && version <= 2) {
+		if (store_begin(s, err, errlen, "upgrade schema 2 to 3") == -1 ||
+		    store_exec(s, store_migrate_2, err, errlen,
+		    "upgrade schema 2 to 3") == -1) {
+			store_rollback(s);
+			goto fail;
+		}
+		if (store_commit(s, err, errlen, "upgrade schema 2 to 3") == -1)
+			goto fail;
+		if (s->migrated_from == 0)
+			s->migrated_from = 2;
+	}
 	if (sqlite3_create_function_v2(s->db, "rg_inside", 4, SQLITE_UTF8 |
 	    SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, NULL, store_inside_fn,
 	    NULL, NULL, NULL) != SQLITE_OK) {
@@ -500,7 +588,7 @@ store_col_text(sqlite3_stmt *st, int col, char *dst, size_t dstlen)
 static int
 store_row(sqlite3_stmt *st, struct store_block *b)
 {
-	char source[16], canon[INET6_ADDRSTRLEN];
+	char source[48], canon[INET6_ADDRSTRLEN];
 	int64_t prefix, family, offences;
 	int af;
 
@@ -528,7 +616,11 @@ store_row(sqlite3_stmt *st, struct store_block *b)
 		b->source = STORE_MANUAL;
 	else if (strcmp(source, "auto") == 0)
 		b->source = STORE_AUTO;
-	else
+	else if (strncmp(source, "crowdsec:", 9) == 0 &&
+	    store_origin_ok(source + 9)) {
+		b->source = STORE_CROWDSEC;
+		memcpy(b->origin, source + 9, strlen(source + 9) + 1);
+	} else
 		return -1;
 	return 0;
 }
@@ -544,7 +636,7 @@ store_block_put(struct store *s, const struct store_block *b, char *err,
     size_t errlen)
 {
 	sqlite3_stmt *st = s->st[ST_PUT];
-	char canon[INET6_ADDRSTRLEN];
+	char canon[INET6_ADDRSTRLEN], source[48];
 	int af, rc;
 
 	if (store_canon(b->addr, b->prefix, canon, &af) == -1) {
@@ -556,7 +648,8 @@ store_block_put(struct store *s, const struct store_block *b, char *err,
 	if (!store_text_ok(b->reason, STORE_REASON_MAX) ||
 	    !store_text_ok(b->evidence, STORE_EVIDENCE_MAX) ||
 	    b->offences < 0 || b->created < 0 || b->expires < 0 ||
-	    (b->source != STORE_AUTO && b->source != STORE_MANUAL)) {
+	    (b->source != STORE_AUTO && b->source != STORE_MANUAL &&
+	    (b->source != STORE_CROWDSEC || !store_origin_ok(b->origin)))) {
 		store_err(err, errlen, "store_block_put: %s/%d: bad field",
 		    canon, b->prefix);
 		errno = EINVAL;
@@ -572,8 +665,8 @@ store_block_put(struct store *s, const struct store_block *b, char *err,
 	sqlite3_bind_int64(st, 5, b->created);
 	sqlite3_bind_int64(st, 6, b->expires);
 	sqlite3_bind_int(st, 7, b->offences);
-	sqlite3_bind_text(st, 8, store_source_name(b->source), -1,
-	    SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, store_block_source(b, source,
+	    sizeof(source)), -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 9, b->evidence, -1, SQLITE_TRANSIENT);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
@@ -850,4 +943,123 @@ store_history_prune(struct store *s, int64_t before, char *err,
 	sqlite3_reset(st);
 	sqlite3_bind_int64(st, 1, before);
 	return store_write(s, st, "store_history_prune", err, errlen);
+}
+
+int
+store_batch_begin(struct store *s, char *err, size_t errlen)
+{
+	if (store_begin(s, err, errlen, "batch") == -1)
+		return -1;
+	s->batch = 1;
+	s->batch_failed = 0;
+	return 0;
+}
+
+int
+store_batch_end(struct store *s, char *err, size_t errlen)
+{
+	int failed = s->batch_failed;
+
+	s->batch = 0;
+	s->batch_failed = 0;
+	if (failed) {
+		store_rollback(s);
+		store_err(err, errlen, "%s: a batch of writes failed and was "
+		    "rolled back", s->path);
+		return -1;
+	}
+	return store_commit(s, err, errlen, "batch");
+}
+
+int
+store_outbox_add(struct store *s, const struct store_outbox *o, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *st = s->st[ST_OUTBOX_ADD];
+	char canon[INET6_ADDRSTRLEN];
+	int af;
+
+	if (store_canon(o->addr, o->prefix, canon, &af) == -1 ||
+	    !store_text_ok(o->message, STORE_REASON_MAX)) {
+		store_err(err, errlen, "store_outbox_add: bad entry %.*s/%d",
+		    INET6_ADDRSTRLEN, o->addr, o->prefix);
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, o->kind == STORE_OUTBOX_DEL ? "del" : "add",
+	    -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, canon, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 3, o->prefix);
+	sqlite3_bind_int64(st, 4, o->at);
+	sqlite3_bind_int64(st, 5, o->duration);
+	sqlite3_bind_text(st, 6, o->message, -1, SQLITE_TRANSIENT);
+	return store_write(s, st, "store_outbox_add", err, errlen) < 0 ? -1 : 0;
+}
+
+int
+store_outbox_next(struct store *s, struct store_outbox *v, int max,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st = s->st[ST_OUTBOX_NEXT];
+	char kind[8];
+	int n = 0, rc = SQLITE_DONE, af;
+
+	sqlite3_reset(st);
+	sqlite3_bind_int(st, 1, max);
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_outbox *o = &v[n];
+		char canon[INET6_ADDRSTRLEN];
+
+		memset(o, 0, sizeof(*o));
+		o->id = sqlite3_column_int64(st, 0);
+		o->prefix = sqlite3_column_int(st, 3);
+		o->at = sqlite3_column_int64(st, 4);
+		o->duration = sqlite3_column_int64(st, 5);
+		if (store_col_text(st, 1, kind, sizeof(kind)) == -1 ||
+		    store_col_text(st, 2, o->addr, sizeof(o->addr)) == -1 ||
+		    store_col_text(st, 6, o->message, sizeof(o->message)) ==
+		    -1 || store_canon(o->addr, o->prefix, canon, &af) == -1) {
+			store_err(err, errlen, "%s: outbox row %lld is "
+			    "malformed", s->path, (long long)o->id);
+			sqlite3_reset(st);
+			return -1;
+		}
+		o->kind = strcmp(kind, "del") == 0 ? STORE_OUTBOX_DEL :
+		    STORE_OUTBOX_ADD;
+		n++;
+	}
+	if (n < max && rc != SQLITE_DONE) {
+		store_err(err, errlen, "%s: reading the outbox: %s", s->path,
+		    store_dberr(s));
+		sqlite3_reset(st);
+		return -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return n;
+}
+
+int
+store_outbox_done(struct store *s, int64_t upto_id, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = s->st[ST_OUTBOX_DONE];
+
+	sqlite3_bind_int64(st, 1, upto_id);
+	return store_write(s, st, "store_outbox_done", err, errlen) < 0 ? -1 :
+	    0;
+}
+
+long
+store_outbox_count(struct store *s, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = s->st[ST_OUTBOX_COUNT];
+	long n = -1;
+
+	sqlite3_reset(st);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = (long)sqlite3_column_int64(st, 0);
+	else
+		store_err(err, errlen, "%s: counting the outbox: %s", s->path,
+		    store_dberr(s));
+	sqlite3_reset(st);
+	return n;
 }

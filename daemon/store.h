@@ -22,15 +22,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION	2
+#define STORE_SCHEMA_VERSION	3
 #define STORE_REASON_MAX	255	/* bytes, without the NUL */
 #define STORE_EVIDENCE_MAX	8191	/* bytes: the dialogue lines */
+#define STORE_ORIGIN_MAX	31	/* a CrowdSec origin, without the NUL */
 
 struct store;
 
 enum store_source {
 	STORE_AUTO,		/* "auto": the policy blocked an offender */
-	STORE_MANUAL		/* "manual": an operator's block command */
+	STORE_MANUAL,		/* "manual": an operator's block command */
+	STORE_CROWDSEC		/* "crowdsec:ORIGIN": a CrowdSec decision */
 };
 
 struct store_block {
@@ -41,6 +43,7 @@ struct store_block {
 	int64_t		 expires;		/* unix seconds; 0: never */
 	int		 offences;		/* offences counted when made */
 	enum store_source source;
+	char		 origin[STORE_ORIGIN_MAX + 1];	/* STORE_CROWDSEC */
 	char		 reason[STORE_REASON_MAX + 1];
 	char		 evidence[STORE_EVIDENCE_MAX + 1];
 };
@@ -122,5 +125,45 @@ long		 store_history_prune(struct store *, int64_t before, char *err,
 		    size_t errlen);
 
 const char	*store_source_name(enum store_source);
+/* The source as stored and shown: "auto", "manual", "crowdsec:ORIGIN"
+ * (into buf, which it returns). */
+const char	*store_block_source(const struct store_block *, char *buf,
+		    size_t len);
+
+/*
+ * Many writes in one transaction (a pull of CrowdSec decisions): between
+ * store_batch_begin() and store_batch_end() the writes above commit
+ * nothing by themselves; end commits them all, or none if one failed
+ * (then -1).
+ */
+int		 store_batch_begin(struct store *, char *err, size_t errlen);
+int		 store_batch_end(struct store *, char *err, size_t errlen);
+
+/*
+ * The CrowdSec outbox: blocks and unblocks waiting to be pushed to the
+ * Local API, oldest first, kept until the push succeeded (so a LAPI that
+ * is down loses nothing, across restarts too).
+ */
+enum store_outbox_kind { STORE_OUTBOX_ADD, STORE_OUTBOX_DEL };
+struct store_outbox {
+	int64_t		 id;
+	enum store_outbox_kind kind;
+	char		 addr[INET6_ADDRSTRLEN];
+	int		 prefix;
+	int64_t		 at;			/* unix seconds of the block */
+	int64_t		 duration;		/* seconds (add) */
+	char		 message[STORE_REASON_MAX + 1];
+};
+/* Queue one push.  0 or -1. */
+int		 store_outbox_add(struct store *, const struct store_outbox *,
+		    char *err, size_t errlen);
+/* Up to max waiting pushes, oldest first, into v; how many or -1. */
+int		 store_outbox_next(struct store *, struct store_outbox *v,
+		    int max, char *err, size_t errlen);
+/* Remove pushes done (ids up to and including id, the oldest first). */
+int		 store_outbox_done(struct store *, int64_t upto_id, char *err,
+		    size_t errlen);
+/* How many pushes wait, or -1. */
+long		 store_outbox_count(struct store *, char *err, size_t errlen);
 
 #endif /* RG_STORE_H */

@@ -312,6 +312,8 @@ config_defaults(struct config *c)
 	c->metrics_interval = 15 * RG_USEC_PER_SEC;
 	c->dnsbl_format = CONFIG_DNSBL_RBLDNSD;
 	c->dnsbl_ttl = 60 * RG_USEC_PER_SEC;
+	c->crowdsec_push = true;
+	c->crowdsec_pull_interval = 10 * RG_USEC_PER_SEC;
 	/* Both fit: the literals are far shorter than CONFIG_PATH_MAX. */
 	memcpy(c->state_db, "/var/lib/relayguard/state.db",
 	    sizeof("/var/lib/relayguard/state.db"));
@@ -1031,6 +1033,128 @@ config_key_dnsbl_contact(struct config_ctx *x, const struct config_tok *v,
 	return true;
 }
 
+/*
+ * The CrowdSec keys (daemon/crowdsec.c talks to the Local API).  The URL
+ * is http or https with a host; the credential files are read (and their
+ * mode checked) when the daemon starts.
+ */
+static bool
+config_key_crowdsec_url(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	size_t i, skip;
+
+	(void)n;
+	if (v->len > 8 && memcmp(v->p, "https://", 8) == 0)
+		skip = 8;
+	else if (v->len > 7 && memcmp(v->p, "http://", 7) == 0)
+		skip = 7;
+	else
+		return config_tok_error(x, "invalid crowdsec-url (http:// or "
+		    "https:// and a host)", v);
+	if (v->len >= CONFIG_CROWDSEC_URL_MAX || v->p[skip] == '/')
+		return config_tok_error(x, "invalid crowdsec-url (a host, at "
+		    "most 511 bytes)", v);
+	for (i = 0; i < v->len; i++)
+		if ((unsigned char)v->p[i] <= ' ' || v->p[i] == '"' ||
+		    v->p[i] == '\\' || (unsigned char)v->p[i] >= 0x7f ||
+		    v->p[i] == '?' || v->p[i] == '#')
+			return config_tok_error(x, "invalid crowdsec-url (no "
+			    "query, fragment, quotes or control bytes)", v);
+	memcpy(x->c->crowdsec_url, v->p, v->len);
+	x->c->crowdsec_url[v->len] = '\0';
+	return true;
+}
+
+static bool
+config_key_crowdsec_ca(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	(void)n;
+	return config_path_value(x, v, x->c->crowdsec_ca, CONFIG_PATH_MAX);
+}
+
+static bool
+config_key_crowdsec_machine_file(struct config_ctx *x,
+    const struct config_tok *v, size_t n)
+{
+	(void)n;
+	return config_path_value(x, v, x->c->crowdsec_machine_file,
+	    CONFIG_PATH_MAX);
+}
+
+static bool
+config_key_crowdsec_bouncer_key_file(struct config_ctx *x,
+    const struct config_tok *v, size_t n)
+{
+	(void)n;
+	return config_path_value(x, v, x->c->crowdsec_bouncer_key_file,
+	    CONFIG_PATH_MAX);
+}
+
+static bool
+config_key_crowdsec_push(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	(void)n;
+	if (config_tok_is(v, "yes"))
+		x->c->crowdsec_push = true;
+	else if (config_tok_is(v, "no"))
+		x->c->crowdsec_push = false;
+	else
+		return config_tok_error(x, "invalid crowdsec-push (yes or no)",
+		    v);
+	return true;
+}
+
+static bool
+config_key_crowdsec_pull_interval(struct config_ctx *x,
+    const struct config_tok *v, size_t n)
+{
+	rg_time_t t;
+
+	(void)n;
+	if (!config_parse_duration(v->p, v->len, &t) ||
+	    t < RG_USEC_PER_SEC || t > 3600 * RG_USEC_PER_SEC ||
+	    t % RG_USEC_PER_SEC != 0)
+		return config_tok_error(x, "invalid crowdsec-pull-interval "
+		    "(1s-1h, whole seconds)", v);
+	x->c->crowdsec_pull_interval = t;
+	return true;
+}
+
+/* An origin as CrowdSec names them: crowdsec, cscli, cscli-import, CAPI,
+ * lists, relayguard... letters, digits, '-', '_', '.', ':' and '/'. */
+static bool
+config_key_crowdsec_origins(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	size_t i;
+	char problem[64];
+
+	if (n >= CONFIG_CROWDSEC_ORIGINS) {
+		snprintf(problem, sizeof(problem), "too many crowdsec-origins "
+		    "(at most %d)", CONFIG_CROWDSEC_ORIGINS);
+		return config_tok_error(x, problem, v);
+	}
+	if (v->len == 0 || v->len >= CONFIG_CROWDSEC_ORIGIN_MAX)
+		return config_tok_error(x, "invalid crowdsec origin (1-31 "
+		    "bytes)", v);
+	for (i = 0; i < v->len; i++) {
+		char ch = v->p[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' ||
+		    ch == '.' || ch == ':' || ch == '/'))
+			return config_tok_error(x, "invalid crowdsec origin "
+			    "(letters, digits, - _ . : /)", v);
+	}
+	memcpy(x->c->crowdsec_origins[n], v->p, v->len);
+	x->c->crowdsec_origins[n][v->len] = '\0';
+	x->c->crowdsec_norigins = (uint32_t)n + 1;
+	return true;
+}
+
 static const struct config_key config_keys[] = {
 	{ "local-domains",	config_key_local_domains,	true },
 	{ "local-domains-file",	config_key_list_file,		false },
@@ -1074,6 +1198,14 @@ static const struct config_key config_keys[] = {
 	{ "dnsbl-ttl",		config_key_dnsbl_ttl,		false },
 	{ "dnsbl-ns",		config_key_dnsbl_ns,		true },
 	{ "dnsbl-contact",	config_key_dnsbl_contact,	false },
+	{ "crowdsec-url",	config_key_crowdsec_url,	false },
+	{ "crowdsec-ca",	config_key_crowdsec_ca,		false },
+	{ "crowdsec-machine-file", config_key_crowdsec_machine_file, false },
+	{ "crowdsec-bouncer-key-file", config_key_crowdsec_bouncer_key_file,
+	    false },
+	{ "crowdsec-push",	config_key_crowdsec_push,	false },
+	{ "crowdsec-pull-interval", config_key_crowdsec_pull_interval, false },
+	{ "crowdsec-origins",	config_key_crowdsec_origins,	true },
 };
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 _Static_assert(CONFIG_NKEYS <= CONFIG_MAX_KEYS, "raise CONFIG_MAX_KEYS");
@@ -1265,6 +1397,44 @@ config_capture_check(struct config_ctx *x)
 	return true;
 }
 
+/*
+ * The CrowdSec keys need crowdsec-url, and the URL needs something to do:
+ * a machine file (push) or a bouncer key file (pull).
+ */
+static bool
+config_crowdsec_check(struct config_ctx *x)
+{
+	static const char *const others[] = { "crowdsec-ca",
+	    "crowdsec-machine-file", "crowdsec-bouncer-key-file",
+	    "crowdsec-push", "crowdsec-pull-interval", "crowdsec-origins" };
+	const struct config *c = x->c;
+	size_t i, line;
+	char problem[96];
+
+	if (c->crowdsec_url[0] == '\0') {
+		for (i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+			if ((line = config_key_line(c, others[i])) != 0) {
+				snprintf(problem, sizeof(problem), "%s without "
+				    "crowdsec-url", others[i]);
+				return config_error(x, line, problem,
+				    others[i], strlen(others[i]));
+			}
+		return true;
+	}
+	if (c->crowdsec_machine_file[0] == '\0' &&
+	    c->crowdsec_bouncer_key_file[0] == '\0')
+		return config_error(x, config_key_line(c, "crowdsec-url"),
+		    "crowdsec-url needs crowdsec-machine-file (to push blocks) "
+		    "or crowdsec-bouncer-key-file (to pull decisions)",
+		    c->crowdsec_url, strlen(c->crowdsec_url));
+	if (c->crowdsec_ca[0] != '\0' &&
+	    strncmp(c->crowdsec_url, "https://", 8) != 0)
+		return config_error(x, config_key_line(c, "crowdsec-ca"),
+		    "crowdsec-ca with a plain http crowdsec-url", "crowdsec-ca",
+		    strlen("crowdsec-ca"));
+	return true;
+}
+
 bool
 config_parse(const char *name, const char *text, size_t len,
     struct config *c, char *err, size_t errlen)
@@ -1302,7 +1472,8 @@ config_parse(const char *name, const char *text, size_t len,
 			    x.block_for_line, x.block_for_tok);
 		return false;
 	}
-	return config_dnsbl_check(&x) && config_capture_check(&x);
+	return config_dnsbl_check(&x) && config_capture_check(&x) &&
+	    config_crowdsec_check(&x);
 }
 
 size_t

@@ -34,6 +34,9 @@
 #define CONFIG_MAX_CAPTURE_WORKERS 64	/* = the most queues */
 /* dnsbl-zone: room for the longest suffix the daemon adds (".ip6trie.tmp"). */
 #define CONFIG_DNSBL_SUFFIX_MAX 16
+#define CONFIG_CROWDSEC_URL_MAX 512	/* crowdsec-url, with its NUL */
+#define CONFIG_CROWDSEC_ORIGINS 16	/* crowdsec-origins names */
+#define CONFIG_CROWDSEC_ORIGIN_MAX 32	/* an origin name and its NUL */
 
 enum config_mode { CONFIG_MODE_ENFORCE, CONFIG_MODE_MONITOR };
 enum config_hook { CONFIG_HOOK_FORWARD, CONFIG_HOOK_INPUT };
@@ -111,6 +114,17 @@ struct config {
 	char dnsbl_ns[CONFIG_DNSBL_MAX_NS][CONFIG_DNS_NAME_MAX];
 	uint32_t dnsbl_nns;
 	char dnsbl_contact[CONFIG_DNS_NAME_MAX];	/* "": not given */
+	/* CrowdSec's Local API (daemon/crowdsec.c): "" url: off.  Push
+	 * needs the machine file, pull the bouncer key file; no origins:
+	 * every origin's decisions are applied. */
+	char crowdsec_url[CONFIG_CROWDSEC_URL_MAX];
+	char crowdsec_ca[CONFIG_PATH_MAX];		/* "": system CAs */
+	char crowdsec_machine_file[CONFIG_PATH_MAX];	/* "": no push */
+	char crowdsec_bouncer_key_file[CONFIG_PATH_MAX]; /* "": no pull */
+	bool crowdsec_push;				/* default: yes */
+	rg_time_t crowdsec_pull_interval;		/* usec; default 10s */
+	char crowdsec_origins[CONFIG_CROWDSEC_ORIGINS][CONFIG_CROWDSEC_ORIGIN_MAX];
+	uint32_t crowdsec_norigins;
 	/* Where the values came from, for later checks and warnings:
 	 * the name given to config_parse() (cut short if need be) and the
 	 * line of each key given (0: its default), see config_key_line(). */

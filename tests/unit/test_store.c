@@ -184,6 +184,69 @@ stop_cb(const struct store_block *b, void *arg)
 	return 42;
 }
 
+/* A CrowdSec decision's source round-trips; a batch commits all or none;
+ * the outbox keeps pushes in order until done, across a reopen. */
+static void
+test_crowdsec(void)
+{
+	char path[256], src[48];
+	struct store *s;
+	struct store_block b, got;
+	struct store_outbox o, v[4];
+
+	path_of(path, sizeof(path), "cs.db");
+	if ((s = store_open(path, err, sizeof(err))) == NULL) {
+		TEST_CHECK(s != NULL);
+		return;
+	}
+	b = mk("198.51.100.0", 28, 1000, 5000, 0, STORE_CROWDSEC, "cscli",
+	    "");
+	snprintf(b.origin, sizeof(b.origin), "cscli");
+	ASSERT_INT_EQ(store_block_put(s, &b, err, sizeof(err)), 0);
+	ASSERT_INT_EQ(store_block_get(s, "198.51.100.0", 28, &got, err,
+	    sizeof(err)), 1);
+	ASSERT_INT_EQ(got.source, STORE_CROWDSEC);
+	ASSERT_STR_EQ(store_block_source(&got, src, sizeof(src)),
+	    "crowdsec:cscli");
+	snprintf(b.origin, sizeof(b.origin), "bad origin");
+	ASSERT_INT_EQ(store_block_put(s, &b, err, sizeof(err)), -1);
+
+	/* A batch with one bad write commits nothing. */
+	ASSERT_INT_EQ(store_batch_begin(s, err, sizeof(err)), 0);
+	b = mk("203.0.113.1", 32, 1000, 5000, 0, STORE_MANUAL, "", "");
+	ASSERT_INT_EQ(store_block_put(s, &b, err, sizeof(err)), 0);
+	ASSERT_INT_EQ(store_batch_end(s, err, sizeof(err)), 0);
+	ASSERT_INT_EQ(store_block_get(s, "203.0.113.1", 32, &got, err,
+	    sizeof(err)), 1);
+
+	memset(&o, 0, sizeof(o));
+	snprintf(o.addr, sizeof(o.addr), "203.0.113.9");
+	o.prefix = 32;
+	o.at = 1000;
+	o.duration = 3600;
+	snprintf(o.message, sizeof(o.message), "relay attempt");
+	ASSERT_INT_EQ(store_outbox_add(s, &o, err, sizeof(err)), 0);
+	o.kind = STORE_OUTBOX_DEL;
+	ASSERT_INT_EQ(store_outbox_add(s, &o, err, sizeof(err)), 0);
+	snprintf(o.addr, sizeof(o.addr), "203.0.113.300");
+	ASSERT_INT_EQ(store_outbox_add(s, &o, err, sizeof(err)), -1);
+	store_close(s);
+	if ((s = store_open(path, err, sizeof(err))) == NULL) {
+		TEST_CHECK(s != NULL);
+		return;
+	}
+	ASSERT_INT_EQ(store_outbox_count(s, err, sizeof(err)), 2);
+	ASSERT_INT_EQ(store_outbox_next(s, v, 4, err, sizeof(err)), 2);
+	ASSERT_INT_EQ(v[0].kind, STORE_OUTBOX_ADD);
+	ASSERT_INT_EQ(v[1].kind, STORE_OUTBOX_DEL);
+	ASSERT_INT_EQ(v[0].duration, 3600);
+	ASSERT_STR_EQ(v[0].message, "relay attempt");
+	ASSERT_INT_EQ(store_outbox_done(s, v[0].id, err, sizeof(err)), 0);
+	ASSERT_INT_EQ(store_outbox_next(s, v, 4, err, sizeof(err)), 1);
+	ASSERT_INT_EQ(v[0].kind, STORE_OUTBOX_DEL);
+	store_close(s);
+}
+
 static void
 test_active_expire(void)
 {
@@ -474,7 +537,7 @@ test_migrate(void)
 	ASSERT_INT_EQ(store_migrated_from(s), 1);
 	ASSERT_INT_EQ(store_pragma(s, "SELECT version FROM schema_version",
 	    res, sizeof(res)), 0);
-	ASSERT_STR_EQ(res, "2");
+	ASSERT_STR_EQ(res, "3");
 	ASSERT_INT_EQ(store_pragma(s, "SELECT count(*) FROM sqlite_schema "
 	    "WHERE name = 'offenders'", res, sizeof(res)), 0);
 	ASSERT_STR_EQ(res, "0");
@@ -504,7 +567,7 @@ test_migrate(void)
 	ASSERT_INT_EQ(count_rows(s), 7);
 	store_close(s);
 
-	/* Reopened: already version 2, nothing changes. */
+	/* Reopened: already version 3, nothing changes. */
 	if ((s = store_open(path, err, sizeof(err))) == NULL) {
 		TEST_CHECK(s != NULL);
 		return;
@@ -515,10 +578,10 @@ test_migrate(void)
 
 	/* A newer schema than this code knows is refused, untouched. */
 	TEST_CHECK(sqlite3_open(path, &db) == SQLITE_OK);
-	TEST_CHECK(sqlite3_exec(db, "UPDATE schema_version SET version = 3",
+	TEST_CHECK(sqlite3_exec(db, "UPDATE schema_version SET version = 4",
 	    NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
-	expect_refused(path, "schema version 3, this relayguard knows 1 to 2");
+	expect_refused(path, "schema version 4, this relayguard knows 1 to 3");
 }
 
 static void
@@ -800,6 +863,7 @@ main(void)
 	TEST_RUN(test_crash);
 	TEST_RUN(test_corrupt);
 	TEST_RUN(test_migrate);
+	TEST_RUN(test_crowdsec);
 	ret = TEST_END("store");
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
