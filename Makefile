@@ -45,7 +45,7 @@ ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 # program and test built on it does.
 PKGS_FILTERS = libidn2
 PKGS_TOOL = libpcap jansson $(PKGS_FILTERS)
-PKGS_DAEMON = $(PKGS_FILTERS) jansson libpcap sqlite3 libnftnl libmnl libnetfilter_queue libcap libseccomp libsystemd
+PKGS_DAEMON = $(PKGS_FILTERS) jansson libcurl libpcap sqlite3 libnftnl libmnl libnetfilter_queue libcap libseccomp libsystemd
 pc_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
 pc_libs = $(shell pkg-config --libs $(1) 2>/dev/null)
 

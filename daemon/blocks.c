@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "cidr.h"
+#include "crowdsec.h"
 #include "hooks.h"
 #include "log.h"
 #include "nft.h"
@@ -247,6 +248,7 @@ blocks_add(struct rgd *d, const char *prefix, uint64_t dur_secs,
 	if (store_block_put(d->store, &sb, err, errlen) < 0)
 		return -1;
 	blocks_hook(d, "block", &sb, dur_secs);
+	crowdsec_pushed_block(d, &sb, dur_secs);
 	return 0;
 }
 
@@ -327,6 +329,7 @@ blocks_del(struct rgd *d, const char *prefix, char *err, size_t errlen)
 	 * offences (and blocks) again at once. */
 	blocks_engines_unblock(d, &nb);
 	blocks_hook(d, "unblock", &sb, 0);
+	crowdsec_pushed_unblock(d, sb.addr, sb.prefix);
 	dnsbl_changed(d);
 	/* Narrower blocks that the lifted one covered go back in. */
 	blocks_sync(d);
@@ -417,6 +420,105 @@ blocks_restore(struct rgd *d, char *err, size_t errlen)
 	log_info("%zu stored block(s) re-installed with their remaining time",
 	    c.restored);
 	return c.failed ? -1 : 0;
+}
+
+size_t
+blocks_put_many(struct rgd *d, const struct store_block *v, size_t n)
+{
+	struct blocks_restore_ctx c;
+	char err[256], text[INET6_ADDRSTRLEN + 8];
+	size_t i, put = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.d = d;
+	c.now = time(NULL);
+	c.err = err;
+	c.errlen = sizeof(err);
+	if ((c.v = calloc(BLOCKS_RESTORE_BATCH, sizeof(*c.v))) == NULL) {
+		log_warnx("out of memory for %zu blocks", n);
+		return 0;
+	}
+	/* The kernel first, as blocks_add() does, in batches. */
+	for (i = 0; i < n; i++) {
+		snprintf(text, sizeof(text), "%s/%d", v[i].addr, v[i].prefix);
+		if (nft_block_parse(text, &c.v[c.n]) < 0)
+			continue;
+		if (blocks_overlap(&d->conf.never_block, &c.v[c.n]) != NULL)
+			continue;
+		c.v[c.n].timeout_ms = (uint64_t)(v[i].expires - c.now) * 1000;
+		if (++c.n == BLOCKS_RESTORE_BATCH)
+			blocks_restore_flush(&c);
+	}
+	blocks_restore_flush(&c);
+	free(c.v);
+	if (c.failed)
+		log_warnx("crowdsec decisions into the kernel sets: %s", err);
+	if (store_batch_begin(d->store, err, sizeof(err)) < 0) {
+		log_warnx("%s", err);
+		return c.restored;
+	}
+	for (i = 0; i < n; i++) {
+		struct nft_block nb;
+
+		snprintf(text, sizeof(text), "%s/%d", v[i].addr, v[i].prefix);
+		if (nft_block_parse(text, &nb) < 0 ||
+		    blocks_overlap(&d->conf.never_block, &nb) != NULL)
+			continue;
+		if (store_block_put(d->store, &v[i], err, sizeof(err)) == 0)
+			put++;
+	}
+	if (store_batch_end(d->store, err, sizeof(err)) < 0) {
+		log_warnx("%s", err);
+		put = 0;
+	}
+	if (put > 0)
+		dnsbl_changed(d);
+	return put;
+}
+
+size_t
+blocks_lift_many(struct rgd *d, const struct store_block *v, size_t n)
+{
+	struct nft_block *nb;
+	char err[256], text[INET6_ADDRSTRLEN + 8];
+	size_t i, k = 0, lifted = 0;
+
+	if ((nb = calloc(n, sizeof(*nb))) == NULL)
+		return 0;
+	if (store_batch_begin(d->store, err, sizeof(err)) < 0) {
+		log_warnx("%s", err);
+		free(nb);
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		snprintf(text, sizeof(text), "%s/%d", v[i].addr, v[i].prefix);
+		if (nft_block_parse(text, &nb[k]) < 0)
+			continue;
+		if (store_block_del(d->store, v[i].addr, v[i].prefix, err,
+		    sizeof(err)) == 1)
+			lifted++;
+		k++;
+	}
+	if (store_batch_end(d->store, err, sizeof(err)) < 0) {
+		log_warnx("%s", err);
+		free(nb);
+		return 0;
+	}
+	/* One batch; an element already gone (expired) fails it, so then
+	 * one by one. */
+	if (nft_block_del(d->nft, nb, k, err, sizeof(err)) < 0)
+		for (i = 0; i < k; i++)
+			if (nft_block_del(d->nft, &nb[i], 1, err,
+			    sizeof(err)) < 0 && errno != ENOENT)
+				log_warnx("%s", err);
+	for (i = 0; i < k; i++)
+		blocks_engines_unblock(d, &nb[i]);
+	free(nb);
+	if (lifted > 0) {
+		dnsbl_changed(d);
+		blocks_sync(d);
+	}
+	return lifted;
 }
 
 struct blocks_sync_ctx {

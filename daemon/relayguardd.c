@@ -34,6 +34,7 @@
 #include "queue.h"
 #include "reset.h"
 #include "rgd.h"
+#include "crowdsec.h"
 #include "sandbox.h"
 #include "hooks.h"
 #include "mailbox.h"
@@ -239,6 +240,7 @@ rgd_tick(struct rgd *d)
 	for (i = 0; i < d->nworkers; i++)
 		worker_tick(d->workers[i]);
 	blocks_expire(d);
+	crowdsec_tick(d);
 	metrics_tick(d, 0);
 	dnsbl_flush(d);
 	offences_prune(d, time(NULL));
@@ -340,7 +342,8 @@ main(int argc, char **argv)
 		if (!conffile_load(d.conf_path, d.conf_given, &d.conf, err,
 		    sizeof(err)) ||
 		    !config_check_daemon(&d.conf, err, sizeof(err)) ||
-		    !conffile_check_commands(&d.conf, err, sizeof(err))) {
+		    !conffile_check_commands(&d.conf, err, sizeof(err)) ||
+		    crowdsec_check_files(&d.conf, err, sizeof(err)) < 0) {
 			fprintf(stderr, "relayguardd: %s\n", err);
 			config_free(&d.conf);
 			return 1;
@@ -437,6 +440,11 @@ main(int argc, char **argv)
 	 * inherit the reduced set; the seccomp filter then covers them all. */
 	rgd_drop_privileges();
 	rgd_start_workers(&d);
+	/* Its thread too starts before the filter, which then lets it make
+	 * TCP sockets (and only when it runs). */
+	if (crowdsec_start(&d, err, sizeof(err)) < 0)
+		fatalx("%s", err);
+	sandbox_allow_inet(d.crowdsec != NULL);
 	if (sandbox_enter(err, sizeof(err)) < 0)
 		fatalx("%s", err);
 	d.started = time(NULL);
@@ -458,6 +466,7 @@ main(int argc, char **argv)
 		log_warnx("%s", err);
 	rgd_close_workers(&d);
 	rgd_blocks_requested(&d);
+	crowdsec_stop(&d);
 	mailbox_free(d.mail);
 	control_close(&d);
 	hooks_stop();

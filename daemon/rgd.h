@@ -31,6 +31,8 @@
 struct mailbox;
 struct nft_ctx;
 struct store;
+struct store_block;
+struct crowdsec;
 struct reset;
 struct worker;
 struct worker_stats;
@@ -50,6 +52,7 @@ struct rgd {
 	 * and blocks in force per client, whichever queue saw them; its
 	 * stripes have their own locks, no worker lock needed */
 	struct offtable *offences;
+	struct crowdsec *crowdsec;	/* crowdsec.c; NULL: no crowdsec-url */
 	int sigfd, timerfd, ctlfd;
 	struct mailbox *mail;		/* from the workers (mailbox.h) */
 	time_t started;
@@ -92,6 +95,14 @@ void blocks_sync(struct rgd *d);
 void blocks_lift_never_block(struct rgd *d);
 /* Remove expired blocks from the store (the kernel expires its own). */
 void blocks_expire(struct rgd *d);
+/* CrowdSec decisions (v[i] with created, expires, source, origin, reason
+ * set): into the store in one transaction and the kernel sets in batches
+ * of thousands; no hooks, no push.  How many were put in. */
+size_t blocks_put_many(struct rgd *d, const struct store_block *v, size_t n);
+/* Lift stored blocks (deleted CrowdSec decisions) from the store and the
+ * kernel sets; no hooks, no push.  How many were lifted. */
+size_t blocks_lift_many(struct rgd *d, const struct store_block *v,
+    size_t n);
 
 /* offences.c */
 /* Seconds of an automatic block that is the key's offences-th offence:

@@ -132,6 +132,14 @@ static const int sandbox_allow_sanitizer[] = {
 	SCMP_SYS(arch_prctl), SCMP_SYS(fork), SCMP_SYS(vfork),
 };
 
+static bool sandbox_inet;
+
+void
+sandbox_allow_inet(bool on)
+{
+	sandbox_inet = on;
+}
+
 bool
 sandbox_sanitizer_build(void)
 {
@@ -195,14 +203,34 @@ sandbox_rules(scmp_filter_ctx ctx, char *err, size_t errlen)
 		    err, errlen) < 0)
 			return -1;
 	}
-	/* syslog may reopen /dev/log; nothing else makes sockets now. */
+	/* syslog may reopen /dev/log; nothing else makes sockets now,
+	 * but the CrowdSec thread's libcurl when crowdsec-url is set: TCP
+	 * over IPv4 or IPv6, and the socket pair its multi handle wakes
+	 * itself with. */
 	a[0] = sandbox_cmp(0, SCMP_CMP_EQ, AF_UNIX, 0);
 	if (sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, a,
 	    err, errlen) < 0)
 		return -1;
+	if (sandbox_inet) {
+		static const int fam[] = { AF_INET, AF_INET6 };
+
+		for (i = 0; i < 2; i++) {
+			a[0] = sandbox_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)fam[i],
+			    0);
+			if (sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket),
+			    1, a, err, errlen) < 0)
+				return -1;
+		}
+		a[0] = sandbox_cmp(0, SCMP_CMP_EQ, AF_UNIX, 0);
+		if (sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
+		    a, err, errlen) < 0 ||
+		    sandbox_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(getpeername), 0,
+		    NULL, err, errlen) < 0)
+			return -1;
+	}
 	a[0] = sandbox_cmp(0, SCMP_CMP_NE, AF_UNIX, 0);
-	if (sandbox_rule(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1, a,
-	    err, errlen) < 0)
+	if (!sandbox_inet && sandbox_rule(ctx, SCMP_ACT_ERRNO(EACCES),
+	    SCMP_SYS(socket), 1, a, err, errlen) < 0)
 		return -1;
 	/* SQLite's chown/chmod of a journal file it creates: harmless to
 	 * refuse, and SQLite ignores the result.  fchmod to exactly 0644 is

@@ -18,6 +18,9 @@
  * CAP_SYS_ADMIN).  Returns 1 when installed, 0 when skipped on request
  * (RELAYGUARD_NO_SECCOMP=1), or -1 with a message in err. */
 int sandbox_enter(char *err, size_t errlen);
+/* Before sandbox_enter(): allow TCP sockets (AF_INET, AF_INET6) for the
+ * CrowdSec thread's libcurl.  Off by default. */
+void sandbox_allow_inet(bool on);
 
 /* true when built with a sanitizer whose run-time needs more calls (LSan
  * stops the world with clone and ptrace at exit); the filter then allows

@@ -156,6 +156,19 @@ setup_reload(struct rgd *d, char *err, size_t errlen)
 	    strcmp(nc.control_socket, d->conf.control_socket) != 0)
 		log_warnx("reload: queue, capture, state-db and "
 		    "control-socket changes take effect at the next start");
+	if (strcmp(nc.crowdsec_url, d->conf.crowdsec_url) != 0 ||
+	    strcmp(nc.crowdsec_ca, d->conf.crowdsec_ca) != 0 ||
+	    strcmp(nc.crowdsec_machine_file,
+	    d->conf.crowdsec_machine_file) != 0 ||
+	    strcmp(nc.crowdsec_bouncer_key_file,
+	    d->conf.crowdsec_bouncer_key_file) != 0 ||
+	    nc.crowdsec_push != d->conf.crowdsec_push ||
+	    nc.crowdsec_pull_interval != d->conf.crowdsec_pull_interval ||
+	    nc.crowdsec_norigins != d->conf.crowdsec_norigins ||
+	    memcmp(nc.crowdsec_origins, d->conf.crowdsec_origins,
+	    sizeof(nc.crowdsec_origins)) != 0)
+		log_warnx("reload: crowdsec-* changes take effect at the next "
+		    "start");
 	setup_keep_capture(&nc, &d->conf);
 	/* The event file is reopened on every reload (a rotation's
 	 * postrotate may send SIGHUP); a path that cannot be opened refuses

@@ -980,7 +980,7 @@ store_outbox_add(struct store *s, const struct store_outbox *o, char *err,
 	int af;
 
 	if (store_canon(o->addr, o->prefix, canon, &af) == -1 ||
-	    !store_text_ok(o->message, STORE_REASON_MAX)) {
+	    !store_text_ok(o->message, STORE_OUTBOX_MESSAGE_MAX)) {
 		store_err(err, errlen, "store_outbox_add: bad entry %.*s/%d",
 		    INET6_ADDRSTRLEN, o->addr, o->prefix);
 		return -1;

@@ -26,6 +26,7 @@
 #define STORE_REASON_MAX	255	/* bytes, without the NUL */
 #define STORE_EVIDENCE_MAX	8191	/* bytes: the dialogue lines */
 #define STORE_ORIGIN_MAX	31	/* a CrowdSec origin, without the NUL */
+#define STORE_OUTBOX_MESSAGE_MAX 1023	/* an alert's message, without NUL */
 
 struct store;
 
@@ -152,7 +153,7 @@ struct store_outbox {
 	int		 prefix;
 	int64_t		 at;			/* unix seconds of the block */
 	int64_t		 duration;		/* seconds (add) */
-	char		 message[STORE_REASON_MAX + 1];
+	char		 message[STORE_OUTBOX_MESSAGE_MAX + 1];
 };
 /* Queue one push.  0 or -1. */
 int		 store_outbox_add(struct store *, const struct store_outbox *,

@@ -15,9 +15,11 @@ iptables postfix swaks nmap sqlite3 valgrind libclang-rt-14-dev
 iputils-ping sasl2-bin libsasl2-modules time procps m4
 libio-socket-inet6-perl jq logrotate libsystemd-dev
 git dpkg-dev debhelper lintian rbldnsd dnsutils prometheus-node-exporter
-prometheus curl"
+prometheus curl libcurl4-openssl-dev crowdsec"
 # rbldnsd and dnsutils (dig): tests/dnsbl serves the DNSBL zone and asks it.
 # prometheus-node-exporter, prometheus (promtool) and curl: tests/metrics.
+# libcurl4-openssl-dev: relayguardd talks to CrowdSec's Local API over
+# https.  crowdsec (its LAPI and cscli): tests/crowdsec; see below.
 # git: make deb packs the tracked files (git ls-files).
 # m4 (sendmail's cf) serves the three MTAs scripts/mta-roots.sh unpacks
 # (not installs) for the lab; it installs their shared libraries itself,
@@ -78,6 +80,19 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 export DEBIAN_FRONTEND=noninteractive
+# crowdsec's postinst registers with CrowdSec's Central API (it would
+# share this machine's alerts, and fails offline) unless this file exists
+# holding only a comment: the opt-out its README.Debian documents.  The
+# tests run a private LAPI without the Central API.
+case " $missing " in
+*" crowdsec "*)
+	mkdir -p /etc/crowdsec
+	if [ ! -s /etc/crowdsec/online_api_credentials.yaml ]; then
+		echo '# no Central API: written by relayguard scripts/deps.sh' \
+		    > /etc/crowdsec/online_api_credentials.yaml
+	fi
+	;;
+esac
 apt-get update -q
 # shellcheck disable=SC2086 # the list is meant to split
 apt-get install -y -q --no-install-recommends $missing
@@ -101,7 +116,7 @@ esac
 # (promtool, the exporter, rbldnsd), which the tests start in their own
 # namespaces: no system service of theirs is left running or enabled.
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-	for svc in prometheus prometheus-node-exporter rbldnsd; do
+	for svc in prometheus prometheus-node-exporter rbldnsd crowdsec; do
 		case " $missing " in
 		*" $svc "*)
 			systemctl disable --now "$svc" >/dev/null 2>&1 || true ;;

@@ -1,0 +1,94 @@
+/*
+ * crowdsec.h — relayguardd and CrowdSec's Local API (LAPI).
+ *
+ * Push (relayguard is a CrowdSec "machine"): every automatic or manual
+ * block becomes an alert with its ban decision, every unblock deletes the
+ * decisions of that address.  They wait in the store's outbox and go out
+ * from the crowdsec thread, oldest first, retried with backoff: a LAPI
+ * that is down or slow never delays a verdict or a block.
+ *
+ * Pull (relayguard is a CrowdSec "bouncer"): the thread reads
+ * /v1/decisions/stream (startup=true, then deltas every
+ * crowdsec-pull-interval); the main thread puts the `ban` decisions for
+ * scope Ip and Range into the blocked sets with their remaining time and
+ * source crowdsec:ORIGIN, and lifts the deleted ones.
+ *
+ * crowdsec_parse.c holds the pure part (the stream and Go durations), for
+ * the unit tests and the fuzz target.
+ */
+#ifndef RG_CROWDSEC_H
+#define RG_CROWDSEC_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+#define CROWDSEC_VALUE_MAX	(INET6_ADDRSTRLEN + 4)	/* addr[/len] + NUL */
+#define CROWDSEC_MAX_DECISIONS	2000000	/* per list of one stream reply */
+
+enum crowdsec_scope { CROWDSEC_SCOPE_OTHER, CROWDSEC_SCOPE_IP,
+	CROWDSEC_SCOPE_RANGE };
+
+/* One decision of the stream, as far as relayguard needs it. */
+struct crowdsec_decision {
+	char value[CROWDSEC_VALUE_MAX];
+	char origin[CONFIG_CROWDSEC_ORIGIN_MAX];
+	enum crowdsec_scope scope;	/* exactly "Ip" / "Range" */
+	bool ban;			/* type "ban" */
+	int64_t ms;			/* time left; <= 0: expired */
+};
+
+/* One reply of /v1/decisions/stream. */
+struct crowdsec_stream {
+	struct crowdsec_decision *add, *del;	/* "new", "deleted" */
+	size_t nadd, ndel;
+	size_t skipped;		/* entries that were not well-formed */
+	bool startup;		/* the reply to startup=true */
+};
+
+/*
+ * A Go duration ("3h59m59.26954063s", "-37.417113ms", "4h", "0") in
+ * milliseconds, truncated toward zero.  Units h m s ms us µs ns; false on
+ * anything else, or beyond Go's own range (about 292 years).
+ */
+bool crowdsec_duration(const char *s, size_t len, int64_t *ms);
+
+/*
+ * Parse a stream reply (len bytes, need not be NUL-terminated) into st
+ * (zeroed by the caller; free with crowdsec_stream_free).  Entries that
+ * are not objects with string fields of sane length are skipped and
+ * counted; null lists are empty.  false and err on a reply that is not
+ * the stream's object.
+ */
+bool crowdsec_parse_stream(const char *buf, size_t len,
+    struct crowdsec_stream *st, char *err, size_t errlen);
+void crowdsec_stream_free(struct crowdsec_stream *st);
+
+/* Format seconds as a Go duration ("3h59m58s"). */
+void crowdsec_go_duration(uint64_t secs, char *buf, size_t len);
+
+struct rgd;
+struct store_block;
+
+/* -t and start-up: the credential files exist, are mode 0600 (no group
+ * or other bits) and hold what they must.  0, or -1 and err naming the
+ * file. */
+int crowdsec_check_files(const struct config *c, char *err, size_t errlen);
+/* Start the thread when crowdsec-url is set (before the sandbox). */
+int crowdsec_start(struct rgd *d, char *err, size_t errlen);
+/* Stop the thread (an exchange in progress is cut short). */
+void crowdsec_stop(struct rgd *d);
+/* Main thread, every second: results of pushes, pulled decisions
+ * applied, the next pushes handed over. */
+void crowdsec_tick(struct rgd *d);
+/* Main thread: a block (auto or manual) to push; an unblock to push. */
+void crowdsec_pushed_block(struct rgd *d, const struct store_block *sb,
+    uint64_t secs);
+void crowdsec_pushed_unblock(struct rgd *d, const char *addr, int prefix);
+/* Is pushing on (url, machine file, crowdsec-push yes)? */
+bool crowdsec_pushing(const struct rgd *d);
+
+#endif
