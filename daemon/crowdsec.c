@@ -75,7 +75,7 @@ struct crowdsec {
 	/* under lock */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	bool stop;
+	bool stop, running;
 	struct store_outbox job[CROWDSEC_PUSH_BATCH];
 	int njob;
 	bool job_pending, job_done;
@@ -344,7 +344,8 @@ crowdsec_http(struct crowdsec *cs, const char *method, const char *path,
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)CROWDSEC_CONNECT_MS);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)CROWDSEC_TIMEOUT_MS);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "relayguard");
+	/* The LAPI wants NAME/VERSION (it logs and refuses others). */
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "relayguard/" RELAYGUARD_VERSION);
 	if (cs->ca[0] != '\0')
 		curl_easy_setopt(c, CURLOPT_CAINFO, cs->ca);
 	if (cs->resolve != NULL)
@@ -664,6 +665,10 @@ crowdsec_main(void *arg)
 	int sent;
 
 	pthread_mutex_lock(&cs->lock);
+	/* Running: glibc's start-up of the thread (rseq) is behind us, the
+	 * seccomp filter may come. */
+	cs->running = true;
+	pthread_cond_broadcast(&cs->cond);
 	while (!cs->stop) {
 		if (cs->job_pending) {
 			cs->job_pending = false;
@@ -792,12 +797,24 @@ crowdsec_start(struct rgd *d, char *err, size_t errlen)
 	if (crowdsec_resolve(cs, err, errlen) < 0)
 		goto fail;
 	pthread_mutex_init(&cs->lock, NULL);
-	pthread_cond_init(&cs->cond, NULL);
+	{
+		pthread_condattr_t ca;
+
+		/* The thread's waits are deadlines on the monotonic clock. */
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&cs->cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	if ((errno = pthread_create(&cs->thread, NULL, crowdsec_main, cs)) !=
 	    0) {
 		snprintf(err, errlen, "crowdsec thread: %s", strerror(errno));
 		goto fail;
 	}
+	pthread_mutex_lock(&cs->lock);
+	while (!cs->running)
+		pthread_cond_wait(&cs->cond, &cs->lock);
+	pthread_mutex_unlock(&cs->lock);
 	d->crowdsec = cs;
 	log_info("crowdsec: Local API %s: push %s, pull %s (every %llds)",
 	    cs->url, cs->push ? "on" : "off", cs->pull ? "on" : "off",

@@ -64,7 +64,7 @@ db_config:
 api:
   client: {credentials_path: $CS_DIR/local_api_credentials.yaml}
   server:
-    listen_uri: $listen
+    listen_uri: "$listen"
     profiles_path: $CS_DIR/profiles.yaml
     console_path: $CS_DIR/console.yaml
     trusted_ips: ['127.0.0.1', '::1']
