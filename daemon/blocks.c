@@ -441,7 +441,7 @@ blocks_put_many(struct rgd *d, const struct store_block *v, size_t n)
 	/* The kernel first, as blocks_add() does, in batches. */
 	for (i = 0; i < n; i++) {
 		snprintf(text, sizeof(text), "%s/%d", v[i].addr, v[i].prefix);
-		if (nft_block_parse(text, &c.v[c.n]) < 0)
+		if (!blocks_parse(text, &c.v[c.n]))
 			continue;
 		if (blocks_overlap(&d->conf.never_block, &c.v[c.n]) != NULL)
 			continue;
@@ -461,7 +461,7 @@ blocks_put_many(struct rgd *d, const struct store_block *v, size_t n)
 		struct nft_block nb;
 
 		snprintf(text, sizeof(text), "%s/%d", v[i].addr, v[i].prefix);
-		if (nft_block_parse(text, &nb) < 0 ||
+		if (!blocks_parse(text, &nb) ||
 		    blocks_overlap(&d->conf.never_block, &nb) != NULL)
 			continue;
 		if (store_block_put(d->store, &v[i], err, sizeof(err)) == 0)
@@ -492,7 +492,7 @@ blocks_lift_many(struct rgd *d, const struct store_block *v, size_t n)
 	}
 	for (i = 0; i < n; i++) {
 		snprintf(text, sizeof(text), "%s/%d", v[i].addr, v[i].prefix);
-		if (nft_block_parse(text, &nb[k]) < 0)
+		if (!blocks_parse(text, &nb[k]))
 			continue;
 		if (store_block_del(d->store, v[i].addr, v[i].prefix, err,
 		    sizeof(err)) == 1)

@@ -32,6 +32,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "cidr.h"
 #include "crowdsec.h"
 #include "log.h"
 #include "nft.h"
@@ -978,8 +979,7 @@ crowdsec_origin_wanted(const struct crowdsec *cs, const char *origin)
 static bool
 crowdsec_to_block(const struct crowdsec_decision *dc, struct store_block *sb)
 {
-	struct nft_block nb;
-	char text[CROWDSEC_VALUE_MAX + 8];
+	struct cidr pfx;
 
 	if (!dc->ban || dc->scope == CROWDSEC_SCOPE_OTHER)
 		return false;
@@ -988,13 +988,12 @@ crowdsec_to_block(const struct crowdsec_decision *dc, struct store_block *sb)
 	if (dc->scope == CROWDSEC_SCOPE_RANGE && strchr(dc->value, '/') ==
 	    NULL)
 		return false;
-	snprintf(text, sizeof(text), "%s", dc->value);
-	if (nft_block_parse(text, &nb) < 0)
+	if (!cidr_parse(dc->value, strlen(dc->value), &pfx, NULL))
 		return false;
 	memset(sb, 0, sizeof(*sb));
-	inet_ntop(nb.family, nb.addr, sb->addr, sizeof(sb->addr));
-	sb->prefix = nb.prefix;
-	sb->family = nb.family;
+	rg_addr_str(&pfx.net, sb->addr, sizeof(sb->addr));
+	sb->prefix = pfx.prefix;
+	sb->family = pfx.net.family;
 	sb->source = STORE_CROWDSEC;
 	snprintf(sb->origin, sizeof(sb->origin), "%s", dc->origin);
 	return true;
