@@ -1,5 +1,6 @@
 /*
- * nft.c — table inet relayguard over netlink (libnftnl + libmnl).
+ * nft_netlink.c — table inet relayguard over netlink (libnftnl + libmnl):
+ * the context, batches and dumps.
  *
  * Changes are built into one growing buffer as a netlink batch
  * (BATCH_BEGIN, messages, BATCH_END) and sent with a single sendmsg: the
