@@ -1,7 +1,7 @@
 /*
- * test_nft.c — daemon/nft.c against the real kernel.  Run it as root in
+ * test_nft.c — daemon/nft_*.c against the real kernel.  Run it as root in
  * a network namespace of its own (tests/netns/run does that): it creates
- * table inet relayguard through nft.c and reads everything back both
+ * table inet relayguard through nft.h and reads everything back both
  * through nft_block_list() and, independently, through `nft -j list`
  * (running nft(8) here only to read; the daemon never runs it).
  *
@@ -239,7 +239,7 @@ json_nelems(json_t *root, const char *set)
 	return s ? json_array_size(json_object_get(s, "elem")) : 0;
 }
 
-/* --- helpers over nft.c -------------------------------------------------- */
+/* --- helpers over nft.h -------------------------------------------------- */
 
 struct collected {
 	struct nft_block *v;
