@@ -20,6 +20,20 @@
  *			servers6), so only connections to a protected server
  *			are queued, at one set lookup however many servers;
  *			every other packet stays in the kernel
+ *	set trusted4	ipv4_addr, flags interval: relay-networks
+ *	set trusted6	ipv6_addr, flags interval (refilled at each setup)
+ *	chain inspect, first (before any queue rule):
+ *			`ct mark and M == V counter accept` (offload: the
+ *			daemon marked the connection), then per port and
+ *			family `[ip daddr @servers4] tcp dport P ip saddr
+ *			@trusted4 counter accept` and `[ip saddr @servers4]
+ *			tcp sport P ip daddr @trusted4 counter accept`:
+ *			clients in relay-networks never reach the queue
+ *	chain offload	filter hook HOOK priority 1 (and offload_out on
+ *			output for the input hook), with offload only:
+ *			`meta mark and M == V ct mark set ct mark and ~M or
+ *			V meta mark set meta mark and ~M`: the mark bits a
+ *			verdict put on a packet go to its connection
  *	chain inspect_out
  *		only for the input hook (daemon on the mail server
  *			itself): the server's replies leave through the
@@ -54,6 +68,11 @@
 #define NFT_CHAIN_BLOCK		"block"
 #define NFT_CHAIN_QUEUE		"inspect"
 #define NFT_CHAIN_QUEUE_OUT	"inspect_out"
+#define NFT_TRUSTED4		"trusted4"
+#define NFT_TRUSTED6		"trusted6"
+#define NFT_CHAIN_OFFLOAD	"offload"
+#define NFT_CHAIN_OFFLOAD_OUT	"offload_out"
+#define NFT_PRIO_OFFLOAD	1	/* after the queue's verdict */
 #define NFT_PRIO_BLOCK		(-10)
 #define NFT_PRIO_QUEUE		0
 #define NFT_PORTS_MAX		64	/* = CONFIG_MAX_PORTS: every port gets its rules */
@@ -106,6 +125,14 @@ struct nft_setup_params {
 	 */
 	const struct cidr *servers;
 	size_t		 nservers;
+	/* relay-networks (prefixes): their clients' packets are accepted
+	 * before the queue rules; the sets are replaced like servers. */
+	const struct cidr *trusted;
+	size_t		 ntrusted;
+	/* Offload: connections whose ct mark & offload_mask equals
+	 * offload_mark pass before the queue; 0: no offload rules. */
+	uint32_t	 offload_mark;
+	uint32_t	 offload_mask;
 };
 
 /*

@@ -60,6 +60,8 @@ struct nftnl_set_elem;
 #define NFT_CH_BLOCK		0x1
 #define NFT_CH_QUEUE		0x2
 #define NFT_CH_QUEUE_OUT	0x4
+#define NFT_CH_OFFLOAD		0x8
+#define NFT_CH_OFFLOAD_OUT	0x10
 
 typedef unsigned __int128 nft_u128;
 

@@ -35,6 +35,8 @@ static const struct {
 	{ NFT_CH_BLOCK,		NFT_CHAIN_BLOCK },
 	{ NFT_CH_QUEUE,		NFT_CHAIN_QUEUE },
 	{ NFT_CH_QUEUE_OUT,	NFT_CHAIN_QUEUE_OUT },
+	{ NFT_CH_OFFLOAD,	NFT_CHAIN_OFFLOAD },
+	{ NFT_CH_OFFLOAD_OUT,	NFT_CHAIN_OFFLOAD_OUT },
 };
 #define NFT_NCHAINS \
 	(sizeof(nft_chains_ours) / sizeof(nft_chains_ours[0]))
@@ -160,6 +162,49 @@ nft_expr_meta(uint32_t key)
 		return NULL;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+	return e;
+}
+
+/* `ct mark` into register 1 (ct mark set: sreg, from register 1). */
+static struct nftnl_expr *
+nft_expr_ct_mark(int set)
+{
+	struct nftnl_expr *e;
+
+	if ((e = nftnl_expr_alloc("ct")) == NULL)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
+	nftnl_expr_set_u32(e, set ? NFTNL_EXPR_CT_SREG : NFTNL_EXPR_CT_DREG,
+	    NFT_REG_1);
+	return e;
+}
+
+/* `meta mark set` from register 1. */
+static struct nftnl_expr *
+nft_expr_meta_set_mark(void)
+{
+	struct nftnl_expr *e;
+
+	if ((e = nftnl_expr_alloc("meta")) == NULL)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_MARK);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, NFT_REG_1);
+	return e;
+}
+
+/* Register 1 (32 bits) = (register 1 & mask) ^ xor. */
+static struct nftnl_expr *
+nft_expr_bitwise(uint32_t mask, uint32_t xor)
+{
+	struct nftnl_expr *e;
+
+	if ((e = nftnl_expr_alloc("bitwise")) == NULL)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(uint32_t));
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof(mask));
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &xor, sizeof(xor));
 	return e;
 }
 
@@ -379,76 +424,163 @@ nft_add_drop_rules(struct nft_ctx *ctx, struct nft_batch *b,
 }
 
 /*
- * `tcp dport P queue ...` (sport when dir_src).  With family AF_INET or
- * AF_INET6 the rule first looks the server's address up in the servers
- * set: `ip daddr @servers4 tcp dport P`, `ip saddr @servers4 tcp sport P`
- * (the server is the destination of dport packets, the source of sport
- * ones); family 0 queues every address.
+ * `tcp dport P queue ...` (sport when dir_src).  With servers the rule
+ * first looks the server's address up in the servers set of family:
+ * `ip daddr @servers4 tcp dport P`, `ip saddr @servers4 tcp sport P` (the
+ * server is the destination of dport packets, the source of sport ones);
+ * without, every address (family 0: both families).  With trusted the
+ * rule accepts instead when the client's address (the other one) is in
+ * the trusted set of family: a client in relay-networks is never queued.
  */
 static int
-nft_add_queue_rule(struct nft_ctx *ctx, struct nft_batch *b,
-    const char *chain, uint16_t port, int dir_src, int family,
-    const struct nft_setup_params *p, int native)
+nft_add_port_rule(struct nft_ctx *ctx, struct nft_batch *b,
+    const char *chain, uint16_t port, int dir_src, int family, int servers,
+    int trusted, const struct nft_setup_params *p, int native)
 {
 	struct nftnl_rule *r = nft_rule_new(chain);
 	uint8_t tcp = IPPROTO_TCP;
 	uint8_t proto = family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
 	uint16_t nport = htons(port);
 	/* IPv4 source at offset 12, destination at 16 (4 bytes); IPv6 at
-	 * 8 and 24 (16 bytes). */
-	uint32_t off = family == AF_INET ? (dir_src ? 12 : 16) :
+	 * 8 and 24 (16 bytes).  The server is the destination of dport
+	 * packets; the client the other end. */
+	uint32_t alen = family == AF_INET ? 4 : 16;
+	uint32_t soff = family == AF_INET ? (dir_src ? 12 : 16) :
 	    (dir_src ? 8 : 24);
-	char what[128];
+	uint32_t coff = family == AF_INET ? (dir_src ? 16 : 12) :
+	    (dir_src ? 24 : 8);
+	const char *ip = family == AF_INET ? "ip" : "ip6";
+	char what[160];
 	int ok;
 
 	if (r == NULL)
 		return -1;
-	snprintf(what, sizeof(what), "add rule %s: %s%s%stcp %s %u queue "
-	    "(%s)", chain, family == 0 ? "" : family == AF_INET ? "ip " :
-	    "ip6 ", family == 0 ? "" : dir_src ? "saddr " : "daddr ",
-	    family == 0 ? "" : family == AF_INET ? "@" NFT_SERVERS4 " " :
-	    "@" NFT_SERVERS6 " ", dir_src ? "sport" : "dport", port,
-	    native ? "native queue expression" : "compat NFQUEUE target");
+	snprintf(what, sizeof(what), "add rule %s: %s%s%s%stcp %s %u %s%s%s%s",
+	    chain, family == 0 ? "" : ip, family == 0 ? "" : " ",
+	    servers ? (dir_src ? "saddr @" : "daddr @") : "",
+	    servers ? (family == AF_INET ? NFT_SERVERS4 " " :
+	    NFT_SERVERS6 " ") : "", dir_src ? "sport" : "dport", port,
+	    trusted ? (dir_src ? "daddr @" : "saddr @") : "",
+	    trusted ? (family == AF_INET ? NFT_TRUSTED4 : NFT_TRUSTED6) : "",
+	    trusted ? " accept" : "queue (",
+	    trusted ? "" : native ? "native queue expression)" :
+	    "compat NFQUEUE target)");
 	ok = (family == 0 ||
 	    (nft_expr(r, nft_expr_meta(NFT_META_NFPROTO)) == 0 &&
-	    nft_expr(r, nft_expr_cmp_eq(&proto, sizeof(proto))) == 0 &&
-	    nft_expr(r, nft_expr_payload(NFT_PAYLOAD_NETWORK_HEADER, off,
-	    family == AF_INET ? 4 : 16)) == 0 &&
+	    nft_expr(r, nft_expr_cmp_eq(&proto, sizeof(proto))) == 0)) &&
+	    (!servers ||
+	    (nft_expr(r, nft_expr_payload(NFT_PAYLOAD_NETWORK_HEADER, soff,
+	    alen)) == 0 &&
 	    nft_expr(r, nft_expr_lookup(family == AF_INET ? NFT_SERVERS4 :
 	    NFT_SERVERS6)) == 0)) &&
 	    nft_expr(r, nft_expr_meta(NFT_META_L4PROTO)) == 0 &&
 	    nft_expr(r, nft_expr_cmp_eq(&tcp, sizeof(tcp))) == 0 &&
 	    nft_expr(r, nft_expr_payload(NFT_PAYLOAD_TRANSPORT_HEADER,
 	    dir_src ? 0 : 2, 2)) == 0 &&
-	    nft_expr(r, nft_expr_cmp_eq(&nport, sizeof(nport))) == 0 &&
-	    /* `meta mark != M`: the daemon's own resets are not queued. */
-	    (p->skip_mark == 0 ||
-	    (nft_expr(r, nft_expr_meta(NFT_META_MARK)) == 0 &&
-	    nft_expr(r, nft_expr_cmp_neq(&p->skip_mark,
-	    sizeof(p->skip_mark))) == 0)) &&
-	    nft_expr(r, nftnl_expr_alloc("counter")) == 0 &&
-	    nft_expr(r, nft_expr_queue(p, native)) == 0;
+	    nft_expr(r, nft_expr_cmp_eq(&nport, sizeof(nport))) == 0;
+	if (trusted)
+		ok = ok && nft_expr(r, nft_expr_payload(
+		    NFT_PAYLOAD_NETWORK_HEADER, coff, alen)) == 0 &&
+		    nft_expr(r, nft_expr_lookup(family == AF_INET ?
+		    NFT_TRUSTED4 : NFT_TRUSTED6)) == 0 &&
+		    nft_expr(r, nftnl_expr_alloc("counter")) == 0 &&
+		    nft_expr(r, nft_expr_verdict(NF_ACCEPT)) == 0;
+	else
+		ok = ok &&
+		    /* `meta mark != M`: the daemon's own resets are not
+		     * queued. */
+		    (p->skip_mark == 0 ||
+		    (nft_expr(r, nft_expr_meta(NFT_META_MARK)) == 0 &&
+		    nft_expr(r, nft_expr_cmp_neq(&p->skip_mark,
+		    sizeof(p->skip_mark))) == 0)) &&
+		    nft_expr(r, nftnl_expr_alloc("counter")) == 0 &&
+		    nft_expr(r, nft_expr_queue(p, native)) == 0;
 	return nft_rule_push(ctx, b, r, ok, what);
 }
 
 /*
- * The queue rules of one port in chain: every address when no servers
- * are given, else one rule per family looking the server up.
+ * The rules of one port in chain: first the trusted clients' accept per
+ * family, then the queue rule: for every address when no servers are
+ * given, else one per family looking the server up.
  */
 static int
 nft_add_queue_rules(struct nft_ctx *ctx, struct nft_batch *b,
     const char *chain, uint16_t port, int dir_src,
     const struct nft_setup_params *p, int native)
 {
-	if (p->nservers == 0)
-		return nft_add_queue_rule(ctx, b, chain, port, dir_src, 0, p,
-		    native);
-	if (nft_add_queue_rule(ctx, b, chain, port, dir_src, AF_INET, p,
+	int servers = p->nservers > 0;
+
+	if (nft_add_port_rule(ctx, b, chain, port, dir_src, AF_INET, servers,
+	    1, p, native) == -1 ||
+	    nft_add_port_rule(ctx, b, chain, port, dir_src, AF_INET6, servers,
+	    1, p, native) == -1)
+		return -1;
+	if (!servers)
+		return nft_add_port_rule(ctx, b, chain, port, dir_src, 0, 0, 0,
+		    p, native);
+	if (nft_add_port_rule(ctx, b, chain, port, dir_src, AF_INET, 1, 0, p,
 	    native) == -1 ||
-	    nft_add_queue_rule(ctx, b, chain, port, dir_src, AF_INET6, p,
+	    nft_add_port_rule(ctx, b, chain, port, dir_src, AF_INET6, 1, 0, p,
 	    native) == -1)
 		return -1;
 	return 0;
+}
+
+/* `ct mark and M == V counter accept`: an offloaded connection. */
+static int
+nft_add_offload_accept(struct nft_ctx *ctx, struct nft_batch *b,
+    const char *chain, const struct nft_setup_params *p)
+{
+	struct nftnl_rule *r = nft_rule_new(chain);
+	char what[96];
+	int ok;
+
+	if (r == NULL)
+		return -1;
+	snprintf(what, sizeof(what), "add rule %s: ct mark and 0x%08x == "
+	    "0x%08x accept", chain, p->offload_mask, p->offload_mark);
+	ok = nft_expr(r, nft_expr_ct_mark(0)) == 0 &&
+	    nft_expr(r, nft_expr_bitwise(p->offload_mask, 0)) == 0 &&
+	    nft_expr(r, nft_expr_cmp_eq(&p->offload_mark,
+	    sizeof(p->offload_mark))) == 0 &&
+	    nft_expr(r, nftnl_expr_alloc("counter")) == 0 &&
+	    nft_expr(r, nft_expr_verdict(NF_ACCEPT)) == 0;
+	return nft_rule_push(ctx, b, r, ok, what);
+}
+
+/*
+ * Chain name at hook, priority NFT_PRIO_OFFLOAD, with the rule that
+ * moves the offload bits of a packet's mark (set by the queue's verdict)
+ * to its connection and takes them off the packet.
+ */
+static int
+nft_add_offload_chain(struct nft_ctx *ctx, struct nft_batch *b,
+    const char *chain, int hook, const struct nft_setup_params *p)
+{
+	struct nftnl_rule *r;
+	char what[160];
+	int ok;
+
+	if (nft_chain_msg(ctx, b, NFT_MSG_NEWCHAIN, chain, hook,
+	    NFT_PRIO_OFFLOAD) == -1 || (r = nft_rule_new(chain)) == NULL)
+		return -1;
+	snprintf(what, sizeof(what), "add rule %s: meta mark and 0x%08x == "
+	    "0x%08x ct mark set ct mark and 0x%08x or 0x%08x meta mark set "
+	    "meta mark and 0x%08x", chain, p->offload_mask, p->offload_mark,
+	    ~p->offload_mask, p->offload_mark, ~p->offload_mask);
+	ok = nft_expr(r, nft_expr_meta(NFT_META_MARK)) == 0 &&
+	    nft_expr(r, nft_expr_bitwise(p->offload_mask, 0)) == 0 &&
+	    nft_expr(r, nft_expr_cmp_eq(&p->offload_mark,
+	    sizeof(p->offload_mark))) == 0 &&
+	    nft_expr(r, nft_expr_ct_mark(0)) == 0 &&
+	    nft_expr(r, nft_expr_bitwise(~p->offload_mask,
+	    p->offload_mark)) == 0 &&
+	    nft_expr(r, nft_expr_ct_mark(1)) == 0 &&
+	    nft_expr(r, nft_expr_meta(NFT_META_MARK)) == 0 &&
+	    nft_expr(r, nft_expr_bitwise(~p->offload_mask, 0)) == 0 &&
+	    nft_expr(r, nft_expr_meta_set_mark()) == 0 &&
+	    nft_expr(r, nftnl_expr_alloc("counter")) == 0;
+	return nft_rule_push(ctx, b, r, ok, what);
 }
 
 /* --- our chains, read back ------------------------------------------ */
@@ -534,17 +666,16 @@ nft_range_cmp(const void *a, const void *b)
 }
 
 /*
- * Replace the servers set of family with p's servers of that family: a
+ * Replace set setname of family with the prefixes v[0..nv) of that family: a
  * flush (a delete message naming no element), then the prefixes merged
  * into disjoint ranges (the kernel refuses overlapping intervals, and a
  * configuration may well list a network and a host inside it), at most
  * NFT_ELEMS_PER_MSG kernel elements per message.
  */
 static int
-nft_servers_fill(struct nft_ctx *ctx, struct nft_batch *b, int family,
-    const struct nft_setup_params *p)
+nft_prefixes_fill(struct nft_ctx *ctx, struct nft_batch *b, int family,
+    const char *setname, const struct cidr *pv, size_t nv)
 {
-	const char *setname = family == 4 ? NFT_SERVERS4 : NFT_SERVERS6;
 	struct nftnl_set *s = NULL;
 	nft_u128 (*r)[2] = NULL;
 	size_t i, n = 0, m = 0, inmsg = 0;
@@ -555,11 +686,10 @@ nft_servers_fill(struct nft_ctx *ctx, struct nft_batch *b, int family,
 	    nft_elems_msg(ctx, b, NFT_MSG_DELSETELEM, &s, what) == -1)
 		goto fail;
 
-	if (p->nservers > 0 &&
-	    (r = calloc(p->nservers, sizeof(*r))) == NULL)
+	if (nv > 0 && (r = calloc(nv, sizeof(*r))) == NULL)
 		goto fail;
-	for (i = 0; i < p->nservers; i++) {
-		const struct cidr *v = &p->servers[i];
+	for (i = 0; i < nv; i++) {
+		const struct cidr *v = &pv[i];
 
 		if (v->net.family != family)
 			continue;
@@ -590,7 +720,7 @@ nft_servers_fill(struct nft_ctx *ctx, struct nft_batch *b, int family,
 		size_t j, k;
 
 		if (s != NULL && (i == m || inmsg + 2 > NFT_ELEMS_PER_MSG)) {
-			snprintf(what, sizeof(what), "add %zu server "
+			snprintf(what, sizeof(what), "add %zu "
 			    "elements to %s", inmsg, setname);
 			if (nft_elems_msg(ctx, b, NFT_MSG_NEWSETELEM, &s,
 			    what) == -1)
@@ -649,8 +779,18 @@ nft_build_setup(struct nft_ctx *ctx, struct nft_batch *b,
 	    NFT_SET_INTERVAL) == -1 ||
 	    nft_add_set(ctx, b, NFT_SERVERS6, NFT_TYPE_IP6ADDR, 16, 4,
 	    NFT_SET_INTERVAL) == -1 ||
-	    nft_servers_fill(ctx, b, 4, p) == -1 ||
-	    nft_servers_fill(ctx, b, 6, p) == -1)
+	    nft_add_set(ctx, b, NFT_TRUSTED4, NFT_TYPE_IPADDR, 4, 5,
+	    NFT_SET_INTERVAL) == -1 ||
+	    nft_add_set(ctx, b, NFT_TRUSTED6, NFT_TYPE_IP6ADDR, 16, 6,
+	    NFT_SET_INTERVAL) == -1 ||
+	    nft_prefixes_fill(ctx, b, 4, NFT_SERVERS4, p->servers,
+	    p->nservers) == -1 ||
+	    nft_prefixes_fill(ctx, b, 6, NFT_SERVERS6, p->servers,
+	    p->nservers) == -1 ||
+	    nft_prefixes_fill(ctx, b, 4, NFT_TRUSTED4, p->trusted,
+	    p->ntrusted) == -1 ||
+	    nft_prefixes_fill(ctx, b, 6, NFT_TRUSTED6, p->trusted,
+	    p->ntrusted) == -1)
 		return -1;
 	/*
 	 * Replace our chains in this same transaction: deleting a chain
@@ -665,6 +805,10 @@ nft_build_setup(struct nft_ctx *ctx, struct nft_batch *b,
 	    nft_chain_msg(ctx, b, NFT_MSG_NEWCHAIN, NFT_CHAIN_QUEUE, hook,
 	    NFT_PRIO_QUEUE) == -1)
 		return -1;
+	if (p->offload_mark != 0 &&
+	    (nft_add_offload_accept(ctx, b, NFT_CHAIN_QUEUE, p) == -1 ||
+	    nft_add_offload_chain(ctx, b, NFT_CHAIN_OFFLOAD, hook, p) == -1))
+		return -1;
 	for (i = 0; i < p->nports; i++) {
 		if (nft_add_queue_rules(ctx, b, NFT_CHAIN_QUEUE, p->ports[i],
 		    0, p, native) == -1)
@@ -678,6 +822,11 @@ nft_build_setup(struct nft_ctx *ctx, struct nft_batch *b,
 		/* The server's own replies leave through the output hook. */
 		if (nft_chain_msg(ctx, b, NFT_MSG_NEWCHAIN, NFT_CHAIN_QUEUE_OUT,
 		    NF_INET_LOCAL_OUT, NFT_PRIO_QUEUE) == -1)
+			return -1;
+		if (p->offload_mark != 0 &&
+		    (nft_add_offload_accept(ctx, b, NFT_CHAIN_QUEUE_OUT,
+		    p) == -1 || nft_add_offload_chain(ctx, b,
+		    NFT_CHAIN_OFFLOAD_OUT, NF_INET_LOCAL_OUT, p) == -1))
 			return -1;
 		for (i = 0; i < p->nports; i++)
 			if (nft_add_queue_rules(ctx, b, NFT_CHAIN_QUEUE_OUT,
@@ -708,6 +857,31 @@ nft_setup_try(struct nft_ctx *ctx, const struct nft_setup_params *p,
 	return nft_batch_send_free(ctx, &b, err, errlen);
 }
 
+/* At most NFT_SERVERS_MAX valid prefixes in v[0..n). */
+static int
+nft_prefixes_valid(const char *what, const struct cidr *v, size_t n,
+    char *err, size_t errlen)
+{
+	char a[64];
+	size_t i;
+
+	if (n > NFT_SERVERS_MAX || (n > 0 && v == NULL)) {
+		nft_err(err, errlen, "nft setup: %zu %ss (at most %u)", n, what,
+		    NFT_SERVERS_MAX);
+		errno = EINVAL;
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (!cidr_valid(&v[i])) {
+			nft_err(err, errlen, "nft setup: %s %zu: bad prefix "
+			    "%s", what, i, cidr_str(&v[i], a, sizeof(a)));
+			errno = EINVAL;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
 nft_setup(struct nft_ctx *ctx, const struct nft_setup_params *p, char *err,
     size_t errlen)
@@ -733,23 +907,16 @@ nft_setup(struct nft_ctx *ctx, const struct nft_setup_params *p, char *err,
 			return -1;
 		}
 	}
-	if (p->nservers > NFT_SERVERS_MAX ||
-	    (p->nservers > 0 && p->servers == NULL)) {
-		nft_err(err, errlen, "nft setup: %zu servers (at most %u)",
-		    p->nservers, NFT_SERVERS_MAX);
+	if (nft_prefixes_valid("server", p->servers, p->nservers, err,
+	    errlen) == -1 || nft_prefixes_valid("relay network", p->trusted,
+	    p->ntrusted, err, errlen) == -1)
+		return -1;
+	if (p->offload_mark != 0 &&
+	    (p->offload_mark & ~p->offload_mask) != 0) {
+		nft_err(err, errlen, "nft setup: offload mark 0x%08x outside "
+		    "its mask 0x%08x", p->offload_mark, p->offload_mask);
 		errno = EINVAL;
 		return -1;
-	}
-	for (i = 0; i < p->nservers; i++) {
-		if (!cidr_valid(&p->servers[i])) {
-			char a[64];
-
-			nft_err(err, errlen, "nft setup: server %zu: bad prefix "
-			    "%s", i, cidr_str(&p->servers[i], a,
-			    sizeof(a)));
-			errno = EINVAL;
-			return -1;
-		}
 	}
 	ctx->mech = NFT_QUEUE_NONE;
 	ctx->note[0] = '\0';
@@ -801,7 +968,8 @@ nft_unqueue(struct nft_ctx *ctx, char *err, size_t errlen)
 
 	if (nft_chains_present(ctx, &present, err, errlen) == -1)
 		return -1;
-	present &= NFT_CH_QUEUE | NFT_CH_QUEUE_OUT;
+	present &= NFT_CH_QUEUE | NFT_CH_QUEUE_OUT | NFT_CH_OFFLOAD |
+	    NFT_CH_OFFLOAD_OUT;
 	if (present == 0)
 		return 0;
 	if (nft_batch_begin(ctx, &b) == -1 ||

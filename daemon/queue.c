@@ -16,6 +16,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netfilter/nfnetlink_queue.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
 
@@ -34,6 +35,7 @@ struct queue {
 	char *vbuf;			/* verdict message buffer */
 	size_t vbuflen;
 	struct queue_stats st;
+	bool ct_verdicts;		/* NFQA_CT is honoured */
 	bool batch;			/* plain accepts waiting, up to batch_id */
 	uint32_t batch_id;
 	queue_handler_fn fn;
@@ -63,6 +65,39 @@ queue_send_cfg(struct queue *q, uint8_t cmd, bool params, char *err,
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Can a verdict set the connection's mark?  The kernel honours NFQA_CT
+ * only with its conntrack glue, and refuses the NFQA_CFG_F_CONNTRACK flag
+ * without it (EOPNOTSUPP) before it looks for the queue: asked before the
+ * bind, any other answer (ENODEV: no such queue yet) means it is there.
+ * The flag itself is never left set (it would copy conntrack data into
+ * every queued packet).
+ */
+static bool
+queue_probe_ct(struct queue *q)
+{
+	char buf[8192];
+	struct nlmsghdr *nlh;
+	const struct nlmsgerr *e;
+	ssize_t n;
+
+	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, q->num);
+	nlh->nlmsg_flags |= NLM_F_ACK;
+	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(NFQA_CFG_F_CONNTRACK));
+	mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_CONNTRACK));
+	if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0)
+		return false;
+	/* The answer is written while the request is handled. */
+	n = recv(mnl_socket_get_fd(q->nl), buf, sizeof(buf), MSG_DONTWAIT);
+	if (n < (ssize_t)(sizeof(*nlh) + sizeof(*e)))
+		return false;
+	nlh = (struct nlmsghdr *)buf;
+	if (nlh->nlmsg_type != NLMSG_ERROR)
+		return false;
+	e = mnl_nlmsg_get_payload(nlh);
+	return e->error != -EOPNOTSUPP && e->error != -EINVAL;
 }
 
 struct queue *
@@ -105,6 +140,7 @@ queue_open(uint16_t num, char *err, size_t errlen)
 	 * the kernel send ACKs we would have to read. */
 	(void)mnl_socket_setsockopt(q->nl, NETLINK_NO_ENOBUFS, &(int){0},
 	    sizeof(int));
+	q->ct_verdicts = queue_probe_ct(q);
 	if (queue_send_cfg(q, NFQNL_CFG_CMD_BIND, false, err, errlen) < 0)
 		goto fail;
 	if (queue_send_cfg(q, 0, true, err, errlen) < 0)
@@ -138,6 +174,12 @@ queue_fd(const struct queue *q)
 	return mnl_socket_get_fd(q->nl);
 }
 
+bool
+queue_ct_verdicts(const struct queue *q)
+{
+	return q->ct_verdicts;
+}
+
 uint16_t
 queue_num(const struct queue *q)
 {
@@ -166,11 +208,12 @@ queue_flush_batch(struct queue *q)
 
 static void
 queue_verdict(struct queue *q, uint32_t id, const struct queue_verdict *v,
-    const uint8_t *pkt, size_t len)
+    const uint8_t *pkt, size_t len, uint32_t pktmark)
 {
 	struct nlmsghdr *nlh;
+	struct nlattr *nest;
 
-	if (v->accept && !v->modified) {
+	if (v->accept && !v->modified && !v->offload) {
 		q->batch = true;
 		q->batch_id = id;
 		return;
@@ -180,6 +223,16 @@ queue_verdict(struct queue *q, uint32_t id, const struct queue_verdict *v,
 	nfq_nlmsg_verdict_put(nlh, (int)id, v->accept ? NF_ACCEPT : NF_DROP);
 	if (v->accept && v->modified && len <= QUEUE_COPY_RANGE)
 		nfq_nlmsg_verdict_put_pkt(nlh, pkt, (uint32_t)len);
+	if (v->accept && v->offload) {
+		/* The packet's mark is replaced whole: keep its other bits. */
+		nfq_nlmsg_verdict_put_mark(nlh, (pktmark & ~v->mask) | v->mark);
+		if (q->ct_verdicts) {
+			nest = mnl_attr_nest_start(nlh, NFQA_CT);
+			mnl_attr_put_u32(nlh, CTA_MARK, htonl(v->mark));
+			mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(v->mask));
+			mnl_attr_nest_end(nlh, nest);
+		}
+	}
 	if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0)
 		q->st.errors++;
 }
@@ -193,7 +246,7 @@ queue_cb(const struct nlmsghdr *nlh, void *data)
 	struct queue_verdict v;
 	uint8_t *pkt;
 	size_t len, wirelen;
-	uint32_t id, skbinfo = 0, caplen, indev = 0;
+	uint32_t id, skbinfo = 0, caplen, indev = 0, pktmark = 0;
 	bool unverifiable;
 
 	memset(attr, 0, sizeof(attr));
@@ -208,10 +261,10 @@ queue_cb(const struct nlmsghdr *nlh, void *data)
 	ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
 	id = ntohl(ph->packet_id);
 	q->st.packets++;
+	memset(&v, 0, sizeof(v));
 	v.accept = true;
-	v.modified = false;
 	if (attr[NFQA_PAYLOAD] == NULL) {
-		queue_verdict(q, id, &v, NULL, 0);
+		queue_verdict(q, id, &v, NULL, 0, 0);
 		return MNL_CB_OK;
 	}
 	pkt = mnl_attr_get_payload(attr[NFQA_PAYLOAD]);
@@ -232,8 +285,11 @@ queue_cb(const struct nlmsghdr *nlh, void *data)
 	if (attr[NFQA_IFINDEX_INDEV] != NULL &&
 	    mnl_attr_get_payload_len(attr[NFQA_IFINDEX_INDEV]) >= 4)
 		indev = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_INDEV]));
+	if (attr[NFQA_MARK] != NULL &&
+	    mnl_attr_get_payload_len(attr[NFQA_MARK]) >= 4)
+		pktmark = ntohl(mnl_attr_get_u32(attr[NFQA_MARK]));
 	q->fn(q->ctx, pkt, len, wirelen, unverifiable, indev, &v);
-	queue_verdict(q, id, &v, pkt, len);
+	queue_verdict(q, id, &v, pkt, len, pktmark);
 	return MNL_CB_OK;
 }
 

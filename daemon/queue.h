@@ -16,6 +16,12 @@ struct queue;
 struct queue_verdict {
 	bool accept;
 	bool modified;		/* send the (rewritten) packet back */
+	/* Mark the connection (offload): ct mark bits mask set to mark,
+	 * through NFQA_CT where the kernel takes it, and always the same
+	 * bits of the packet's mark, which a rule after the queue copies
+	 * to the connection (nft.h). */
+	bool offload;
+	uint32_t mark, mask;
 };
 
 /*
@@ -39,6 +45,9 @@ struct queue_stats {
 struct queue *queue_open(uint16_t num, char *err, size_t errlen);
 void queue_close(struct queue *q);
 int queue_fd(const struct queue *q);
+/* Does the kernel set a connection's mark from a verdict (NFQA_CT: it
+ * needs CONFIG_NETFILTER_NETLINK_GLUE_CT)?  Asked once at queue_open(). */
+bool queue_ct_verdicts(const struct queue *q);
 uint16_t queue_num(const struct queue *q);
 
 /*

@@ -425,6 +425,16 @@ main(int argc, char **argv)
 		    nft_queue_note(d.nft)[0] ? ": " : "",
 		    nft_queue_note(d.nft));
 	}
+	if (d.conf.ncapture == 0 && !d.conf.offload)
+		log_info("offload: no (every packet of an inspected session is "
+		    "queued)");
+	else if (d.conf.ncapture == 0)
+		log_info("offload: sessions with nothing left to inspect pass "
+		    "by ct mark 0x%08x/0x%08x, %s", d.conf.offload_mark,
+		    d.conf.offload_mask, d.nworkers > 0 &&
+		    worker_ct_verdicts(d.workers[0]) ? "set by the verdict "
+		    "(NFQA_CT)" : "copied from the packet mark the verdict "
+		    "sets (no conntrack glue for NFQA_CT in this kernel)");
 	if (blocks_restore(&d, err, sizeof(err)) < 0)
 		log_warnx("restoring blocks: %s", err);
 	blocks_lift_never_block(&d);

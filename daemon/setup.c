@@ -23,7 +23,8 @@
 _Static_assert(NFT_PORTS_MAX >= CONFIG_MAX_PORTS,
     "every configured port must fit the nftables rules");
 
-/* The nftables parameters of c (the servers are c's own prefixes). */
+/* The nftables parameters of c (the servers and relay networks are c's
+ * own prefixes). */
 static void
 setup_nft_params(const struct config *c, struct nft_setup_params *p)
 {
@@ -43,6 +44,12 @@ setup_nft_params(const struct config *c, struct nft_setup_params *p)
 	p->skip_mark = RESET_MARK;
 	p->servers = c->servers.v;
 	p->nservers = c->servers.count;
+	p->trusted = c->relay_networks.v;
+	p->ntrusted = c->relay_networks.count;
+	if (c->offload) {
+		p->offload_mark = c->offload_mark;
+		p->offload_mask = c->offload_mask;
+	}
 }
 
 bool

@@ -98,6 +98,11 @@ worker_packet(void *ctx, uint8_t *pkt, size_t len, size_t wirelen,
 	    csum_unverifiable ? ENGINE_F_CSUM_UNVERIFIABLE : 0, indev, &r);
 	v->accept = r.verdict == ENGINE_ACCEPT;
 	v->modified = r.rewritten;
+	if (r.offload && v->accept) {
+		v->offload = true;
+		v->mark = w->d->conf.offload_mark;
+		v->mask = w->d->conf.offload_mask;
+	}
 	/* Resets and blocks are carried out once the verdicts of this batch
 	 * are sent, so no packet waits on them. */
 	if ((r.reset || r.block) && w->ntodo < RGD_TODO_MAX)
@@ -374,6 +379,12 @@ uint16_t
 worker_queue(const struct worker *w)
 {
 	return w->num;
+}
+
+bool
+worker_ct_verdicts(const struct worker *w)
+{
+	return queue_ct_verdicts(w->q);
 }
 
 void

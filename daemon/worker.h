@@ -13,6 +13,7 @@
 #ifndef RG_WORKER_H
 #define RG_WORKER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "engine.h"
@@ -54,6 +55,8 @@ void worker_unlock(struct worker *w);
 struct engine *worker_engine(struct worker *w);	/* under the lock */
 uint16_t worker_queue(const struct worker *w);	/* its queue number
 							 * (capture: index) */
+/* Does its queue's verdict set the ct mark itself (queue.h)? */
+bool worker_ct_verdicts(const struct worker *w);
 
 /* The wall clock as packet time (usec since the epoch). */
 rg_time_t worker_now(void);

@@ -305,6 +305,8 @@ config_defaults(struct config *c)
 	c->capture_block = true;
 	c->capture_buffer = 16ULL << 20;
 	c->starttls = CONFIG_STARTTLS_ALLOW;
+	c->offload = true;
+	c->offload_mark = c->offload_mask = CONFIG_OFFLOAD_MARK;
 	c->block_scope = CONFIG_BLOCK_SCOPE_SMTP;
 	c->min_ttl = 0;
 	c->max_flows = 100000;
@@ -681,6 +683,73 @@ config_key_starttls(struct config_ctx *x, const struct config_tok *v,
 	else
 		return config_tok_error(x, "invalid starttls (allow, strip or "
 		    "deny)", v);
+	return true;
+}
+
+static bool
+config_key_offload(struct config_ctx *x, const struct config_tok *v, size_t n)
+{
+	(void)n;
+	if (config_tok_is(v, "yes"))
+		x->c->offload = true;
+	else if (config_tok_is(v, "no"))
+		x->c->offload = false;
+	else
+		return config_tok_error(x, "invalid offload (yes or no)", v);
+	return true;
+}
+
+/* "0x" and 1 to 8 hex digits, or decimal digits, at most 2^32 - 1. */
+static bool
+config_parse_u32(const char *s, size_t len, uint32_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+	unsigned d;
+
+	if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		if (len > 10)
+			return false;
+		for (i = 2; i < len; i++) {
+			if (s[i] >= '0' && s[i] <= '9')
+				d = (unsigned)(s[i] - '0');
+			else if (s[i] >= 'a' && s[i] <= 'f')
+				d = (unsigned)(s[i] - 'a') + 10;
+			else if (s[i] >= 'A' && s[i] <= 'F')
+				d = (unsigned)(s[i] - 'A') + 10;
+			else
+				return false;
+			v = v << 4 | d;
+		}
+	} else if (!config_parse_uint(s, len, UINT32_MAX, &v))
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+/* offload-mark MARK[/MASK]: MASK defaults to MARK; MARK must be non-zero
+ * and inside MASK (a connection is offloaded when ct mark & MASK ==
+ * MARK, so the operator's own bits outside MASK are left alone). */
+static bool
+config_key_offload_mark(struct config_ctx *x, const struct config_tok *v,
+    size_t n)
+{
+	const char *slash = memchr(v->p, '/', v->len);
+	size_t l1 = slash != NULL ? (size_t)(slash - v->p) : v->len;
+	uint32_t mark, mask;
+
+	(void)n;
+	if (!config_parse_u32(v->p, l1, &mark) || (slash != NULL &&
+	    !config_parse_u32(slash + 1, v->len - l1 - 1, &mask)))
+		return config_tok_error(x, "invalid offload-mark (MARK or "
+		    "MARK/MASK, 0x hex or decimal 32-bit)", v);
+	if (slash == NULL)
+		mask = mark;
+	if (mark == 0 || (mark & ~mask) != 0)
+		return config_tok_error(x, "invalid offload-mark (MARK must "
+		    "be non-zero and inside MASK)", v);
+	x->c->offload_mark = mark;
+	x->c->offload_mask = mask;
 	return true;
 }
 
@@ -1180,6 +1249,8 @@ static const struct config_key config_keys[] = {
 	{ "capture-buffer",	config_key_capture_buffer,	false },
 	{ "capture-immediate",	config_key_capture_immediate,	false },
 	{ "starttls",		config_key_starttls,		false },
+	{ "offload",		config_key_offload,		false },
+	{ "offload-mark",	config_key_offload_mark,	false },
 	{ "block-scope",	config_key_block_scope,		false },
 	{ "server-software",	config_key_server_software,	false },
 	{ "min-ttl",		config_key_min_ttl,		false },
@@ -1841,6 +1912,13 @@ config_format(const struct config *c, char *buf, size_t len)
 	}
 	config_out(&w, "starttls %s\n",
 	    (unsigned)c->starttls < 3 ? starttls[c->starttls] : "allow");
+	config_out(&w, "offload %s\n", c->offload ? "yes" : "no");
+	if (c->offload_mask == c->offload_mark)
+		config_out(&w, "offload-mark 0x%08" PRIx32 "\n",
+		    c->offload_mark);
+	else
+		config_out(&w, "offload-mark 0x%08" PRIx32 "/0x%08" PRIx32
+		    "\n", c->offload_mark, c->offload_mask);
 	config_out(&w, "block-scope %s\n",
 	    (unsigned)c->block_scope < 2 ? scopes[c->block_scope] : "smtp");
 	config_out(&w, "server-software %s\n",

@@ -24,7 +24,8 @@
 #define CONFIG_MAX_LINE 65536
 #define CONFIG_PATH_MAX 4096
 #define CONFIG_DEFAULT_PATH "/etc/relayguard/relayguard.conf"
-#define CONFIG_MAX_KEYS 64		/* room for every key's line */
+#define CONFIG_MAX_KEYS 64
+#define CONFIG_OFFLOAD_MARK 0x20000000u	/* offload-mark's default: one bit */		/* room for every key's line */
 #define CONFIG_MAX_LIST_FILES 8		/* X-file keys in one configuration */
 #define CONFIG_LIST_MAX_LINE 4096	/* a line of a list file */
 #define CONFIG_DNSBL_MAX_NS 8		/* dnsbl-ns names */
@@ -95,6 +96,12 @@ struct config {
 	bool capture_immediate;			/* default: no */
 	uint64_t capture_buffer;		/* bytes; default 16M */
 	enum config_starttls starttls;		/* default: allow */
+	/* Sessions with nothing left to inspect (authenticated, or TLS
+	 * under starttls allow) leave the queue: the daemon marks their
+	 * connection (ct mark & offload_mask == offload_mark) and a rule
+	 * before the queue accepts it.  default: yes, 0x20000000/same. */
+	bool offload;
+	uint32_t offload_mark, offload_mask;
 	enum config_block_scope block_scope;	/* default: smtp */
 	int server_software;			/* enum smtp_software; any */
 	uint8_t min_ttl;			/* default: 0 (off) */

@@ -1100,6 +1100,30 @@ engine_strip_starttls(uint8_t *p, size_t n)
 }
 
 /*
+ * Has the session nothing left to inspect (offload yes, inline only)?
+ * Authenticated (the server answered AUTH with 235: the client may relay)
+ * or opaque (the server answered STARTTLS with 220: nothing more can be
+ * read), after a complete handshake, with no client bytes held or waiting
+ * for a reply.  And the reply that made it so must be the server's: only
+ * where the two directions come in on different interfaces is a forged
+ * server reply dropped before it is believed (the wrong-interface check);
+ * on a one-armed path a forged 235 could be told from the real reply only
+ * by reading on (engine_reply_conflict), so nothing is offloaded there.
+ * Replay judges every byte: offload is the kernel's, not replay's.
+ */
+static bool
+engine_offloadable(const struct engine *e, const struct flow *f)
+{
+	return e->inline_mode && e->conf->offload &&
+	    (f->smtp.authenticated || f->smtp.tls) &&
+	    f->tcp.handshake_done && !f->tcp.midstream && !f->holding &&
+	    !smtp_client_waiting(&f->smtp) &&
+	    !smtp_client_held(&f->smtp) &&
+	    f->indev_known[0] && f->indev_known[1] &&
+	    f->indev[0] != f->indev[1];
+}
+
+/*
  * A packet that cannot be decoded.  Inline only packets the queue rule
  * matched (TCP to or from a protected port, as the kernel parsed them)
  * get here, and the server's stack may read what we cannot (issue 7: a
@@ -1381,6 +1405,17 @@ engine_inspect(struct engine *e, int linktype, uint8_t *data,
 		goto done;
 	}
 
+	if (f->offloaded) {
+		/* The kernel passes the rest of the connection by its mark;
+		 * what was queued before the mark took effect passes too.
+		 * Only its end is followed, so that the key can be reused. */
+		e->st.offloaded_packets++;
+		if ((p.flags & DECODE_TH_RST) ||
+		    ((p.flags & DECODE_TH_FIN) && tcp_fin(&f->tcp, dir)))
+			tcp_close(&f->tcp);
+		goto done;
+	}
+
 	/* Learn where each direction comes in; a packet that claims one
 	 * direction but arrives where the other comes in is forged. */
 	if (indev != ENGINE_INDEV_UNKNOWN) {
@@ -1576,6 +1611,15 @@ engine_inspect(struct engine *e, int linktype, uint8_t *data,
 				e->st.resets_relay++;
 			engine_kill_flow(e, f);
 		}
+	}
+	if (!f->killed && engine_offloadable(e, f)) {
+		f->offloaded = true;
+		res->offload = true;
+		e->st.offloaded++;
+		stream_free(&f->dir[0], &e->mem);
+		stream_free(&f->dir[1], &e->mem);
+		/* Among the cheap flows now, with their short timeout. */
+		flow_touch(e->flows, f, e->now);
 	}
 	if (pk.block && e->conf->mode == CONFIG_MODE_ENFORCE &&
 	    (!e->passive || e->passive_blocks) &&

@@ -36,6 +36,10 @@ struct engine_result {
 	bool block;
 	rg_time_t block_for;
 	bool rewritten;		/* the packet was modified in place */
+	/* Nothing of this connection is left to inspect (offload yes:
+	 * authenticated, or TLS under starttls allow): the daemon marks the
+	 * connection so that the kernel passes the rest without queueing. */
+	bool offload;
 	bool decoded;		/* packet was a TCP segment on our ports */
 };
 
@@ -127,6 +131,10 @@ struct engine_result {
 	    "Sessions reset for relay attempts") \
 	X(after_reset, "after_reset", RG_STAT_COUNTER, RG_STAT_ENFORCEMENT, "packets", \
 	    "Packets of reset sessions after the reset (never inspected)") \
+	X(offloaded, "offloaded_sessions", RG_STAT_COUNTER, RG_STAT_INSPECTION, "sessions", \
+	    "Sessions with nothing left to inspect handed to the kernel (offload)") \
+	X(offloaded_packets, "offloaded_packets", RG_STAT_COUNTER, RG_STAT_INSPECTION, "packets", \
+	    "Packets of offloaded sessions queued before their mark took effect (passed)") \
 	X(starttls_stripped, "starttls_stripped", RG_STAT_COUNTER, RG_STAT_ENFORCEMENT, "replies", \
 	    "STARTTLS stripped from EHLO replies (starttls strip)") \
 	X(starttls_denied, "starttls_denied", RG_STAT_COUNTER, RG_STAT_ENFORCEMENT, "commands", \

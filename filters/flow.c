@@ -44,7 +44,7 @@ struct flow_table {
 static bool
 flow_is_cheap(const struct flow *f)
 {
-	return f->killed || f->tcp.state == TCP_CLOSED ||
+	return f->killed || f->offloaded || f->tcp.state == TCP_CLOSED ||
 	    (!f->tcp.handshake_done && !f->smtp_seen && !f->tcp.midstream);
 }
 
@@ -163,6 +163,10 @@ flow_tclass(const struct flow *f)
 	 * late packets keep being dropped instead of starting a new pickup. */
 	if (f->killed)
 		return FLOW_T_ACTIVE;
+	/* Handed to the kernel: only packets queued before its mark took
+	 * effect still come, within moments. */
+	if (f->offloaded)
+		return FLOW_T_CLOSED;
 	switch (f->tcp.state) {
 	case TCP_SYN:
 		return FLOW_T_SYN;

@@ -46,6 +46,9 @@ struct flow {
 					 * (engine_set_simulate), or cut by
 					 * its block: drop the rest */
 	bool mail_passed;		/* a message was accepted */
+	bool offloaded;			/* inline: handed to the kernel (offload
+					 * yes), the rest passes uninspected;
+					 * cheap, FLOW_TIMEOUT_CLOSED */
 	bool held_reported;		/* the client bytes held now were
 					 * reported (engine_held) */
 	bool in_list;

@@ -195,7 +195,10 @@ class Lab:
         self.rg = os.path.join(build, "relayguard")
         self.dir = os.path.join(os.environ["LAB_DIR"], "differential")
         self.d = Daemon(build, self.ns_gw, self.dir)
-        self.d.write_conf(["block-after     1000"])
+        # offload yes (issue 11): a dialogue the engine wrongly took for
+        # authenticated or TLS (its AUTH and STARTTLS carriers) would pass
+        # the kernel uninspected and relay through relayguardd.
+        self.d.write_conf(["block-after     1000", "offload         yes"])
         self.rconf = os.path.join(self.dir, "replay.conf")
         self.servers = []
         for w in os.environ.get("DIFF_SERVERS", "").split():

@@ -217,6 +217,19 @@ test_every_key(void)
 	config_free(&c);
 	EXPECT_OK("starttls allow\n", &c);
 	ASSERT_INT_EQ(c.starttls, CONFIG_STARTTLS_ALLOW);
+	ASSERT_INT_EQ(c.offload, true);
+	ASSERT_INT_EQ(c.offload_mark, 0x20000000u);
+	ASSERT_INT_EQ(c.offload_mask, 0x20000000u);
+	config_free(&c);
+	EXPECT_OK("offload no\noffload-mark 0x100/0xff00\n", &c);
+	ASSERT_INT_EQ(c.offload, false);
+	ASSERT_INT_EQ(c.offload_mark, 0x100u);
+	ASSERT_INT_EQ(c.offload_mask, 0xff00u);
+	config_free(&c);
+	EXPECT_OK("offload yes\noffload-mark 4096\n", &c);
+	ASSERT_INT_EQ(c.offload, true);
+	ASSERT_INT_EQ(c.offload_mark, 4096u);
+	ASSERT_INT_EQ(c.offload_mask, 4096u);
 	ASSERT_INT_EQ(c.server_software, SMTP_SOFTWARE_ANY);
 	config_free(&c);
 	EXPECT_OK("server-software exim\n", &c);
@@ -325,6 +338,18 @@ test_bad_values(void)
 	EXPECT_ERR("server-software Postfix\n", "t.conf:1: invalid "
 	    "server-software (any, postfix, exim, sendmail or opensmtpd) "
 	    "'Postfix'");
+	EXPECT_ERR("offload maybe\n", "t.conf:1: invalid offload (yes or no) "
+	    "'maybe'");
+	EXPECT_ERR("offload-mark 0\n", "t.conf:1: invalid offload-mark (MARK "
+	    "must be non-zero and inside MASK) '0'");
+	EXPECT_ERR("offload-mark 0x300/0x100\n", "t.conf:1: invalid "
+	    "offload-mark (MARK must be non-zero and inside MASK) "
+	    "'0x300/0x100'");
+	EXPECT_ERR("offload-mark 0x100000000\n", "t.conf:1: invalid "
+	    "offload-mark (MARK or MARK/MASK, 0x hex or decimal 32-bit) "
+	    "'0x100000000'");
+	EXPECT_ERR("offload-mark 0xg\n", "t.conf:1: invalid offload-mark "
+	    "(MARK or MARK/MASK, 0x hex or decimal 32-bit) '0xg'");
 	EXPECT_ERR("min-ttl 256\n", "t.conf:1: invalid min-ttl (0-255) '256'");
 	EXPECT_ERR("min-ttl -1\n", "t.conf:1: invalid min-ttl (0-255) '-1'");
 	EXPECT_ERR("max-flows 0\n", "t.conf:1: invalid max-flows (1-10000000) "
@@ -762,6 +787,9 @@ same_config(const struct config *a, const struct config *b)
 	ASSERT_INT_EQ(a->queue_first, b->queue_first);
 	ASSERT_INT_EQ(a->queue_last, b->queue_last);
 	ASSERT_INT_EQ(a->starttls, b->starttls);
+	ASSERT_INT_EQ(a->offload, b->offload);
+	ASSERT_INT_EQ(a->offload_mark, b->offload_mark);
+	ASSERT_INT_EQ(a->offload_mask, b->offload_mask);
 	ASSERT_INT_EQ(a->min_ttl, b->min_ttl);
 	ASSERT_INT_EQ(a->max_flows, b->max_flows);
 	ASSERT_INT_EQ(a->flow_memory, b->flow_memory);
@@ -826,6 +854,8 @@ test_format(void)
 	    "hook forward\n"
 	    "queue 0\n"
 	    "starttls allow\n"
+	    "offload yes\n"
+	    "offload-mark 0x20000000\n"
 	    "block-scope smtp\n"
 	    "server-software any\n"
 	    "min-ttl 0\n"
@@ -856,6 +886,7 @@ test_format(void)
 	round_trip("flow-memory 3G\nqueue 9\nstarttls strip\n"
 	    "attempt-window 3661\nblock-for 7d\nblock-for-max 7d\n");
 	round_trip("flow-memory 1025K\n");
+	round_trip("offload no\noffload-mark 0x5/0xff\n");
 	round_trip("offence-memory forever\n");
 	round_trip("offence-memory 90m\n");
 	round_trip("never-block 198.51.100.0/28 2001:db8:5::7\n"

@@ -378,6 +378,80 @@ test_authenticated_relays(void)
 	lab_free(&l);
 }
 
+/*
+ * Offload (issue 11): inline, a session that authenticated (235) or went
+ * TLS (220 to STARTTLS under starttls allow) is handed to the kernel on
+ * the verdict of the reply's packet, and what still reaches the engine of
+ * it passes uninspected.  Never before the reply, never in replay, never
+ * with offload no, never where both directions come in on one interface
+ * (a forged 235 could not be told from the server's there).
+ */
+static bool
+offload_after(bool inline_mode, bool offload, bool one_armed,
+    const char *cmd, const char *reply, struct engine_stats *st)
+{
+	struct engine_result r;
+	struct lab l;
+	bool before, at;
+
+	lab_init(&l, inline_mode, CONFIG_MODE_ENFORCE, addr_attacker);
+	l.conf.offload = offload;
+	if (one_armed)
+		l.if_server = l.if_client;
+	lab_handshake(&l);
+	lab_say(&l, 1, cmd, &r);
+	before = r.offload;
+	lab_say(&l, 0, reply, &r);
+	at = r.offload;
+	TEST_CHECK(!before);
+	engine_get_stats(l.e, st);
+	lab_free(&l);
+	return at;
+}
+
+static void
+test_offload(void)
+{
+	static const char *auth = "AUTH PLAIN AHVzZXIAcGFzcw==\r\n";
+	static const char *ok235 = "235 2.7.0 Authentication successful\r\n";
+	struct engine_result r;
+	struct engine_stats st;
+	struct lab l;
+	char ev[8192];
+
+	TEST_CHECK(offload_after(true, true, false, auth, ok235, &st));
+	TEST_CHECK(st.offloaded == 1);
+	TEST_CHECK(offload_after(true, true, false, "STARTTLS\r\n",
+	    "220 2.0.0 Ready to start TLS\r\n", &st));
+	TEST_CHECK(st.offloaded == 1);
+	/* A refused AUTH, replay, offload no, one interface: never. */
+	TEST_CHECK(!offload_after(true, true, false, auth,
+	    "535 5.7.8 Error: authentication failed\r\n", &st));
+	TEST_CHECK(st.offloaded == 0);
+	TEST_CHECK(!offload_after(false, true, false, auth, ok235, &st));
+	TEST_CHECK(st.offloaded == 0);
+	TEST_CHECK(!offload_after(true, false, false, auth, ok235, &st));
+	TEST_CHECK(!offload_after(true, true, true, auth, ok235, &st));
+	TEST_CHECK(st.offloaded == 0);
+
+	/* After the offload the rest passes uninspected and is counted. */
+	lab_init(&l, true, CONFIG_MODE_ENFORCE, addr_attacker);
+	lab_handshake(&l);
+	lab_say(&l, 1, auth, NULL);
+	lab_say(&l, 0, ok235, &r);
+	TEST_CHECK(r.offload);
+	TEST_CHECK(lab_say(&l, 1, "RCPT TO:<a@evil.test>\r\n", &r) ==
+	    ENGINE_ACCEPT);
+	TEST_CHECK(!r.offload && !r.reset);
+	engine_get_stats(l.e, &st);
+	TEST_CHECK(st.offloaded == 1);
+	TEST_CHECK(st.offloaded_packets == 1);
+	TEST_CHECK(st.commands == 3);	/* EHLO, MAIL, AUTH: not the RCPT */
+	lab_events(&l, ev, sizeof(ev));
+	ASSERT_STR_EQ(ev, "");
+	lab_free(&l);
+}
+
 static void
 test_inline_waiting_drops_body(void)
 {
@@ -1549,6 +1623,7 @@ main(void)
 	TEST_RUN(test_never_block_not_blocked);
 	TEST_RUN(test_trusted_client_relays);
 	TEST_RUN(test_authenticated_relays);
+	TEST_RUN(test_offload);
 	TEST_RUN(test_inline_waiting_drops_body);
 	TEST_RUN(test_differential);
 	TEST_RUN(test_bad_checksum_dropped_uninspected);
