@@ -500,7 +500,7 @@ nft_add_port_rule(struct nft_ctx *ctx, struct nft_batch *b,
 
 /*
  * The rules of one port in chain: first the trusted clients' accept per
- * family, then the queue rule: for every address when no servers are
+ * family that has relay networks, then the queue rule: for every address when no servers are
  * given, else one per family looking the server up.
  */
 static int
@@ -508,13 +508,19 @@ nft_add_queue_rules(struct nft_ctx *ctx, struct nft_batch *b,
     const char *chain, uint16_t port, int dir_src,
     const struct nft_setup_params *p, int native)
 {
+	static const int families[] = { AF_INET, AF_INET6 };
 	int servers = p->nservers > 0;
+	size_t f, i;
 
-	if (nft_add_port_rule(ctx, b, chain, port, dir_src, AF_INET, servers,
-	    1, p, native) == -1 ||
-	    nft_add_port_rule(ctx, b, chain, port, dir_src, AF_INET6, servers,
-	    1, p, native) == -1)
-		return -1;
+	for (f = 0; f < 2; f++) {
+		/* Only for a family that has trusted networks. */
+		for (i = 0; i < p->ntrusted; i++)
+			if (p->trusted[i].family == families[f])
+				break;
+		if (i < p->ntrusted && nft_add_port_rule(ctx, b, chain, port,
+		    dir_src, families[f], servers, 1, p, native) == -1)
+			return -1;
+	}
 	if (!servers)
 		return nft_add_port_rule(ctx, b, chain, port, dir_src, 0, 0, 0,
 		    p, native);

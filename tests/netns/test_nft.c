@@ -858,6 +858,109 @@ test_servers(struct nft_ctx *ctx)
 	    err);
 }
 
+/* txt on one line (a failure's message). */
+static char *
+flat(char *txt)
+{
+	char *c;
+
+	for (c = txt; *c != '\0'; c++)
+		if (*c == '\n' || *c == '\t')
+			*c = ' ';
+	return txt;
+}
+
+/*
+ * relay-networks and offload (issue 11): the trusted sets hold the relay
+ * networks, their clients are accepted before the queue rules (client
+ * address: saddr of dport packets, daddr of sport ones), the ct mark rule
+ * comes first, and chain offload moves the packet mark bits to the
+ * connection; input adds offload_out; without them none of it is there.
+ */
+static void
+test_trusted_offload(struct nft_ctx *ctx)
+{
+	struct nft_setup_params p = params(NFT_HOOK_FORWARD);
+	struct nft_block sv[1], tr[3];
+	char rules[16][512], *txt;
+	json_t *root;
+	size_t n;
+
+	sv[0] = blk("198.51.100.25", 0);
+	tr[0] = blk("192.0.2.0/24", 0);
+	tr[1] = blk("192.0.2.7", 0);		/* inside tr[0]: merged */
+	tr[2] = blk("2001:db8:1::/48", 0);
+	p.servers = sv;
+	p.nservers = 1;
+	p.trusted = tr;
+	p.ntrusted = 3;
+	p.nports = 1;
+	p.offload_mark = p.offload_mask = 0x20000000;
+	check(nft_setup(ctx, &p, err, sizeof(err)) == 0,
+	    "setup with trusted and offload", "%s", err);
+	root = nft_json();
+	check(root != NULL && set_flags_ok(root, "trusted4", "ipv4_addr",
+	    "[\"interval\"]") && set_flags_ok(root, "trusted6", "ipv6_addr",
+	    "[\"interval\"]") && json_nelems(root, "trusted4") == 1 &&
+	    json_nelems(root, "trusted6") == 1, "sets trusted4 trusted6",
+	    "missing, wrong type/flags or elements");
+	check(root != NULL && chain_ok(root, "offload", "forward", 1),
+	    "chain offload", "missing or wrong hook/prio");
+	n = root ? json_rules(root, "inspect", rules, 16) : 0;
+	check(n == 9 && strstr(rules[0], "\"ct\":{\"key\":\"mark\"}") &&
+	    strstr(rules[0], "{\"accept\":null}"), "ct mark rule first",
+	    "%zu rules: %s", n, n > 0 ? rules[0] : "");
+	json_decref(root);
+	txt = run("nft list table inet relayguard 2>/dev/null");
+	check(txt != NULL &&
+	    strstr(txt, "ct mark & 0x20000000 == 0x20000000 counter packets 0 "
+	    "bytes 0 accept") != NULL &&
+	    strstr(txt, "ip daddr @servers4 tcp dport 25 ip saddr @trusted4 "
+	    "counter packets 0 bytes 0 accept") != NULL &&
+	    strstr(txt, "ip saddr @servers4 tcp sport 25 ip daddr @trusted4 "
+	    "counter packets 0 bytes 0 accept") != NULL &&
+	    strstr(txt, "ip6 daddr @servers6 tcp dport 25 ip6 saddr @trusted6 "
+	    "counter packets 0 bytes 0 accept") != NULL &&
+	    strstr(txt, "ip6 saddr @servers6 tcp sport 25 ip6 daddr @trusted6 "
+	    "counter packets 0 bytes 0 accept") != NULL &&
+	    strstr(txt, "meta mark & 0x20000000 == 0x20000000 ct mark set ct "
+	    "mark | 0x20000000 meta mark set meta mark & 0xdfffffff "
+	    "counter") != NULL &&
+	    strstr(txt, "elements = { 192.0.2.0/24 }") != NULL,
+	    "trusted and offload rules", "%s", txt ? flat(txt) : "");
+	free(txt);
+
+	p.hook = NFT_HOOK_INPUT;
+	check(nft_setup(ctx, &p, err, sizeof(err)) == 0,
+	    "setup input with trusted and offload", "%s", err);
+	root = nft_json();
+	check(root != NULL && chain_ok(root, "offload_out", "output", 1) &&
+	    chain_ok(root, "offload", "input", 1), "input: offload chains",
+	    "missing or wrong hook/prio");
+	n = root ? json_rules(root, "inspect_out", rules, 16) : 0;
+	check(n == 5 && strstr(rules[0], "\"ct\":{\"key\":\"mark\"}") &&
+	    strstr(rules[1], "@trusted4"), "input: inspect_out accepts first",
+	    "%zu rules: %s", n, n > 0 ? rules[0] : "");
+	json_decref(root);
+
+	/* Without offload or relay networks: none of it. */
+	p = params(NFT_HOOK_FORWARD);
+	check(nft_setup(ctx, &p, err, sizeof(err)) == 0,
+	    "setup without trusted and offload", "%s", err);
+	root = nft_json();
+	check(root != NULL && json_find(root, "chain", "offload") == NULL &&
+	    json_find(root, "chain", "offload_out") == NULL &&
+	    json_nelems(root, "trusted4") == 0 &&
+	    json_rules(root, "inspect", rules, 16) == 4,
+	    "no offload chain, trusted sets emptied", "wrong");
+	json_decref(root);
+	p.offload_mark = 0x300;
+	p.offload_mask = 0x100;
+	check(nft_setup(ctx, &p, err, sizeof(err)) == -1 &&
+	    strstr(err, "outside its mask") != NULL,
+	    "offload mark outside its mask refused", "%s", err);
+}
+
 static int
 suite(void)
 {
@@ -874,6 +977,7 @@ suite(void)
 	test_adopt(&ctx);
 	test_unqueue(ctx);
 	test_servers(ctx);
+	test_trusted_offload(ctx);
 	test_bulk(ctx);
 	nft_close(ctx);
 	printf("nft: %d passed, %d failed\n", passed, failed);
