@@ -4,16 +4,20 @@
  * and a source that runs sessions of one kind against it.
  *
  *	smtp-mix sink ADDR PORT
- *	smtp-mix source KIND SESSIONS PARALLEL SIZE SRC DST PORT
+ *	smtp-mix source KIND SESSIONS PARALLEL SIZE SRC DST PORT [RELAY]
  *
  * KIND is plain (EHLO, MAIL, RCPT, DATA, a body of SIZE bytes, QUIT),
  * auth (the same after AUTH PLAIN and its 235) or tls (EHLO, STARTTLS,
  * its 220, then SIZE opaque bytes and the end of the client's side; the
  * sink reads to the end and closes).  Recipients are at example.test, a
- * local domain: no session is a relay attempt.  The source binds to SRC,
- * keeps PARALLEL sessions open until SESSIONS are done (bounded: a session
- * that gets no answer for 10 s fails the run) and prints
- * "sessions N seconds S rate R" on stdout.  The sink runs until killed.
+ * local domain, except that with RELAY (plain only) every RELAY-th
+ * session asks for relay-target@elsewhere.test instead: a relay attempt,
+ * which relayguardd resets (counted "stopped": the connection dies before
+ * the RCPT's reply) and a server without it accepts (counted "relayed").
+ * The source binds to SRC, keeps PARALLEL sessions open until SESSIONS
+ * are done (bounded: a session that gets no answer for 10 s fails the
+ * run) and prints "sessions N seconds S rate R attempts A stopped S
+ * relayed R" on stdout.  The sink runs until killed.
  * IPv4 only; every loop is bounded by its sessions or by the timeout.
  */
 #include <sys/epoll.h>
@@ -220,7 +224,7 @@ struct src_conn {
 	double since;		/* last progress */
 	char in[1024];
 	size_t inlen;
-	size_t opaque_left;	/* tls: bytes still to send */
+	int relay;		/* a relay attempt (plain, RELAY) */
 };
 
 struct src {
@@ -230,6 +234,7 @@ struct src {
 	struct sockaddr_in src, dst;
 	int ep;
 	unsigned long done, started, total;
+	unsigned long relay_every, attempts, stopped, relayed;
 };
 
 /* The client's lines, each sent once the previous reply is complete;
@@ -243,6 +248,8 @@ static const char *const script_auth[] = {
 	"MAIL FROM:<bench@sender.test>\r\n",
 	"RCPT TO:<user@example.test>\r\n", "DATA\r\n", NULL, "QUIT\r\n",
 };
+#define MIX_RCPT_STEP	2	/* script_plain[2]: the RCPT */
+static const char mix_relay_rcpt[] = "RCPT TO:<relay-target@elsewhere.test>\r\n";
 static const char *const script_tls[] = {
 	"EHLO bench.sender.test\r\n", "STARTTLS\r\n", NULL,
 };
@@ -287,6 +294,11 @@ src_open(struct src *s)
 	}
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->step = -1;		/* the banner comes first */
+	if (s->kind == MIX_PLAIN && s->relay_every > 0 &&
+	    s->started % s->relay_every == 0) {
+		c->relay = 1;
+		s->attempts++;
+	}
 	c->since = mix_now();
 	ev.events = EPOLLIN;
 	ev.data.ptr = c;
@@ -329,6 +341,9 @@ src_step(struct src *s, struct src_conn *c)
 	c->step++;
 	if (c->step >= n)
 		return 1;
+	if (c->relay && c->step == MIX_RCPT_STEP)
+		return src_write(c->fd, mix_relay_rcpt,
+		    sizeof(mix_relay_rcpt) - 1) < 0 ? -1 : 0;
 	if (sc[c->step] != NULL)
 		return src_write(c->fd, sc[c->step], strlen(sc[c->step])) < 0 ?
 		    -1 : 0;
@@ -355,8 +370,14 @@ src_input(struct src *s, struct src_conn *c)
 	int rc;
 
 	r = read(c->fd, buf, sizeof(buf));
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (r <= 0 && c->relay && c->step == MIX_RCPT_STEP) {
+		s->stopped++;	/* reset before the RCPT's reply */
+		return 1;
+	}
 	if (r < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		return -1;
 	if (r == 0) {
 		/* The sink closes after QUIT's 221 and after the opaque
 		 * part: the end of a session either way. */
@@ -376,6 +397,8 @@ src_input(struct src *s, struct src_conn *c)
 				    c->in);
 				return -1;
 			}
+			if (c->relay && c->step == MIX_RCPT_STEP)
+				s->relayed++;
 			if ((rc = src_step(s, c)) != 0)
 				return rc;
 		}
@@ -386,7 +409,8 @@ src_input(struct src *s, struct src_conn *c)
 
 static int
 src_main(enum mix_kind kind, unsigned long total, unsigned par, size_t size,
-    const char *srca, const char *dsta, const char *port)
+    const char *srca, const char *dsta, const char *port,
+    unsigned long relay_every)
 {
 	struct src s;
 	struct epoll_event evs[64];
@@ -400,6 +424,7 @@ src_main(enum mix_kind kind, unsigned long total, unsigned par, size_t size,
 	s.kind = kind;
 	s.size = size;
 	s.total = total;
+	s.relay_every = relay_every;
 	if (mix_addr(srca, NULL, &s.src) < 0 ||
 	    mix_addr(dsta, port, &s.dst) < 0)
 		return 2;
@@ -445,8 +470,9 @@ src_main(enum mix_kind kind, unsigned long total, unsigned par, size_t size,
 		}
 	}
 	t1 = mix_now();
-	printf("sessions %lu seconds %.3f rate %.1f\n", s.done, t1 - t0,
-	    (double)s.done / (t1 - t0));
+	printf("sessions %lu seconds %.3f rate %.1f attempts %lu stopped %lu "
+	    "relayed %lu\n", s.done, t1 - t0, (double)s.done / (t1 - t0),
+	    s.attempts, s.stopped, s.relayed);
 	free(body);
 	return 0;
 }
@@ -455,12 +481,14 @@ int
 main(int argc, char *argv[])
 {
 	enum mix_kind kind;
-	unsigned long total, par, size;
+	unsigned long total, par, size, relay = 0;
 
 	if (argc == 4 && strcmp(argv[1], "sink") == 0)
 		return sink_main(argv[2], argv[3]);
-	if (argc != 9 || strcmp(argv[1], "source") != 0)
+	if ((argc != 9 && argc != 10) || strcmp(argv[1], "source") != 0)
 		goto usage;
+	if (argc == 10)
+		relay = strtoul(argv[9], NULL, 10);
 	if (strcmp(argv[2], "plain") == 0)
 		kind = MIX_PLAIN;
 	else if (strcmp(argv[2], "auth") == 0)
@@ -476,10 +504,10 @@ main(int argc, char *argv[])
 	    size > 16 * 1024 * 1024)
 		goto usage;
 	return src_main(kind, total, (unsigned)par, size, argv[6], argv[7],
-	    argv[8]);
+	    argv[8], relay);
 usage:
 	fprintf(stderr, "usage: smtp-mix sink ADDR PORT\n"
 	    "       smtp-mix source plain|auth|tls SESSIONS PARALLEL SIZE "
-	    "SRC DST PORT\n");
+	    "SRC DST PORT [RELAY]\n");
 	return 2;
 }
