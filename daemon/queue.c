@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
@@ -32,6 +33,7 @@ struct queue {
 	uint16_t num;
 	char *buf;
 	size_t buflen;
+	size_t held;			/* bytes of the message in buf */
 	char *vbuf;			/* verdict message buffer */
 	size_t vbuflen;
 	struct queue_stats st;
@@ -136,6 +138,14 @@ queue_open(uint16_t num, char *err, size_t errlen)
 	    &rcv, sizeof(rcv)) < 0)
 		(void)setsockopt(mnl_socket_get_fd(q->nl), SOL_SOCKET,
 		    SO_RCVBUF, &rcv, sizeof(rcv));
+	/* A blocking receive that gives up now and then (queue_wait). */
+	if (setsockopt(mnl_socket_get_fd(q->nl), SOL_SOCKET, SO_RCVTIMEO,
+	    &(struct timeval){ 0, QUEUE_WAIT_MS * 1000 },
+	    sizeof(struct timeval)) < 0) {
+		snprintf(err, errlen, "queue %u: SO_RCVTIMEO: %s", num,
+		    strerror(errno));
+		goto fail;
+	}
 	/* Report ENOBUFS (the default) so it can be counted; and do not let
 	 * the kernel send ACKs we would have to read. */
 	(void)mnl_socket_setsockopt(q->nl, NETLINK_NO_ENOBUFS, &(int){0},
@@ -294,15 +304,12 @@ queue_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 int
-queue_receive(struct queue *q, queue_handler_fn fn, void *ctx)
+queue_wait(struct queue *q)
 {
 	ssize_t n;
-	int rc;
-	uint64_t before = q->st.packets;
 
-	q->fn = fn;
-	q->ctx = ctx;
-	n = recv(mnl_socket_get_fd(q->nl), q->buf, q->buflen, MSG_DONTWAIT);
+	q->held = 0;
+	n = recv(mnl_socket_get_fd(q->nl), q->buf, q->buflen, 0);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return 0;
@@ -313,9 +320,24 @@ queue_receive(struct queue *q, queue_handler_fn fn, void *ctx)
 		q->st.errors++;
 		return -1;
 	}
-	rc = mnl_cb_run(q->buf, (size_t)n, 0, q->portid, queue_cb, q);
+	q->held = (size_t)n;
+	return 1;
+}
+
+int
+queue_handle(struct queue *q, queue_handler_fn fn, void *ctx)
+{
+	uint64_t before = q->st.packets;
+	int rc;
+
+	if (q->held == 0)
+		return 0;
+	q->fn = fn;
+	q->ctx = ctx;
+	rc = mnl_cb_run(q->buf, q->held, 0, q->portid, queue_cb, q);
 	if (rc < 0 && errno != ENOENT)
 		q->st.errors++;
+	q->held = 0;
 	queue_flush_batch(q);
 	return (int)(q->st.packets - before);
 }

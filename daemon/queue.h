@@ -51,11 +51,16 @@ bool queue_ct_verdicts(const struct queue *q);
 uint16_t queue_num(const struct queue *q);
 
 /*
- * Read what is waiting (non-blocking) and answer every packet.  Returns
- * the number of packets handled, 0 if nothing was waiting, -1 on a socket
- * error other than ENOBUFS (which is counted and not an error).
+ * Wait for the next message (at most QUEUE_WAIT_MS, so that a thread can
+ * notice it is asked to stop) and keep it: 1, or 0 when nothing came
+ * (timeout, EINTR, or ENOBUFS, which is counted and not an error), -1 on
+ * another socket error.  The caller needs no lock for it.
  */
-int queue_receive(struct queue *q, queue_handler_fn fn, void *ctx);
+int queue_wait(struct queue *q);
+#define QUEUE_WAIT_MS 100
+/* Answer every packet of the message queue_wait() kept; the number of
+ * packets handled. */
+int queue_handle(struct queue *q, queue_handler_fn fn, void *ctx);
 
 void queue_get_stats(const struct queue *q, struct queue_stats *s);
 

@@ -124,6 +124,8 @@ rgd_close_workers(struct rgd *d)
 	unsigned i;
 
 	for (i = 0; i < d->nworkers; i++)
+		worker_stop(d->workers[i]);
+	for (i = 0; i < d->nworkers; i++)
 		worker_free(d->workers[i]);
 	d->nworkers = 0;
 	offtable_free(d->offences);

@@ -36,7 +36,8 @@ struct worker {
 	struct engine *engine;
 	pthread_t tid;
 	bool started;
-	int stopfd;
+	bool stop;			/* atomic: queue mode, leave the loop */
+	int stopfd;			/* capture mode: readable to stop */
 	pthread_mutex_t lock;
 	pthread_cond_t running_cv;	/* the thread reached its loop */
 	bool running;
@@ -159,7 +160,7 @@ worker_flush(struct worker *w)
 	w->ntodo = 0;
 }
 
-/* Read what the ready intake sockets hold, a bounded batch. */
+/* Capture: read what the ready intake sockets hold, a bounded batch. */
 static void
 worker_intake(struct worker *w, const struct pollfd *p, unsigned np)
 {
@@ -170,13 +171,37 @@ worker_intake(struct worker *w, const struct pollfd *p, unsigned np)
 		if (!(p[k].revents & (POLLIN | POLLERR)))
 			continue;
 		for (i = 0; i < WORKER_BATCH; i++) {
-			n = w->live != NULL ? live_receive(w->live, k,
-			    worker_captured, w) :
-			    queue_receive(w->q, worker_packet, w);
+			n = live_receive(w->live, k, worker_captured, w);
 			worker_flush(w);
 			if (n <= 0)
 				break;
 		}
+	}
+}
+
+/*
+ * Queue mode: a blocking receive that gives up every QUEUE_WAIT_MS so
+ * that a stop request (the flag) is seen, one packet message a wake-up: a
+ * receive and a verdict per packet, as the bare reader does (a poll and a
+ * receive that finds nothing more cost two system calls a packet when
+ * packets come one at a time, and they mostly do).
+ */
+static void
+worker_queue_loop(struct worker *w)
+{
+	int n;
+
+	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+		/* Waiting needs no lock: the main thread may take it. */
+		if ((n = queue_wait(w->q)) <= 0) {
+			if (n < 0)
+				log_warn("queue %u: receive", w->num);
+			continue;
+		}
+		pthread_mutex_lock(&w->lock);
+		(void)queue_handle(w->q, worker_packet, w);
+		worker_flush(w);
+		pthread_mutex_unlock(&w->lock);
 	}
 }
 
@@ -202,6 +227,10 @@ worker_main(void *arg)
 	w->running = true;
 	pthread_cond_signal(&w->running_cv);
 	pthread_mutex_unlock(&w->lock);
+	if (w->q != NULL) {
+		worker_queue_loop(w);
+		return NULL;
+	}
 	for (;;) {
 		if (poll(p, np + 1, -1) < 0) {
 			if (errno != EINTR)
@@ -289,15 +318,24 @@ worker_start(struct worker *w, char *err, size_t errlen)
 }
 
 void
-worker_free(struct worker *w)
+worker_stop(struct worker *w)
 {
 	uint64_t one = 1;
 
+	if (w == NULL || !w->started ||
+	    __atomic_exchange_n(&w->stop, true, __ATOMIC_ACQ_REL))
+		return;
+	if (w->live != NULL && write(w->stopfd, &one, sizeof(one)) < 0)
+		log_warn("stopping a worker");
+}
+
+void
+worker_free(struct worker *w)
+{
 	if (w == NULL)
 		return;
 	if (w->started) {
-		if (write(w->stopfd, &one, sizeof(one)) < 0)
-			log_warn("stopping a worker");
+		worker_stop(w);
 		pthread_join(w->tid, NULL);
 	}
 	queue_close(w->q);

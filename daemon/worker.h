@@ -38,6 +38,9 @@ struct worker *worker_new(struct rgd *d, uint16_t num, char *err,
 /* Start the thread; returns once it runs its loop (a seccomp filter
  * installed next must not meet the calls of thread start-up). */
 int worker_start(struct worker *w, char *err, size_t errlen);
+/* Ask the thread to stop (it leaves within QUEUE_WAIT_MS); worker_free()
+ * then joins it.  Asking every worker first makes a stop of many quick. */
+void worker_stop(struct worker *w);
 /* Stop and join the thread, unbind the queue, free everything. */
 void worker_free(struct worker *w);
 
