@@ -515,7 +515,7 @@ nft_add_queue_rules(struct nft_ctx *ctx, struct nft_batch *b,
 	for (f = 0; f < 2; f++) {
 		/* Only for a family that has trusted networks. */
 		for (i = 0; i < p->ntrusted; i++)
-			if (p->trusted[i].family == families[f])
+			if (p->trusted[i].net.family == (families[f] == AF_INET ? 4 : 6))
 				break;
 		if (i < p->ntrusted && nft_add_port_rule(ctx, b, chain, port,
 		    dir_src, families[f], servers, 1, p, native) == -1)

@@ -881,15 +881,15 @@ static void
 test_trusted_offload(struct nft_ctx *ctx)
 {
 	struct nft_setup_params p = params(NFT_HOOK_FORWARD);
-	struct nft_block sv[1], tr[3];
+	struct cidr sv[1], tr[3];
 	char rules[16][512], *txt;
 	json_t *root;
 	size_t n;
 
-	sv[0] = blk("198.51.100.25", 0);
-	tr[0] = blk("192.0.2.0/24", 0);
-	tr[1] = blk("192.0.2.7", 0);		/* inside tr[0]: merged */
-	tr[2] = blk("2001:db8:1::/48", 0);
+	sv[0] = blk("198.51.100.25", 0).pfx;
+	tr[0] = blk("192.0.2.0/24", 0).pfx;
+	tr[1] = blk("192.0.2.7", 0).pfx;	/* inside tr[0]: merged */
+	tr[2] = blk("2001:db8:1::/48", 0).pfx;
 	p.servers = sv;
 	p.nservers = 1;
 	p.trusted = tr;
