@@ -422,12 +422,28 @@ blocks_restore(struct rgd *d, char *err, size_t errlen)
 	return c.failed ? -1 : 0;
 }
 
+_Static_assert(sizeof(((struct blocks_pulled *)0)->addr) == INET6_ADDRSTRLEN,
+    "blocks_pulled.addr");
+_Static_assert(sizeof(((struct blocks_pulled *)0)->origin) ==
+    STORE_ORIGIN_MAX + 1, "blocks_pulled.origin");
+
+static int64_t
+blocks_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 size_t
-blocks_put_many(struct rgd *d, const struct store_block *v, size_t n)
+blocks_put_many(struct rgd *d, const struct blocks_pulled *v, size_t n)
 {
 	struct blocks_restore_ctx c;
+	struct store_block sb;
 	char err[256], text[INET6_ADDRSTRLEN + 8];
 	size_t i, put = 0;
+	int64_t t0 = blocks_ms(), t1;
 
 	memset(&c, 0, sizeof(c));
 	c.d = d;
@@ -453,6 +469,7 @@ blocks_put_many(struct rgd *d, const struct store_block *v, size_t n)
 	free(c.v);
 	if (c.failed)
 		log_warnx("crowdsec decisions into the kernel sets: %s", err);
+	t1 = blocks_ms();
 	if (store_batch_begin(d->store, err, sizeof(err)) < 0) {
 		log_warnx("%s", err);
 		return c.restored;
@@ -464,7 +481,16 @@ blocks_put_many(struct rgd *d, const struct store_block *v, size_t n)
 		if (!blocks_parse(text, &nb) ||
 		    blocks_overlap(&d->conf.never_block, &nb) != NULL)
 			continue;
-		if (store_block_put(d->store, &v[i], err, sizeof(err)) == 0)
+		memset(&sb, 0, sizeof(sb));
+		memcpy(sb.addr, v[i].addr, sizeof(sb.addr));
+		sb.prefix = v[i].prefix;
+		sb.created = c.now;
+		sb.expires = v[i].expires;
+		sb.source = STORE_CROWDSEC;
+		memcpy(sb.origin, v[i].origin, sizeof(sb.origin));
+		snprintf(sb.reason, sizeof(sb.reason), "crowdsec decision "
+		    "(origin %s)", sb.origin);
+		if (store_block_put(d->store, &sb, err, sizeof(err)) == 0)
 			put++;
 	}
 	if (store_batch_end(d->store, err, sizeof(err)) < 0) {
@@ -473,11 +499,15 @@ blocks_put_many(struct rgd *d, const struct store_block *v, size_t n)
 	}
 	if (put > 0)
 		dnsbl_changed(d);
+	if (n >= 1000)
+		log_info("%zu pulled block(s): %lld ms into the kernel sets (%zu "
+		    "in), %lld ms into the store", n, (long long)(t1 - t0),
+		    c.restored, (long long)(blocks_ms() - t1));
 	return put;
 }
 
 size_t
-blocks_lift_many(struct rgd *d, const struct store_block *v, size_t n)
+blocks_lift_many(struct rgd *d, const struct blocks_pulled *v, size_t n)
 {
 	struct nft_block *nb;
 	char err[256], text[INET6_ADDRSTRLEN + 8];

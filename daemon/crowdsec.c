@@ -600,6 +600,24 @@ crowdsec_push(struct crowdsec *cs, const struct store_outbox *v, int n,
 	return n;
 }
 
+static int64_t
+crowdsec_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+crowdsec_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
 /* One pull: the stream reply parsed, or NULL (logged). */
 static struct crowdsec_pulled *
 crowdsec_pull(struct crowdsec *cs)
@@ -610,9 +628,11 @@ crowdsec_pull(struct crowdsec *cs)
 	const char *path = cs->pulled_once ? "/v1/decisions/stream" :
 	    "/v1/decisions/stream?startup=true";
 	long st;
+	int64_t t0 = crowdsec_ms(), t1;
 
 	snprintf(auth, sizeof(auth), "X-Api-Key: %s", cs->apikey);
 	st = crowdsec_http(cs, "GET", path, NULL, auth, &b, err, sizeof(err));
+	t1 = crowdsec_ms();
 	if (st >= 0 && st != 200) {
 		crowdsec_reply_text(&b, text, sizeof(text));
 		snprintf(err, sizeof(err), "GET %s: HTTP %ld %s", path, st,
@@ -637,6 +657,12 @@ crowdsec_pull(struct crowdsec *cs)
 		free(p);
 		return NULL;
 	}
+	/* Big replies (a startup pull, a feed) are worth a line. */
+	if (p->st.nadd + p->st.ndel >= 1000)
+		log_info("crowdsec: pulled %zu new and %zu deleted decisions "
+		    "(%zu bytes): %lld ms transfer, %lld ms parse", p->st.nadd,
+		    p->st.ndel, b.len, (long long)(t1 - t0),
+		    (long long)(crowdsec_ms() - t1));
 	free(b.p);
 	if (cs->pull_failing)
 		log_info("crowdsec: pulling decisions from %s again", cs->url);
@@ -646,14 +672,6 @@ crowdsec_pull(struct crowdsec *cs)
 	return p;
 }
 
-static int64_t
-crowdsec_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec;
-}
 
 static void *
 crowdsec_main(void *arg)
@@ -975,9 +993,10 @@ crowdsec_origin_wanted(const struct crowdsec *cs, const char *origin)
 	return false;
 }
 
-/* A decision as a store block (addr canonical, host bits zero). */
+/* A decision as a pulled block (addr canonical, host bits zero). */
 static bool
-crowdsec_to_block(const struct crowdsec_decision *dc, struct store_block *sb)
+crowdsec_to_block(const struct crowdsec_decision *dc,
+    struct blocks_pulled *sb)
 {
 	struct cidr pfx;
 
@@ -993,8 +1012,6 @@ crowdsec_to_block(const struct crowdsec_decision *dc, struct store_block *sb)
 	memset(sb, 0, sizeof(*sb));
 	rg_addr_str(&pfx.net, sb->addr, sizeof(sb->addr));
 	sb->prefix = pfx.prefix;
-	sb->family = pfx.net.family;
-	sb->source = STORE_CROWDSEC;
 	snprintf(sb->origin, sizeof(sb->origin), "%s", dc->origin);
 	return true;
 }
@@ -1004,9 +1021,11 @@ static void
 crowdsec_apply(struct rgd *d, struct crowdsec_stream *st)
 {
 	struct crowdsec *cs = d->crowdsec;
-	struct store_block *v, sb, old;
+	struct blocks_pulled *v, sb;
+	struct store_block old;
 	time_t now = time(NULL);
 	size_t i, n = 0, skipped = st->skipped, local = 0, lifted;
+	int64_t t0 = crowdsec_ms();
 	char err[256];
 	int rc;
 
@@ -1025,10 +1044,14 @@ crowdsec_apply(struct rgd *d, struct crowdsec_stream *st)
 		rc = store_block_get(d->store, sb.addr, sb.prefix, &old, err,
 		    sizeof(err));
 		if (rc == 1 && old.source == STORE_CROWDSEC)
-			v[n++] = old;
+			v[n++] = sb;
 	}
 	lifted = n > 0 ? blocks_lift_many(d, v, n) : 0;
 	n = 0;
+	/* One read transaction for the look-ups (one each would take and
+	 * drop the database's lock 100,000 times). */
+	if (store_batch_begin(d->store, err, sizeof(err)) < 0)
+		log_warnx("crowdsec: %s", err);
 	for (i = 0; i < st->nadd; i++) {
 		const struct crowdsec_decision *dc = &st->add[i];
 
@@ -1046,14 +1069,13 @@ crowdsec_apply(struct rgd *d, struct crowdsec_stream *st)
 			local++;
 			continue;
 		}
-		sb.created = now;
 		sb.expires = now + dc->ms / 1000;
 		if (rc == 1 && old.expires >= sb.expires)
 			continue;
-		snprintf(sb.reason, sizeof(sb.reason), "crowdsec decision "
-		    "(origin %s)", dc->origin);
 		v[n++] = sb;
 	}
+	if (store_batch_end(d->store, err, sizeof(err)) < 0)
+		log_warnx("crowdsec: %s", err);
 	if (n > 0)
 		n = blocks_put_many(d, v, n);
 	free(v);
@@ -1062,8 +1084,9 @@ crowdsec_apply(struct rgd *d, struct crowdsec_stream *st)
 	if (n > 0 || lifted > 0 || skipped > 0 || st->startup)
 		log_info("crowdsec: %s%zu decision(s) applied, %zu lifted, %zu "
 		    "already blocked here, %zu skipped (not a ban of an Ip or "
-		    "Range, or malformed)", st->startup ? "startup: " : "", n,
-		    lifted, local, skipped);
+		    "Range, or malformed), in %lld ms", st->startup ?
+		    "startup: " : "", n, lifted, local, skipped,
+		    (long long)(crowdsec_ms() - t0));
 }
 
 void

@@ -95,13 +95,23 @@ void blocks_sync(struct rgd *d);
 void blocks_lift_never_block(struct rgd *d);
 /* Remove expired blocks from the store (the kernel expires its own). */
 void blocks_expire(struct rgd *d);
-/* CrowdSec decisions (v[i] with created, expires, source, origin, reason
- * set): into the store in one transaction and the kernel sets in batches
- * of thousands; no hooks, no push.  How many were put in. */
-size_t blocks_put_many(struct rgd *d, const struct store_block *v, size_t n);
+/* One pulled decision, small (a store_block carries 8 KiB of evidence,
+ * too much times 100,000). */
+struct blocks_pulled {
+	char addr[46];		/* canonical, host bits zero */
+	int prefix;
+	int64_t expires;	/* unix seconds */
+	char origin[32];	/* CrowdSec origin (STORE_ORIGIN_MAX + 1) */
+};
+/* CrowdSec decisions: into the kernel sets in transactions of thousands
+ * of elements and the store in one transaction, with source
+ * crowdsec:ORIGIN; never-block is honoured; no hooks, no push.  How many
+ * were put in. */
+size_t blocks_put_many(struct rgd *d, const struct blocks_pulled *v,
+    size_t n);
 /* Lift stored blocks (deleted CrowdSec decisions) from the store and the
  * kernel sets; no hooks, no push.  How many were lifted. */
-size_t blocks_lift_many(struct rgd *d, const struct store_block *v,
+size_t blocks_lift_many(struct rgd *d, const struct blocks_pulled *v,
     size_t n);
 
 /* offences.c */
