@@ -4,7 +4,7 @@
 # (-no-cs).  Source it from bash (as root).
 #
 #   cs_setup DIR NS [LISTEN]  write DIR/config.yaml (LISTEN default
-#                             0.0.0.0:8080 ... here "[::]:8080"), a
+#                             127.0.0.1:8080; "[::]:8080" for veths), a
 #                             self-signed certificate for 127.0.0.1 and
 #                             CS_SANS (IP:... entries), make namespace NS
 #                             (lo up), and a cscli machine for DIR's own
@@ -42,7 +42,8 @@ cs_setup() {
 	for s in $CS_SANS; do
 		sans="$sans,$s"
 	done
-	timeout 30 openssl req -x509 -newkey rsa:2048 -nodes -days 2 \
+	timeout 30 openssl req -x509 -newkey ec -pkeyopt \
+	    ec_paramgen_curve:prime256v1 -nodes -days 2 \
 	    -subj /CN=lapi -addext "subjectAltName=$sans" \
 	    -keyout "$CS_DIR/key.pem" -out "$CS_DIR/cert.pem" \
 	    >/dev/null 2>&1 || return 1
