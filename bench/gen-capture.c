@@ -2,7 +2,19 @@
  * gen-capture.c — write a large, deterministic synthetic SMTP capture for
  * the replay benchmark.
  *
- *	gen-capture [-c CONCURRENT] [-s SEED] MB FILE
+ *	gen-capture [-c CONCURRENT] [-s SEED] [-p PIPELINED%] [-6 IPV6%]
+ *	    [-m BODY_MEDIAN] [-w SPREAD] [-r MAX_RCPT] [-f BAD_PERMILLE] [-a]
+ *	    [-F BAD_CLIENTS] MB FILE
+ *
+ * The mix is set by parameters (defaults in brackets): -p the sessions
+ * that pipeline MAIL, RCPT and DATA in one segment [85], -6 the sessions
+ * over IPv6 [30], -m the median body size in bytes [about 23 KB] and -w
+ * the width in 1/1024ths of a doubling of each of the four uniforms whose
+ * sum is its logarithm [2816], -r recipients uniform in 1..MAX instead of
+ * the default 40/25/15/10/10% for 1..5, -f the sessions per thousand from
+ * an untrusted client [45], -a every recipient of such a session foreign
+ * (otherwise one), -F how many untrusted clients [6].  bench/replay's
+ * heavy mix: -p 30 -6 10 -m 4096 -w 4200 -r 5 -f 200 -a -F 300.
  *
  * The output is classic pcap (LINKTYPE_ETHERNET, microsecond timestamps)
  * of at least MB megabytes (10^6 bytes) of complete SMTP sessions: TCP
@@ -100,6 +112,10 @@ struct gen {
 	uint64_t target;
 	uint64_t ts_usec;	/* offset from GEN_START_SEC */
 	uint64_t next_id;	/* sessions started */
+	/* the mix (main()'s options) */
+	uint32_t pipelined_pct, v6_pct, bad_permille, nbad, rcpt_max;
+	uint32_t body_base, body_width;	/* 1/1024ths of a doubling */
+	bool all_foreign;
 	char pool[GEN_POOL_SIZE];
 	uint8_t frame[GEN_MAX_FRAME];
 	struct gen_stats st;
@@ -241,13 +257,15 @@ gen_buf_printf(struct gen_buf *b, const char *fmt, ...)
 static size_t
 gen_body_size(struct gen *g)
 {
-	uint32_t x = 0, ip, frac;
+	uint32_t x = g->body_base, ip, frac;
 	size_t sz;
 	int i;
 
 	for (i = 0; i < 4; i++)
-		x += gen_below(g, 2816);	/* 2.75 in 1/1024ths */
-	ip = 9 + x / 1024;
+		x += gen_below(g, g->body_width);	/* default 2.75 */
+	if (x / 1024 > 20)
+		x = 20 * 1024;
+	ip = x / 1024;
 	frac = x % 1024;
 	/* 2^frac approximated linearly between powers of two */
 	sz = ((size_t)1 << ip) + (((size_t)1 << ip) * frac) / 1024;
@@ -348,6 +366,43 @@ gen_say(struct gen_session *s, bool client, const char *fmt, ...)
 	    b->len - before);
 }
 
+/*
+ * An untrusted client: the six fixed ones (4 IPv4, 2 IPv6), and with -F
+ * more, 198.51.100.100-249 and 2001:db8:3:bad::3 on.  An IPv4 session
+ * takes one of the IPv4 ones, an IPv6 session one of the IPv6 ones.
+ */
+static void
+gen_bad_client(struct gen *g, struct gen_session *s, bool v6)
+{
+	uint32_t nv4 = 4, nv6 = 2, k;
+
+	if (g->nbad > 6) {
+		nv4 += (g->nbad - 6) / 2 + (g->nbad - 6) % 2;
+		nv6 += (g->nbad - 6) / 2;
+		if (nv4 > 4 + 150)
+			nv4 = 4 + 150;
+	}
+	if (v6) {
+		k = gen_below(g, nv6);
+		if (k < 2)
+			memcpy(s->caddr, gen_bad_v6[k], 16);
+		else {
+			memcpy(s->caddr, gen_bad_v6[0], 16);
+			s->caddr[14] = (uint8_t)((k + 1) >> 8);
+			s->caddr[15] = (uint8_t)(k + 1);
+		}
+	} else {
+		k = gen_below(g, nv4);
+		if (k < 4)
+			memcpy(s->caddr, gen_bad_v4[k], 4);
+		else {
+			s->caddr[0] = 198; s->caddr[1] = 51;
+			s->caddr[2] = 100;
+			s->caddr[3] = (uint8_t)(100 + k - 4);
+		}
+	}
+}
+
 /* Make the whole script of a new session in slot s. */
 static void
 gen_session_new(struct gen *g, struct gen_session *s)
@@ -366,24 +421,28 @@ gen_session_new(struct gen *g, struct gen_session *s)
 	s->ack_due = false;
 	s->cbuf.len = s->sbuf.len = 0;
 	s->coff = s->soff = 0;
-	s->v6 = gen_below(g, 100) < 30;
-	/* 1-5 recipients: 40% one, 25% two, 15% three, 10% four, 10% five */
+	s->v6 = gen_below(g, 100) < g->v6_pct;
+	/* 1-5 recipients: 40% one, 25% two, 15% three, 10% four, 10% five,
+	 * or -r: uniform */
 	r = gen_below(g, 100);
-	nrcpt = r < 40 ? 1 : r < 65 ? 2 : r < 80 ? 3 : r < 90 ? 4 : 5;
+	if (g->rcpt_max > 0)
+		nrcpt = 1 + gen_below(g, g->rcpt_max);
+	else
+		nrcpt = r < 40 ? 1 : r < 65 ? 2 : r < 80 ? 3 : r < 90 ? 4 : 5;
 	/* 4.5% of sessions carry one foreign recipient: with 2.25 recipients
 	 * per session on average that makes about 2% of all recipients. */
-	foreign = gen_below(g, 1000) < 45;
+	foreign = gen_below(g, 1000) < g->bad_permille;
 	if (foreign)
 		foreign_at = gen_below(g, nrcpt);
 	r = gen_below(g, 100);
-	pipelining = r < 85;
-	advertise = pipelining || r < 93;
+	pipelining = r < g->pipelined_pct;
+	advertise = pipelining || r < g->pipelined_pct + 8;
 
 	memset(s->caddr, 0, sizeof(s->caddr));
 	if (s->v6) {
 		memcpy(s->saddr, gen_srv_v6, 16);
 		if (foreign)
-			memcpy(s->caddr, gen_bad_v6[gen_below(g, 2)], 16);
+			gen_bad_client(g, s, true);
 		else {
 			static const uint8_t pfx[6] =
 			    { 0x20, 0x01, 0x0d, 0xb8, 0, 3 };
@@ -399,7 +458,7 @@ gen_session_new(struct gen *g, struct gen_session *s)
 	} else {
 		memcpy(s->saddr, gen_srv_v4, 4);
 		if (foreign)
-			memcpy(s->caddr, gen_bad_v4[gen_below(g, 4)], 4);
+			gen_bad_client(g, s, false);
 		else {
 			if (gen_below(g, 2)) {
 				s->caddr[0] = 192; s->caddr[1] = 0;
@@ -431,7 +490,7 @@ gen_session_new(struct gen *g, struct gen_session *s)
 	snprintf(from, sizeof(from), "user%u@sender%llu.test",
 	    gen_below(g, 1000), (unsigned long long)(id % 977));
 	for (i = 0; i < nrcpt; i++) {
-		if (i == foreign_at) {
+		if (i == foreign_at || (foreign && g->all_foreign)) {
 			snprintf(rcpts[i], sizeof(rcpts[i]), "victim%u@%s",
 			    gen_below(g, 100000), gen_foreign_domains[
 			    gen_below(g, 3)]);
@@ -713,8 +772,25 @@ static void
 gen_usage(void)
 {
 	fprintf(stderr,
-	    "usage: gen-capture [-c concurrent] [-s seed] MB FILE\n");
+	    "usage: gen-capture [-c concurrent] [-s seed] [-p pipelined%%] "
+	    "[-6 ipv6%%]\n"
+	    "           [-m body_median] [-w spread] [-r max_rcpt] "
+	    "[-f bad_permille] [-a]\n"
+	    "           [-F bad_clients] MB FILE\n");
 	exit(2);
+}
+
+static uint32_t
+gen_num(const char *s, unsigned long lo, unsigned long hi)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+		gen_usage();
+	return (uint32_t)v;
 }
 
 int
@@ -724,12 +800,43 @@ main(int argc, char *argv[])
 	struct gen_session *slots;
 	unsigned long long seed = 20240101, mb;
 	unsigned long conc = 200, i, active;
+	size_t median = 0;
 	uint8_t hdr[24];
 	char *end;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "c:s:")) != -1) {
+	g.pipelined_pct = 85;
+	g.v6_pct = 30;
+	g.bad_permille = 45;
+	g.nbad = 6;
+	g.body_base = 9 * 1024;
+	g.body_width = 2816;
+	while ((ch = getopt(argc, argv, "c:s:p:6:m:w:r:f:aF:")) != -1) {
 		switch (ch) {
+		case 'p':
+			g.pipelined_pct = gen_num(optarg, 0, 100);
+			break;
+		case '6':
+			g.v6_pct = gen_num(optarg, 0, 100);
+			break;
+		case 'm':
+			median = gen_num(optarg, GEN_BODY_MIN, GEN_BODY_MAX);
+			break;
+		case 'w':
+			g.body_width = gen_num(optarg, 1, 8 * 1024);
+			break;
+		case 'r':
+			g.rcpt_max = gen_num(optarg, 1, GEN_MAX_RCPT);
+			break;
+		case 'f':
+			g.bad_permille = gen_num(optarg, 0, 1000);
+			break;
+		case 'a':
+			g.all_foreign = true;
+			break;
+		case 'F':
+			g.nbad = gen_num(optarg, 6, 6 + 2 * 150);
+			break;
 		case 'c':
 			conc = strtoul(optarg, &end, 10);
 			if (*end != '\0' || conc == 0 || conc > GEN_MAX_CONC)
@@ -748,6 +855,18 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc != 2)
 		gen_usage();
+	if (median != 0) {
+		/* log2(median) in 1/1024ths, as gen_body_size() reads it
+		 * back (linear between powers of two), less the mean of the
+		 * four uniforms */
+		uint32_t ip = 0, l2;
+
+		while (((size_t)2 << ip) <= median)
+			ip++;
+		l2 = ip * 1024 + (uint32_t)(((median - ((size_t)1 << ip)) *
+		    1024) >> ip);
+		g.body_base = l2 > 2 * g.body_width ? l2 - 2 * g.body_width : 0;
+	}
 	mb = strtoull(argv[0], &end, 10);
 	if (*end != '\0' || mb == 0 || mb > 1000000)
 		gen_usage();
@@ -817,9 +936,7 @@ main(int argc, char *argv[])
 	GEN_PR(frame_bytes); GEN_PR(file_bytes);
 	GEN_PR(c2s_payload_v4); GEN_PR(c2s_payload_v6);
 #undef GEN_PR
-	fprintf(stderr, "foreign_clients=%zu\n",
-	    sizeof(gen_bad_v4) / sizeof(gen_bad_v4[0]) +
-	    sizeof(gen_bad_v6) / sizeof(gen_bad_v6[0]));
+	fprintf(stderr, "foreign_clients=%u\n", g.nbad);
 	fprintf(stderr, "seed=%llu\nconcurrent=%lu\n", seed, conc);
 	return 0;
 }

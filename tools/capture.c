@@ -19,7 +19,7 @@
 
 #include "capture.h"
 
-#define CAPTURE_WINDOW (4u << 20)	/* release granule */
+#define CAPTURE_WINDOW (2u << 20)	/* release granule */
 
 struct capture {
 	const char *path;
@@ -43,6 +43,7 @@ struct capture {
 	FILE *fp;
 	char *iobuf;
 	uint64_t records;
+	bool dup;			/* capture_dup(): the map is not ours */
 };
 
 static uint32_t
@@ -466,6 +467,19 @@ capture_open(const char *path, char *err, size_t errlen)
 	return c;
 }
 
+struct capture *
+capture_dup(const struct capture *c)
+{
+	struct capture *d;
+
+	if (c->pc != NULL || c->map == NULL || (d = malloc(sizeof(*d))) == NULL)
+		return NULL;
+	*d = *c;
+	d->dup = true;
+	d->fd = -1;
+	return d;
+}
+
 int
 capture_linktype(const struct capture *c)
 {
@@ -551,6 +565,10 @@ capture_close(struct capture *c)
 {
 	if (c == NULL)
 		return;
+	if (c->dup) {
+		free(c);
+		return;
+	}
 	capture_unmap(c);
 	if (c->pc != NULL)
 		pcap_close(c->pc);

@@ -47,6 +47,13 @@ int capture_linktype(const struct capture *c);
 int capture_next(struct capture *c, struct capture_record *r, char *err,
     size_t errlen);
 void capture_close(struct capture *c);
+/*
+ * Another reader of a memory-mapped capture, at the place c is now, over
+ * the same mapping (replay's threads share one: its pages count once).
+ * Records stay valid until c is closed; close the copy before c.  NULL if
+ * c is not mapped (libpcap) or out of memory.
+ */
+struct capture *capture_dup(const struct capture *c);
 /* "mmap" or "libpcap": which reader is in use. */
 const char *capture_reader(const struct capture *c);
 

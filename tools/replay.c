@@ -393,7 +393,7 @@ replay_threads_arg(const char *s, unsigned *n)
 /* The captures on nthreads workers (replaymt.c); events come back here in
  * one engine's order.  Returns 1 after a read error. */
 static int
-replay_mt(const struct config *conf, char *const *paths, int nfiles,
+replay_mt(const struct config *conf, int nfiles,
     unsigned nthreads, bool simulate, struct capture **files, char *evbuf,
     size_t evlen, struct replay_blocks *rb, struct report *rep,
     struct engine_stats *st, bool *caps)
@@ -412,7 +412,7 @@ replay_mt(const struct config *conf, char *const *paths, int nfiles,
 	c.nfiles = nfiles;
 	memset(&a, 0, sizeof(a));
 	a.conf = conf;
-	a.paths = paths;
+	a.files = files;
 	a.nfiles = nfiles;
 	a.nthreads = nthreads;
 	a.simulate = simulate;
@@ -553,7 +553,7 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 	if (!borrow)
 		nthreads = 1;
 	if (nthreads > 1) {
-		if (replay_mt(&conf, argv + 1, nfiles, nthreads, !raw &&
+		if (replay_mt(&conf, nfiles, nthreads, !raw &&
 		    conf.mode == CONFIG_MODE_ENFORCE, files, evbuf,
 		    sizeof(evbuf), &rb, rep, &st, &caps) != 0)
 			rc = read_error = 1;

@@ -30,7 +30,7 @@
 #include "engine.h"
 #include "replaymt.h"
 
-#define MT_RING (1u << 20)	/* bytes of records per worker */
+#define MT_RING (1u << 18)	/* bytes of records per worker */
 #define MT_PUBLISH 512		/* packets between progress reports */
 
 enum { MT_REC_EVENT, MT_REC_MARK };
@@ -456,16 +456,9 @@ replay_threads(const struct replay_mt_args *a, struct engine_stats *st,
 		engine_set_borrow(w->e, true);
 		engine_set_simulate(w->e, a->simulate);
 		engine_set_marks(w->e, true);
-		for (f = 0; f < mt.nfiles; f++) {
-			char err[1024];
-
-			if ((w->files[f] = capture_open(a->paths[f], err,
-			    sizeof(err))) == NULL) {
-				fprintf(stderr, "relayguard: replay: %s\n", err);
-				rc = 1;
-				goto out;
-			}
-		}
+		for (f = 0; f < mt.nfiles; f++)
+			if ((w->files[f] = capture_dup(a->files[f])) == NULL)
+				goto oom;
 	}
 	for (i = 0; i < mt.n; i++) {
 		if ((errno = pthread_create(&mt.w[i].tid, NULL, mt_worker_main,

@@ -6,12 +6,14 @@
 
 #include <stdbool.h>
 
+#include "capture.h"
 #include "config.h"
 #include "engine.h"
 
 struct replay_mt_args {
 	const struct config *conf;
-	char *const *paths;	/* memory-mappable captures, in order */
+	struct capture **files;	/* mapped captures, in order, unread;
+				 * the workers read copies (capture_dup) */
 	int nfiles;
 	unsigned nthreads;
 	bool simulate;		/* engine_set_simulate() */
