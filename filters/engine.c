@@ -136,6 +136,7 @@ engine_new(const struct config *conf, bool inline_mode)
 	e->conf = conf;
 	e->inline_mode = inline_mode;
 	e->mem.cap = conf->flow_memory;
+	rg_mem_pool(&e->mem);	/* buffers of ended sessions are reused */
 	engine_set_ports(e, conf);
 	engine_policy_params(conf, &pp);
 	e->flows = flow_table_new(conf->max_flows, 0x5eed5eed5eedULL);
@@ -155,6 +156,7 @@ engine_free(struct engine *e)
 	if (e == NULL)
 		return;
 	flow_table_free(e->flows, &e->mem);
+	rg_mem_pool_drain(&e->mem);
 	policy_free(e->policy);
 	blockset_free(&e->blocks);
 	free(e->events);
@@ -1708,4 +1710,10 @@ engine_get_stats(const struct engine *e, struct engine_stats *s)
 	s->mem_used = e->mem.used;
 	s->mem_peak = e->mem.peak;
 	s->mem_refused = e->mem.refused;
+}
+
+uint64_t
+engine_pool_misses(const struct engine *e)
+{
+	return e->mem.pool_misses;
 }

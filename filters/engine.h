@@ -341,5 +341,8 @@ void engine_finish(struct engine *e);
 bool engine_next_event(struct engine *e, struct event *ev);
 
 void engine_get_stats(const struct engine *e, struct engine_stats *s);
+/* Buffer requests the engine's block pool could not serve (rg.h): in
+ * steady traffic, none. */
+uint64_t engine_pool_misses(const struct engine *e);
 
 #endif

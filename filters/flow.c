@@ -34,7 +34,13 @@ struct flow_table {
 	struct flow_lru live;		/* sessions: LRU, oldest first */
 	struct flow_lru cheap;		/* half-open, closed, reset: first to go */
 	struct flow_lru tl[FLOW_T_LISTS];	/* by idle timeout */
+	struct flow *spare;		/* freed flows for the next ones */
+	uint32_t nspare;
 };
+
+/* Freed flows kept for reuse: a connection that ends hands its memory to
+ * the next one instead of free() and calloc(). */
+#define FLOW_SPARE_MAX 1024
 
 /*
  * Cheap to lose: nothing but a handshake that may never complete, or a
@@ -270,7 +276,11 @@ flow_create(struct flow_table *t, const struct rg_addr *client, uint16_t cport,
 	*evicted = NULL;
 	if (t->count >= t->max && (*evicted = flow_victim(t)) != NULL)
 		flow_unlink(t, *evicted);
-	if ((f = calloc(1, sizeof(*f))) == NULL)
+	if ((f = t->spare) != NULL) {
+		t->spare = f->hnext;
+		t->nspare--;
+		memset(f, 0, sizeof(*f));
+	} else if ((f = calloc(1, sizeof(*f))) == NULL)
 		return NULL;
 	h = flow_hash(t, client, cport, server, sport);
 	f->hash = h;
@@ -393,6 +403,12 @@ flow_destroy(struct flow_table *t, struct flow *f, struct rg_mem *m)
 	rg_buf_free(&f->helo, m);
 	rg_buf_free(&f->mail_from, m);
 	rg_buf_free(&f->auth_rcpts, m);
+	if (t->nspare < FLOW_SPARE_MAX) {
+		f->hnext = t->spare;
+		t->spare = f;
+		t->nspare++;
+		return;
+	}
 	free(f);
 }
 
@@ -405,6 +421,10 @@ flow_table_free(struct flow_table *t, struct rg_mem *m)
 		return;
 	while ((f = flow_pop(t)) != NULL)
 		flow_destroy(t, f, m);
+	while ((f = t->spare) != NULL) {
+		t->spare = f->hnext;
+		free(f);
+	}
 	free(t->buckets);
 	free(t);
 }

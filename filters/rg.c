@@ -76,6 +76,74 @@ rg_mem_release(struct rg_mem *m, size_t n)
 	m->used = n > m->used ? 0 : m->used - n;
 }
 
+void
+rg_mem_pool(struct rg_mem *m)
+{
+	m->pooling = true;
+}
+
+/* The class of an n-byte block, or -1 if n is not one a class holds. */
+static int
+rg_pool_class(size_t n)
+{
+	int c;
+
+	if (n < 64 || n > ((size_t)64 << (RG_POOL_CLASSES - 1)) ||
+	    (n & (n - 1)) != 0)
+		return -1;
+	for (c = 0; ((size_t)64 << c) != n; c++)
+		;
+	return c;
+}
+
+void *
+rg_block_alloc(struct rg_mem *m, size_t n)
+{
+	int c;
+	void *p;
+
+	if (m->pooling && (c = rg_pool_class(n)) >= 0 && m->pool[c] != NULL) {
+		p = m->pool[c];
+		memcpy(&m->pool[c], p, sizeof(void *));
+		m->pool_bytes -= n;
+		m->pool_hits++;
+		return p;
+	}
+	m->pool_misses++;
+	return malloc(n);
+}
+
+void
+rg_block_free(struct rg_mem *m, void *p, size_t n)
+{
+	int c;
+
+	if (p == NULL)
+		return;
+	if (!m->pooling || (c = rg_pool_class(n)) < 0 ||
+	    m->pool_bytes + n > RG_POOL_MAX) {
+		free(p);
+		return;
+	}
+	memcpy(p, &m->pool[c], sizeof(void *));
+	m->pool[c] = p;
+	m->pool_bytes += n;
+}
+
+void
+rg_mem_pool_drain(struct rg_mem *m)
+{
+	void *p;
+	int c;
+
+	for (c = 0; c < RG_POOL_CLASSES; c++)
+		while ((p = m->pool[c]) != NULL) {
+			memcpy(&m->pool[c], p, sizeof(void *));
+			free(p);
+		}
+	m->pool_bytes = 0;
+}
+
 bool
 rg_buf_append(struct rg_buf *b, struct rg_mem *m, const void *p, size_t n,
     size_t limit)
@@ -98,11 +166,14 @@ rg_buf_append(struct rg_buf *b, struct rg_mem *m, const void *p, size_t n,
 			ncap = limit;
 		if (!rg_mem_charge(m, ncap - b->cap))
 			return false;
-		nd = realloc(b->data, ncap);
+		nd = rg_block_alloc(m, ncap);
 		if (nd == NULL) {
 			rg_mem_release(m, ncap - b->cap);
 			return false;
 		}
+		if (b->len > 0)
+			memcpy(nd, b->data, b->len);
+		rg_block_free(m, b->data, b->cap);
 		b->data = nd;
 		b->cap = (uint32_t)ncap;
 	}
@@ -127,7 +198,7 @@ rg_buf_free(struct rg_buf *b, struct rg_mem *m)
 {
 	if (b->data != NULL)
 		rg_mem_release(m, b->cap);
-	free(b->data);
+	rg_block_free(m, b->data, b->cap);
 	b->data = NULL;
 	b->len = b->cap = 0;
 }

@@ -37,15 +37,36 @@ bool rg_addr_eq(const struct rg_addr *a, const struct rg_addr *b);
  * the SMTP parser is charged here; a charge that would exceed cap fails and
  * the caller degrades (drops the buffered data, counts it) instead of growing.
  */
+/* Block pool classes: 64 bytes to 64 KiB, powers of two. */
+#define RG_POOL_CLASSES 11
+#define RG_POOL_MAX (2u << 20)	/* bytes of free blocks kept at most */
+
 struct rg_mem {
 	size_t used;
 	size_t cap;
 	size_t peak;
 	uint64_t refused;	/* charges refused because of cap */
+	/* With pooling on (rg_mem_pool()), blocks of a power-of-two size
+	 * freed through rg_block_free() wait here for the next
+	 * rg_block_alloc() of their size: sessions that end hand their
+	 * buffers to the sessions that begin, and steady traffic calls
+	 * malloc() no more.  Only the owner's thread may use it. */
+	bool pooling;
+	size_t pool_bytes;
+	void *pool[RG_POOL_CLASSES];
+	uint64_t pool_hits, pool_misses;
 };
 
 bool rg_mem_charge(struct rg_mem *m, size_t n);
 void rg_mem_release(struct rg_mem *m, size_t n);
+/* Turn pooling on; rg_mem_pool_drain() frees what it holds (before m
+ * goes). */
+void rg_mem_pool(struct rg_mem *m);
+void rg_mem_pool_drain(struct rg_mem *m);
+/* malloc()/free() of n bytes through m's pool (n must be the same at
+ * both ends).  The budget is not charged: callers charge what they keep. */
+void *rg_block_alloc(struct rg_mem *m, size_t n);
+void rg_block_free(struct rg_mem *m, void *p, size_t n);
 
 /*
  * A growable byte buffer charged to an rg_mem.  len never exceeds the limit

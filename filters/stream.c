@@ -98,7 +98,7 @@ static void
 stream_ring_free(struct stream *st, struct rg_mem *m)
 {
 	if (st->ret != NULL) {
-		free(st->ret);
+		rg_block_free(m, st->ret, st->ret_cap);
 		rg_mem_release(m, st->ret_cap);
 	}
 	st->ret = NULL;
@@ -111,7 +111,7 @@ static void
 stream_refs_free(struct stream *st, struct rg_mem *m)
 {
 	if (st->refs != NULL) {
-		free(st->refs);
+		rg_block_free(m, st->refs, STREAM_REFS_COST);
 		rg_mem_release(m, STREAM_REFS_COST);
 	}
 	st->refs = NULL;
@@ -183,7 +183,8 @@ stream_refs_add(struct stream *st, struct rg_mem *m, const uint8_t *p,
 	if (st->refs == NULL) {
 		if (!rg_mem_charge(m, STREAM_REFS_COST))
 			return;
-		if ((st->refs = malloc(STREAM_REFS_COST)) == NULL) {
+		if ((st->refs = rg_block_alloc(m, STREAM_REFS_COST)) ==
+		    NULL) {
 			rg_mem_release(m, STREAM_REFS_COST);
 			return;
 		}
@@ -234,7 +235,7 @@ stream_ring_grow(struct stream *st, struct rg_mem *m, uint32_t want)
 		return;
 	if (!rg_mem_charge(m, ncap - st->ret_cap))
 		return;
-	if ((nr = malloc(ncap)) == NULL) {
+	if ((nr = rg_block_alloc(m, ncap)) == NULL) {
 		rg_mem_release(m, ncap - st->ret_cap);
 		return;
 	}
@@ -250,7 +251,7 @@ stream_ring_grow(struct stream *st, struct rg_mem *m, uint32_t want)
 			stream_ring_put(nr, ncap, start + first, st->ret,
 			    st->ret_len - first);
 	}
-	free(st->ret);
+	rg_block_free(m, st->ret, st->ret_cap);
 	st->ret = nr;
 	st->ret_cap = ncap;
 }

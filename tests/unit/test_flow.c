@@ -11,7 +11,7 @@
 
 #define USEC RG_USEC_PER_SEC
 
-static struct rg_mem mem = { 0, 1 << 20, 0, 0 };
+static struct rg_mem mem = { .cap = 1 << 20 };
 
 static struct rg_addr
 ip(unsigned last)

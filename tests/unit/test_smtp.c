@@ -214,7 +214,7 @@ run(const struct step *st, size_t n, int mode, uint32_t seed,
     size_t split_step, size_t split_at, struct out *o, struct summary *sum)
 {
 	struct smtp_session s;
-	struct rg_mem m = { 0, 1 << 24, 0, 0 };
+	struct rg_mem m = { .cap = 1 << 24 };
 	size_t i, off, k;
 	const uint8_t *p;
 
@@ -488,7 +488,7 @@ static void
 test_waiting_and_pending(void)
 {
 	struct smtp_session s;
-	struct rg_mem m = { 0, 1 << 20, 0, 0 };
+	struct rg_mem m = { .cap = 1 << 20 };
 	struct smtp_item it;
 	size_t used;
 	static const uint8_t c1[] = "DATA\r\nhello\r\n";
@@ -765,7 +765,7 @@ static void
 test_auth_wiped(void)
 {
 	struct smtp_session s;
-	struct rg_mem m = { 0, 1 << 20, 0, 0 };
+	struct rg_mem m = { .cap = 1 << 20 };
 	struct smtp_item it;
 	size_t used;
 	uint8_t *buf;
@@ -897,7 +897,7 @@ static void
 test_arg(void)
 {
 	struct smtp_session s;
-	struct rg_mem m = { 0, 1 << 20, 0, 0 };
+	struct rg_mem m = { .cap = 1 << 20 };
 	struct smtp_item it;
 	size_t used;
 	static const uint8_t l[] = "  rcpt \t TO:<a@b.test> NOTIFY=NEVER \r\n";
@@ -1418,7 +1418,7 @@ static void
 test_midstream(void)
 {
 	struct smtp_session s;
-	struct rg_mem m = { 0, 1 << 20, 0, 0 };
+	struct rg_mem m = { .cap = 1 << 20 };
 	struct smtp_item it;
 	size_t used;
 	static const uint8_t c[] = "le.test>\r\nRCPT TO:<a@b.test>\r\n";
@@ -1514,7 +1514,7 @@ static void
 test_budget_refused(void)
 {
 	struct smtp_session s;
-	struct rg_mem m = { 0, 16, 0, 0 };	/* nothing fits */
+	struct rg_mem m = { .cap = 16 };	/* nothing fits */
 	struct smtp_item it;
 	size_t used;
 
