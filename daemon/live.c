@@ -30,6 +30,9 @@
 				 * segments up to that) */
 #define LIVE_BATCH 256		/* packets per live_receive() */
 #define LIVE_TIMEOUT_MS 1	/* TPACKET_V3 block timeout */
+/* " or port 65535" is 14 bytes; the filter names the list twice. */
+#define LIVE_PORTS_MAX (CONFIG_MAX_PORTS * 14 + 1)
+#define LIVE_FILTER_MAX (2 * LIVE_PORTS_MAX + 64)
 
 #ifndef PACKET_FANOUT_FLAG_UNIQUEID
 #define PACKET_FANOUT_FLAG_UNIQUEID 0x2000
@@ -54,7 +57,7 @@ struct live {
 const char *
 live_filter(const struct config *c, char *buf, size_t len)
 {
-	char ports[CONFIG_MAX_PORTS * 12];
+	char ports[LIVE_PORTS_MAX];
 	size_t used = 0;
 	uint32_t i;
 	int n;
@@ -63,8 +66,10 @@ live_filter(const struct config *c, char *buf, size_t len)
 	for (i = 0; i < c->nports && i < CONFIG_MAX_PORTS; i++) {
 		n = snprintf(ports + used, sizeof(ports) - used, "%sport %u",
 		    i == 0 ? "" : " or ", (unsigned)c->ports[i]);
+		/* Never a filter without some of the ports: what it leaves
+		 * out would pass uninspected. */
 		if (n < 0 || (size_t)n >= sizeof(ports) - used)
-			break;
+			goto toolong;
 		used += (size_t)n;
 	}
 	if (used == 0)
@@ -74,6 +79,7 @@ live_filter(const struct config *c, char *buf, size_t len)
 	n = snprintf(buf, len, "(tcp and (%s)) or (vlan and tcp and (%s))",
 	    ports, ports);
 	if (n < 0 || (size_t)n >= len) {
+toolong:
 		if (len > 0)
 			buf[0] = '\0';
 	}
@@ -177,7 +183,7 @@ live_open(const struct config *c, unsigned worker, unsigned nworkers,
     struct live *first, char *err, size_t errlen)
 {
 	struct live *l;
-	char filter[CONFIG_MAX_PORTS * 24 + 64];
+	char filter[LIVE_FILTER_MAX];
 	unsigned i;
 
 	if ((l = calloc(1, sizeof(*l))) == NULL) {
