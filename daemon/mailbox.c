@@ -103,6 +103,24 @@ mailbox_post_block(struct mailbox *mb, const struct rg_addr *client,
 	return taken;
 }
 
+/* Drop an incomplete UTF-8 sequence at the end of s. */
+static void
+mailbox_cut_utf8(char *s)
+{
+	size_t n = strlen(s), lead = n;
+
+	while (lead > 0 && n - lead < 4 &&
+	    ((unsigned char)s[lead - 1] & 0xc0) == 0x80)
+		lead--;
+	if (lead > 0 && (unsigned char)s[lead - 1] >= 0xc0)
+		lead--;
+	else if (lead == n || lead == 0 || n - lead >= 4)
+		return;
+	if (event_utf8_len((const unsigned char *)s + lead, n - lead) !=
+	    n - lead)
+		s[lead] = '\0';
+}
+
 void
 mailbox_post_evidence(struct mailbox *mb, const struct rg_addr *client,
     const char *line)
@@ -113,9 +131,12 @@ mailbox_post_evidence(struct mailbox *mb, const struct rg_addr *client,
 	e = &mb->evidence[mb->evidence_next];
 	mb->evidence_next = (mb->evidence_next + 1) % MAILBOX_EVIDENCE;
 	e->client = *client;
-	/* Long lines are cut: evidence is for people, the log has it all. */
-	(void)event_copy_text(e->line, sizeof(e->line), (const uint8_t *)line,
-	    strlen(line));
+	/* Long lines are cut: evidence is for people, the log has it all.
+	 * The line is UTF-8 (an event's JSON): a cut inside a character
+	 * takes the character out, or no JSON could carry the evidence. */
+	if (!event_copy_text(e->line, sizeof(e->line), (const uint8_t *)line,
+	    strlen(line)))
+		mailbox_cut_utf8(e->line);
 	pthread_mutex_unlock(&mb->lock);
 }
 

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "test.h"
 
 #include "../../daemon/mailbox.c"
@@ -249,6 +251,39 @@ test_evidence(void)
 	mailbox_free(mb);
 }
 
+/* An event line is UTF-8 (jansson writes it so); cut to the slot, it
+ * stays UTF-8, or the block's evidence is dropped from every JSON reply
+ * and CrowdSec alert that carries it. */
+static void
+test_evidence_utf8_cut(void)
+{
+	struct mailbox *mb = mailbox_new(4, err, sizeof(err));
+	char buf[4096], big[MAILBOX_EVIDENCE_LINE * 2 + 8];
+	struct rg_addr a = v4(1);
+	json_t *j;
+	size_t i, skew;
+
+	TEST_CHECK(mb != NULL);
+	if (mb == NULL)
+		return;
+	/* Two-, three- and four-byte characters, at every offset of the
+	 * cut. */
+	for (skew = 0; skew < 12; skew++) {
+		memset(big, 'x', skew);
+		for (i = skew; i + 9 < sizeof(big); i += 9)
+			memcpy(big + i, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x93\xa7", 9);
+		big[i] = '\0';
+		mailbox_post_evidence(mb, &a, big);
+		mailbox_evidence_for(mb, &a, buf, sizeof(buf));
+		TEST_CHECK(strlen(buf) >= MAILBOX_EVIDENCE_LINE - 4);
+		TEST_CHECK((j = json_string(buf)) != NULL);
+		json_decref(j);
+		mailbox_free(mb);
+		mb = mailbox_new(4, err, sizeof(err));
+	}
+	mailbox_free(mb);
+}
+
 int
 main(void)
 {
@@ -258,5 +293,6 @@ main(void)
 	TEST_RUN(test_never_waits);
 	TEST_RUN(test_threads);
 	TEST_RUN(test_evidence);
+	TEST_RUN(test_evidence_utf8_cut);
 	return TEST_END("mailbox");
 }
