@@ -34,6 +34,7 @@
 
 #include "cidr.h"
 #include "crowdsec.h"
+#include "event.h"
 #include "log.h"
 #include "nft.h"
 #include "rgd.h"
@@ -493,9 +494,20 @@ crowdsec_rfc3339(int64_t t, char *buf, size_t len)
 static json_t *
 crowdsec_alert(const struct store_outbox *o)
 {
-	char value[CROWDSEC_VALUE_MAX], at[32], dur[32];
+	char value[CROWDSEC_VALUE_MAX], at[32], dur[32],
+	    msg[sizeof(o->message)];
 	const char *scope;
+	size_t i, n, k;
 
+	/* JSON strings are UTF-8 (json_pack() refuses anything else): the
+	 * message holds client bytes and may be cut inside a character. */
+	snprintf(msg, sizeof(msg), "%s", o->message);
+	for (i = 0, n = strlen(msg); i < n; i += k)
+		if ((k = event_utf8_len((const unsigned char *)msg + i,
+		    n - i)) == 0) {
+			msg[i] = '?';
+			k = 1;
+		}
 	crowdsec_scope_value(o, &scope, value, sizeof(value));
 	crowdsec_rfc3339(o->at, at, sizeof(at));
 	crowdsec_go_duration((uint64_t)(o->duration > 0 ? o->duration : 1),
@@ -504,7 +516,7 @@ crowdsec_alert(const struct store_outbox *o)
 	    "s:b, s:b, s:[], s:{s:s, s:s, s:s}, s:[{s:s, s:s, s:s, s:s, s:s, "
 	    "s:s}]}",
 	    "scenario", CROWDSEC_SCENARIO, "scenario_hash", "",
-	    "scenario_version", "", "message", o->message,
+	    "scenario_version", "", "message", msg,
 	    "events_count", 1, "start_at", at, "stop_at", at, "capacity", 0,
 	    "leakspeed", "0", "simulated", 0, "remediation", 1, "events",
 	    "source", "scope", scope, "value", value, "ip", scope[0] == 'I' ?
@@ -525,10 +537,14 @@ crowdsec_push_adds(struct crowdsec *cs, const struct store_outbox *v, int n,
 	long st;
 	int i;
 
-	for (i = 0; i < n; i++)
-		if ((a = crowdsec_alert(&v[i])) != NULL)
-			json_array_append_new(arr, a);
-	body = json_dumps(arr, JSON_COMPACT);
+	/* An alert left out would be deleted from the outbox as pushed. */
+	for (i = 0; arr != NULL && i < n; i++)
+		if ((a = crowdsec_alert(&v[i])) == NULL ||
+		    json_array_append_new(arr, a) < 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	body = arr != NULL ? json_dumps(arr, JSON_COMPACT) : NULL;
 	json_decref(arr);
 	if (body == NULL) {
 		snprintf(err, errlen, "push: out of memory");
