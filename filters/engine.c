@@ -976,12 +976,7 @@ engine_lookup(struct engine *e, const struct decode_packet *p, int *dir)
 {
 	struct flow *f;
 
-	if ((f = flow_lookup(e->flows, &p->src, p->sport, &p->dst,
-	    p->dport)) != NULL)
-		*dir = 0;
-	else if ((f = flow_lookup(e->flows, &p->dst, p->dport, &p->src,
-	    p->sport)) != NULL)
-		*dir = 1;
+	f = flow_find(e->flows, &p->src, p->sport, &p->dst, p->dport, dir);
 	return f;
 }
 

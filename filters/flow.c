@@ -62,20 +62,28 @@ flow_mix(uint64_t h, uint64_t v)
 	return h ^ (h >> 29);
 }
 
+/* One end of a connection, keyed. */
+static uint64_t
+flow_end_hash(const struct flow_table *t, const struct rg_addr *a,
+    uint16_t port)
+{
+	uint64_t h = t->seed, w[2];
+
+	memcpy(w, a->bytes, 16);
+	h = flow_mix(h, w[0]);
+	h = flow_mix(h, w[1]);
+	return flow_mix(h, ((uint64_t)port << 8) | a->family);
+}
+
+/* The same whichever end is the client: one probe finds a packet's flow
+ * in either direction. */
 static uint32_t
 flow_hash(const struct flow_table *t, const struct rg_addr *c, uint16_t cp,
     const struct rg_addr *s, uint16_t sp)
 {
-	uint64_t h = t->seed, w[2];
+	uint64_t a = flow_end_hash(t, c, cp), b = flow_end_hash(t, s, sp), h;
 
-	memcpy(w, c->bytes, 16);
-	h = flow_mix(h, w[0]);
-	h = flow_mix(h, w[1]);
-	memcpy(w, s->bytes, 16);
-	h = flow_mix(h, w[0]);
-	h = flow_mix(h, w[1]);
-	h = flow_mix(h, ((uint64_t)cp << 32) | ((uint64_t)sp << 16) |
-	    ((uint64_t)c->family << 8) | s->family);
+	h = flow_mix(a < b ? a : b, a < b ? b : a);
 	h ^= h >> 32;
 	return (uint32_t)h;
 }
@@ -251,18 +259,38 @@ flow_unlink(struct flow_table *t, struct flow *f)
 }
 
 struct flow *
+flow_find(struct flow_table *t, const struct rg_addr *a, uint16_t ap,
+    const struct rg_addr *b, uint16_t bp, int *dir)
+{
+	uint32_t h = flow_hash(t, a, ap, b, bp);
+	struct flow *f;
+
+	for (f = t->buckets[h & t->mask]; f != NULL; f = f->hnext) {
+		if (f->hash != h)
+			continue;
+		if (f->client_port == ap && f->server_port == bp &&
+		    rg_addr_eq(&f->client, a) && rg_addr_eq(&f->server, b)) {
+			*dir = 0;
+			return f;
+		}
+		if (f->client_port == bp && f->server_port == ap &&
+		    rg_addr_eq(&f->client, b) && rg_addr_eq(&f->server, a)) {
+			*dir = 1;
+			return f;
+		}
+	}
+	return NULL;
+}
+
+struct flow *
 flow_lookup(struct flow_table *t, const struct rg_addr *client, uint16_t cport,
     const struct rg_addr *server, uint16_t sport)
 {
-	uint32_t h = flow_hash(t, client, cport, server, sport);
 	struct flow *f;
+	int dir;
 
-	for (f = t->buckets[h & t->mask]; f != NULL; f = f->hnext)
-		if (f->hash == h && f->client_port == cport &&
-		    f->server_port == sport && rg_addr_eq(&f->client, client) &&
-		    rg_addr_eq(&f->server, server))
-			return f;
-	return NULL;
+	f = flow_find(t, client, cport, server, sport, &dir);
+	return f != NULL && dir == 0 ? f : NULL;
 }
 
 struct flow *

@@ -83,6 +83,11 @@ void flow_table_free(struct flow_table *t, struct rg_mem *m);
 /* A new hash key; only while the table is empty (false otherwise). */
 bool flow_table_reseed(struct flow_table *t, uint64_t seed);
 
+/* The flow between a:ap and b:bp either way round, or NULL; *dir is 0
+ * when a is its client.  One probe: the hash does not depend on the
+ * order. */
+struct flow *flow_find(struct flow_table *t, const struct rg_addr *a,
+    uint16_t ap, const struct rg_addr *b, uint16_t bp, int *dir);
 /* Find the flow for this key, or NULL. */
 struct flow *flow_lookup(struct flow_table *t, const struct rg_addr *client,
     uint16_t cport, const struct rg_addr *server, uint16_t sport);
