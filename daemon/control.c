@@ -25,6 +25,7 @@
 
 #include <jansson.h>
 
+#include "crowdsec.h"
 #include "log.h"
 #include "cidr.h"
 #include "metrics.h"
@@ -252,6 +253,7 @@ control_cmd_status(struct rgd *d, json_t *req, const char *addr)
 	}
 	metrics_json(&m, o);
 	control_queues(d, o);
+	crowdsec_status_json(d, o);
 	return o;
 }
 

@@ -1159,3 +1159,21 @@ crowdsec_tick(struct rgd *d)
 	}
 	crowdsec_kick(d);
 }
+
+void
+crowdsec_status_json(struct rgd *d, json_t *o)
+{
+	struct crowdsec *cs = d->crowdsec;
+	char err[256];
+	long outbox;
+
+	if (cs == NULL)
+		return;
+	outbox = store_outbox_count(d->store, err, sizeof(err));
+	json_object_set_new(o, "crowdsec", json_pack("{s:s, s:b, s:b, s:I, "
+	    "s:I, s:I, s:I, s:I}", "url", cs->url, "push", cs->push, "pull",
+	    cs->pull, "pushed", (json_int_t)cs->pushed, "outbox",
+	    (json_int_t)outbox, "push_failures", (json_int_t)cs->failures,
+	    "applied", (json_int_t)cs->applied, "lifted",
+	    (json_int_t)cs->lifted));
+}

@@ -88,6 +88,10 @@ void crowdsec_tick(struct rgd *d);
 void crowdsec_pushed_block(struct rgd *d, const struct store_block *sb,
     uint64_t secs);
 void crowdsec_pushed_unblock(struct rgd *d, const char *addr, int prefix);
+/* status: add "crowdsec": {url, push, pull, pushed, outbox,
+ * push_failures, applied, lifted} to o when crowdsec-url is set. */
+struct json_t;
+void crowdsec_status_json(struct rgd *d, struct json_t *o);
 /* Is pushing on (url, machine file, crowdsec-push yes)? */
 bool crowdsec_pushing(const struct rgd *d);
 

@@ -413,6 +413,20 @@ ctl_status_plain(json_t *r)
 		    (long long)json_integer_value(json_object_get(g,
 		    "relay_attempts")),
 		    (long long)json_integer_value(json_object_get(g, "blocks")));
+	if ((g = json_object_get(r, "crowdsec")) != NULL)
+		printf("  crowdsec %s: push %s, %lld pushed, %lld waiting in the "
+		    "outbox (%lld failed tries); pull %s, %lld decisions "
+		    "applied, %lld lifted\n",
+		    json_string_value(json_object_get(g, "url")) ?: "?",
+		    json_is_true(json_object_get(g, "push")) ? "on" : "off",
+		    (long long)json_integer_value(json_object_get(g, "pushed")),
+		    (long long)json_integer_value(json_object_get(g, "outbox")),
+		    (long long)json_integer_value(json_object_get(g,
+		    "push_failures")),
+		    json_is_true(json_object_get(g, "pull")) ? "on" : "off",
+		    (long long)json_integer_value(json_object_get(g,
+		    "applied")),
+		    (long long)json_integer_value(json_object_get(g, "lifted")));
 	json_array_foreach(json_object_get(r, "groups"), i, g) {
 		printf("%s\n", json_string_value(json_object_get(g, "group")));
 		json_array_foreach(json_object_get(g, "counters"), j, c) {

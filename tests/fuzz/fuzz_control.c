@@ -97,6 +97,14 @@ metrics_prometheus(struct rgd *d, const struct metrics_snapshot *m)
 	return strdup("# TYPE relayguard_packets_total counter\n");
 }
 
+/* crowdsec.c: no crowdsec-url here, nothing to add to status. */
+void
+crowdsec_status_json(struct rgd *d, json_t *o)
+{
+	(void)d;
+	(void)o;
+}
+
 /* setup.c: a reload that always succeeds. */
 int
 setup_reload(struct rgd *d, char *msg, size_t msglen)

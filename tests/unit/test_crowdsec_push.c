@@ -60,6 +60,13 @@ store_batch_end(struct store *s, char *err, size_t errlen)
 	return 0;
 }
 
+long
+store_outbox_count(struct store *s, char *err, size_t errlen)
+{
+	(void)s, (void)err, (void)errlen;
+	return 0;
+}
+
 const char *
 store_source_name(enum store_source src)
 {
