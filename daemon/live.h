@@ -37,7 +37,8 @@ struct live_stats {
  * Worker `worker` of `nworkers` (0-based, opened in order: the fanout
  * groups are created by worker 0 and joined by the others) captures on
  * every interface of c->capture, in promiscuous mode, TCP to and from the
- * configured ports only.  NULL and a message naming the interface on
+ * configured ports, IPv4 fragments and IPv6 TCP behind extension headers
+ * (live_filter()).  NULL and a message naming the interface on
  * failure.
  */
 struct live *live_open(const struct config *c, unsigned worker,

@@ -192,6 +192,24 @@ decode_link(int linktype, const uint8_t *data, size_t caplen,
 	}
 }
 
+/* The ports of a first fragment of TCP, if captured: n bytes at th. */
+static void
+decode_frag_ports(const uint8_t *th, size_t n, struct decode_packet *out)
+{
+	if (n < 4)
+		return;
+	out->sport = decode_be16(th);
+	out->dport = decode_be16(th + 2);
+	out->frag_first = true;
+}
+
+/* A walk that passed a first fragment's header ends as a fragment. */
+static enum decode_result
+decode_ip6_stop(bool first, enum decode_result r)
+{
+	return first ? DECODE_FRAGMENT : r;
+}
+
 /*
  * IPv4 header at ip, cap bytes captured from it on.  On success *hlen is
  * the header length and *iplen the total length claimed by the header.
@@ -209,12 +227,6 @@ decode_ip4(const uint8_t *ip, size_t cap, struct decode_packet *out,
 	tot = decode_be16(ip + 2);
 	if (ihl < DECODE_IP4_HLEN || ihl > cap || tot < ihl)
 		return DECODE_MALFORMED;
-	/* A fragment of any protocol: the upper header is not all here. */
-	frag = decode_be16(ip + 6);
-	if ((frag & 0x3fff) != 0)	/* MF or a non-zero offset; DF is fine */
-		return DECODE_FRAGMENT;
-	if (ip[9] != DECODE_IPPROTO_TCP)
-		return DECODE_NOT_TCP;
 	out->ttl = ip[8];
 	out->src.family = 4;
 	out->dst.family = 4;
@@ -222,6 +234,17 @@ decode_ip4(const uint8_t *ip, size_t cap, struct decode_packet *out,
 	memset(out->dst.bytes, 0, sizeof(out->dst.bytes));
 	memcpy(out->src.bytes, ip + 12, 4);
 	memcpy(out->dst.bytes, ip + 16, 4);
+	/* A fragment of any protocol: the upper header is not all here.  A
+	 * first one of TCP shows its ports (decode.h). */
+	frag = decode_be16(ip + 6);
+	if ((frag & 0x3fff) != 0) {	/* MF or a non-zero offset; DF is fine */
+		if ((frag & 0x1fff) == 0 && ip[9] == DECODE_IPPROTO_TCP)
+			decode_frag_ports(ip + ihl, (tot < cap ? tot : cap) -
+			    ihl, out);
+		return DECODE_FRAGMENT;
+	}
+	if (ip[9] != DECODE_IPPROTO_TCP)
+		return DECODE_NOT_TCP;
 	*hlen = ihl;
 	*iplen = tot;
 	return DECODE_OK;
@@ -239,12 +262,18 @@ decode_ip6(const uint8_t *ip, size_t cap, struct decode_packet *out,
 	size_t tot, lim, off, len;
 	uint8_t nh;
 	uint16_t frag;
+	bool first = false;	/* past a first fragment's header */
 	int n;
 
 	if (cap < DECODE_IP6_HLEN || (ip[0] >> 4) != 6)
 		return DECODE_MALFORMED;
 	tot = DECODE_IP6_HLEN + (size_t)decode_be16(ip + 4);
 	lim = tot < cap ? tot : cap;
+	out->ttl = ip[7];
+	out->src.family = 6;
+	out->dst.family = 6;
+	memcpy(out->src.bytes, ip + 8, 16);
+	memcpy(out->dst.bytes, ip + 24, 16);
 	nh = ip[6];
 	off = DECODE_IP6_HLEN;
 	/*
@@ -262,44 +291,51 @@ decode_ip6(const uint8_t *ip, size_t cap, struct decode_packet *out,
 			 * 4.3); a jumbogram's zero payload length fails the
 			 * bounds check below. */
 			if (n != 0)
-				return DECODE_MALFORMED;
+				return decode_ip6_stop(first,
+				    DECODE_MALFORMED);
 			/* FALLTHROUGH */
 		case DECODE_IPPROTO_ROUTING:
 		case DECODE_IPPROTO_DSTOPTS:
 			if (lim - off < 8)
-				return DECODE_MALFORMED;
+				return decode_ip6_stop(first,
+				    DECODE_MALFORMED);
 			len = ((size_t)ip[off + 1] + 1) * 8;
 			break;
 		case DECODE_IPPROTO_AH:
 			/* RFC 4302: length in 4-byte units, minus 2. */
 			if (lim - off < 8)
-				return DECODE_MALFORMED;
+				return decode_ip6_stop(first,
+				    DECODE_MALFORMED);
 			len = ((size_t)ip[off + 1] + 2) * 4;
 			break;
 		case DECODE_IPPROTO_FRAGMENT:
 			if (lim - off < 8)
-				return DECODE_MALFORMED;
-			/* An atomic fragment (RFC 6946) is a whole packet. */
+				return decode_ip6_stop(first,
+				    DECODE_MALFORMED);
+			/* An atomic fragment (RFC 6946) is a whole packet;
+			 * past a first one (offset 0, M set) the walk goes
+			 * on to its ports (decode.h). */
 			frag = decode_be16(ip + off + 2);
-			if ((frag & 0xfff9) != 0)	/* offset or M set */
+			if ((frag & 0xfff8) != 0 || first)
 				return DECODE_FRAGMENT;
+			if ((frag & 0x0001) != 0)	/* M set */
+				first = true;
 			len = 8;
 			break;
 		default:
 			/* ESP, no next header, UDP, ICMPv6, ...: the TCP
 			 * header, if any, is out of reach. */
-			return DECODE_NOT_TCP;
+			return decode_ip6_stop(first, DECODE_NOT_TCP);
 		}
 		if (lim - off < len)
-			return DECODE_MALFORMED;
+			return decode_ip6_stop(first, DECODE_MALFORMED);
 		nh = ip[off];
 		off += len;
 	}
-	out->ttl = ip[7];
-	out->src.family = 6;
-	out->dst.family = 6;
-	memcpy(out->src.bytes, ip + 8, 16);
-	memcpy(out->dst.bytes, ip + 24, 16);
+	if (first) {
+		decode_frag_ports(ip + off, lim - off, out);
+		return DECODE_FRAGMENT;
+	}
 	*hlen = off;
 	*iplen = tot;
 	return DECODE_OK;
@@ -350,6 +386,7 @@ decode_packet(int linktype, const uint8_t *data, size_t caplen,
 	 * lie (a snap length may cut the capture, never the packet). */
 	if (wirelen < caplen)
 		wirelen = caplen;
+	out->frag_first = false;
 	r = decode_link(linktype, data, caplen, &l3_off, &l3);
 	if (r != DECODE_OK)
 		return r;

@@ -63,6 +63,11 @@ struct decode_packet {
 	/* Offsets from the start of the frame, for in-place rewriting. */
 	uint32_t l3_off, l4_off;
 	uint32_t l3_len;		/* IP header + payload as per IP length */
+	/* After DECODE_FRAGMENT: src, dst and ttl are set, and frag_first
+	 * says whether it is the first fragment (offset 0, more to come) of
+	 * a TCP segment with its ports captured; then sport and dport are
+	 * set too.  (A passive sensor refuses those: engine.c.) */
+	bool frag_first;
 };
 
 /*
@@ -85,7 +90,8 @@ struct decode_packet {
  * 8 VLAN tags, and jumbograms are DECODE_MALFORMED; any number of IPv6
  * extension headers is walked (as Linux does), within the packet.
  * *out is only meaningful after DECODE_OK (it may be partly written
- * otherwise); every field is then set.
+ * otherwise); every field is then set.  After DECODE_FRAGMENT, see
+ * frag_first.
  */
 enum decode_result decode_packet(int linktype, const uint8_t *data,
     size_t caplen, size_t wirelen, struct decode_packet *out);

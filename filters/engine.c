@@ -1128,9 +1128,9 @@ engine_offloadable(const struct engine *e, const struct flow *f)
  * message): in enforce mode it is dropped, never passed uninspected.
  * Replay reports it, a bounded number of times.
  */
-static enum engine_verdict
-engine_undecodable(struct engine *e, struct engine_result *res,
-    const char *what)
+/* An anomaly of a packet that fits no flow, counted; events capped. */
+static void
+engine_flowless_anomaly(struct engine *e, const char *what)
 {
 	struct event *ev;
 
@@ -1140,6 +1140,13 @@ engine_undecodable(struct engine *e, struct engine_result *res,
 		if ((ev = engine_event(e, EVENT_ANOMALY, NULL)) != NULL)
 			ev->what = what;
 	}
+}
+
+static enum engine_verdict
+engine_undecodable(struct engine *e, struct engine_result *res,
+    const char *what)
+{
+	engine_flowless_anomaly(e, what);
 	if (e->inline_mode && e->conf->mode == CONFIG_MODE_ENFORCE) {
 		e->st.drops++;
 		res->verdict = ENGINE_DROP;
@@ -1298,6 +1305,45 @@ engine_sim_blocked(struct engine *e, const struct decode_packet *p)
 	return true;
 }
 
+/*
+ * Passive: the first fragment of a client segment to a protected server.
+ * The server reassembles what we cannot read, so what it executes is
+ * unknown: an ambiguity as a line some server reads otherwise is (no
+ * offence, the session reset under capture-reset), for clients that could
+ * relay.  Later fragments carry no ports and die without their first; the
+ * server's own fragments hide nothing the client can use.  A session we do
+ * not track (picked up after its first fragment) gets an anomaly.
+ */
+static void
+engine_passive_fragment(struct engine *e, const struct decode_packet *p,
+    struct engine_result *res)
+{
+	struct engine_pkt pk;
+	struct flow *f;
+	int dir = 0;
+
+	if (!engine_server(e, &p->dst, p->dport))
+		return;
+	if ((f = engine_lookup(e, p, &dir)) == NULL || dir != 0) {
+		engine_flowless_anomaly(e, "fragment");
+		return;
+	}
+	flow_touch(e->flows, f, e->now);
+	e->cur = f;
+	memset(&pk, 0, sizeof(pk));
+	pk.e = e;
+	pk.f = f;
+	(void)engine_ambiguity_event(&pk, "fragment", SMTP_V_NONE);
+	if (!pk.ambiguous || e->conf->mode != CONFIG_MODE_ENFORCE ||
+	    !e->passive_resets)
+		return;
+	/* The server's next acknowledgement moves the client's side past
+	 * the bytes we missed: the orders repeat there (resets_left). */
+	engine_result_reset(res, f, f->dir[0].next, f->dir[1].next);
+	f->resets_left = ENGINE_PASSIVE_RESETS;
+	e->st.resets++;
+}
+
 static enum engine_verdict
 engine_inspect(struct engine *e, int linktype, uint8_t *data,
     size_t caplen, size_t wirelen, unsigned flags, uint32_t indev,
@@ -1334,6 +1380,8 @@ engine_inspect(struct engine *e, int linktype, uint8_t *data,
 			res->verdict = ENGINE_DROP;
 			return ENGINE_DROP;
 		}
+		if (e->passive && p.frag_first)
+			engine_passive_fragment(e, &p, res);
 		return ENGINE_ACCEPT;
 	case DECODE_MALFORMED:
 		e->st.malformed++;
@@ -1589,7 +1637,11 @@ engine_inspect(struct engine *e, int linktype, uint8_t *data,
 		}
 	} else if (e->passive && f->resets_left > 0) {
 		f->resets_left--;
-		engine_result_reset(res, f, f->dir[0].next, f->dir[1].next);
+		/* The server acknowledges where it expects the client's next
+		 * byte, past any we missed (a fragment it reassembled). */
+		engine_result_reset(res, f, dir == 1 &&
+		    (p.flags & DECODE_TH_ACK) && SEQ_GT(p.ack,
+		    f->dir[0].next) ? p.ack : f->dir[0].next, f->dir[1].next);
 	} else if (stop && e->conf->mode == CONFIG_MODE_ENFORCE) {
 		/* Each end gets a RST at the sequence number it expects: the
 		 * bytes that passed before this dropped packet. */

@@ -825,6 +825,15 @@ test_ip4_fragments(void)
 		iplen = build_ip(ip, &s);
 		ASSERT_INT_EQ(decode_buf(DECODE_LINK_IPV4, ip, iplen, &p),
 		    cases[i].want);
+		/* A first fragment of TCP (MF, offset 0) shows its ports
+		 * and addresses (a passive sensor refuses it). */
+		if (cases[i].want == DECODE_FRAGMENT) {
+			ASSERT_INT_EQ(p.frag_first, cases[i].proto == 6 &&
+			    (cases[i].frag & 0x1fff) == 0);
+			ASSERT_INT_EQ(p.src.family, 4);
+			if (p.frag_first)
+				ASSERT_INT_EQ(p.dport, T_DPORT);
+		}
 	}
 }
 
@@ -928,8 +937,19 @@ test_ip6_ext(void)
 	/* Fragments: M set, offset set; atomic with reserved bits set. */
 	memcpy(ext, "\x06\x00\x00\x01\x00\x00\x00\x01", 8);
 	ASSERT_INT_EQ(v6_with(ext, 8, 44, &p), DECODE_FRAGMENT);
+	TEST_CHECK(p.frag_first);
+	ASSERT_INT_EQ(p.sport, T_SPORT);
+	ASSERT_INT_EQ(p.dport, T_DPORT);
+	ASSERT_INT_EQ(p.dst.family, 6);
+	/* A first fragment with a destination-options header after it. */
+	memcpy(ext, "\x3c\x00\x00\x01\x00\x00\x00\x01"
+	    "\x06\x00\x01\x04\x00\x00\x00\x00", 16);
+	ASSERT_INT_EQ(v6_with(ext, 16, 44, &p), DECODE_FRAGMENT);
+	TEST_CHECK(p.frag_first);
+	ASSERT_INT_EQ(p.dport, T_DPORT);
 	memcpy(ext, "\x06\x00\x00\x08\x00\x00\x00\x01", 8);
 	ASSERT_INT_EQ(v6_with(ext, 8, 44, &p), DECODE_FRAGMENT);
+	TEST_CHECK(!p.frag_first);
 	memcpy(ext, "\x06\x00\xff\xf8\x00\x00\x00\x01", 8);
 	ASSERT_INT_EQ(v6_with(ext, 8, 44, &p), DECODE_FRAGMENT);
 	memcpy(ext, "\x06\x00\x00\x06\x00\x00\x00\x01", 8);
@@ -939,6 +959,7 @@ test_ip6_ext(void)
 	/* A fragment of UDP is still a fragment. */
 	memcpy(ext, "\x11\x00\x00\x01\x00\x00\x00\x01", 8);
 	ASSERT_INT_EQ(v6_with(ext, 8, 44, &p), DECODE_FRAGMENT);
+	TEST_CHECK(!p.frag_first);
 
 	/* ESP, no next header, UDP, ICMPv6: not TCP; also after an ext. */
 	ASSERT_INT_EQ(v6_with(NULL, 0, 50, &p), DECODE_NOT_TCP);

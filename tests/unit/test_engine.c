@@ -1741,6 +1741,179 @@ test_steady_state_no_malloc(void)
 	}
 }
 
+/*
+ * Passive: a first fragment of a client segment (here carrying a relay
+ * RCPT) is what the server reassembles and executes unseen: an ambiguity,
+ * the session reset both ways under capture-reset, and again at the
+ * sequence numbers the server's acknowledgement of the missed bytes moves
+ * to.  No offence (as an ambiguous line inline).  Later fragments, a
+ * trusted client's, and replay's are only counted.
+ */
+static void
+test_passive_fragment_refused(void)
+{
+	static const char rcpt[] = "RCPT TO:<a@evil.test>\r\n";
+	struct engine_result r;
+	struct engine_stats st;
+	struct lab l;
+	uint8_t b[256];
+	size_t len;
+	int pass;
+	char ev[8192];
+
+	for (pass = 0; pass < 4; pass++) {
+		/* 0: resets; 1: report only; 2: trusted; 3: replay */
+		lab_init(&l, false, CONFIG_MODE_ENFORCE, pass == 2 ?
+		    addr_trusted : addr_attacker);
+		if (pass != 3)
+			engine_set_passive(l.e, pass != 1, pass != 1);
+		lab_handshake(&l);
+		lab_events(&l, ev, sizeof(ev));
+		/* A later fragment first: no ports, nothing to say. */
+		len = mkpkt(b, l.src, l.dst, l.cport, 25, l.cseq, l.sseq,
+		    0x18, rcpt, sizeof(rcpt) - 1);
+		b[6] = 0x00;
+		b[7] = 0x03;
+		TEST_CHECK(engine_packet(l.e, DECODE_LINK_RAW, l.now, b, len,
+		    len, 0, ENGINE_INDEV_UNKNOWN, &r) == ENGINE_ACCEPT);
+		TEST_CHECK(!r.reset);
+		b[6] = 0x20;	/* MF, offset 0: the first */
+		b[7] = 0x00;
+		TEST_CHECK(engine_packet(l.e, DECODE_LINK_RAW, l.now, b, len,
+		    len, 0, ENGINE_INDEV_UNKNOWN, &r) == ENGINE_ACCEPT);
+		TEST_CHECK(r.reset == (pass == 0));
+		if (pass == 0) {
+			ASSERT_INT_EQ(r.seq_to_server, l.cseq);
+			ASSERT_INT_EQ(r.seq_to_client, l.sseq);
+		}
+		lab_events(&l, ev, sizeof(ev));
+		if (pass < 2)
+			ASSERT_STR_EQ(ev, pass == 0 ?
+			    "{\"event\":\"ambiguity\",\"time\":"
+			    "\"1970-01-01T00:00:00.000000Z\","
+			    "\"client\":\"203.0.113.10\",\"client_port\":40000,"
+			    "\"server\":\"198.51.100.25\",\"server_port\":25,"
+			    "\"what\":\"fragment\",\"action\":\"reset\"}\n" :
+			    "{\"event\":\"ambiguity\",\"time\":"
+			    "\"1970-01-01T00:00:00.000000Z\","
+			    "\"client\":\"203.0.113.10\",\"client_port\":40000,"
+			    "\"server\":\"198.51.100.25\",\"server_port\":25,"
+			    "\"what\":\"fragment\",\"action\":\"report\"}\n");
+		else
+			ASSERT_STR_EQ(ev, "");
+		/* The server reassembled it and answers: its ack moves the
+		 * client's side past the bytes we missed. */
+		l.cseq += (uint32_t)(sizeof(rcpt) - 1);
+		lab_say(&l, 0, "250 2.1.5 Ok\r\n", &r);
+		TEST_CHECK(r.reset == (pass == 0));
+		if (pass == 0) {
+			ASSERT_INT_EQ(r.seq_to_server, l.cseq);
+			ASSERT_INT_EQ(r.seq_to_client, l.sseq);
+		}
+		engine_get_stats(l.e, &st);
+		ASSERT_INT_EQ(st.fragments, 2);
+		ASSERT_INT_EQ(st.ambiguities, pass < 2 ? 1 : 0);
+		ASSERT_INT_EQ(st.resets, pass == 0 ? 1 : 0);
+		ASSERT_INT_EQ(st.relay_attempts, 0);
+		lab_free(&l);
+	}
+}
+
+/* IPv6 client -> server ([2001:db8::10]:40000 -> [2001:db8::25]:25), ext
+ * destination-options headers (8 bytes each) before TCP. */
+static size_t
+mkpkt6(uint8_t *b, int from_client, uint32_t seq, uint32_t ack,
+    uint8_t flags, const char *pl, int ext)
+{
+	size_t n = pl != NULL ? strlen(pl) : 0, plen, off = 40;
+	uint8_t *th;
+	int i;
+
+	plen = (size_t)ext * 8 + 20 + n;
+	memset(b, 0, 40 + plen);
+	b[0] = 0x60;
+	b[4] = (uint8_t)(plen >> 8);
+	b[5] = (uint8_t)plen;
+	b[6] = ext > 0 ? 60 : 6;
+	b[7] = 64;
+	b[8] = 0x20; b[9] = 0x01; b[10] = 0x0d; b[11] = 0xb8;
+	b[24] = 0x20; b[25] = 0x01; b[26] = 0x0d; b[27] = 0xb8;
+	b[23] = from_client ? 0x10 : 0x25;
+	b[39] = from_client ? 0x25 : 0x10;
+	for (i = 0; i < ext; i++, off += 8) {
+		b[off] = i + 1 < ext ? 60 : 6;
+		b[off + 2] = 1;		/* PadN filling the header */
+		b[off + 3] = 4;
+	}
+	th = b + off;
+	th[0] = from_client ? 0x9c : 0; th[1] = from_client ? 0x40 : 25;
+	th[2] = from_client ? 0 : 0x9c; th[3] = from_client ? 25 : 0x40;
+	th[4] = (uint8_t)(seq >> 24); th[5] = (uint8_t)(seq >> 16);
+	th[6] = (uint8_t)(seq >> 8); th[7] = (uint8_t)seq;
+	th[8] = (uint8_t)(ack >> 24); th[9] = (uint8_t)(ack >> 16);
+	th[10] = (uint8_t)(ack >> 8); th[11] = (uint8_t)ack;
+	th[12] = 0x50;
+	th[13] = flags;
+	th[14] = 0xff; th[15] = 0xff;
+	if (n > 0)
+		memcpy(th + 20, pl, n);
+	return 40 + plen;
+}
+
+/* Passive: once captured (live_filter(), test_live), an IPv6 RCPT behind
+ * destination-options headers is read as the server reads it. */
+static void
+test_passive_ipv6_extension_headers(void)
+{
+	static const char *const lines[][2] = {
+		{ NULL, "220 mx.example.test ESMTP\r\n" },
+		{ "EHLO attacker.test\r\n", "250 mx.example.test\r\n" },
+		{ "MAIL FROM:<spam@attacker.test>\r\n", "250 2.1.0 Ok\r\n" },
+		{ "RCPT TO:<victim@elsewhere.test>\r\n", NULL },
+	};
+	struct engine_result r;
+	struct lab l;
+	uint32_t cseq = ISN_C, sseq = ISN_S;
+	uint8_t b[512];
+	size_t len, i;
+	char ev[8192];
+
+	lab_init(&l, false, CONFIG_MODE_ENFORCE, addr_attacker);
+	engine_set_passive(l.e, true, true);
+	len = mkpkt6(b, 1, cseq++, 0, 0x02, NULL, 0);
+	engine_packet(l.e, DECODE_LINK_RAW, l.now, b, len, len, 0,
+	    ENGINE_INDEV_UNKNOWN, &r);
+	len = mkpkt6(b, 0, sseq++, cseq, 0x12, NULL, 0);
+	engine_packet(l.e, DECODE_LINK_RAW, l.now, b, len, len, 0,
+	    ENGINE_INDEV_UNKNOWN, &r);
+	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		if (lines[i][0] != NULL) {
+			/* The client's commands behind 1 or 3 headers. */
+			len = mkpkt6(b, 1, cseq, sseq, 0x18, lines[i][0],
+			    i % 2 == 0 ? 3 : 1);
+			cseq += (uint32_t)strlen(lines[i][0]);
+			TEST_CHECK(engine_packet(l.e, DECODE_LINK_RAW, l.now,
+			    b, len, len, 0, ENGINE_INDEV_UNKNOWN, &r) ==
+			    ENGINE_ACCEPT);
+		}
+		if (lines[i][1] != NULL) {
+			len = mkpkt6(b, 0, sseq, cseq, 0x18, lines[i][1], 0);
+			sseq += (uint32_t)strlen(lines[i][1]);
+			engine_packet(l.e, DECODE_LINK_RAW, l.now, b, len,
+			    len, 0, ENGINE_INDEV_UNKNOWN, NULL);
+		}
+	}
+	TEST_CHECK(r.reset);
+	ASSERT_INT_EQ(r.seq_to_server, cseq);
+	ASSERT_INT_EQ(r.seq_to_client, sseq);
+	lab_events(&l, ev, sizeof(ev));
+	TEST_CHECK(strstr(ev, "{\"event\":\"relay-attempt\"") != NULL);
+	TEST_CHECK(strstr(ev, "\"client\":\"2001:db8::10\"") != NULL);
+	TEST_CHECK(strstr(ev, "\"rcpt\":\"victim@elsewhere.test\"") != NULL);
+	TEST_CHECK(strstr(ev, "\"action\":\"reset\"") != NULL);
+	lab_free(&l);
+}
+
 int
 main(void)
 {
@@ -1783,5 +1956,7 @@ main(void)
 	TEST_RUN(test_no_offence_while_blocked);
 	TEST_RUN(test_passive_resets_and_blocks);
 	TEST_RUN(test_steady_state_no_malloc);
+	TEST_RUN(test_passive_fragment_refused);
+	TEST_RUN(test_passive_ipv6_extension_headers);
 	return TEST_END("engine");
 }
