@@ -32,9 +32,11 @@
 #define LIVE_TIMEOUT_MS 1	/* TPACKET_V3 block timeout */
 /* " or port 65535" is 14 bytes; the filter names the list twice. */
 #define LIVE_PORTS_MAX (CONFIG_MAX_PORTS * 14 + 1)
-/* Packets whose ports the filter cannot test (live_filter()). */
-#define LIVE_UNPORTED "(ip[6:2] & 0x3fff != 0) or " \
-	"(ip6[6] != 6 and ip6 protochain 6)"
+/* Packets whose ports the filter cannot test (live_filter()): IPv4
+ * fragments, IPv6 that starts with a hop-by-hop, routing, fragment, AH or
+ * destination-options header (those decode.c walks). */
+#define LIVE_UNPORTED "(ip[6:2] & 0x3fff != 0) or (ip6 and (ip6[6] == 0 or " \
+	"ip6[6] == 43 or ip6[6] == 44 or ip6[6] == 51 or ip6[6] == 60))"
 #define LIVE_FILTER_MAX (2 * LIVE_PORTS_MAX + 64 + 2 * sizeof(LIVE_UNPORTED))
 
 #ifndef PACKET_FANOUT_FLAG_UNIQUEID
@@ -80,12 +82,15 @@ live_filter(const struct config *c, char *buf, size_t len)
 	/*
 	 * Also what the port test cannot see and the server reads: IPv4
 	 * fragments (MF or an offset; the engine refuses a first one to a
-	 * server, engine.c) and IPv6 TCP behind extension headers, whose
-	 * ports BPF cannot reach ("protochain" walks the headers, "tcp"
-	 * only looks at the fixed header's next header), all of them; IPv6
-	 * fragments are among those.  Tagged frames too: a SPAN port often
-	 * carries the VLAN tags (the engine reads 802.1Q and 802.1ad); "vlan"
-	 * moves the offsets of all that follows, so it comes last.
+	 * server, engine.c) and IPv6 behind extension headers ("tcp" only
+	 * looks at the fixed header's next header), all of them, whatever
+	 * the protocol after them: "ip6 protochain 6" would walk them, but
+	 * the kernel refuses its code (libpcap then filters in user space,
+	 * every packet crossing the ring) and libpcap refuses it after
+	 * "vlan".  IPv6 fragments are among those.  Tagged frames too: a
+	 * SPAN port often carries the VLAN tags (the engine reads 802.1Q
+	 * and 802.1ad); "vlan" moves the offsets of all that follows, so it
+	 * comes last.
 	 */
 	n = snprintf(buf, len, "(tcp and (%s)) or " LIVE_UNPORTED " or "
 	    "(vlan and ((tcp and (%s)) or " LIVE_UNPORTED "))", ports, ports);
