@@ -42,7 +42,6 @@
 
 #define CROWDSEC_SECRET_MAX	512	/* login, password, API key */
 #define CROWDSEC_FILE_MAX	4096	/* a credential file */
-#define CROWDSEC_BODY_MAX	(512UL << 20)	/* a stream reply: 3.5M decisions */
 #define CROWDSEC_SMALL_MAX	(64UL << 10)	/* any other reply */
 #define CROWDSEC_PUSH_BATCH	64	/* outbox rows per job */
 #define CROWDSEC_BACKOFF_MAX	10	/* seconds between failed pushes */
@@ -370,8 +369,11 @@ crowdsec_http(struct crowdsec *cs, const char *method, const char *path,
 	rc = curl_easy_perform(c);
 	curl_slist_free_all(h);
 	if (rc != CURLE_OK) {
-		snprintf(err, errlen, "%s %.300s: %.200s", method, url, out->over ?
-		    "reply too long" : cerr[0] ? cerr : curl_easy_strerror(rc));
+		snprintf(err, errlen, "%s %.300s: %.200s", method, url,
+		    out->over && out->max == CROWDSEC_BODY_MAX ? "reply longer "
+		    "than CROWDSEC_BODY_MAX (512 bytes for each of at most "
+		    "500,000 decisions)" : out->over ? "reply too long" :
+		    cerr[0] ? cerr : curl_easy_strerror(rc));
 		return -1;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);

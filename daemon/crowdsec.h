@@ -27,7 +27,29 @@
 #include "config.h"
 
 #define CROWDSEC_VALUE_MAX	(INET6_ADDRSTRLEN + 4)	/* addr[/len] + NUL */
-#define CROWDSEC_MAX_DECISIONS	2000000	/* per list of one stream reply */
+/*
+ * Limits of one stream reply, checked by a scan of the raw bytes before
+ * jansson builds its tree, so that what a LAPI (or whatever answers at
+ * its address) sends costs at most about what a legitimate reply of
+ * CROWDSEC_MAX_DECISIONS decisions costs (about 1.5 KB each):
+ *  - at most CROWDSEC_MAX_DECISIONS entries in "new" and "deleted"
+ *    together (a decision is about 145 bytes of JSON: 100,000 are
+ *    14.5 MB; bench/crowdsec pulls 100,000);
+ *  - at most CROWDSEC_ENTRY_ITEMS keys and values inside one entry (a
+ *    CrowdSec 1.4 decision has 7 members: 15 with its own value);
+ *  - at most CROWDSEC_ROOT_ITEMS keys and values in the reply's object;
+ *  - nesting at most CROWDSEC_MAX_DEPTH containers deep (the reply's
+ *    object, a list, a decision, one more for a future member);
+ *  - at most CROWDSEC_BODY_MAX bytes, CROWDSEC_DECISION_JSON_MAX per
+ *    decision (the body cap in crowdsec.c, applied while reading).
+ */
+#define CROWDSEC_MAX_DECISIONS	500000	/* per stream reply, both lists */
+#define CROWDSEC_ENTRY_ITEMS	32
+#define CROWDSEC_ROOT_ITEMS	16
+#define CROWDSEC_MAX_DEPTH	4
+#define CROWDSEC_DECISION_JSON_MAX	512
+#define CROWDSEC_BODY_MAX	((size_t)CROWDSEC_MAX_DECISIONS * \
+	CROWDSEC_DECISION_JSON_MAX)	/* 256,000,000 bytes */
 
 enum crowdsec_scope { CROWDSEC_SCOPE_OTHER, CROWDSEC_SCOPE_IP,
 	CROWDSEC_SCOPE_RANGE };
@@ -61,7 +83,9 @@ bool crowdsec_duration(const char *s, size_t len, int64_t *ms);
  * (zeroed by the caller; free with crowdsec_stream_free).  Entries that
  * are not objects with string fields of sane length are skipped and
  * counted; null lists are empty.  false and err on a reply that is not
- * the stream's object.
+ * the stream's object, has a member other than "new" and "deleted", or
+ * is beyond the limits above (refused by crowdsec_scan_stream before it
+ * is parsed).
  */
 bool crowdsec_parse_stream(const char *buf, size_t len,
     struct crowdsec_stream *st, char *err, size_t errlen);

@@ -3,10 +3,13 @@
  * and the Local API's /v1/decisions/stream reply.  No system calls; the
  * unit tests and tests/fuzz/fuzz_crowdsec.c include it.
  *
- * The reply is read whole by jansson (the caller caps its size), and every
- * field is checked for type and length before it is copied: a LAPI (or
- * whatever answers at its address) cannot make relayguard read past a
- * buffer or keep more than CROWDSEC_MAX_DECISIONS per list.
+ * The reply is read whole by jansson (the caller caps its size at
+ * CROWDSEC_BODY_MAX), after crowdsec_scan_stream has counted its keys,
+ * values and nesting on the raw bytes: a reply beyond the limits in
+ * crowdsec.h never becomes a tree (a 32 MiB {"x":[{},{},...]} made 2.5 GB
+ * of jansson objects).  Every field is checked for type and length before
+ * it is copied: a LAPI (or whatever answers at its address) cannot make
+ * relayguard read past a buffer or keep more than CROWDSEC_MAX_DECISIONS.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -156,6 +159,86 @@ crowdsec_entry(json_t *o, struct crowdsec_decision *d)
 	return true;
 }
 
+/*
+ * Count keys and values of the raw reply by the depth they sit at (the
+ * reply's object is depth 1, its lists' entries depth 2, a decision's
+ * members depth 3) and refuse what the limits in crowdsec.h do not allow.
+ * Not a validator (jansson is): strings are skipped to their closing
+ * quote, scalars to the next structural byte.  max_decisions is a
+ * parameter for the unit tests.
+ */
+static bool
+crowdsec_scan(const char *buf, size_t len, size_t max_decisions, char *err,
+    size_t errlen)
+{
+	size_t i = 0, depth = 0, top = 0, root = 0, entries = 0, entry = 0;
+	char c;
+
+	while (i < len) {
+		c = buf[i];
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
+		    c == ':' || c == ',') {
+			i++;
+			continue;
+		}
+		if (c == ']' || c == '}') {
+			if (depth > 0)
+				depth--;
+			i++;
+			continue;
+		}
+		/* A key or a value starts here. */
+		if (depth == 0 && ++top > 1) {
+			snprintf(err, errlen, "more than one JSON value (byte "
+			    "%zu); refused unparsed", i);
+			return false;
+		}
+		if (depth == 1 && ++root > CROWDSEC_ROOT_ITEMS) {
+			snprintf(err, errlen, "more than %d keys and values in "
+			    "the reply's object (byte %zu); refused unparsed",
+			    CROWDSEC_ROOT_ITEMS, i);
+			return false;
+		}
+		if (depth == 2) {
+			if (++entries > max_decisions) {
+				snprintf(err, errlen, "more than %zu decisions "
+				    "in one reply (byte %zu; the limit is "
+				    "CROWDSEC_MAX_DECISIONS); refused unparsed",
+				    max_decisions, i);
+				return false;
+			}
+			entry = 0;
+		}
+		if (depth >= 3 && ++entry > CROWDSEC_ENTRY_ITEMS) {
+			snprintf(err, errlen, "a decision with more than %d keys "
+			    "and values (byte %zu); refused unparsed",
+			    CROWDSEC_ENTRY_ITEMS, i);
+			return false;
+		}
+		if (c == '{' || c == '[') {
+			if (depth == CROWDSEC_MAX_DEPTH) {
+				snprintf(err, errlen, "nested deeper than %d "
+				    "(byte %zu); refused unparsed",
+				    CROWDSEC_MAX_DEPTH, i);
+				return false;
+			}
+			depth++;
+			i++;
+		} else if (c == '"') {
+			for (i++; i < len && buf[i] != '"'; i++)
+				if (buf[i] == '\\')
+					i++;
+			i++;
+		} else {
+			/* At least one byte: a NUL is a scalar's here. */
+			for (i++; i < len && memchr(" \t\n\r:,[]{}\"", buf[i],
+			    11) == NULL; i++)
+				;
+		}
+	}
+	return true;
+}
+
 /* One list: null (or absent) is empty; an array of entries. */
 static bool
 crowdsec_list(json_t *a, struct crowdsec_decision **out, size_t *n,
@@ -172,7 +255,7 @@ crowdsec_list(json_t *a, struct crowdsec_decision **out, size_t *n,
 		return false;
 	}
 	len = json_array_size(a);
-	if (len > CROWDSEC_MAX_DECISIONS) {
+	if (len > CROWDSEC_MAX_DECISIONS) {	/* crowdsec_scan did */
 		snprintf(err, errlen, "\"%s\" holds %zu decisions (at most %d)",
 		    name, len, CROWDSEC_MAX_DECISIONS);
 		return false;
@@ -197,9 +280,12 @@ crowdsec_parse_stream(const char *buf, size_t len, struct crowdsec_stream *st,
     char *err, size_t errlen)
 {
 	json_error_t jerr;
-	json_t *root;
+	json_t *root, *v;
+	const char *key;
 	bool ok;
 
+	if (!crowdsec_scan(buf, len, CROWDSEC_MAX_DECISIONS, err, errlen))
+		return false;
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
 		snprintf(err, errlen, "not JSON: %s (line %d column %d)",
@@ -210,6 +296,14 @@ crowdsec_parse_stream(const char *buf, size_t len, struct crowdsec_stream *st,
 		snprintf(err, errlen, "not a JSON object");
 		json_decref(root);
 		return false;
+	}
+	json_object_foreach(root, key, v) {
+		if (strcmp(key, "new") != 0 && strcmp(key, "deleted") != 0) {
+			snprintf(err, errlen, "unknown member \"%.40s\" (only "
+			    "\"new\" and \"deleted\")", key);
+			json_decref(root);
+			return false;
+		}
 	}
 	ok = crowdsec_list(json_object_get(root, "new"), &st->add, &st->nadd,
 	    &st->skipped, "new", err, errlen) &&
