@@ -1034,6 +1034,84 @@ crowdsec_to_block(const struct crowdsec_decision *dc,
 	return true;
 }
 
+static int
+crowdsec_key_cmp(const void *a, const void *b)
+{
+	const struct blocks_pulled *x = a, *y = b;
+	int c = strcmp(x->addr, y->addr);
+
+	return c != 0 ? c : (x->prefix > y->prefix) - (x->prefix < y->prefix);
+}
+
+struct crowdsec_stale {
+	const struct blocks_pulled *keep;	/* sorted */
+	size_t nkeep;
+	struct blocks_pulled *v;
+	size_t n, cap;
+};
+
+static int
+crowdsec_stale_cb(const struct store_block *b, void *arg)
+{
+	struct crowdsec_stale *c = arg;
+	struct blocks_pulled k, *nv;
+
+	if (b->source != STORE_CROWDSEC)
+		return 0;
+	memset(&k, 0, sizeof(k));
+	memcpy(k.addr, b->addr, sizeof(k.addr));
+	k.prefix = b->prefix;
+	if (bsearch(&k, c->keep, c->nkeep, sizeof(k), crowdsec_key_cmp) !=
+	    NULL)
+		return 0;
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 64;
+		if ((nv = realloc(c->v, c->cap * sizeof(*nv))) == NULL)
+			return -1;
+		c->v = nv;
+	}
+	c->v[c->n++] = k;
+	return 0;
+}
+
+/*
+ * The startup list is everything the LAPI holds: a stored CrowdSec block
+ * it does not list any more was deleted while the daemon was away, or
+ * hard-deleted by the LAPI's flush (which no delta ever reports), or its
+ * origin left crowdsec-origins.  Lift those.  How many were lifted.
+ */
+static size_t
+crowdsec_reconcile(struct rgd *d, const struct crowdsec_stream *st)
+{
+	struct crowdsec *cs = d->crowdsec;
+	struct crowdsec_stale c;
+	struct blocks_pulled *keep;
+	char err[256];
+	size_t i, lifted = 0;
+
+	memset(&c, 0, sizeof(c));
+	if ((keep = calloc(st->nadd + 1, sizeof(*keep))) == NULL)
+		return 0;
+	for (i = 0; i < st->nadd; i++)
+		if (st->add[i].ms >= 1000 &&
+		    crowdsec_origin_wanted(cs, st->add[i].origin) &&
+		    crowdsec_to_block(&st->add[i], &keep[c.nkeep]))
+			c.nkeep++;
+	qsort(keep, c.nkeep, sizeof(*keep), crowdsec_key_cmp);
+	c.keep = keep;
+	if (store_blocks_active(d->store, time(NULL), crowdsec_stale_cb, &c,
+	    err, sizeof(err)) != 0)
+		log_warnx("crowdsec: reading the stored blocks: %s", err);
+	else if (c.n > 0) {
+		lifted = blocks_lift_many(d, c.v, c.n);
+		log_info("crowdsec: %zu stored block(s) from CrowdSec lifted: "
+		    "the LAPI no longer lists them", lifted);
+	}
+	free(c.v);
+	free(keep);
+	return lifted;
+}
+
 /* Apply one pulled reply: lifts first (a delta may delete and re-add). */
 static void
 crowdsec_apply(struct rgd *d, struct crowdsec_stream *st)
@@ -1065,6 +1143,8 @@ crowdsec_apply(struct rgd *d, struct crowdsec_stream *st)
 			v[n++] = sb;
 	}
 	lifted = n > 0 ? blocks_lift_many(d, v, n) : 0;
+	if (st->startup)
+		lifted += crowdsec_reconcile(d, st);
 	n = 0;
 	/* One read transaction for the look-ups (one each would take and
 	 * drop the database's lock 100,000 times). */

@@ -60,6 +60,14 @@ store_batch_end(struct store *s, char *err, size_t errlen)
 	return 0;
 }
 
+int
+store_blocks_active(struct store *s, int64_t now, store_block_cb cb,
+    void *arg, char *err, size_t errlen)
+{
+	(void)s, (void)now, (void)cb, (void)arg, (void)err, (void)errlen;
+	return 0;
+}
+
 long
 store_outbox_count(struct store *s, char *err, size_t errlen)
 {
