@@ -2,14 +2,14 @@
  * replaymt.c — `relayguard replay --threads N`: the captures inspected on
  * N threads, with the output of one.
  *
- * Every worker reads every capture (memory-mapped: the pages are read
- * from the disk once and shared) and deals each packet by its client's
- * address (deal.h): the packets it is dealt go through its own engine,
- * the others only move its clock (engine_pass()), so its idle flows
- * expire at the very packet where one engine's would.  One client's
- * sessions and offences are all in one worker.  Events leave each worker
- * in order of (packet index, phase, flow seq) (engine.h), through a ring
- * per worker, and the main thread merges the rings by that order: the
+ * The main thread reads the captures once (memory-mapped) and deals each
+ * packet by its client's address (deal.h) into batches that every worker
+ * reads: the packets it is dealt go through its own engine, the others
+ * only move its clock (engine_pass()), so its idle flows expire at the
+ * very packet where one engine's would.  One client's sessions and
+ * offences are all in one worker.  Events leave each worker in order of
+ * (packet index, phase, flow seq) (engine.h), through a ring per worker,
+ * and the main thread merges the rings by that order while it reads: the
  * events, the summary and the report are those of one thread.  The
  * buffer bytes' peak is rebuilt from the workers' marks.
  *
@@ -57,6 +57,18 @@ struct mt_event {
 #define MT_REC_MAX (sizeof(struct mt_rec) + sizeof(struct mt_event) + \
 	4 * EVENT_TEXT_MAX + 256)
 
+/* A packet as the reader dealt it (the bytes stay in the mapping). */
+struct mt_pkt {
+	const uint8_t *data;
+	uint64_t ts;
+	uint32_t caplen, wirelen, indev;
+	int linktype;
+	unsigned owner;
+};
+
+#define MT_BATCH 1024		/* packets a batch */
+#define MT_NBATCH 4		/* batches in flight */
+
 struct mt;
 
 struct mt_worker {
@@ -65,13 +77,12 @@ struct mt_worker {
 	pthread_t tid;
 	bool started;
 	struct engine *e;
-	struct deal *deal;
-	struct capture **files;
 	uint8_t *ring;
 	_Atomic uint64_t wpos;	/* bytes written (worker) */
 	_Atomic uint64_t rpos;	/* bytes read (main) */
 	_Atomic uint64_t done;	/* packets whose records are all written */
 	_Atomic bool finished;	/* and engine_finish()'s */
+	_Atomic uint64_t consumed;	/* batches inspected */
 	uint8_t rec[MT_REC_MAX];
 	/* main's view of the head record */
 	bool have_head;
@@ -88,9 +99,19 @@ struct mt {
 	pthread_cond_t more, room;
 	uint64_t gen;		/* bumped on every publish */
 	unsigned waiting;	/* workers waiting for room */
-	char *errors;		/* worker 0's read errors, in order */
+	char *errors;		/* read errors, in order */
 	size_t errlen;
 	bool read_error;
+	/* the reader (main thread): reads and deals every packet once */
+	struct deal *deal;
+	struct capture **files;	/* its own cursors (capture_dup) */
+	struct mt_pkt *batch[MT_NBATCH];
+	uint32_t batch_len[MT_NBATCH];
+	_Atomic uint64_t produced;	/* batches published */
+	_Atomic bool eof;
+	pthread_cond_t batches;
+	/* the merge's running sums (mt_merge) */
+	uint64_t global_used, global_peak;
 };
 
 static void
@@ -227,37 +248,48 @@ mt_error(struct mt *mt, const char *prefix, const char *err)
 	mt->errlen += k + n + 1;
 }
 
+/* Wait for batch b; false at the end of the input. */
+static bool
+mt_wait_batch(struct mt *mt, uint64_t b)
+{
+	if (atomic_load_explicit(&mt->produced, memory_order_acquire) > b)
+		return true;
+	pthread_mutex_lock(&mt->lock);
+	while (atomic_load_explicit(&mt->produced, memory_order_acquire) <= b &&
+	    !atomic_load_explicit(&mt->eof, memory_order_acquire))
+		pthread_cond_wait(&mt->batches, &mt->lock);
+	pthread_mutex_unlock(&mt->lock);
+	return atomic_load_explicit(&mt->produced, memory_order_acquire) > b;
+}
+
 static void *
 mt_worker_main(void *arg)
 {
 	struct mt_worker *w = arg;
-	struct capture_record r;
+	struct mt *mt = w->mt;
 	static __thread struct event ev;
-	char err[512];
-	uint64_t i = 0;
-	int f, rc;
+	const struct mt_pkt *p;
+	uint64_t i = 0, b;
+	uint32_t k, n;
 
-	for (f = 0; f < w->mt->nfiles; f++) {
-		while ((rc = capture_next(w->files[f], &r, err,
-		    sizeof(err))) == 1) {
-			if (deal_packet(w->deal, r.linktype, r.data, r.caplen,
-			    r.wirelen) == w->id)
-				engine_packet(w->e, r.linktype, r.ts_usec,
-				    (uint8_t *)(uintptr_t)r.data, r.caplen,
-				    r.wirelen, 0, r.has_ifid ? r.ifid :
-				    ENGINE_INDEV_UNKNOWN, NULL);
+	for (b = 0; mt_wait_batch(mt, b); b++) {
+		p = mt->batch[b % MT_NBATCH];
+		n = mt->batch_len[b % MT_NBATCH];
+		for (k = 0; k < n; k++, p++) {
+			if (p->owner == w->id)
+				engine_packet(w->e, p->linktype, p->ts,
+				    (uint8_t *)(uintptr_t)p->data, p->caplen,
+				    p->wirelen, 0, p->indev, NULL);
 			else
-				engine_pass(w->e, r.ts_usec);
+				engine_pass(w->e, p->ts);
 			mt_drain(w, &ev);
 			if (++i % MT_PUBLISH == 0)
 				mt_publish(w, i);
 		}
-		/* Every worker meets the same error at the same record;
-		 * worker 0 tells it. */
-		if (rc < 0 && w->id == 0)
-			mt_error(w->mt, "relayguard: replay: ", err);
+		atomic_store_explicit(&w->consumed, b + 1,
+		    memory_order_release);
+		mt_publish(w, i);
 	}
-	mt_publish(w, i);
 	engine_finish(w->e);
 	mt_drain(w, &ev);
 	atomic_store_explicit(&w->finished, true, memory_order_release);
@@ -390,20 +422,23 @@ mt_free(struct mt *mt)
 	unsigned i;
 	int f;
 
-	for (i = 0; i < mt->n; i++) {
+	for (i = 0; mt->w != NULL && i < mt->n; i++) {
 		struct mt_worker *w = &mt->w[i];
 
 		engine_free(w->e);
-		deal_free(w->deal);
-		if (w->files != NULL)
-			for (f = 0; f < mt->nfiles; f++)
-				capture_close(w->files[f]);
-		free(w->files);
 		free(w->ring);
 		free(w->payload);
 	}
 	free(mt->w);
+	if (mt->files != NULL)
+		for (f = 0; f < mt->nfiles; f++)
+			capture_close(mt->files[f]);
+	free(mt->files);
+	deal_free(mt->deal);
+	for (f = 0; f < MT_NBATCH; f++)
+		free(mt->batch[f]);
 	free(mt->errors);
+	pthread_cond_destroy(&mt->batches);
 	pthread_mutex_destroy(&mt->lock);
 	pthread_cond_destroy(&mt->more);
 	pthread_cond_destroy(&mt->room);
@@ -415,20 +450,153 @@ mt_div_up(uint64_t a, unsigned n)
 	return (a + n - 1) / n;
 }
 
+/* Put out every record no worker can still undercut; true when every
+ * worker has finished and all is out. */
+static bool
+mt_merge(struct mt *mt, const struct replay_mt_args *a)
+{
+	static struct event ev;
+	struct mt_worker *w, *best;
+	struct engine_mark m;
+	uint64_t cand;
+	unsigned i;
+	bool all_done;
+
+	for (;;) {
+		best = NULL;
+		all_done = true;
+		for (i = 0; i < mt->n; i++) {
+			w = &mt->w[i];
+			if (!atomic_load_explicit(&w->finished,
+			    memory_order_acquire) || mt_head(w))
+				all_done = false;
+			if (mt_head(w) && (best == NULL ||
+			    mt_cmp(&w->head.ord, &best->head.ord) < 0))
+				best = w;
+		}
+		if (best == NULL || !mt_ready(mt, &best->head.ord, best->id))
+			return all_done;
+		a->progress(a->ctx, &best->head.ord);
+		if (best->head.type == MT_REC_EVENT) {
+			mt_event_in(best->payload, &ev);
+			a->event(a->ctx, &ev);
+		} else {
+			memcpy(&m, best->payload, sizeof(m));
+			/* Others' bytes as they stand, plus this worker's own
+			 * peak within the step. */
+			cand = mt->global_used - m.used_before + m.peak;
+			if (cand > mt->global_peak)
+				mt->global_peak = cand;
+			mt->global_used += m.used_after - m.used_before;
+		}
+		mt_pop(mt, best);
+	}
+}
+
+/* Wait for news from the workers (a publish), merging meanwhile. */
+static void
+mt_wait(struct mt *mt, uint64_t gen)
+{
+	pthread_mutex_lock(&mt->lock);
+	while (mt->gen == gen)
+		pthread_cond_wait(&mt->more, &mt->lock);
+	if (mt->waiting > 0)
+		pthread_cond_broadcast(&mt->room);
+	pthread_mutex_unlock(&mt->lock);
+}
+
+static uint64_t
+mt_gen(struct mt *mt)
+{
+	uint64_t gen;
+
+	pthread_mutex_lock(&mt->lock);
+	gen = mt->gen;
+	pthread_mutex_unlock(&mt->lock);
+	return gen;
+}
+
+/* Batch slot b is free once every worker has inspected batch
+ * b - MT_NBATCH; the events go out meanwhile. */
+static void
+mt_slot(struct mt *mt, const struct replay_mt_args *a, uint64_t b)
+{
+	uint64_t gen;
+	unsigned i;
+
+	for (;;) {
+		gen = mt_gen(mt);
+		(void)mt_merge(mt, a);
+		for (i = 0; i < mt->n; i++)
+			if (atomic_load_explicit(&mt->w[i].consumed,
+			    memory_order_acquire) + MT_NBATCH <= b)
+				break;
+		if (i == mt->n)
+			return;
+		mt_wait(mt, gen);
+	}
+}
+
+static void
+mt_produce(struct mt *mt, uint64_t b, uint32_t n, bool eof)
+{
+	mt->batch_len[b % MT_NBATCH] = n;
+	pthread_mutex_lock(&mt->lock);
+	if (n > 0)
+		atomic_store_explicit(&mt->produced, b + 1,
+		    memory_order_release);
+	if (eof)
+		atomic_store_explicit(&mt->eof, true, memory_order_release);
+	pthread_cond_broadcast(&mt->batches);
+	pthread_mutex_unlock(&mt->lock);
+}
+
+/* The reader: every record once, dealt, in batches to every worker. */
+static void
+mt_read(struct mt *mt, const struct replay_mt_args *a)
+{
+	struct capture_record r;
+	struct mt_pkt *p;
+	char err[512];
+	uint64_t b = 0;
+	uint32_t n = 0;
+	int f, rc;
+
+	mt_slot(mt, a, b);
+	for (f = 0; f < mt->nfiles; f++) {
+		while ((rc = capture_next(mt->files[f], &r, err,
+		    sizeof(err))) == 1) {
+			p = &mt->batch[b % MT_NBATCH][n];
+			p->data = r.data;
+			p->ts = r.ts_usec;
+			p->caplen = r.caplen;
+			p->wirelen = r.wirelen;
+			p->indev = r.has_ifid ? r.ifid : ENGINE_INDEV_UNKNOWN;
+			p->linktype = r.linktype;
+			p->owner = deal_packet(mt->deal, r.linktype, r.data,
+			    r.caplen, r.wirelen);
+			if (++n == MT_BATCH) {
+				mt_produce(mt, b++, n, false);
+				n = 0;
+				mt_slot(mt, a, b);
+			}
+		}
+		if (rc < 0)
+			mt_error(mt, "relayguard: replay: ", err);
+	}
+	mt_produce(mt, b, n, true);
+}
+
 int
 replay_threads(const struct replay_mt_args *a, struct engine_stats *st,
     bool *caps_reached)
 {
 	struct mt mt;
-	struct mt_worker *w, *best;
-	struct event_order last;
+	struct mt_worker *w;
 	struct engine_stats ws;
-	struct engine_mark m;
-	static struct event ev;
-	uint64_t gen, global_used = 0, global_peak = 0, cand;
+	uint64_t gen;
 	unsigned i;
 	int f, rc = 0;
-	bool all_done;
 
 	memset(&mt, 0, sizeof(mt));
 	mt.n = a->nthreads;
@@ -436,29 +604,33 @@ replay_threads(const struct replay_mt_args *a, struct engine_stats *st,
 	pthread_mutex_init(&mt.lock, NULL);
 	pthread_cond_init(&mt.more, NULL);
 	pthread_cond_init(&mt.room, NULL);
+	pthread_cond_init(&mt.batches, NULL);
 	/* The caps are shared out: the workers together stay within them. */
 	mt.wconf = *a->conf;
 	mt.wconf.max_flows = (uint32_t)mt_div_up(a->conf->max_flows, mt.n);
 	mt.wconf.flow_memory = mt_div_up(a->conf->flow_memory, mt.n);
-	if ((mt.w = calloc(mt.n, sizeof(*mt.w))) == NULL)
+	if ((mt.w = calloc(mt.n, sizeof(*mt.w))) == NULL ||
+	    (mt.deal = deal_new(a->conf, mt.n)) == NULL ||
+	    (mt.files = calloc((size_t)mt.nfiles, sizeof(*mt.files))) == NULL)
 		goto oom;
+	for (f = 0; f < MT_NBATCH; f++)
+		if ((mt.batch[f] = calloc(MT_BATCH, sizeof(struct mt_pkt))) ==
+		    NULL)
+			goto oom;
+	for (f = 0; f < mt.nfiles; f++)
+		if ((mt.files[f] = capture_dup(a->files[f])) == NULL)
+			goto oom;
 	for (i = 0; i < mt.n; i++) {
 		w = &mt.w[i];
 		w->mt = &mt;
 		w->id = i;
 		if ((w->e = engine_new(&mt.wconf, false)) == NULL ||
-		    (w->deal = deal_new(a->conf, mt.n)) == NULL ||
 		    (w->ring = malloc(MT_RING)) == NULL ||
-		    (w->payload = malloc(MT_REC_MAX)) == NULL ||
-		    (w->files = calloc((size_t)mt.nfiles,
-		    sizeof(*w->files))) == NULL)
+		    (w->payload = malloc(MT_REC_MAX)) == NULL)
 			goto oom;
 		engine_set_borrow(w->e, true);
 		engine_set_simulate(w->e, a->simulate);
 		engine_set_marks(w->e, true);
-		for (f = 0; f < mt.nfiles; f++)
-			if ((w->files[f] = capture_dup(a->files[f])) == NULL)
-				goto oom;
 	}
 	for (i = 0; i < mt.n; i++) {
 		if ((errno = pthread_create(&mt.w[i].tid, NULL, mt_worker_main,
@@ -466,56 +638,18 @@ replay_threads(const struct replay_mt_args *a, struct engine_stats *st,
 			fprintf(stderr, "relayguard: replay: threads: %s\n",
 			    strerror(errno));
 			rc = 1;
+			mt_produce(&mt, 0, 0, true);
 			goto join;
 		}
 		mt.w[i].started = true;
 	}
-
-	/* Merge: the lowest record whose order no worker can still
-	 * undercut goes out; otherwise wait for news. */
-	memset(&last, 0, sizeof(last));
+	/* Read and deal, merging as the workers go; then the rest. */
+	mt_read(&mt, a);
 	for (;;) {
-		pthread_mutex_lock(&mt.lock);
-		gen = mt.gen;
-		pthread_mutex_unlock(&mt.lock);
-		for (;;) {
-			best = NULL;
-			all_done = true;
-			for (i = 0; i < mt.n; i++) {
-				w = &mt.w[i];
-				if (!atomic_load_explicit(&w->finished,
-				    memory_order_acquire) || mt_head(w))
-					all_done = false;
-				if (mt_head(w) && (best == NULL ||
-				    mt_cmp(&w->head.ord, &best->head.ord) < 0))
-					best = w;
-			}
-			if (best == NULL || !mt_ready(&mt, &best->head.ord,
-			    best->id))
-				break;
-			a->progress(a->ctx, &best->head.ord);
-			if (best->head.type == MT_REC_EVENT) {
-				mt_event_in(best->payload, &ev);
-				a->event(a->ctx, &ev);
-			} else {
-				memcpy(&m, best->payload, sizeof(m));
-				/* Others' bytes as they stand, plus this
-				 * worker's own peak within the step. */
-				cand = global_used - m.used_before + m.peak;
-				if (cand > global_peak)
-					global_peak = cand;
-				global_used += m.used_after - m.used_before;
-			}
-			mt_pop(&mt, best);
-		}
-		if (all_done)
+		gen = mt_gen(&mt);
+		if (mt_merge(&mt, a))
 			break;
-		pthread_mutex_lock(&mt.lock);
-		while (mt.gen == gen)
-			pthread_cond_wait(&mt.more, &mt.lock);
-		if (mt.waiting > 0)
-			pthread_cond_broadcast(&mt.room);
-		pthread_mutex_unlock(&mt.lock);
+		mt_wait(&mt, gen);
 	}
 join:
 	for (i = 0; i < mt.n; i++)
@@ -536,7 +670,7 @@ join:
 			*caps_reached = true;
 		engine_stats_add(st, &ws);
 	}
-	st->mem_peak = global_peak;
+	st->mem_peak = mt.global_peak;
 	goto out;
 oom:
 	fprintf(stderr, "relayguard: replay: out of memory\n");
