@@ -87,6 +87,7 @@ struct crowdsec {
 	bool in_flight;
 	time_t next_push;
 	unsigned failures;
+	unsigned outbox_errors;		/* reading the outbox failed */
 	uint64_t pushed, applied, lifted;
 };
 
@@ -802,6 +803,7 @@ crowdsec_start(struct rgd *d, char *err, size_t errlen)
 	const struct config *c = &d->conf;
 	struct crowdsec *cs;
 	size_t n;
+	bool curl_up = false, sync_up = false;
 
 	if (c->crowdsec_url[0] == '\0')
 		return 0;
@@ -826,8 +828,12 @@ crowdsec_start(struct rgd *d, char *err, size_t errlen)
 	    cs->apikey, sizeof(cs->apikey), err, errlen) < 0) ||
 	    crowdsec_check_files(c, err, errlen) < 0)
 		goto fail;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
-	    (cs->curl = curl_easy_init()) == NULL) {
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		snprintf(err, errlen, "crowdsec: libcurl does not start");
+		goto fail;
+	}
+	curl_up = true;
+	if ((cs->curl = curl_easy_init()) == NULL) {
 		snprintf(err, errlen, "crowdsec: libcurl does not start");
 		goto fail;
 	}
@@ -843,6 +849,7 @@ crowdsec_start(struct rgd *d, char *err, size_t errlen)
 		pthread_cond_init(&cs->cond, &ca);
 		pthread_condattr_destroy(&ca);
 	}
+	sync_up = true;
 	if ((errno = pthread_create(&cs->thread, NULL, crowdsec_main, cs)) !=
 	    0) {
 		snprintf(err, errlen, "crowdsec thread: %s", strerror(errno));
@@ -858,9 +865,15 @@ crowdsec_start(struct rgd *d, char *err, size_t errlen)
 	    (long long)cs->interval);
 	return 0;
 fail:
+	if (sync_up) {
+		pthread_cond_destroy(&cs->cond);
+		pthread_mutex_destroy(&cs->lock);
+	}
 	if (cs->curl != NULL)
 		curl_easy_cleanup(cs->curl);
 	curl_slist_free_all(cs->resolve);
+	if (curl_up)
+		curl_global_cleanup();
 	explicit_bzero(cs, sizeof(*cs));
 	free(cs);
 	return -1;
@@ -908,22 +921,51 @@ crowdsec_pushing(const struct rgd *d)
 	return d->crowdsec != NULL && d->crowdsec->push;
 }
 
+/* Seconds to wait after the failures-th failure in a row: 1, 2, 4, 8,
+ * then CROWDSEC_BACKOFF_MAX. */
+static unsigned
+crowdsec_backoff(unsigned failures)
+{
+	unsigned wait = failures < 4 ? 1U << failures : CROWDSEC_BACKOFF_MAX;
+
+	return wait > CROWDSEC_BACKOFF_MAX ? CROWDSEC_BACKOFF_MAX : wait;
+}
+
+#define CROWDSEC_DROPS_PER_KICK	8	/* malformed outbox rows a tick */
+
 /* Hand the next outbox rows to the thread, unless a job is out or the
- * backoff still runs. */
+ * backoff still runs.  A malformed row is taken out by the store and
+ * logged here whole, once; the rows behind it go on.  Reading the outbox
+ * that fails is logged once and retried with backoff. */
 static void
 crowdsec_kick(struct rgd *d)
 {
 	struct crowdsec *cs = d->crowdsec;
 	struct store_outbox v[CROWDSEC_PUSH_BATCH];
-	char err[256];
-	int n;
+	char err[STORE_OUTBOX_MESSAGE_MAX + 512];
+	int n, drops = 0;
 
 	if (!cs->push || cs->in_flight || time(NULL) < cs->next_push)
 		return;
-	if ((n = store_outbox_next(d->store, v, CROWDSEC_PUSH_BATCH, err,
-	    sizeof(err))) < 0) {
+	while ((n = store_outbox_next(d->store, v, CROWDSEC_PUSH_BATCH, err,
+	    sizeof(err))) == STORE_OUTBOX_DROPPED) {
 		log_warnx("crowdsec: %s", err);
+		if (++drops == CROWDSEC_DROPS_PER_KICK)
+			return;		/* the next tick goes on */
+	}
+	if (n < 0) {
+		if (cs->outbox_errors == 0)
+			log_warnx("crowdsec: %s (retried, up to every %d s)",
+			    err, CROWDSEC_BACKOFF_MAX);
+		cs->next_push = time(NULL) +
+		    crowdsec_backoff(cs->outbox_errors++);
 		return;
+	}
+	if (cs->outbox_errors > 0) {
+		log_info("crowdsec: reading the outbox again after %u failed "
+		    "tries", cs->outbox_errors);
+		cs->outbox_errors = 0;
+		cs->next_push = 0;
 	}
 	if (n == 0)
 		return;
@@ -1120,7 +1162,7 @@ crowdsec_apply(struct rgd *d, struct crowdsec_stream *st)
 	struct blocks_pulled *v, sb;
 	struct store_block old;
 	time_t now = time(NULL);
-	size_t i, n = 0, skipped = st->skipped, local = 0, lifted;
+	size_t i, n = 0, skipped = st->skipped, local = 0, lifted, gets = 0;
 	int64_t t0 = crowdsec_ms();
 	char err[256];
 	int rc;
@@ -1141,7 +1183,13 @@ crowdsec_apply(struct rgd *d, struct crowdsec_stream *st)
 		    sizeof(err));
 		if (rc == 1 && old.source == STORE_CROWDSEC)
 			v[n++] = sb;
+		else if (rc < 0 && gets++ == 0)
+			log_warnx("crowdsec: deleted decision %s/%d not lifted: "
+			    "%s", sb.addr, sb.prefix, err);
 	}
+	if (gets > 1)
+		log_warnx("crowdsec: %zu deleted decisions not lifted (the "
+		    "store could not be read)", gets);
 	lifted = n > 0 ? blocks_lift_many(d, v, n) : 0;
 	if (st->startup)
 		lifted += crowdsec_reconcile(d, st);
@@ -1215,16 +1263,11 @@ crowdsec_tick(struct rgd *d)
 			log_warnx("crowdsec: %s", err);
 		cs->pushed += (uint64_t)sent;
 		if (sent < cs->njob) {
-			unsigned wait = cs->failures < 4 ? 1U << cs->failures :
-			    CROWDSEC_BACKOFF_MAX;
-
-			if (wait > CROWDSEC_BACKOFF_MAX)
-				wait = CROWDSEC_BACKOFF_MAX;
 			if (cs->failures == 0)
 				log_warnx("crowdsec: push failed, the outbox "
 				    "keeps it and retries: %s", cs->job_err);
-			cs->failures++;
-			cs->next_push = time(NULL) + wait;
+			cs->next_push = time(NULL) +
+			    crowdsec_backoff(cs->failures++);
 		} else {
 			if (cs->failures > 0)
 				log_info("crowdsec: pushing again after %u "

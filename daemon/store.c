@@ -995,13 +995,29 @@ store_outbox_add(struct store *s, const struct store_outbox *o, char *err,
 	return store_write(s, st, "store_outbox_add", err, errlen) < 0 ? -1 : 0;
 }
 
+/* A column of a malformed row as printable text for the log: control
+ * and non-ASCII bytes as '?', cut to max bytes. */
+static void
+store_col_show(sqlite3_stmt *st, int col, char *dst, size_t max)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	int n = sqlite3_column_bytes(st, col), i;
+	size_t k = 0;
+
+	for (i = 0; t != NULL && i < n && k + 1 < max; i++)
+		dst[k++] = t[i] >= ' ' && t[i] < 0x7f ? (char)t[i] : '?';
+	dst[k] = '\0';
+}
+
 int
 store_outbox_next(struct store *s, struct store_outbox *v, int max,
     char *err, size_t errlen)
 {
 	sqlite3_stmt *st = s->st[ST_OUTBOX_NEXT];
-	char kind[8];
-	int n = 0, rc = SQLITE_DONE, af;
+	char kind[8], show[5][72], msg[STORE_OUTBOX_MESSAGE_MAX + 1];
+	char derr[256];
+	int n = 0, rc = SQLITE_DONE, af, i;
+	int64_t bad;
 
 	sqlite3_reset(st);
 	sqlite3_bind_int(st, 1, max);
@@ -1014,18 +1030,39 @@ store_outbox_next(struct store *s, struct store_outbox *v, int max,
 		o->prefix = sqlite3_column_int(st, 3);
 		o->at = sqlite3_column_int64(st, 4);
 		o->duration = sqlite3_column_int64(st, 5);
-		if (store_col_text(st, 1, kind, sizeof(kind)) == -1 ||
-		    store_col_text(st, 2, o->addr, sizeof(o->addr)) == -1 ||
+		if (store_col_text(st, 1, kind, sizeof(kind)) == 0 &&
+		    (strcmp(kind, "add") == 0 || strcmp(kind, "del") == 0) &&
+		    store_col_text(st, 2, o->addr, sizeof(o->addr)) == 0 &&
 		    store_col_text(st, 6, o->message, sizeof(o->message)) ==
-		    -1 || store_canon(o->addr, o->prefix, canon, &af) == -1) {
-			store_err(err, errlen, "%s: outbox row %lld is "
-			    "malformed", s->path, (long long)o->id);
+		    0 && store_canon(o->addr, o->prefix, canon, &af) == 0) {
+			o->kind = strcmp(kind, "del") == 0 ? STORE_OUTBOX_DEL :
+			    STORE_OUTBOX_ADD;
+			n++;
+			continue;
+		}
+		/* Malformed: the rows before it go first; alone, it is
+		 * taken out and its content handed to the caller. */
+		if (n > 0) {
 			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return n;
+		}
+		bad = o->id;
+		for (i = 0; i < 5; i++)
+			store_col_show(st, i + 1, show[i], sizeof(show[i]));
+		store_col_show(st, 6, msg, sizeof(msg));
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		if (store_outbox_done(s, bad, derr, sizeof(derr)) < 0) {
+			store_err(err, errlen, "outbox row %lld is malformed and "
+			    "could not be taken out: %s", (long long)bad, derr);
 			return -1;
 		}
-		o->kind = strcmp(kind, "del") == 0 ? STORE_OUTBOX_DEL :
-		    STORE_OUTBOX_ADD;
-		n++;
+		store_err(err, errlen, "%s: outbox row %lld was malformed and is "
+		    "taken out unpushed: kind '%s' addr '%s' prefix '%s' at "
+		    "'%s' duration '%s' message '%s'", s->path, (long long)bad,
+		    show[0], show[1], show[2], show[3], show[4], msg);
+		return STORE_OUTBOX_DROPPED;
 	}
 	if (n < max && rc != SQLITE_DONE) {
 		store_err(err, errlen, "%s: reading the outbox: %s", s->path,

@@ -158,7 +158,15 @@ struct store_outbox {
 /* Queue one push.  0 or -1. */
 int		 store_outbox_add(struct store *, const struct store_outbox *,
 		    char *err, size_t errlen);
-/* Up to max waiting pushes, oldest first, into v; how many or -1. */
+/*
+ * Up to max waiting pushes, oldest first, into v; how many, or -1 (err).
+ * A malformed row (not written by store_outbox_add: kind, address, prefix
+ * or message not what it allows) ends the rows returned before it; when it
+ * is the oldest, it is deleted and STORE_OUTBOX_DROPPED returned with err
+ * holding its whole content, which the caller must log (the row is gone
+ * once, never returned again: the pushes behind it go on).
+ */
+#define STORE_OUTBOX_DROPPED	(-2)
 int		 store_outbox_next(struct store *, struct store_outbox *v,
 		    int max, char *err, size_t errlen);
 /* Remove pushes done (ids up to and including id, the oldest first). */

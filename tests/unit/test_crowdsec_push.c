@@ -3,7 +3,10 @@
  * carries the SMTP dialogue (UTF-8, cut to the outbox's message size), and
  * an alert must be built from it whatever the bytes: an alert that cannot
  * be built was left out of the push while its outbox row was deleted as
- * pushed.  The store and the blocks module are stubs here.
+ * pushed.  crowdsec_kick: a malformed outbox row (taken out by the store)
+ * is logged and the rows behind it go out; an outbox that cannot be read
+ * is retried with backoff, not every tick.  The store and the blocks
+ * module are stubs here.
  */
 #include "test.h"
 
@@ -23,12 +26,30 @@ store_outbox_add(struct store *s, const struct store_outbox *o, char *err,
 	return 0;
 }
 
+/* What store_outbox_next answers, one result a call (a row each for a
+ * positive one), then 0. */
+static int next_script[8], next_left, next_calls;
+
 int
 store_outbox_next(struct store *s, struct store_outbox *v, int max,
     char *err, size_t errlen)
 {
-	(void)s, (void)v, (void)max, (void)err, (void)errlen;
-	return 0;
+	int r, i;
+
+	(void)s;
+	next_calls++;
+	if (next_left == 0)
+		return 0;
+	r = next_script[0];
+	memmove(next_script, next_script + 1, sizeof(next_script) -
+	    sizeof(next_script[0]));
+	next_left--;
+	snprintf(err, errlen, "outbox result %d", r);
+	for (i = 0; i < r && i < max; i++) {
+		memset(&v[i], 0, sizeof(v[i]));
+		v[i].id = 100 + i;
+	}
+	return r;
 }
 
 int
@@ -179,9 +200,65 @@ test_block_message_cut(void)
 	d.crowdsec = NULL;
 }
 
+static void
+script(const int *r, int n)
+{
+	memcpy(next_script, r, (size_t)n * sizeof(r[0]));
+	next_left = n;
+	next_calls = 0;
+}
+
+static void
+test_kick(void)
+{
+	static struct rgd d;
+	static struct crowdsec cs;
+	static const int dropped[] = { STORE_OUTBOX_DROPPED,
+	    STORE_OUTBOX_DROPPED, 2 };
+	static const int failing[] = { -1, -1, -1, 1 };
+
+	memset(&cs, 0, sizeof(cs));
+	cs.push = true;
+	d.crowdsec = &cs;
+
+	/* Two malformed rows taken out: the two rows behind them go. */
+	script(dropped, 3);
+	crowdsec_kick(&d);
+	ASSERT_INT_EQ(next_calls, 3);
+	TEST_CHECK(cs.in_flight && cs.job_pending);
+	ASSERT_INT_EQ(cs.njob, 2);
+	ASSERT_INT_EQ(cs.job[0].id, 100);
+
+	/* The outbox cannot be read: no retry before the backoff ends. */
+	cs.in_flight = cs.job_pending = false;
+	script(failing, 4);
+	crowdsec_kick(&d);
+	crowdsec_kick(&d);
+	crowdsec_kick(&d);
+	ASSERT_INT_EQ(next_calls, 1);
+	ASSERT_INT_EQ(cs.outbox_errors, 1);
+	TEST_CHECK(cs.next_push >= time(NULL) + 0 &&
+	    cs.next_push <= time(NULL) + 1);
+	cs.next_push = 0;		/* the backoff ran out */
+	crowdsec_kick(&d);
+	ASSERT_INT_EQ(next_calls, 2);
+	TEST_CHECK(cs.next_push >= time(NULL) + 1);	/* 2 s now */
+	cs.next_push = 0;
+	crowdsec_kick(&d);
+	TEST_CHECK(cs.next_push >= time(NULL) + 3);	/* 4 s */
+	ASSERT_INT_EQ(cs.outbox_errors, 3);
+	cs.next_push = 0;
+	crowdsec_kick(&d);		/* it reads again */
+	ASSERT_INT_EQ(cs.outbox_errors, 0);
+	TEST_CHECK(cs.in_flight);
+	ASSERT_INT_EQ(cs.njob, 1);
+	d.crowdsec = NULL;
+}
+
 int
 main(void)
 {
+	TEST_RUN(test_kick);
 	TEST_RUN(test_alert_any_bytes);
 	TEST_RUN(test_block_message_cut);
 	return TEST_END("crowdsec_push");

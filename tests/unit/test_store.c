@@ -193,6 +193,7 @@ test_crowdsec(void)
 	struct store *s;
 	struct store_block b, got;
 	struct store_outbox o, v[4];
+	char big[2048];
 
 	path_of(path, sizeof(path), "cs.db");
 	if ((s = store_open(path, err, sizeof(err))) == NULL) {
@@ -244,6 +245,34 @@ test_crowdsec(void)
 	ASSERT_INT_EQ(store_outbox_done(s, v[0].id, err, sizeof(err)), 0);
 	ASSERT_INT_EQ(store_outbox_next(s, v, 4, err, sizeof(err)), 1);
 	ASSERT_INT_EQ(v[0].kind, STORE_OUTBOX_DEL);
+	ASSERT_INT_EQ(store_outbox_done(s, v[0].id, err, sizeof(err)), 0);
+
+	/* A malformed row (written by hand, an old or damaged database)
+	 * between two good ones: the row before it goes out, it is taken
+	 * out once with its content in err, the row behind it goes out. */
+	snprintf(o.addr, sizeof(o.addr), "203.0.113.10");
+	ASSERT_INT_EQ(store_outbox_add(s, &o, err, sizeof(err)), 0);
+	ASSERT_INT_EQ(sqlite3_exec(s->db, "PRAGMA ignore_check_constraints = ON; "
+	    "INSERT INTO outbox (kind, addr, "
+	    "prefix, at, duration, message) VALUES ('add', 'not-an-addr', 32, "
+	    "7, 60, 'hand\nmade'), ('bogus', '203.0.113.12', 32, 8, 60, 'x'); "
+	    "PRAGMA ignore_check_constraints = OFF",
+	    NULL, NULL, NULL), SQLITE_OK);
+	snprintf(o.addr, sizeof(o.addr), "203.0.113.11");
+	ASSERT_INT_EQ(store_outbox_add(s, &o, err, sizeof(err)), 0);
+	ASSERT_INT_EQ(store_outbox_next(s, v, 4, err, sizeof(err)), 1);
+	ASSERT_STR_EQ(v[0].addr, "203.0.113.10");
+	ASSERT_INT_EQ(store_outbox_done(s, v[0].id, err, sizeof(err)), 0);
+	ASSERT_INT_EQ(store_outbox_next(s, v, 4, big, sizeof(big)),
+	    STORE_OUTBOX_DROPPED);
+	TEST_CHECK(strstr(big, "kind 'add' addr 'not-an-addr' prefix '32' "
+	    "at '7' duration '60' message 'hand?made'") != NULL);
+	ASSERT_INT_EQ(store_outbox_next(s, v, 4, big, sizeof(big)),
+	    STORE_OUTBOX_DROPPED);
+	TEST_CHECK(strstr(big, "kind 'bogus' addr '203.0.113.12'") != NULL);
+	ASSERT_INT_EQ(store_outbox_next(s, v, 4, err, sizeof(err)), 1);
+	ASSERT_STR_EQ(v[0].addr, "203.0.113.11");
+	ASSERT_INT_EQ(store_outbox_count(s, err, sizeof(err)), 1);
 	store_close(s);
 }
 
