@@ -192,7 +192,8 @@ decode_link(int linktype, const uint8_t *data, size_t caplen,
 	}
 }
 
-/* The ports of a first fragment of TCP, if captured: n bytes at th. */
+/* The ports of a first fragment of TCP, if captured (and its sequence
+ * numbers and flags, or zeros): n bytes at th. */
 static void
 decode_frag_ports(const uint8_t *th, size_t n, struct decode_packet *out)
 {
@@ -200,6 +201,9 @@ decode_frag_ports(const uint8_t *th, size_t n, struct decode_packet *out)
 		return;
 	out->sport = decode_be16(th);
 	out->dport = decode_be16(th + 2);
+	out->seq = n >= 14 ? decode_be32(th + 4) : 0;
+	out->ack = n >= 14 ? decode_be32(th + 8) : 0;
+	out->flags = n >= 14 ? th[13] & 0x3f : 0;
 	out->frag_first = true;
 }
 

@@ -66,7 +66,8 @@ struct decode_packet {
 	/* After DECODE_FRAGMENT: src, dst and ttl are set, and frag_first
 	 * says whether it is the first fragment (offset 0, more to come) of
 	 * a TCP segment with its ports captured; then sport and dport are
-	 * set too.  (A passive sensor refuses those: engine.c.) */
+	 * set too, and seq, ack and flags (zeros if not captured).  (A
+	 * passive sensor refuses those: engine.c.) */
 	bool frag_first;
 };
 

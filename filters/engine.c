@@ -1311,36 +1311,67 @@ engine_sim_blocked(struct engine *e, const struct decode_packet *p)
  * unknown: an ambiguity as a line some server reads otherwise is (no
  * offence, the session reset under capture-reset), for clients that could
  * relay.  Later fragments carry no ports and die without their first; the
- * server's own fragments hide nothing the client can use.  A session we do
- * not track (picked up after its first fragment) gets an anomaly.
+ * server's own fragments hide nothing the client can use.
  */
 static void
 engine_passive_fragment(struct engine *e, const struct decode_packet *p,
     struct engine_result *res)
 {
 	struct engine_pkt pk;
+	struct event *ev;
 	struct flow *f;
 	int dir = 0;
 
 	if (!engine_server(e, &p->dst, p->dport))
 		return;
-	if ((f = engine_lookup(e, p, &dir)) == NULL || dir != 0) {
-		engine_flowless_anomaly(e, "fragment");
+	if ((f = engine_lookup(e, p, &dir)) != NULL && dir == 0) {
+		flow_touch(e->flows, f, e->now);
+		e->cur = f;
+		memset(&pk, 0, sizeof(pk));
+		pk.e = e;
+		pk.f = f;
+		(void)engine_ambiguity_event(&pk, "fragment", SMTP_V_NONE);
+		if (!pk.ambiguous || e->conf->mode != CONFIG_MODE_ENFORCE ||
+		    !e->passive_resets)
+			return;
+		/* The server's next acknowledgement moves the client's side
+		 * past the bytes we missed: the orders repeat there. */
+		engine_result_reset(res, f, f->dir[0].next, f->dir[1].next);
+		f->resets_left = ENGINE_PASSIVE_RESETS;
+		e->st.resets++;
 		return;
 	}
-	flow_touch(e->flows, f, e->now);
-	e->cur = f;
-	memset(&pk, 0, sizeof(pk));
-	pk.e = e;
-	pk.f = f;
-	(void)engine_ambiguity_event(&pk, "fragment", SMTP_V_NONE);
-	if (!pk.ambiguous || e->conf->mode != CONFIG_MODE_ENFORCE ||
-	    !e->passive_resets)
+	/*
+	 * A session this engine does not track: another capture worker's
+	 * (the kernel's fanout hash of a fragment has no ports), or one that
+	 * began before the daemon.  Only the fragment tells: the client
+	 * expects the sequence number it acknowledges, and without the
+	 * client the server's next reply is refused by the client's stack.
+	 */
+	if (policy_trusted(e->policy, &p->src))
 		return;
-	/* The server's next acknowledgement moves the client's side past
-	 * the bytes we missed: the orders repeat there (resets_left). */
-	engine_result_reset(res, f, f->dir[0].next, f->dir[1].next);
-	f->resets_left = ENGINE_PASSIVE_RESETS;
+	e->st.ambiguities++;
+	if (e->undecodable_events < ENGINE_UNDECODABLE_EVENTS) {
+		e->undecodable_events++;
+		if ((ev = engine_event(e, EVENT_AMBIGUITY, NULL)) != NULL) {
+			ev->client = p->src;
+			ev->server = p->dst;
+			ev->client_port = p->sport;
+			ev->server_port = p->dport;
+			ev->what = "fragment";
+			ev->action = engine_stop_action(e);
+		}
+	}
+	if (e->conf->mode != CONFIG_MODE_ENFORCE || !e->passive_resets ||
+	    !(p->flags & DECODE_TH_ACK))
+		return;
+	res->reset = true;
+	res->client = p->src;
+	res->server = p->dst;
+	res->client_port = p->sport;
+	res->server_port = p->dport;
+	res->seq_to_server = p->seq;
+	res->seq_to_client = p->ack;
 	e->st.resets++;
 }
 

@@ -1819,6 +1819,45 @@ test_passive_fragment_refused(void)
 	}
 }
 
+/* Passive, a session this engine does not track (another capture
+ * worker's: a fragment's fanout hash has no ports): the fragment alone
+ * says where the client expects the server's next byte. */
+static void
+test_passive_fragment_untracked(void)
+{
+	static const char rcpt[] = "RCPT TO:<a@evil.test>\r\n";
+	struct engine_result r;
+	struct lab l;
+	uint8_t b[256];
+	size_t len;
+	int pass;
+	char ev[8192];
+
+	for (pass = 0; pass < 2; pass++) {
+		lab_init(&l, false, CONFIG_MODE_ENFORCE, pass == 0 ?
+		    addr_attacker : addr_trusted);
+		engine_set_passive(l.e, true, true);
+		len = mkpkt(b, l.src, l.dst, l.cport, 25, 7000, 9000, 0x18,
+		    rcpt, sizeof(rcpt) - 1);
+		b[6] = 0x20;
+		TEST_CHECK(engine_packet(l.e, DECODE_LINK_RAW, l.now, b, len,
+		    len, 0, ENGINE_INDEV_UNKNOWN, &r) == ENGINE_ACCEPT);
+		TEST_CHECK(r.reset == (pass == 0));
+		lab_events(&l, ev, sizeof(ev));
+		if (pass == 0) {
+			ASSERT_INT_EQ(r.seq_to_client, 9000);
+			ASSERT_INT_EQ(r.client_port, CLIENT_PORT);
+			ASSERT_STR_EQ(ev, "{\"event\":\"ambiguity\",\"time\":"
+			    "\"1970-01-01T00:00:00.000000Z\","
+			    "\"client\":\"203.0.113.10\",\"client_port\":40000,"
+			    "\"server\":\"198.51.100.25\",\"server_port\":25,"
+			    "\"what\":\"fragment\",\"action\":\"reset\"}\n");
+		} else
+			ASSERT_STR_EQ(ev, "");
+		lab_free(&l);
+	}
+}
+
 /* IPv6 client -> server ([2001:db8::10]:40000 -> [2001:db8::25]:25), ext
  * destination-options headers (8 bytes each) before TCP. */
 static size_t
@@ -1957,6 +1996,7 @@ main(void)
 	TEST_RUN(test_passive_resets_and_blocks);
 	TEST_RUN(test_steady_state_no_malloc);
 	TEST_RUN(test_passive_fragment_refused);
+	TEST_RUN(test_passive_fragment_untracked);
 	TEST_RUN(test_passive_ipv6_extension_headers);
 	return TEST_END("engine");
 }
