@@ -114,7 +114,7 @@ static uint64_t
 fuzz_run(const uint8_t *data, size_t size, int mode, size_t cap)
 {
 	struct smtp_session s;
-	struct rg_mem m = { 0, cap, 0, 0 };
+	struct rg_mem m = { .cap = cap };
 	struct fuzz_run r = { 0xcbf29ce484222325ULL, 0 };
 	size_t i = 1, len, off, k;
 	uint32_t rs = 0x9e3779b9u;
