@@ -9,8 +9,9 @@
  * ends are protected servers (a client on port 25 talking to a server on
  * port 25, with no `servers` key), the SYN's sender is the client (tcp.c),
  * the SYN-ACK's receiver, or for a pickup the sender of the first packet
- * with data; a small table remembers such connections for their other
- * packets.  Packets that are not TCP between a client and a protected
+ * with data; a table remembers such connections for their other packets
+ * (it grows to 262,144 of them; past that, a connection not in it goes by
+ * its unordered address and port pair, both directions together).  Packets that are not TCP between a client and a protected
  * server (or cannot be decoded) go to engine 0, which then counts them
  * and reports the undecodable ones, as one engine would.
  *
