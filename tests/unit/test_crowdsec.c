@@ -160,13 +160,13 @@ shape(const char *prefix, const char *rep, const char *suffix, size_t size,
 }
 
 static bool
-refused(const char *prefix, const char *rep, const char *suffix,
-    const char *why)
+refused(size_t size, const char *prefix, const char *rep,
+    const char *suffix, const char *why)
 {
 	struct crowdsec_stream st;
 	char err[256];
 	size_t len;
-	char *b = shape(prefix, rep, suffix, 32UL << 20, &len);
+	char *b = shape(prefix, rep, suffix, size, &len);
 	bool ok;
 
 	memset(&st, 0, sizeof(st));
@@ -183,7 +183,10 @@ refused(const char *prefix, const char *rep, const char *suffix,
 	return true;
 }
 
-/* 32 MiB shapes that cost jansson 20-80 times their size, refused before
+#define M4	(4UL << 20)
+
+/* Shapes that cost jansson 20-80 times their size (the two measured at
+ * 32 MiB, the rest at 4 MiB), refused before
  * jansson sees them; a legitimate 100,000-decision reply (bench/crowdsec)
  * parses within the body cap and a bounded tree. */
 static void
@@ -198,16 +201,17 @@ test_amplification(void)
 	    "\"scope\":\"Ip\",\"type\":\"ban\",\"value\":\"192.0.2.1\"},";
 
 	json_set_alloc_funcs(ja_malloc, ja_free);
-	TEST_CHECK(refused("{\"x\":[", "{},", "]}", "decisions"));
-	TEST_CHECK(refused("{\"new\":[", "{},", "]}", "decisions"));
-	TEST_CHECK(refused("[", "0,", "]", "keys and values"));
-	TEST_CHECK(refused("{\"new\":[", "0,", "]}", "decisions"));
-	TEST_CHECK(refused("{\"new\":[[", "0,", "]]}", "a decision with"));
-	TEST_CHECK(refused("{\"new\":[{\"a\":[", "0,", "]}]}",
+	/* The two shapes measured at 32 MiB; the others at 4 MiB. */
+	TEST_CHECK(refused(32UL << 20, "{\"x\":[", "{},", "]}", "decisions"));
+	TEST_CHECK(refused(32UL << 20, "[", "0,", "]", "keys and values"));
+	TEST_CHECK(refused(M4, "{\"new\":[", "{},", "]}", "decisions"));
+	TEST_CHECK(refused(M4, "{\"new\":[", "0,", "]}", "decisions"));
+	TEST_CHECK(refused(M4, "{\"new\":[[", "0,", "]]}", "a decision with"));
+	TEST_CHECK(refused(M4, "{\"new\":[{\"a\":[", "0,", "]}]}",
 	    "a decision with"));
-	TEST_CHECK(refused("{", "\"k\":0,", "}", "keys and values"));
-	TEST_CHECK(refused("", "[", "", "nested deeper"));
-	TEST_CHECK(refused("", "0 ", "", "more than one"));
+	TEST_CHECK(refused(M4, "{", "\"k\":0,", "}", "keys and values"));
+	TEST_CHECK(refused(M4, "", "[", "", "nested deeper"));
+	TEST_CHECK(refused(M4, "", "0 ", "", "more than one"));
 	/* Brackets, quotes and commas inside strings are not counted. */
 	c = "{\"new\":[{\"s\":\"[[[[{\\\"\\\\\",\"t\":1}]}";
 	TEST_CHECK(crowdsec_scan(c, strlen(c), 1, err, sizeof(err)));
