@@ -17,7 +17,6 @@
 #include <jansson.h>
 
 #include "cidr.h"
-#include "crowdsec.h"
 #include "hooks.h"
 #include "log.h"
 #include "nft.h"
@@ -248,7 +247,8 @@ blocks_add(struct rgd *d, const char *prefix, uint64_t dur_secs,
 	if (store_block_put(d->store, &sb, err, errlen) < 0)
 		return -1;
 	blocks_hook(d, "block", &sb, dur_secs);
-	crowdsec_pushed_block(d, &sb, dur_secs);
+	if (d->on_block != NULL)
+		d->on_block(d, &sb, dur_secs);
 	return 0;
 }
 
@@ -329,7 +329,8 @@ blocks_del(struct rgd *d, const char *prefix, char *err, size_t errlen)
 	 * offences (and blocks) again at once. */
 	blocks_engines_unblock(d, &nb);
 	blocks_hook(d, "unblock", &sb, 0);
-	crowdsec_pushed_unblock(d, sb.addr, sb.prefix);
+	if (d->on_unblock != NULL)
+		d->on_unblock(d, sb.addr, sb.prefix);
 	dnsbl_changed(d);
 	/* Narrower blocks that the lifted one covered go back in. */
 	blocks_sync(d);

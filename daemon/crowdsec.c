@@ -860,6 +860,10 @@ crowdsec_start(struct rgd *d, char *err, size_t errlen)
 		pthread_cond_wait(&cs->cond, &cs->lock);
 	pthread_mutex_unlock(&cs->lock);
 	d->crowdsec = cs;
+	if (cs->push) {
+		d->on_block = crowdsec_pushed_block;
+		d->on_unblock = crowdsec_pushed_unblock;
+	}
 	log_info("crowdsec: Local API %s: push %s, pull %s (every %llds)",
 	    cs->url, cs->push ? "on" : "off", cs->pull ? "on" : "off",
 	    (long long)cs->interval);
@@ -912,6 +916,8 @@ crowdsec_stop(struct rgd *d)
 	explicit_bzero(cs, sizeof(*cs));
 	free(cs);
 	d->crowdsec = NULL;
+	d->on_block = NULL;
+	d->on_unblock = NULL;
 	curl_global_cleanup();
 }
 

@@ -108,7 +108,9 @@ void crowdsec_stop(struct rgd *d);
 /* Main thread, every second: results of pushes, pulled decisions
  * applied, the next pushes handed over. */
 void crowdsec_tick(struct rgd *d);
-/* Main thread: a block (auto or manual) to push; an unblock to push. */
+/* Main thread: a block (auto or manual) to push; an unblock to push.
+ * crowdsec_start() makes them d->on_block and d->on_unblock, which
+ * blocks.c calls. */
 void crowdsec_pushed_block(struct rgd *d, const struct store_block *sb,
     uint64_t secs);
 void crowdsec_pushed_unblock(struct rgd *d, const char *addr, int prefix);

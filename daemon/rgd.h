@@ -53,6 +53,13 @@ struct rgd {
 	 * stripes have their own locks, no worker lock needed */
 	struct offtable *offences;
 	struct crowdsec *crowdsec;	/* crowdsec.c; NULL: no crowdsec-url */
+	/* Told of every block this daemon makes or lifts (crowdsec.c's
+	 * push sets them at start; NULL: nobody listens).  blocks.c calls
+	 * through them, so it never calls up into a module that itself
+	 * applies blocks. */
+	void (*on_block)(struct rgd *, const struct store_block *,
+	    uint64_t secs);
+	void (*on_unblock)(struct rgd *, const char *addr, int prefix);
 	int sigfd, timerfd, ctlfd;
 	struct mailbox *mail;		/* from the workers (mailbox.h) */
 	time_t started;
