@@ -8,7 +8,8 @@
 # maybe followed by ", N skipped".  A suite that crashes, times out or
 # prints no summary counts as one failure.  Full output of each suite is
 # kept in BUILD_DIR/test-logs/.  Each suite's line ends with its wall time
-# in brackets, to see where the time of `make check` goes.
+# in brackets, to see where the time of `make check` goes.  The offline
+# suites run in the background while the lab suites run (see below).
 set -u
 
 if [ $# -ne 1 ]; then
@@ -83,8 +84,33 @@ for t in "$build"/tests/test_*; do
 	run_suite "$(basename "$t")" "$UNIT_TIMEOUT" no "$t"
 done
 
+# The offline suites (captures replayed, the CLI without a daemon, the
+# fuzz harnesses: no namespace, no nftables, no daemon, nothing installed)
+# run one after the other in the background, niced, while the lab suites
+# run: those mostly wait on servers and the network.  Their lines come
+# after the lab suites', their counts in the total.  RUN_SERIAL=1 runs
+# everything in the foreground, in the usual order.
+offline="replay crafted threads fuzz check cli"
+[ "${RUN_SERIAL:-0}" = 1 ] && offline=""
+off_lines=$logs/offline.lines
+off_totals=$logs/offline.totals
+rm -f "$off_lines" "$off_totals"
+if [ -n "$offline" ]; then
+	(
+		total_passed=0 total_failed=0 total_skipped=0 nsuites=0
+		for d in $offline; do
+			[ -x "tests/$d/run" ] || continue
+			run_suite "$d" "$SUITE_TIMEOUT" yes nice -n 10 \
+			    "tests/$d/run" "$build"
+		done
+		echo "$total_passed $total_failed $total_skipped $nsuites" \
+		    >"$off_totals"
+	) >"$off_lines" 2>&1 &
+	off_pid=$!
+fi
+
 # The usual order first, then any other suite directory.
-seen=" "
+seen=" $offline "
 for d in replay crafted netns evasion tests/*/; do
 	d=${d#tests/}
 	d=${d%/}
@@ -95,6 +121,20 @@ for d in replay crafted netns evasion tests/*/; do
 	fi
 	run_suite "$d" "$SUITE_TIMEOUT" yes "tests/$d/run" "$build"
 done
+
+if [ -n "$offline" ]; then
+	wait "$off_pid"
+	cat "$off_lines"
+	if read -r p f s n <"$off_totals" 2>/dev/null; then
+		total_passed=$((total_passed + p))
+		total_failed=$((total_failed + f))
+		total_skipped=$((total_skipped + s))
+		nsuites=$((nsuites + n))
+	else
+		echo "offline suites: no totals (counted as 1 failed)"
+		total_failed=$((total_failed + 1))
+	fi
+fi
 
 if [ "$nsuites" -eq 0 ]; then
 	echo "no test suites found for $build"
