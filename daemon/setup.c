@@ -107,31 +107,36 @@ setup_warning(const char *msg, void *arg)
 	log_warnx("warning: %s", msg);
 }
 
-/* The capture keys of a and b are the same. */
-static bool
-setup_same_capture(const struct config *a, const struct config *b)
-{
-	return a->ncapture == b->ncapture &&
-	    memcmp(a->capture, b->capture, sizeof(a->capture)) == 0 &&
-	    a->capture_workers == b->capture_workers &&
-	    a->capture_block == b->capture_block &&
-	    a->capture_reset == b->capture_reset &&
-	    a->capture_immediate == b->capture_immediate &&
-	    a->capture_buffer == b->capture_buffer;
-}
+/*
+ * The keys a reload cannot change: the workers' queues or capture handles
+ * and engines, the store, the control socket and the CrowdSec thread were
+ * made for them at start.  One list, for telling and for keeping.
+ */
+#define SETUP_START_ONLY(X)						\
+	X(queue_first) X(queue_last)					\
+	X(capture) X(ncapture) X(capture_workers) X(capture_block)	\
+	X(capture_reset) X(capture_immediate) X(capture_buffer)	\
+	X(state_db) X(control_socket)					\
+	X(crowdsec_url) X(crowdsec_ca) X(crowdsec_machine_file)	\
+	X(crowdsec_bouncer_key_file) X(crowdsec_push)			\
+	X(crowdsec_pull_interval) X(crowdsec_origins) X(crowdsec_norigins)
 
-/* The running capture keys into a reloaded configuration: the workers'
- * handles and engines were made for them. */
-static void
-setup_keep_capture(struct config *nc, const struct config *run)
+/* Keep the running values of the start-only keys in a reloaded
+ * configuration (both come from zeroed structures, so their bytes past a
+ * string's end compare too); true if the file changed any of them. */
+static bool
+setup_keep_start_only(struct config *nc, const struct config *run)
 {
-	memcpy(nc->capture, run->capture, sizeof(nc->capture));
-	nc->ncapture = run->ncapture;
-	nc->capture_workers = run->capture_workers;
-	nc->capture_block = run->capture_block;
-	nc->capture_reset = run->capture_reset;
-	nc->capture_immediate = run->capture_immediate;
-	nc->capture_buffer = run->capture_buffer;
+	bool changed = false;
+
+#define SETUP_KEEP(f)							\
+	if (memcmp(&nc->f, &run->f, sizeof(nc->f)) != 0) {		\
+		changed = true;						\
+		memcpy(&nc->f, &run->f, sizeof(nc->f));			\
+	}
+	SETUP_START_ONLY(SETUP_KEEP)
+#undef SETUP_KEEP
+	return changed;
 }
 
 /*
@@ -156,27 +161,9 @@ setup_reload(struct rgd *d, char *err, size_t errlen)
 		goto refused;
 	}
 	(void)config_warnings(&nc, setup_warning, NULL);
-	if (nc.queue_first != d->conf.queue_first ||
-	    nc.queue_last != d->conf.queue_last ||
-	    !setup_same_capture(&nc, &d->conf) ||
-	    strcmp(nc.state_db, d->conf.state_db) != 0 ||
-	    strcmp(nc.control_socket, d->conf.control_socket) != 0)
-		log_warnx("reload: queue, capture, state-db and "
-		    "control-socket changes take effect at the next start");
-	if (strcmp(nc.crowdsec_url, d->conf.crowdsec_url) != 0 ||
-	    strcmp(nc.crowdsec_ca, d->conf.crowdsec_ca) != 0 ||
-	    strcmp(nc.crowdsec_machine_file,
-	    d->conf.crowdsec_machine_file) != 0 ||
-	    strcmp(nc.crowdsec_bouncer_key_file,
-	    d->conf.crowdsec_bouncer_key_file) != 0 ||
-	    nc.crowdsec_push != d->conf.crowdsec_push ||
-	    nc.crowdsec_pull_interval != d->conf.crowdsec_pull_interval ||
-	    nc.crowdsec_norigins != d->conf.crowdsec_norigins ||
-	    memcmp(nc.crowdsec_origins, d->conf.crowdsec_origins,
-	    sizeof(nc.crowdsec_origins)) != 0)
-		log_warnx("reload: crowdsec-* changes take effect at the next "
-		    "start");
-	setup_keep_capture(&nc, &d->conf);
+	if (setup_keep_start_only(&nc, &d->conf))
+		log_warnx("reload: queue, capture, state-db, control-socket and "
+		    "crowdsec-* changes take effect at the next start");
 	/* The event file is reopened on every reload (a rotation's
 	 * postrotate may send SIGHUP); a path that cannot be opened refuses
 	 * the reload before anything changed. */
@@ -191,12 +178,6 @@ setup_reload(struct rgd *d, char *err, size_t errlen)
 		config_free(&nc);
 		goto refused;
 	}
-	/* Keep paths and queues of the running instance. */
-	nc.queue_first = d->conf.queue_first;
-	nc.queue_last = d->conf.queue_last;
-	memcpy(nc.state_db, d->conf.state_db, sizeof(nc.state_db));
-	memcpy(nc.control_socket, d->conf.control_socket,
-	    sizeof(nc.control_socket));
 	/* The engines keep a pointer to d->conf, whose address stays; no
 	 * worker runs while it changes. */
 	for (i = 0; i < d->nworkers; i++)
