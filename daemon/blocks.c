@@ -194,62 +194,86 @@ blocks_hook(struct rgd *d, const char *event, const struct store_block *sb,
 }
 
 int
-blocks_add(struct rgd *d, const char *prefix, uint64_t dur_secs,
-    const char *reason, const char *src, const char *evidence, char *err,
+blocks_add_kernel(struct rgd *d, struct blocks_new *bn, const char *prefix,
+    uint64_t dur_secs, const char *reason, const char *src, char *err,
     size_t errlen)
 {
-	struct nft_block nb;
-	struct store_block sb;
+	struct store_block *sb = &bn->sb;
 	int prev = 0;
 	time_t now = time(NULL);
 
-	if (!blocks_parse(prefix, &nb)) {
+	memset(bn, 0, sizeof(*bn));
+	if (!blocks_parse(prefix, &bn->nb)) {
 		snprintf(err, errlen, "'%s' is not an address or prefix",
 		    prefix);
 		return -1;
 	}
-	if (blocks_never_block_refuses(d, &nb, err, errlen))
+	if (blocks_never_block_refuses(d, &bn->nb, err, errlen))
 		return -1;
-	blocks_to_store(&nb, &sb);
-	if (store_offences(d->store, sb.addr, sb.prefix,
+	snprintf(bn->prefix, sizeof(bn->prefix), "%s", prefix);
+	blocks_to_store(&bn->nb, sb);
+	/* A read, no write: the offence history decides the duration. */
+	if (store_offences(d->store, sb->addr, sb->prefix,
 	    offences_since(&d->conf, now), &prev, err, errlen) < 0)
 		return -1;
 	if (strcmp(src, "auto") == 0) {
 		/* The store's history decides, not the worker's count: it
 		 * outlives restarts and unblock, and leaves out offences
 		 * older than offence-memory one by one. */
-		sb.offences = prev + 1;
-		dur_secs = offences_duration(&d->conf, sb.offences);
-		sb.source = STORE_AUTO;
+		sb->offences = prev + 1;
+		dur_secs = offences_duration(&d->conf, sb->offences);
+		sb->source = STORE_AUTO;
 	} else {
-		sb.offences = prev;
-		sb.source = STORE_MANUAL;
+		sb->offences = prev;
+		sb->source = STORE_MANUAL;
 	}
-	sb.created = now;
-	sb.expires = now + (int64_t)dur_secs;
-	blocks_clip(sb.reason, sizeof(sb.reason), reason ? reason : "");
-	blocks_clip(sb.evidence, sizeof(sb.evidence), evidence ? evidence : "");
+	sb->created = now;
+	sb->expires = now + (int64_t)dur_secs;
+	bn->dur_secs = dur_secs;
+	blocks_clip(sb->reason, sizeof(sb->reason), reason ? reason : "");
 	/* The kernel first: the block takes effect in well under a
 	 * millisecond, while the store's commit waits for the disk.  A crash
 	 * in between leaves the element in the kernel set (the table outlives
 	 * the daemon) with its timeout, so nothing is lost that matters. */
-	if (blocks_install(d, &nb, dur_secs, err, errlen) < 0)
-		return -1;
-	if (sb.source == STORE_AUTO) {
-		if (store_offence_add(d->store, sb.addr, sb.prefix, now, err,
-		    errlen) < 0)
+	return blocks_install(d, &bn->nb, dur_secs, err, errlen);
+}
+
+int
+blocks_add_record(struct rgd *d, struct blocks_new *bn, const char *evidence,
+    char *err, size_t errlen)
+{
+	struct store_block *sb = &bn->sb;
+
+	blocks_clip(sb->evidence, sizeof(sb->evidence),
+	    evidence ? evidence : "");
+	if (sb->source == STORE_AUTO) {
+		if (store_offence_add(d->store, sb->addr, sb->prefix,
+		    sb->created, err, errlen) < 0)
 			return -1;
 		log_info("blocked %s for %llus (offence %d within "
-		    "offence-memory)", prefix, (unsigned long long)dur_secs,
-		    sb.offences);
+		    "offence-memory)", bn->prefix,
+		    (unsigned long long)bn->dur_secs, sb->offences);
 	}
 	dnsbl_changed(d);
-	if (store_block_put(d->store, &sb, err, errlen) < 0)
+	if (store_block_put(d->store, sb, err, errlen) < 0)
 		return -1;
-	blocks_hook(d, "block", &sb, dur_secs);
+	blocks_hook(d, "block", sb, bn->dur_secs);
 	if (d->on_block != NULL)
-		d->on_block(d, &sb, dur_secs);
+		d->on_block(d, sb, bn->dur_secs);
 	return 0;
+}
+
+int
+blocks_add(struct rgd *d, const char *prefix, uint64_t dur_secs,
+    const char *reason, const char *src, const char *evidence, char *err,
+    size_t errlen)
+{
+	struct blocks_new bn;
+
+	if (blocks_add_kernel(d, &bn, prefix, dur_secs, reason, src, err,
+	    errlen) < 0)
+		return -1;
+	return blocks_add_record(d, &bn, evidence, err, errlen);
 }
 
 int

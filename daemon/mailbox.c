@@ -3,7 +3,8 @@
  * count) under one mutex, so neither side ever moves more than the entry
  * it adds or takes; the eventfd is written only when a post finds the
  * ring empty, and drained by the taker, so the main thread wakes once per
- * burst, not once per request.
+ * burst, not once per request.  Tickets count posts from 1; done[t % cap]
+ * holds the last ticket in that slot whose evidence is out.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "event.h"
@@ -27,8 +29,11 @@ struct mailbox_evidence {
 struct mailbox {
 	int		 fd;		/* eventfd: requests waiting */
 	pthread_mutex_t	 lock;		/* everything below */
+	pthread_cond_t	 done_cv;	/* a ticket was marked done */
 	struct mailbox_block *ring;
 	unsigned	 cap, head, count;
+	uint64_t	 tickets;	/* the last one given */
+	uint64_t	*done;		/* cap slots */
 	uint64_t	 dropped;
 	struct mailbox_evidence evidence[MAILBOX_EVIDENCE];
 	unsigned	 evidence_next;
@@ -38,6 +43,7 @@ struct mailbox *
 mailbox_new(unsigned cap, char *err, size_t errlen)
 {
 	struct mailbox *mb;
+	pthread_condattr_t ca;
 
 	if (cap == 0 || cap > MAILBOX_CAP_MAX) {
 		snprintf(err, errlen, "mailbox: capacity %u (1..%u)", cap,
@@ -45,18 +51,27 @@ mailbox_new(unsigned cap, char *err, size_t errlen)
 		return NULL;
 	}
 	if ((mb = calloc(1, sizeof(*mb))) == NULL ||
-	    (mb->ring = calloc(cap, sizeof(*mb->ring))) == NULL) {
+	    (mb->ring = calloc(cap, sizeof(*mb->ring))) == NULL ||
+	    (mb->done = calloc(cap, sizeof(*mb->done))) == NULL) {
 		snprintf(err, errlen, "mailbox: out of memory");
+		if (mb != NULL)
+			free(mb->ring);
 		free(mb);
 		return NULL;
 	}
 	if ((mb->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
 		snprintf(err, errlen, "mailbox: eventfd: %s", strerror(errno));
+		free(mb->done);
 		free(mb->ring);
 		free(mb);
 		return NULL;
 	}
 	pthread_mutex_init(&mb->lock, NULL);
+	/* Waits are measured on the clock a date change leaves alone. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&mb->done_cv, &ca);
+	pthread_condattr_destroy(&ca);
 	mb->cap = cap;
 	return mb;
 }
@@ -68,6 +83,8 @@ mailbox_free(struct mailbox *mb)
 		return;
 	(void)close(mb->fd);
 	pthread_mutex_destroy(&mb->lock);
+	pthread_cond_destroy(&mb->done_cv);
+	free(mb->done);
 	free(mb->ring);
 	free(mb);
 }
@@ -78,21 +95,21 @@ mailbox_fd(const struct mailbox *mb)
 	return mb->fd;
 }
 
-bool
+uint64_t
 mailbox_post_block(struct mailbox *mb, const struct rg_addr *client,
     rg_time_t dur)
 {
 	struct mailbox_block *b;
-	uint64_t one = 1;
-	bool wake = false, taken = false;
+	uint64_t one = 1, taken = 0;
+	bool wake = false;
 
 	pthread_mutex_lock(&mb->lock);
 	if (mb->count < mb->cap) {
 		b = &mb->ring[(mb->head + mb->count) % mb->cap];
 		b->client = *client;
 		b->dur = dur;
+		b->ticket = taken = ++mb->tickets;
 		wake = mb->count++ == 0;
-		taken = true;
 	} else
 		mb->dropped++;
 	pthread_mutex_unlock(&mb->lock);
@@ -101,6 +118,44 @@ mailbox_post_block(struct mailbox *mb, const struct rg_addr *client,
 	if (wake && write(mb->fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		log_warn("waking the main thread");
 	return taken;
+}
+
+void
+mailbox_evidence_done(struct mailbox *mb, uint64_t ticket)
+{
+	uint64_t *slot;
+
+	if (ticket == 0)
+		return;
+	pthread_mutex_lock(&mb->lock);
+	slot = &mb->done[ticket % mb->cap];
+	if (*slot < ticket)
+		*slot = ticket;
+	pthread_cond_broadcast(&mb->done_cv);
+	pthread_mutex_unlock(&mb->lock);
+}
+
+bool
+mailbox_evidence_wait(struct mailbox *mb, uint64_t ticket,
+    unsigned timeout_ms)
+{
+	struct timespec until;
+	bool done;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&mb->lock);
+	while (mb->done[ticket % mb->cap] < ticket &&
+	    pthread_cond_timedwait(&mb->done_cv, &mb->lock, &until) == 0)
+		;
+	done = mb->done[ticket % mb->cap] >= ticket;
+	pthread_mutex_unlock(&mb->lock);
+	return done;
 }
 
 /* Drop an incomplete UTF-8 sequence at the end of s. */

@@ -16,6 +16,14 @@
  * client), read by the main thread when it blocks a client; a line longer
  * than MAILBOX_EVIDENCE_LINE is cut (the event log has it whole).
  *
+ * A worker posts a block request before it writes the events of the same
+ * packets (a log write may wait on the disk or on journald, the kernel set
+ * must not), so each request has a ticket: the worker calls
+ * mailbox_evidence_done() with it once that batch's events (and their
+ * evidence) are out, and the main thread, having put the block into the
+ * kernel set, waits for it (bounded) before it reads the evidence for the
+ * stored record.
+ *
  * Threads: mailbox_post_* from any worker; mailbox_take_blocks,
  * mailbox_evidence_for and mailbox_dropped from the main thread (all
  * thread-safe); mailbox_new and mailbox_free while no worker runs.
@@ -39,6 +47,7 @@ struct mailbox;
 struct mailbox_block {
 	struct rg_addr	 client;
 	rg_time_t	 dur;
+	uint64_t	 ticket;	/* for mailbox_evidence_wait() */
 };
 
 /* A mailbox for cap (1..65536) block requests; NULL and err on failure. */
@@ -48,9 +57,12 @@ void		 mailbox_free(struct mailbox *);
 /* Readable (POLLIN) while block requests wait. */
 int		 mailbox_fd(const struct mailbox *);
 
-/* Workers: ask for client to be blocked; false (and counted) when full. */
-bool		 mailbox_post_block(struct mailbox *,
+/* Workers: ask for client to be blocked; its ticket (never 0), or 0 (and
+ * counted) when full. */
+uint64_t	 mailbox_post_block(struct mailbox *,
 		    const struct rg_addr *client, rg_time_t dur);
+/* Workers: the evidence of the request with this ticket is posted. */
+void		 mailbox_evidence_done(struct mailbox *, uint64_t ticket);
 /* Workers: keep an event line as evidence against client. */
 void		 mailbox_post_evidence(struct mailbox *,
 		    const struct rg_addr *client, const char *line);
@@ -62,6 +74,11 @@ void		 mailbox_post_evidence(struct mailbox *,
  */
 size_t		 mailbox_take_blocks(struct mailbox *,
 		    struct mailbox_block *v, size_t max);
+/* Main thread: wait until the request's evidence is posted, at most
+ * timeout_ms; false when the time ran out.  (A ticket whose slot a request
+ * `cap` tickets later has marked done counts as done.) */
+bool		 mailbox_evidence_wait(struct mailbox *, uint64_t ticket,
+		    unsigned timeout_ms);
 /* The evidence lines kept for client, oldest first, newline-separated
  * into buf (as many whole lines as fit; "" if none). */
 void		 mailbox_evidence_for(struct mailbox *,

@@ -46,6 +46,8 @@ struct nftnl_set_elem;
 #define NFT_REQ_SIZE		4096
 /* Bound on what a listing will hold in memory (kernel elements). */
 #define NFT_LIST_MAX		(8u * 1024 * 1024)
+/* A batch buffer up to this size is kept, zeroed, for the next batch. */
+#define NFT_BATCH_KEEP		((size_t)1024 * 1024)
 /* Bound on one batch; beyond it the caller should split the work. */
 #define NFT_BATCH_MAX		((size_t)256 * 1024 * 1024)
 /* How long to wait for a reply the kernel should already have sent. */
@@ -71,6 +73,7 @@ struct nft_label {
 };
 
 struct nft_batch {
+	struct nft_ctx	*ctx;		/* its buffer goes back there */
 	char		*buf;
 	size_t		 len;
 	size_t		 cap;
@@ -89,6 +92,11 @@ struct nft_ctx {
 	enum nft_queue_mech mech;
 	char		 note[512];
 	char		*rbuf;
+	/* The last batch's buffer, all zero (nft_batch_free): a block is a
+	 * batch of one element, which then neither allocates nor zeroes
+	 * NFT_MSG_ROOM * 4 bytes of fresh memory. */
+	char		*spare;
+	size_t		 spare_cap;
 };
 
 /* One kernel set element as read back or about to be written. */

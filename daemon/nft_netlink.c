@@ -97,6 +97,7 @@ nft_close(struct nft_ctx *ctx)
 		return;
 	if (ctx->nl != NULL)
 		mnl_socket_close(ctx->nl);
+	free(ctx->spare);
 	free(ctx->rbuf);
 	free(ctx);
 }
@@ -146,10 +147,32 @@ nft_drain(struct nft_ctx *ctx)
 
 /* --- batches --------------------------------------------------------- */
 
+/*
+ * A buffer of at most NFT_BATCH_KEEP bytes goes back to the context for
+ * the next batch, zeroed where this one wrote: its messages, and a message
+ * started but never pushed (its header says how far it got).
+ */
 void
 nft_batch_free(struct nft_batch *b)
 {
-	free(b->buf);
+	const struct nlmsghdr *open;
+	size_t used = b->len;
+
+	if (b->ctx != NULL && b->buf != NULL && b->cap <= NFT_BATCH_KEEP &&
+	    b->ctx->spare == NULL) {
+		if (b->cap - used >= sizeof(*open)) {
+			open = (const struct nlmsghdr *)(void *)(b->buf + used);
+			if (open->nlmsg_len <= b->cap - used)
+				used += open->nlmsg_len;
+			else
+				used = b->cap;
+		} else
+			used = b->cap;
+		memset(b->buf, 0, used);
+		b->ctx->spare = b->buf;
+		b->ctx->spare_cap = b->cap;
+	} else
+		free(b->buf);
 	free(b->labels);
 	memset(b, 0, sizeof(*b));
 }
@@ -216,6 +239,12 @@ nft_batch_begin(struct nft_ctx *ctx, struct nft_batch *b)
 	uint32_t seq = ctx->seq++;
 
 	memset(b, 0, sizeof(*b));
+	b->ctx = ctx;
+	if (ctx->spare != NULL) {
+		b->buf = ctx->spare;
+		b->cap = ctx->spare_cap;
+		ctx->spare = NULL;
+	}
 	if (nft_batch_room(b) == -1 ||
 	    nft_batch_label(b, seq, "begin batch") == -1)
 		return -1;

@@ -49,16 +49,28 @@ usage(void)
 	exit(2);
 }
 
-/* Main thread: carry out the block requests of the workers. */
+#define RGD_BLOCKS_TAKE 32	/* block requests carried out together */
+#define RGD_EVIDENCE_WAIT_MS 100	/* for a worker's events, at most */
+
+/*
+ * Main thread: carry out the block requests of the workers: every one
+ * taken goes into the kernel set first, then each is stored with its
+ * evidence, which its worker may still be writing (mailbox.h): waited for,
+ * a bounded time (a worker stuck on a log write past it leaves the line
+ * out of the stored evidence, not the block out of the kernel).
+ */
 static void
 rgd_blocks_requested(struct rgd *d)
 {
-	struct mailbox_block req[64];
+	static struct blocks_new bn[RGD_BLOCKS_TAKE];
+	struct mailbox_block req[RGD_BLOCKS_TAKE];
 	char err[256], addr[RG_ADDRSTRLEN + 8], ev[MAILBOX_EVIDENCE * 64];
+	bool in[RGD_BLOCKS_TAKE];
 	size_t i, n;
 
-	while ((n = mailbox_take_blocks(d->mail, req, 64)) > 0) {
+	while ((n = mailbox_take_blocks(d->mail, req, RGD_BLOCKS_TAKE)) > 0) {
 		for (i = 0; i < n; i++) {
+			in[i] = false;
 			rg_addr_str(&req[i].client, addr, sizeof(addr));
 			/* Asked for before a reload put it in never-block. */
 			if (cidr_set_contains(&d->conf.never_block,
@@ -67,13 +79,29 @@ rgd_blocks_requested(struct rgd *d)
 				    addr);
 				continue;
 			}
-			mailbox_evidence_for(d->mail, &req[i].client, ev,
-			    sizeof(ev));
-			if (blocks_add(d, addr, req[i].dur / RG_USEC_PER_SEC,
-			    "relay attempts", "auto", ev, err,
-			    sizeof(err)) < 0) {
+			if (blocks_add_kernel(d, &bn[i], addr,
+			    req[i].dur / RG_USEC_PER_SEC, "relay attempts",
+			    "auto", err, sizeof(err)) < 0) {
 				d->block_errors++;
 				log_warnx("block %s: %s", addr, err);
+			} else
+				in[i] = true;
+		}
+		for (i = 0; i < n; i++) {
+			if (!in[i])
+				continue;
+			if (!mailbox_evidence_wait(d->mail, req[i].ticket,
+			    RGD_EVIDENCE_WAIT_MS))
+				log_warnx("block %s: its worker has not written "
+				    "the events for %d ms: stored without the "
+				    "latest", bn[i].prefix,
+				    RGD_EVIDENCE_WAIT_MS);
+			mailbox_evidence_for(d->mail, &req[i].client, ev,
+			    sizeof(ev));
+			if (blocks_add_record(d, &bn[i], ev, err,
+			    sizeof(err)) < 0) {
+				d->block_errors++;
+				log_warnx("block %s: %s", bn[i].prefix, err);
 			} else
 				d->blocks_added++;	/* blocks_add logs */
 		}

@@ -23,7 +23,9 @@
 #include "config.h"
 #include "engine.h"
 #include "eventlog.h"
+#include "nft.h"
 #include "offtable.h"
+#include "store.h"
 
 #define RGD_MAX_QUEUES 64
 #define RGD_TODO_MAX 256	/* enforcement actions per receive batch */
@@ -80,6 +82,22 @@ struct rgd {
 int blocks_add(struct rgd *d, const char *prefix, uint64_t dur_secs,
     const char *reason, const char *src, const char *evidence, char *err,
     size_t errlen);
+/* blocks_add() in two steps, for blocks whose evidence is still being
+ * written: the kernel set (after the store's offence history is read),
+ * then the store's records, the hooks and on_block.  bn carries the block
+ * from one to the other; blocks_add_record() only after a 0 from
+ * blocks_add_kernel(). */
+struct blocks_new {
+	struct nft_block nb;
+	struct store_block sb;
+	uint64_t dur_secs;
+	char prefix[INET6_ADDRSTRLEN + 8];
+};
+int blocks_add_kernel(struct rgd *d, struct blocks_new *bn,
+    const char *prefix, uint64_t dur_secs, const char *reason,
+    const char *src, char *err, size_t errlen);
+int blocks_add_record(struct rgd *d, struct blocks_new *bn,
+    const char *evidence, char *err, size_t errlen);
 /* Lift a block (store and kernel); the offence history stays. */
 int blocks_del(struct rgd *d, const char *prefix, char *err, size_t errlen);
 /* An operator's block: refused inside relay-networks unless force, and

@@ -130,14 +130,27 @@ worker_captured(void *ctx, int linktype, rg_time_t ts, const uint8_t *pkt,
 		w->todo[w->ntodo++] = r;
 }
 
-/* Events, resets and block requests from the packets just answered. */
+/*
+ * Block requests, events and resets from the packets just answered, in
+ * that order: the block goes into the kernel set while this thread writes
+ * the events (a log write may wait on the disk or on journald) and sends
+ * the resets (each one runs the receiving stack, a local one included);
+ * the main thread stores the block's evidence once it is told it is out.
+ */
 static void
 worker_flush(struct worker *w)
 {
 	const struct engine_result *r;
-	unsigned i;
+	uint64_t tickets[RGD_TODO_MAX];
+	unsigned i, nt = 0;
 
+	for (i = 0; i < w->ntodo; i++)
+		if (w->todo[i].block && (tickets[nt] = mailbox_post_block(
+		    w->d->mail, &w->todo[i].client, w->todo[i].block_for)) != 0)
+			nt++;
 	worker_events(w);
+	for (i = 0; i < nt; i++)
+		mailbox_evidence_done(w->d->mail, tickets[i]);
 	for (i = 0; i < w->ntodo; i++) {
 		r = &w->todo[i];
 		if (r->reset) {
@@ -153,9 +166,6 @@ worker_flush(struct worker *w)
 			} else
 				w->resets_sent++;
 		}
-		if (r->block)
-			(void)mailbox_post_block(w->d->mail, &r->client,
-			    r->block_for);
 	}
 	w->ntodo = 0;
 }

@@ -2,7 +2,8 @@
  * test_mailbox.c — daemon/mailbox.c: the bounded queue between the packet
  * workers and the main thread (full: dropped and counted, never waited
  * for; order; the ring's wrap; one wake-up per burst), posting from many
- * threads at once, and the evidence ring.
+ * threads at once, the evidence ring, and the tickets that tell the main
+ * thread a request's evidence is out.
  */
 #include <poll.h>
 #include <pthread.h>
@@ -284,6 +285,80 @@ test_evidence_utf8_cut(void)
 	mailbox_free(mb);
 }
 
+/* A worker that marks a request's evidence done later than it posts. */
+struct late {
+	struct mailbox *mb;
+	uint64_t ticket;
+	unsigned ms;
+};
+
+static void *
+late_done(void *arg)
+{
+	struct late *l = arg;
+	struct timespec ts = { 0, (long)l->ms * 1000000 };
+
+	nanosleep(&ts, NULL);
+	mailbox_post_evidence(l->mb, &(struct rg_addr){ .family = 4 }, "late");
+	mailbox_evidence_done(l->mb, l->ticket);
+	return NULL;
+}
+
+/*
+ * Tickets: one per request, never 0 (0 is a dropped request).  The main
+ * thread's wait returns as soon as the worker marks the ticket done, and
+ * gives up after its timeout when the worker never does.
+ */
+static void
+test_tickets(void)
+{
+	struct mailbox *mb = mailbox_new(2, err, sizeof(err));
+	struct mailbox_block v[4];
+	struct rg_addr a = v4(1);
+	struct late l;
+	pthread_t t;
+	uint64_t t1, t2, t3;
+	double t0;
+	char buf[64];
+
+	TEST_CHECK(mb != NULL);
+	if (mb == NULL)
+		return;
+	t1 = mailbox_post_block(mb, &a, 1);
+	t2 = mailbox_post_block(mb, &a, 2);
+	TEST_CHECK(t1 != 0 && t2 == t1 + 1);
+	ASSERT_INT_EQ(mailbox_post_block(mb, &a, 3), 0);	/* full */
+	ASSERT_INT_EQ(mailbox_take_blocks(mb, v, 4), 2);
+	ASSERT_INT_EQ(v[0].ticket, t1);
+	ASSERT_INT_EQ(v[1].ticket, t2);
+	/* Not done: the wait ends at its timeout, false. */
+	t0 = now_s();
+	TEST_CHECK(!mailbox_evidence_wait(mb, t1, 50));
+	TEST_CHECK(now_s() - t0 >= 0.045 && now_s() - t0 < 5);
+	/* Done already: true at once; another ticket stays not done. */
+	mailbox_evidence_done(mb, t1);
+	TEST_CHECK(mailbox_evidence_wait(mb, t1, 0));
+	TEST_CHECK(!mailbox_evidence_wait(mb, t2, 0));
+	mailbox_evidence_done(mb, 0);		/* a dropped request: nothing */
+	/* Done while the main thread waits: it wakes with the evidence. */
+	t3 = mailbox_post_block(mb, &a, 3);
+	TEST_CHECK(t3 == t2 + 1);
+	l.mb = mb;
+	l.ticket = t3;
+	l.ms = 30;
+	TEST_CHECK(pthread_create(&t, NULL, late_done, &l) == 0);
+	t0 = now_s();
+	TEST_CHECK(mailbox_evidence_wait(mb, t3, 10000));
+	TEST_CHECK(now_s() - t0 < 5);
+	mailbox_evidence_for(mb, &(struct rg_addr){ .family = 4 }, buf,
+	    sizeof(buf));
+	ASSERT_STR_EQ(buf, "late\n");
+	pthread_join(t, NULL);
+	/* t3 shares t1's slot (capacity 2): t1 still counts as done. */
+	TEST_CHECK(mailbox_evidence_wait(mb, t1, 0));
+	mailbox_free(mb);
+}
+
 int
 main(void)
 {
@@ -294,5 +369,6 @@ main(void)
 	TEST_RUN(test_threads);
 	TEST_RUN(test_evidence);
 	TEST_RUN(test_evidence_utf8_cut);
+	TEST_RUN(test_tickets);
 	return TEST_END("mailbox");
 }
