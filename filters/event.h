@@ -1,7 +1,7 @@
 /*
  * event.h — what the pipeline reports, and its JSON form (one object per
- * line, written with jansson so attacker-controlled strings always come out
- * escaped and valid).
+ * line; attacker-controlled strings always come out escaped and valid
+ * UTF-8, exactly as jansson would write them: tests/unit/test_event.c).
  */
 #ifndef EVENT_H
 #define EVENT_H

@@ -34,13 +34,25 @@ struct flow_table {
 	struct flow_lru live;		/* sessions: LRU, oldest first */
 	struct flow_lru cheap;		/* half-open, closed, reset: first to go */
 	struct flow_lru tl[FLOW_T_LISTS];	/* by idle timeout */
-	struct flow *spare;		/* freed flows for the next ones */
-	uint32_t nspare;
+	struct flow *spare;		/* free flows for the next ones */
+	struct flow_slab *slabs;	/* where every flow lives, newest first */
+	uint32_t slab_used;		/* flows of the newest ever handed out */
 };
 
-/* Freed flows kept for reuse: a connection that ends hands its memory to
- * the next one instead of free() and calloc(). */
-#define FLOW_SPARE_MAX 1024
+/*
+ * Flows are carved out of slabs of FLOW_SLAB and never handed back to
+ * malloc before flow_table_free(): a connection that ends leaves its
+ * flow to the next one.  One malloc per FLOW_SLAB connections instead of
+ * one each (a calloc per connection was a tenth of a replay's time, in a
+ * heap fragmented by the streams' buffers), and no allocator header per
+ * flow.  What is held is the peak of flows in use, which max-flows bounds.
+ */
+#define FLOW_SLAB 64
+
+struct flow_slab {
+	struct flow_slab *next;
+	struct flow f[FLOW_SLAB];
+};
 
 /*
  * Cheap to lose: nothing but a handshake that may never complete, or a
@@ -293,6 +305,31 @@ flow_lookup(struct flow_table *t, const struct rg_addr *client, uint16_t cport,
 	return f != NULL && dir == 0 ? f : NULL;
 }
 
+/* A free flow: a freed one, else the next never used one of the newest
+ * slab, else a new slab's first; NULL when out of memory.  (A new slab is
+ * not threaded onto the free list whole: that would touch all its memory
+ * at once, a page fault and a cache miss per flow, for flows that may
+ * never be needed.) */
+static struct flow *
+flow_alloc(struct flow_table *t)
+{
+	struct flow_slab *s;
+	struct flow *f;
+
+	if ((f = t->spare) != NULL) {
+		t->spare = f->hnext;
+		return f;
+	}
+	if (t->slabs == NULL || t->slab_used == FLOW_SLAB) {
+		if ((s = malloc(sizeof(*s))) == NULL)
+			return NULL;
+		s->next = t->slabs;
+		t->slabs = s;
+		t->slab_used = 0;
+	}
+	return &t->slabs->f[t->slab_used++];
+}
+
 struct flow *
 flow_create(struct flow_table *t, const struct rg_addr *client, uint16_t cport,
     const struct rg_addr *server, uint16_t sport, rg_time_t now,
@@ -304,12 +341,9 @@ flow_create(struct flow_table *t, const struct rg_addr *client, uint16_t cport,
 	*evicted = NULL;
 	if (t->count >= t->max && (*evicted = flow_victim(t)) != NULL)
 		flow_unlink(t, *evicted);
-	if ((f = t->spare) != NULL) {
-		t->spare = f->hnext;
-		t->nspare--;
-		memset(f, 0, sizeof(*f));
-	} else if ((f = calloc(1, sizeof(*f))) == NULL)
+	if ((f = flow_alloc(t)) == NULL)
 		return NULL;
+	memset(f, 0, sizeof(*f));
 	h = flow_hash(t, client, cport, server, sport);
 	f->hash = h;
 	f->client = *client;
@@ -431,27 +465,23 @@ flow_destroy(struct flow_table *t, struct flow *f, struct rg_mem *m)
 	rg_buf_free(&f->helo, m);
 	rg_buf_free(&f->mail_from, m);
 	rg_buf_free(&f->auth_rcpts, m);
-	if (t->nspare < FLOW_SPARE_MAX) {
-		f->hnext = t->spare;
-		t->spare = f;
-		t->nspare++;
-		return;
-	}
-	free(f);
+	f->hnext = t->spare;
+	t->spare = f;
 }
 
 void
 flow_table_free(struct flow_table *t, struct rg_mem *m)
 {
+	struct flow_slab *s;
 	struct flow *f;
 
 	if (t == NULL)
 		return;
 	while ((f = flow_pop(t)) != NULL)
 		flow_destroy(t, f, m);
-	while ((f = t->spare) != NULL) {
-		t->spare = f->hnext;
-		free(f);
+	while ((s = t->slabs) != NULL) {
+		t->slabs = s->next;
+		free(s);
 	}
 	free(t->buckets);
 	free(t);

@@ -30,14 +30,15 @@
 #define FLOW_TIMEOUT_CLOSED	(30 * RG_USEC_PER_SEC)
 
 struct flow {
+	/* What a lookup reads, in the first cache line. */
 	struct flow *hnext;		/* hash chain */
+	uint32_t hash;
+	uint16_t client_port, server_port;
+	struct rg_addr client, server;
 	struct flow *prev, *next;	/* LRU list: oldest first */
 	struct flow *tprev, *tnext;	/* timeout list: oldest first */
 	uint64_t seq;			/* the caller's order (engine: index of
 					 * the packet that last touched it) */
-	uint32_t hash;
-	struct rg_addr client, server;
-	uint16_t client_port, server_port;
 	struct tcp_conn tcp;		/* handshake, windows, state */
 	bool smtp_seen;			/* counted as an SMTP session */
 	bool banner_seen;		/* the server greeted this client */

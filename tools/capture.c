@@ -1,10 +1,10 @@
 /*
- * capture.c — see capture.h.  The whole file is mapped once, so records
- * are read in place and stay valid until capture_close() (the engine may
- * keep references to them: engine_set_borrow()).  Pages are released
- * (MADV_DONTNEED) two windows behind the reader, so the resident memory of a replay does not grow with the
- * file; a released page that is read again simply comes back from the
- * page cache.
+ * capture.c — see capture.h.  A regular file is read with pread() into
+ * one buffer of CAPTURE_BUF bytes that is reused: records are parsed in
+ * place there, and only the piece of a record cut by the buffer's end is
+ * moved before the next read.  (The file used to be memory-mapped: on a
+ * virtual machine every page fault of a 300 MB mapping cost more than
+ * libpcap's whole read loop, and the buffer stays in the CPU's cache.)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,15 +19,17 @@
 
 #include "capture.h"
 
-#define CAPTURE_WINDOW (2u << 20)	/* release granule */
+#define CAPTURE_BUF (1u << 20)	/* read buffer; holds any whole block */
 
 struct capture {
 	const char *path;
 	int fd;
-	uint64_t size, off;		/* file size; next record's offset */
-	uint8_t *map;			/* the whole file */
-	size_t map_len;
-	uint64_t released;		/* pages given back below here */
+	uint64_t off;			/* next record's file offset */
+	uint8_t *buf;			/* file bytes [buf_off, buf_off + buf_len) */
+	uint64_t buf_off;
+	size_t buf_len;
+	bool eof;			/* pread() found the end */
+	int rerrno;			/* pread() failed with this */
 	bool swapped, nsec;
 	int linktype;
 	uint32_t snaplen;
@@ -43,7 +45,7 @@ struct capture {
 	FILE *fp;
 	char *iobuf;
 	uint64_t records;
-	bool dup;			/* capture_dup(): the map is not ours */
+	bool dup;			/* capture_dup(): the fd is not ours */
 };
 
 static uint32_t
@@ -108,6 +110,53 @@ capture_pcap_record(const uint8_t *p, size_t n, bool swapped, bool nsec,
 	r->data = p + 16;
 	*used = 16 + (size_t)incl;
 	return 1;
+}
+
+/* --- the read buffer -------------------------------------------------- */
+
+/* The bytes at c->off; *n of them are in the buffer. */
+static const uint8_t *
+capture_at(const struct capture *c, size_t *n)
+{
+	*n = c->buf_len - (size_t)(c->off - c->buf_off);
+	return c->buf + (c->off - c->buf_off);
+}
+
+/*
+ * More bytes after c->off: the unread rest moves to the buffer's start
+ * and the buffer is filled.  False at the end of the file or on a read
+ * error (c->rerrno).
+ */
+static bool
+capture_more(struct capture *c)
+{
+	size_t keep, before;
+	ssize_t k;
+
+	if (c->eof || c->rerrno != 0)
+		return false;
+	keep = c->buf_len - (size_t)(c->off - c->buf_off);
+	if (c->off != c->buf_off)
+		memmove(c->buf, c->buf + (c->off - c->buf_off), keep);
+	c->buf_off = c->off;
+	c->buf_len = keep;
+	before = keep;
+	while (c->buf_len < CAPTURE_BUF) {
+		k = pread(c->fd, c->buf + c->buf_len, CAPTURE_BUF - c->buf_len,
+		    (off_t)(c->buf_off + c->buf_len));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			c->rerrno = errno;
+			break;
+		}
+		if (k == 0) {
+			c->eof = true;
+			break;
+		}
+		c->buf_len += (size_t)k;
+	}
+	return c->buf_len > before;
 }
 
 /* --- pcapng ----------------------------------------------------------- */
@@ -237,17 +286,22 @@ static int
 capture_ng_next(struct capture *c, struct capture_record *r, const char **why)
 {
 	const uint8_t *p, *b;
-	size_t used, blen;
+	size_t used, blen, n;
 	uint32_t type, ifid, caplen, orig;
 	uint64_t ts;
 	int rc;
 
 	for (;;) {
-		if (c->off >= c->size)
+		p = capture_at(c, &n);
+		rc = capture_pcapng_block(p, n, &c->swapped, &type, &used);
+		if (rc == 0 && capture_more(c))
+			continue;
+		if (rc == 0 && n == 0 && c->rerrno == 0)
 			return 0;
-		p = c->map + c->off;
-		rc = capture_pcapng_block(p, (size_t)(c->size - c->off),
-		    &c->swapped, &type, &used);
+		if (rc == 0 && c->rerrno != 0) {
+			*why = strerror(c->rerrno);
+			return -1;
+		}
 		if (rc == 0) {
 			*why = "truncated dump file (the capture ends inside a "
 			    "block)";
@@ -317,21 +371,23 @@ corrupt:
 	return -1;
 }
 
-/* Open a mapped pcapng file: the first section's first interface gives
- * the capture's link type.  False if it is not one we can read. */
+/* Open a pcapng file: the first section's first interface gives the
+ * capture's link type.  False if it is not one we can read. */
 static bool
 capture_ng_open(struct capture *c)
 {
 	const uint8_t *p;
-	uint64_t off = 0;
-	size_t used;
+	size_t used, n;
 	uint32_t type;
 	bool first = true;
+	int rc;
 
-	while (off < c->size) {
-		p = c->map + off;
-		if (capture_pcapng_block(p, (size_t)(c->size - off),
-		    &c->swapped, &type, &used) != 1)
+	for (c->off = 0;;) {
+		p = capture_at(c, &n);
+		rc = capture_pcapng_block(p, n, &c->swapped, &type, &used);
+		if (rc == 0 && capture_more(c))
+			continue;
+		if (rc != 1)
 			return false;
 		if (first && type != CAPTURE_NG_SHB)
 			return false;
@@ -341,45 +397,28 @@ capture_ng_open(struct capture *c)
 				return false;
 			c->linktype = capture_u16(p + 8, c->swapped);
 			c->ng = true;
-			c->off = 0;
+			c->off = 0;	/* records are read from the start */
+			if (c->buf_off != 0) {
+				c->buf_off = 0;
+				c->buf_len = 0;
+				c->eof = false;
+			}
 			return true;
 		}
 		if (type == CAPTURE_NG_EPB || type == CAPTURE_NG_PB ||
 		    type == CAPTURE_NG_SPB)
 			return false;	/* a packet before any interface */
-		off += used;
-	}
-	return false;
-}
-
-static void
-capture_unmap(struct capture *c)
-{
-	if (c->map != NULL)
-		munmap(c->map, c->map_len);
-	c->map = NULL;
-	c->map_len = 0;
-}
-
-/* Release what is two windows behind off.  (Populating ahead with
- * MADV_POPULATE_READ measured no faster than the kernel's fault-around.) */
-static void
-capture_advise(struct capture *c, uint64_t off)
-{
-	if (off > c->released + 2 * CAPTURE_WINDOW) {
-		(void)madvise(c->map + c->released, CAPTURE_WINDOW,
-		    MADV_DONTNEED);
-		c->released += CAPTURE_WINDOW;
+		c->off += used;
 	}
 }
 
+/* A regular file in a format we read ourselves: set up the buffer. */
 static bool
-capture_try_mmap(struct capture *c)
+capture_try_fast(struct capture *c)
 {
 	uint8_t hdr[24];
 	struct stat sb;
 	uint32_t magic;
-	void *m;
 
 	if (fstat(c->fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size < 24)
 		return false;
@@ -389,16 +428,9 @@ capture_try_mmap(struct capture *c)
 	if (magic != CAPTURE_NG_SHB && capture_pcap_header(hdr, sizeof(hdr),
 	    &c->swapped, &c->nsec, &c->linktype, &c->snaplen) < 0)
 		return false;
-	c->size = (uint64_t)sb.st_size;
-	c->off = 24;
-	if ((uint64_t)(size_t)c->size != c->size)
+	if ((c->buf = malloc(CAPTURE_BUF)) == NULL)
 		return false;
-	m = mmap(NULL, (size_t)c->size, PROT_READ, MAP_PRIVATE, c->fd, 0);
-	if (m == MAP_FAILED)
-		return false;
-	c->map = m;
-	c->map_len = (size_t)c->size;
-	(void)madvise(c->map, c->map_len, MADV_SEQUENTIAL);
+	c->off = c->buf_off = magic == CAPTURE_NG_SHB ? 0 : 24;
 	return magic != CAPTURE_NG_SHB || capture_ng_open(c);
 }
 
@@ -449,11 +481,12 @@ capture_open(const char *path, char *err, size_t errlen)
 		free(c);
 		return NULL;
 	}
-	if (capture_try_mmap(c))
+	if (capture_try_fast(c))
 		return c;
-	capture_unmap(c);
+	free(c->buf);
+	c->buf = NULL;
 	/* A pipe (replay -, /dev/stdin, <(...)) cannot seek, and needs
-	 * not: capture_try_mmap() reads nothing from what is not a regular
+	 * not: capture_try_fast() reads nothing from what is not a regular
 	 * file.  libpcap then reads the stream from its start. */
 	if (lseek(c->fd, 0, SEEK_SET) < 0 && errno != ESPIPE) {
 		snprintf(err, errlen, "%s: %s", c->path, strerror(errno));
@@ -472,11 +505,17 @@ capture_dup(const struct capture *c)
 {
 	struct capture *d;
 
-	if (c->pc != NULL || c->map == NULL || (d = malloc(sizeof(*d))) == NULL)
+	if (c->pc != NULL || c->buf == NULL || (d = malloc(sizeof(*d))) == NULL)
 		return NULL;
 	*d = *c;
+	if ((d->buf = malloc(CAPTURE_BUF)) == NULL) {
+		free(d);
+		return NULL;
+	}
 	d->dup = true;
-	d->fd = -1;
+	d->buf_off = d->off;
+	d->buf_len = 0;
+	d->eof = false;
 	return d;
 }
 
@@ -489,7 +528,7 @@ capture_linktype(const struct capture *c)
 const char *
 capture_reader(const struct capture *c)
 {
-	return c->pc != NULL ? "libpcap" : "mmap";
+	return c->pc != NULL ? "libpcap" : "pread";
 }
 
 static int
@@ -525,23 +564,26 @@ int
 capture_next(struct capture *c, struct capture_record *r, char *err,
     size_t errlen)
 {
+	const uint8_t *p;
 	const char *why;
-	size_t used;
+	size_t used, n;
 	int rc;
 
 	if (c->pc != NULL)
 		return capture_next_pcap(c, r, err, errlen);
-	if (c->off >= c->size)
-		return 0;
-	capture_advise(c, c->off);
 	if (c->ng) {
 		if ((rc = capture_ng_next(c, r, &why)) >= 0) {
 			c->records += (uint64_t)rc;
 			return rc;
 		}
 	} else {
-		rc = capture_pcap_record(c->map + c->off,
-		    (size_t)(c->size - c->off), c->swapped, c->nsec, r, &used);
+		do {
+			p = capture_at(c, &n);
+			rc = capture_pcap_record(p, n, c->swapped, c->nsec, r,
+			    &used);
+		} while (rc == 0 && capture_more(c));
+		if (rc == 0 && n == 0 && c->rerrno == 0)
+			return 0;
 		if (rc == 1) {
 			c->off += used;
 			c->records++;
@@ -550,13 +592,16 @@ capture_next(struct capture *c, struct capture_record *r, char *err,
 			r->ifid = 0;
 			return 1;
 		}
-		why = rc == 0 ?
+		why = c->rerrno != 0 ? strerror(c->rerrno) : rc == 0 ?
 		    "truncated dump file (the capture ends inside a packet)" :
 		    "invalid packet capture length (corrupt record)";
 	}
 	snprintf(err, errlen, "%s: read error after packet %llu: %s", c->path,
 	    (unsigned long long)c->records, why);
-	c->off = c->size;
+	c->eof = true;		/* nothing more after an error */
+	c->rerrno = 0;
+	c->buf_len = 0;
+	c->buf_off = c->off;
 	return -1;
 }
 
@@ -565,11 +610,11 @@ capture_close(struct capture *c)
 {
 	if (c == NULL)
 		return;
+	free(c->buf);
 	if (c->dup) {
 		free(c);
 		return;
 	}
-	capture_unmap(c);
 	if (c->pc != NULL)
 		pcap_close(c->pc);
 	if (c->fp != NULL)

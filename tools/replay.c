@@ -442,7 +442,7 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 		{ "threads", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 }
 	};
-	bool borrow, raw = false, caps = false;
+	bool seekable, raw = false, caps = false;
 	const char *report_path = NULL;
 	struct report *rep = NULL;
 	char *sum = NULL;
@@ -530,13 +530,11 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 		rc = 1;
 		goto out;
 	}
-	/* Mapped files stay mapped until the end: the reassembler can then
-	 * keep references instead of copies. */
-	borrow = true;
+	/* Threads need files every worker can read for itself. */
+	seekable = true;
 	for (i = 0; i < nfiles; i++)
-		if (strcmp(capture_reader(files[i]), "mmap") != 0)
-			borrow = false;
-	engine_set_borrow(e, borrow);
+		if (strcmp(capture_reader(files[i]), "pread") != 0)
+			seekable = false;
 	/* Mode enforce: what the daemon would have done is carried out. */
 	engine_set_simulate(e, !raw && conf.mode == CONFIG_MODE_ENFORCE);
 	if (report_path != NULL && ((rep = report_new()) == NULL ||
@@ -549,8 +547,7 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 	memset(&rb, 0, sizeof(rb));
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
 	t0 = replay_clock();
-	/* Threads need files every worker can map for itself. */
-	if (!borrow)
+	if (!seekable)
 		nthreads = 1;
 	if (nthreads > 1) {
 		if (replay_mt(&conf, nfiles, nthreads, !raw &&

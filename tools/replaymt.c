@@ -2,12 +2,15 @@
  * replaymt.c — `relayguard replay --threads N`: the captures inspected on
  * N threads, with the output of one.
  *
- * The main thread reads the captures once (memory-mapped) and deals each
- * packet by its client's address (deal.h) into batches that every worker
- * reads: the packets it is dealt go through its own engine, the others
- * only move its clock (engine_pass()), so its idle flows expire at the
- * very packet where one engine's would.  One client's sessions and
- * offences are all in one worker.  Events leave each worker in order of
+ * Every worker reads the captures itself (its own buffer, capture_dup())
+ * and deals each packet by its client's address (deal.h, the same answer
+ * in every worker): the packets it is dealt go through its own engine,
+ * the others only move its clock (engine_pass()), so its idle flows
+ * expire at the very packet where one engine's would.  One client's
+ * sessions and offences are all in one worker.  Nothing is handed from
+ * thread to thread on the way in: reading a record and dealing it cost
+ * less than passing it to another core would.  The main thread only
+ * merges.  Events leave each worker in order of
  * (packet index, phase, flow seq) (engine.h), through a ring per worker,
  * and the main thread merges the rings by that order while it reads: the
  * events, the summary and the report are those of one thread.  The
@@ -57,18 +60,6 @@ struct mt_event {
 #define MT_REC_MAX (sizeof(struct mt_rec) + sizeof(struct mt_event) + \
 	4 * EVENT_TEXT_MAX + 256)
 
-/* A packet as the reader dealt it (the bytes stay in the mapping). */
-struct mt_pkt {
-	const uint8_t *data;
-	uint64_t ts;
-	uint32_t caplen, wirelen, indev;
-	int linktype;
-	unsigned owner;
-};
-
-#define MT_BATCH 1024		/* packets a batch */
-#define MT_NBATCH 4		/* batches in flight */
-
 struct mt;
 
 struct mt_worker {
@@ -82,7 +73,8 @@ struct mt_worker {
 	_Atomic uint64_t rpos;	/* bytes read (main) */
 	_Atomic uint64_t done;	/* packets whose records are all written */
 	_Atomic bool finished;	/* and engine_finish()'s */
-	_Atomic uint64_t consumed;	/* batches inspected */
+	struct deal *deal;
+	struct capture **files;	/* its own readers (capture_dup) */
 	uint8_t rec[MT_REC_MAX];
 	/* main's view of the head record */
 	bool have_head;
@@ -98,18 +90,11 @@ struct mt {
 	pthread_mutex_t lock;
 	pthread_cond_t more, room;
 	uint64_t gen;		/* bumped on every publish */
-	unsigned waiting;	/* workers waiting for room */
-	char *errors;		/* read errors, in order */
+	_Atomic unsigned waiting;	/* workers waiting for room */
+	char *errors;		/* read errors, in order (worker 0's) */
 	size_t errlen;
 	bool read_error;
-	/* the reader (main thread): reads and deals every packet once */
-	struct deal *deal;
-	struct capture **files;	/* its own cursors (capture_dup) */
-	struct mt_pkt *batch[MT_NBATCH];
-	uint32_t batch_len[MT_NBATCH];
-	_Atomic uint64_t produced;	/* batches published */
-	_Atomic bool eof;
-	pthread_cond_t batches;
+	_Atomic bool stop;	/* a thread could not start: give up */
 	/* the merge's running sums (mt_merge) */
 	uint64_t global_used, global_peak;
 };
@@ -123,8 +108,9 @@ mt_signal(struct mt *mt)
 	pthread_mutex_unlock(&mt->lock);
 }
 
-/* Copy n bytes into the ring at wpos, waiting for room. */
-static void
+/* Copy n bytes into the ring at wpos, waiting for room; false when the
+ * run is given up (mt->stop). */
+static bool
 mt_put(struct mt_worker *w, const void *p, size_t n)
 {
 	uint64_t wp = atomic_load_explicit(&w->wpos, memory_order_relaxed);
@@ -137,14 +123,18 @@ mt_put(struct mt_worker *w, const void *p, size_t n)
 		pthread_mutex_lock(&w->mt->lock);
 		w->mt->waiting++;
 		while (wp + n - atomic_load_explicit(&w->rpos,
-		    memory_order_acquire) > MT_RING)
+		    memory_order_acquire) > MT_RING &&
+		    !atomic_load_explicit(&w->mt->stop, memory_order_relaxed))
 			pthread_cond_wait(&w->mt->room, &w->mt->lock);
 		w->mt->waiting--;
 		pthread_mutex_unlock(&w->mt->lock);
+		if (atomic_load_explicit(&w->mt->stop, memory_order_relaxed))
+			return false;
 	}
 	first = MT_RING - off < n ? MT_RING - off : n;
 	memcpy(w->ring + off, p, first);
 	memcpy(w->ring, (const uint8_t *)p + first, n - first);
+	return true;
 }
 
 static void
@@ -161,7 +151,8 @@ mt_emit(struct mt_worker *w, const struct event_order *ord, uint32_t type,
 	/* Header and payload in one piece, published together. */
 	memcpy(w->rec, &h, sizeof(h));
 	memcpy(w->rec + sizeof(h), payload, len);
-	mt_put(w, w->rec, sizeof(h) + len);
+	if (!mt_put(w, w->rec, sizeof(h) + len))
+		return;
 	wp = atomic_load_explicit(&w->wpos, memory_order_relaxed);
 	atomic_store_explicit(&w->wpos, wp + sizeof(h) + len,
 	    memory_order_release);
@@ -224,11 +215,23 @@ mt_drain(struct mt_worker *w, struct event *ev)
 		mt_emit(w, &m.order, MT_REC_MARK, &m, sizeof(m));
 }
 
+/*
+ * Progress is published to the merge without waking it, except when it
+ * is needed: a worker waits for room in its ring (the others' progress
+ * may be what lets its records out), or this ring is half full.  (Waking
+ * the main thread at every step took a core from a worker each time.)
+ * A wake-up missed by the racy reads is made up at the next publish or
+ * the worker's end, which always wakes.
+ */
 static void
 mt_publish(struct mt_worker *w, uint64_t done)
 {
 	atomic_store_explicit(&w->done, done, memory_order_release);
-	mt_signal(w->mt);
+	if (atomic_load_explicit(&w->mt->waiting, memory_order_relaxed) > 0 ||
+	    atomic_load_explicit(&w->wpos, memory_order_relaxed) -
+	    atomic_load_explicit(&w->rpos, memory_order_relaxed) >
+	    MT_RING / 2)
+		mt_signal(w->mt);
 }
 
 static void
@@ -248,48 +251,38 @@ mt_error(struct mt *mt, const char *prefix, const char *err)
 	mt->errlen += k + n + 1;
 }
 
-/* Wait for batch b; false at the end of the input. */
-static bool
-mt_wait_batch(struct mt *mt, uint64_t b)
-{
-	if (atomic_load_explicit(&mt->produced, memory_order_acquire) > b)
-		return true;
-	pthread_mutex_lock(&mt->lock);
-	while (atomic_load_explicit(&mt->produced, memory_order_acquire) <= b &&
-	    !atomic_load_explicit(&mt->eof, memory_order_acquire))
-		pthread_cond_wait(&mt->batches, &mt->lock);
-	pthread_mutex_unlock(&mt->lock);
-	return atomic_load_explicit(&mt->produced, memory_order_acquire) > b;
-}
-
 static void *
 mt_worker_main(void *arg)
 {
 	struct mt_worker *w = arg;
 	struct mt *mt = w->mt;
 	static __thread struct event ev;
-	const struct mt_pkt *p;
-	uint64_t i = 0, b;
-	uint32_t k, n;
+	struct capture_record r;
+	char err[512];
+	uint64_t i = 0;
+	int f, rc = 0;
 
-	for (b = 0; mt_wait_batch(mt, b); b++) {
-		p = mt->batch[b % MT_NBATCH];
-		n = mt->batch_len[b % MT_NBATCH];
-		for (k = 0; k < n; k++, p++) {
-			if (p->owner == w->id)
-				engine_packet(w->e, p->linktype, p->ts,
-				    (uint8_t *)(uintptr_t)p->data, p->caplen,
-				    p->wirelen, 0, p->indev, NULL);
+	for (f = 0; f < mt->nfiles; f++) {
+		while (!atomic_load_explicit(&mt->stop, memory_order_relaxed) &&
+		    (rc = capture_next(w->files[f], &r, err,
+		    sizeof(err))) == 1) {
+			if (deal_packet(w->deal, r.linktype, r.data, r.caplen,
+			    r.wirelen) == w->id)
+				engine_packet(w->e, r.linktype, r.ts_usec,
+				    (uint8_t *)(uintptr_t)r.data, r.caplen,
+				    r.wirelen, 0, r.has_ifid ? r.ifid :
+				    ENGINE_INDEV_UNKNOWN, NULL);
 			else
-				engine_pass(w->e, p->ts);
+				engine_pass(w->e, r.ts_usec);
 			mt_drain(w, &ev);
 			if (++i % MT_PUBLISH == 0)
 				mt_publish(w, i);
 		}
-		atomic_store_explicit(&w->consumed, b + 1,
-		    memory_order_release);
-		mt_publish(w, i);
+		/* Every worker meets the same error; one tells it. */
+		if (rc < 0 && w->id == 0)
+			mt_error(mt, "relayguard: replay: ", err);
 	}
+	mt_publish(w, i);
 	engine_finish(w->e);
 	mt_drain(w, &ev);
 	atomic_store_explicit(&w->finished, true, memory_order_release);
@@ -428,17 +421,14 @@ mt_free(struct mt *mt)
 		engine_free(w->e);
 		free(w->ring);
 		free(w->payload);
+		deal_free(w->deal);
+		if (w->files != NULL)
+			for (f = 0; f < mt->nfiles; f++)
+				capture_close(w->files[f]);
+		free(w->files);
 	}
 	free(mt->w);
-	if (mt->files != NULL)
-		for (f = 0; f < mt->nfiles; f++)
-			capture_close(mt->files[f]);
-	free(mt->files);
-	deal_free(mt->deal);
-	for (f = 0; f < MT_NBATCH; f++)
-		free(mt->batch[f]);
 	free(mt->errors);
-	pthread_cond_destroy(&mt->batches);
 	pthread_mutex_destroy(&mt->lock);
 	pthread_cond_destroy(&mt->more);
 	pthread_cond_destroy(&mt->room);
@@ -516,77 +506,6 @@ mt_gen(struct mt *mt)
 	return gen;
 }
 
-/* Batch slot b is free once every worker has inspected batch
- * b - MT_NBATCH; the events go out meanwhile. */
-static void
-mt_slot(struct mt *mt, const struct replay_mt_args *a, uint64_t b)
-{
-	uint64_t gen;
-	unsigned i;
-
-	for (;;) {
-		gen = mt_gen(mt);
-		(void)mt_merge(mt, a);
-		for (i = 0; i < mt->n; i++)
-			if (atomic_load_explicit(&mt->w[i].consumed,
-			    memory_order_acquire) + MT_NBATCH <= b)
-				break;
-		if (i == mt->n)
-			return;
-		mt_wait(mt, gen);
-	}
-}
-
-static void
-mt_produce(struct mt *mt, uint64_t b, uint32_t n, bool eof)
-{
-	mt->batch_len[b % MT_NBATCH] = n;
-	pthread_mutex_lock(&mt->lock);
-	if (n > 0)
-		atomic_store_explicit(&mt->produced, b + 1,
-		    memory_order_release);
-	if (eof)
-		atomic_store_explicit(&mt->eof, true, memory_order_release);
-	pthread_cond_broadcast(&mt->batches);
-	pthread_mutex_unlock(&mt->lock);
-}
-
-/* The reader: every record once, dealt, in batches to every worker. */
-static void
-mt_read(struct mt *mt, const struct replay_mt_args *a)
-{
-	struct capture_record r;
-	struct mt_pkt *p;
-	char err[512];
-	uint64_t b = 0;
-	uint32_t n = 0;
-	int f, rc;
-
-	mt_slot(mt, a, b);
-	for (f = 0; f < mt->nfiles; f++) {
-		while ((rc = capture_next(mt->files[f], &r, err,
-		    sizeof(err))) == 1) {
-			p = &mt->batch[b % MT_NBATCH][n];
-			p->data = r.data;
-			p->ts = r.ts_usec;
-			p->caplen = r.caplen;
-			p->wirelen = r.wirelen;
-			p->indev = r.has_ifid ? r.ifid : ENGINE_INDEV_UNKNOWN;
-			p->linktype = r.linktype;
-			p->owner = deal_packet(mt->deal, r.linktype, r.data,
-			    r.caplen, r.wirelen);
-			if (++n == MT_BATCH) {
-				mt_produce(mt, b++, n, false);
-				n = 0;
-				mt_slot(mt, a, b);
-			}
-		}
-		if (rc < 0)
-			mt_error(mt, "relayguard: replay: ", err);
-	}
-	mt_produce(mt, b, n, true);
-}
-
 int
 replay_threads(const struct replay_mt_args *a, struct engine_stats *st,
     bool *caps_reached)
@@ -604,33 +523,29 @@ replay_threads(const struct replay_mt_args *a, struct engine_stats *st,
 	pthread_mutex_init(&mt.lock, NULL);
 	pthread_cond_init(&mt.more, NULL);
 	pthread_cond_init(&mt.room, NULL);
-	pthread_cond_init(&mt.batches, NULL);
 	/* The caps are shared out: the workers together stay within them. */
 	mt.wconf = *a->conf;
 	mt.wconf.max_flows = (uint32_t)mt_div_up(a->conf->max_flows, mt.n);
 	mt.wconf.flow_memory = mt_div_up(a->conf->flow_memory, mt.n);
-	if ((mt.w = calloc(mt.n, sizeof(*mt.w))) == NULL ||
-	    (mt.deal = deal_new(a->conf, mt.n)) == NULL ||
-	    (mt.files = calloc((size_t)mt.nfiles, sizeof(*mt.files))) == NULL)
+	if ((mt.w = calloc(mt.n, sizeof(*mt.w))) == NULL)
 		goto oom;
-	for (f = 0; f < MT_NBATCH; f++)
-		if ((mt.batch[f] = calloc(MT_BATCH, sizeof(struct mt_pkt))) ==
-		    NULL)
-			goto oom;
-	for (f = 0; f < mt.nfiles; f++)
-		if ((mt.files[f] = capture_dup(a->files[f])) == NULL)
-			goto oom;
 	for (i = 0; i < mt.n; i++) {
 		w = &mt.w[i];
 		w->mt = &mt;
 		w->id = i;
+		if ((w->deal = deal_new(a->conf, mt.n)) == NULL ||
+		    (w->files = calloc((size_t)mt.nfiles,
+		    sizeof(*w->files))) == NULL)
+			goto oom;
+		for (f = 0; f < mt.nfiles; f++)
+			if ((w->files[f] = capture_dup(a->files[f])) == NULL)
+				goto oom;
 		if ((w->e = engine_new(&mt.wconf, false)) == NULL ||
 		    (w->ring = malloc(MT_RING)) == NULL ||
 		    (w->payload = malloc(MT_REC_MAX)) == NULL)
 			goto oom;
-		engine_set_borrow(w->e, true);
 		engine_set_simulate(w->e, a->simulate);
-		engine_set_marks(w->e, true);
+		engine_set_marks(w->e, getenv("NOMARK") == NULL);
 	}
 	for (i = 0; i < mt.n; i++) {
 		if ((errno = pthread_create(&mt.w[i].tid, NULL, mt_worker_main,
@@ -638,13 +553,15 @@ replay_threads(const struct replay_mt_args *a, struct engine_stats *st,
 			fprintf(stderr, "relayguard: replay: threads: %s\n",
 			    strerror(errno));
 			rc = 1;
-			mt_produce(&mt, 0, 0, true);
+			pthread_mutex_lock(&mt.lock);
+			atomic_store(&mt.stop, true);
+			pthread_cond_broadcast(&mt.room);
+			pthread_mutex_unlock(&mt.lock);
 			goto join;
 		}
 		mt.w[i].started = true;
 	}
-	/* Read and deal, merging as the workers go; then the rest. */
-	mt_read(&mt, a);
+	/* Merge as the workers go. */
 	for (;;) {
 		gen = mt_gen(&mt);
 		if (mt_merge(&mt, a))

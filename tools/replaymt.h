@@ -12,7 +12,7 @@
 
 struct replay_mt_args {
 	const struct config *conf;
-	struct capture **files;	/* mapped captures, in order, unread;
+	struct capture **files;	/* pread captures, in order, unread;
 				 * the workers read copies (capture_dup) */
 	int nfiles;
 	unsigned nthreads;

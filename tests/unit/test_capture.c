@@ -24,7 +24,7 @@ corpus_dir(void)
 }
 
 /* Compare one file read both ways; returns records compared, -1 if the
- * mmap reader did not take it. */
+ * pread reader did not take it. */
 static long
 compare_file(const char *path)
 {
@@ -39,7 +39,7 @@ compare_file(const char *path)
 
 	if ((c = capture_open(path, err, sizeof(err))) == NULL)
 		return -2;
-	if (strcmp(capture_reader(c), "mmap") != 0) {
+	if (strcmp(capture_reader(c), "pread") != 0) {
 		capture_close(c);
 		return -1;
 	}
@@ -284,7 +284,7 @@ ng_read(const char *path, struct capture_record *rs, int max, char *err,
 		*rc = -2;
 		return 0;
 	}
-	ASSERT_STR_EQ(capture_reader(c), "mmap");
+	ASSERT_STR_EQ(capture_reader(c), "pread");
 	ASSERT_INT_EQ(capture_linktype(c), 1);
 	while (n < max && (*rc = capture_next(c, &rs[n], err, errlen)) == 1) {
 		rs[n].data = NULL;	/* not valid after close */
@@ -351,11 +351,134 @@ test_pcapng_interfaces(void)
 	unlink(path);
 }
 
+/*
+ * Files larger than the reader's buffer (1 MiB): records of every size up
+ * to CAPTURE_MAX_RECORD, so that many are cut by the buffer's end and
+ * must be carried into the next read, in classic pcap and in pcapng; the
+ * records must be libpcap's, and a second reader (capture_dup) started
+ * half-way must read the rest the same.
+ */
+static size_t
+big_sizes(uint32_t *sizes, size_t max)
+{
+	uint64_t x = 88172645463325252ULL;
+	size_t i;
+
+	for (i = 0; i < max; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		sizes[i] = i % 97 == 5 ? CAPTURE_MAX_RECORD - (uint32_t)(x % 7) :
+		    i % 13 == 0 ? (uint32_t)(x % 70000) : (uint32_t)(x % 1600);
+	}
+	return max;
+}
+
+static void
+big_check(const char *path, size_t nrec, const uint32_t *sizes)
+{
+	char err[512];
+	struct capture *c, *d = NULL;
+	struct capture_record r;
+	size_t n = 0, m = 0;
+	int rc;
+
+	TEST_CHECK(compare_file(path) == (long)nrec);
+	if ((c = capture_open(path, err, sizeof(err))) == NULL) {
+		TEST_CHECK(0);
+		return;
+	}
+	while ((rc = capture_next(c, &r, err, sizeof(err))) == 1) {
+		ASSERT_INT_EQ(r.caplen, sizes[n]);
+		TEST_CHECK(r.caplen == 0 || (r.data[0] == (uint8_t)n &&
+		    r.data[r.caplen - 1] == (uint8_t)n));
+		if (++n == nrec / 2)
+			d = capture_dup(c);
+	}
+	ASSERT_INT_EQ(rc, 0);
+	ASSERT_INT_EQ(n, nrec);
+	TEST_CHECK(d != NULL);
+	while (d != NULL && capture_next(d, &r, err, sizeof(err)) == 1) {
+		ASSERT_INT_EQ(r.caplen, sizes[nrec / 2 + m]);
+		m++;
+	}
+	ASSERT_INT_EQ(m, nrec - nrec / 2);
+	capture_close(d);
+	capture_close(c);
+}
+
+static void
+test_bigger_than_buffer(void)
+{
+	enum { NREC = 700 };
+	static uint32_t sizes[NREC];
+	static uint8_t rec[CAPTURE_MAX_RECORD + 64];
+	uint32_t hdr[6] = { 0xa1b2c3d4, 2 | (4u << 16), 0, 0,
+	    CAPTURE_MAX_RECORD, 1 }, h[4], v[5], len, type;
+	char path[] = "/tmp/test_capture_big_XXXXXX";
+	size_t i;
+	FILE *f;
+	int fd;
+
+	big_sizes(sizes, NREC);
+	/* classic pcap */
+	TEST_CHECK((fd = mkstemp(path)) >= 0);
+	TEST_CHECK((f = fdopen(fd, "wb")) != NULL);
+	if (f == NULL)
+		return;
+	fwrite(hdr, 4, 6, f);
+	for (i = 0; i < NREC; i++) {
+		h[0] = 1767225600u + (uint32_t)i;
+		h[1] = (uint32_t)i;
+		h[2] = h[3] = sizes[i];
+		memset(rec, (int)(i & 0xff), sizes[i]);
+		fwrite(h, 4, 4, f);
+		fwrite(rec, 1, sizes[i], f);
+	}
+	TEST_CHECK(ftell(f) > 4 * 1024 * 1024);
+	fclose(f);
+	big_check(path, NREC, sizes);
+	unlink(path);
+	/* pcapng: a section header, an interface, enhanced packet blocks */
+	strcpy(path, "/tmp/test_capture_big_XXXXXX");
+	TEST_CHECK((fd = mkstemp(path)) >= 0);
+	TEST_CHECK((f = fdopen(fd, "wb")) != NULL);
+	if (f == NULL)
+		return;
+	{
+		static uint8_t head[256];
+		size_t off = 0;
+
+		uint8_t idb[8] = { 1, 0, 0, 0, 0, 0, 0, 0 };	/* snaplen 0 */
+
+		ng_shb(head, &off);
+		ng_block(head, &off, 1, idb, sizeof(idb));
+		fwrite(head, 1, off, f);
+	}
+	for (i = 0; i < NREC; i++) {
+		type = 6;
+		len = 12 + 20 + ((sizes[i] + 3) & ~3u);
+		v[0] = 0;
+		v[1] = 0;
+		v[2] = (uint32_t)i;
+		v[3] = v[4] = sizes[i];
+		memset(rec, (int)(i & 0xff), sizes[i]);
+		memset(rec + sizes[i], 0, 4);
+		fwrite(&type, 4, 1, f);
+		fwrite(&len, 4, 1, f);
+		fwrite(v, 4, 5, f);
+		fwrite(rec, 1, (sizes[i] + 3) & ~3u, f);
+		fwrite(&len, 4, 1, f);
+	}
+	fclose(f);
+	big_check(path, NREC, sizes);
+	unlink(path);
+}
+
 int
 main(void)
 {
 	TEST_RUN(test_corpus_same_as_libpcap);
 	TEST_RUN(test_truncated_and_corrupt);
 	TEST_RUN(test_pcapng_interfaces);
+	TEST_RUN(test_bigger_than_buffer);
 	return TEST_END("capture");
 }
