@@ -545,7 +545,7 @@ replay_threads(const struct replay_mt_args *a, struct engine_stats *st,
 		    (w->payload = malloc(MT_REC_MAX)) == NULL)
 			goto oom;
 		engine_set_simulate(w->e, a->simulate);
-		engine_set_marks(w->e, getenv("NOMARK") == NULL);
+		engine_set_marks(w->e, true);
 	}
 	for (i = 0; i < mt.n; i++) {
 		if ((errno = pthread_create(&mt.w[i].tid, NULL, mt_worker_main,
