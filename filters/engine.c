@@ -234,6 +234,12 @@ engine_set_seed(struct engine *e, uint64_t seed)
 }
 
 void
+engine_set_arena(struct engine *e)
+{
+	rg_mem_arena(&e->mem);
+}
+
+void
 engine_set_borrow(struct engine *e, bool borrow)
 {
 	/* Inline packets are rewritten and recycled: never borrowed. */

@@ -224,6 +224,9 @@ bool engine_set_seed(struct engine *e, uint64_t seed);
  * delivered.  Call before the first packet.
  */
 void engine_set_borrow(struct engine *e, bool borrow);
+/* Replay: buffers from huge-page arenas, never given back before
+ * engine_free() (rg_mem_arena()); right after engine_new(). */
+void engine_set_arena(struct engine *e);
 /*
  * Replay only (ignored inline, where the daemon does it for real): carry
  * out what mode enforce does, in packet time.  A session the engine resets

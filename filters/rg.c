@@ -3,6 +3,8 @@
  * pipeline.  inet_ntop/inet_pton are pure library functions (no system
  * call), so they are fine here.
  */
+#include <sys/mman.h>
+
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,13 +98,50 @@ rg_pool_class(size_t n)
 	return c;
 }
 
+struct rg_arena {
+	struct rg_arena *next;
+};
+
+/* The header rounded to a cache line: blocks start aligned. */
+#define RG_ARENA_HDR 64
+
+void
+rg_mem_arena(struct rg_mem *m)
+{
+	m->pooling = true;
+#if !defined(__SANITIZE_ADDRESS__)
+	m->arena = true;
+#endif
+}
+
+/* n bytes (a pool class's size) from the newest region, or a new one. */
+static void *
+rg_arena_carve(struct rg_mem *m, size_t n)
+{
+	struct rg_arena *a;
+	void *mem;
+
+	if (m->arenas == NULL || RG_ARENA - m->arena_used < n) {
+		if (posix_memalign(&mem, RG_ARENA, RG_ARENA) != 0)
+			return NULL;
+		(void)madvise(mem, RG_ARENA, MADV_HUGEPAGE);
+		a = mem;
+		a->next = m->arenas;
+		m->arenas = a;
+		m->arena_used = RG_ARENA_HDR;
+	}
+	mem = (uint8_t *)m->arenas + m->arena_used;
+	m->arena_used += n;
+	return mem;
+}
+
 void *
 rg_block_alloc(struct rg_mem *m, size_t n)
 {
-	int c;
+	int c = m->pooling ? rg_pool_class(n) : -1;
 	void *p;
 
-	if (m->pooling && (c = rg_pool_class(n)) >= 0 && m->pool[c] != NULL) {
+	if (c >= 0 && m->pool[c] != NULL) {
 		p = m->pool[c];
 		memcpy(&m->pool[c], p, sizeof(void *));
 		m->pool_bytes -= n;
@@ -110,6 +149,8 @@ rg_block_alloc(struct rg_mem *m, size_t n)
 		return p;
 	}
 	m->pool_misses++;
+	if (c >= 0 && m->arena)
+		return rg_arena_carve(m, n);
 	return malloc(n);
 }
 
@@ -121,7 +162,7 @@ rg_block_free(struct rg_mem *m, void *p, size_t n)
 	if (p == NULL)
 		return;
 	if (!m->pooling || (c = rg_pool_class(n)) < 0 ||
-	    m->pool_bytes + n > RG_POOL_MAX) {
+	    (!m->arena && m->pool_bytes + n > RG_POOL_MAX)) {
 		free(p);
 		return;
 	}
@@ -133,15 +174,22 @@ rg_block_free(struct rg_mem *m, void *p, size_t n)
 void
 rg_mem_pool_drain(struct rg_mem *m)
 {
+	struct rg_arena *a;
 	void *p;
 	int c;
 
 	for (c = 0; c < RG_POOL_CLASSES; c++)
 		while ((p = m->pool[c]) != NULL) {
 			memcpy(&m->pool[c], p, sizeof(void *));
-			free(p);
+			if (!m->arena)
+				free(p);
 		}
 	m->pool_bytes = 0;
+	while ((a = m->arenas) != NULL) {
+		m->arenas = a->next;
+		free(a);
+	}
+	m->arena_used = 0;
 }
 
 bool

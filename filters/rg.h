@@ -55,7 +55,15 @@ struct rg_mem {
 	size_t pool_bytes;
 	void *pool[RG_POOL_CLASSES];
 	uint64_t pool_hits, pool_misses;
+	/* Arena mode (rg_mem_arena()): blocks of the pool's sizes are carved
+	 * out of RG_ARENA-byte regions instead of malloc()ed, and freed ones
+	 * all wait in the pool until rg_mem_pool_drain() frees the regions. */
+	bool arena;
+	struct rg_arena *arenas;	/* newest first */
+	size_t arena_used;		/* bytes carved from the newest */
 };
+
+#define RG_ARENA (2u << 20)
 
 bool rg_mem_charge(struct rg_mem *m, size_t n);
 void rg_mem_release(struct rg_mem *m, size_t n);
@@ -63,6 +71,15 @@ void rg_mem_release(struct rg_mem *m, size_t n);
  * goes). */
 void rg_mem_pool(struct rg_mem *m);
 void rg_mem_pool_drain(struct rg_mem *m);
+/*
+ * Turn arena mode on (pooling too), before anything is allocated from m:
+ * for a short-lived process (replay), where giving memory back does not
+ * matter and the page faults and malloc() calls it saves do.  A region is
+ * one huge page where the kernel has them.  What m holds is then the sum
+ * of each block size's peak use, never less until the drain.  Builds with
+ * AddressSanitizer keep malloc(), so it still sees every block's bounds.
+ */
+void rg_mem_arena(struct rg_mem *m);
 /* malloc()/free() of n bytes through m's pool (n must be the same at
  * both ends).  The budget is not charged: callers charge what they keep. */
 void *rg_block_alloc(struct rg_mem *m, size_t n);

@@ -530,6 +530,7 @@ cmd_replay(int argc, char **argv, const char *config_path, bool config_given)
 		rc = 1;
 		goto out;
 	}
+	engine_set_arena(e);
 	/* Threads need files every worker can read for itself. */
 	seekable = true;
 	for (i = 0; i < nfiles; i++)

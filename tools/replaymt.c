@@ -544,6 +544,7 @@ replay_threads(const struct replay_mt_args *a, struct engine_stats *st,
 		    (w->ring = malloc(MT_RING)) == NULL ||
 		    (w->payload = malloc(MT_REC_MAX)) == NULL)
 			goto oom;
+		engine_set_arena(w->e);
 		engine_set_simulate(w->e, a->simulate);
 		engine_set_marks(w->e, true);
 	}
