@@ -314,7 +314,7 @@ engine_event(struct engine *e, enum event_kind kind, const struct flow *f)
 	}
 	ev = &e->events[(e->ev_head + e->ev_len) % ENGINE_EVENT_QUEUE];
 	e->ev_len++;
-	memset(ev, 0, sizeof(*ev));	/* rare: once per event, not packet */
+	event_clear(ev);
 	ev->kind = kind;
 	ev->time = e->now;
 	ev->order = e->ord;
@@ -332,7 +332,7 @@ engine_next_event(struct engine *e, struct event *ev)
 {
 	if (e->ev_len == 0)
 		return false;
-	*ev = e->events[e->ev_head];
+	event_copy(ev, &e->events[e->ev_head]);
 	e->ev_head = (e->ev_head + 1) % ENGINE_EVENT_QUEUE;
 	/* Drained: start again at the first slot, so only as many slots
 	 * as one packet's events are ever touched (an event is ~16 KiB). */

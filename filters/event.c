@@ -3,6 +3,7 @@
  * the network are first made valid UTF-8 (each invalid byte becomes U+FFFD)
  * because jansson refuses invalid UTF-8 rather than escaping it.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -51,6 +52,56 @@ event_time_str(rg_time_t t, char *buf, size_t len)
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, usec);
 	return buf;
+}
+
+/* One text of an event, up to its NUL (the rest of the array is junk). */
+static void
+event_text_copy(char *dst, const char *src, size_t size)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* event_clear() and event_copy() name every member between helo and
+ * attempts: a member added there must be added to them too. */
+#define EV_OFF(m) offsetof(struct event, m)
+#define EV_NEXT(a, b) (EV_OFF(b) >= EV_OFF(a) + sizeof(((struct event *)0)->a) \
+	&& EV_OFF(b) < EV_OFF(a) + sizeof(((struct event *)0)->a) + 8)
+_Static_assert(EV_NEXT(helo, mail_from) && EV_NEXT(mail_from, rcpt) &&
+    EV_NEXT(rcpt, domain) && EV_NEXT(domain, reason) &&
+    EV_NEXT(reason, trick) && EV_NEXT(trick, what) &&
+    EV_NEXT(what, command) && EV_NEXT(command, line) &&
+    EV_NEXT(line, attempts), "struct event changed: see event_copy()");
+
+void
+event_clear(struct event *ev)
+{
+	memset(ev, 0, offsetof(struct event, helo));
+	ev->helo[0] = ev->mail_from[0] = ev->rcpt[0] = ev->domain[0] = '\0';
+	ev->line[0] = '\0';
+	ev->reason = ev->trick = ev->what = ev->command = NULL;
+	memset(&ev->attempts, 0, sizeof(*ev) - offsetof(struct event,
+	    attempts));
+}
+
+void
+event_copy(struct event *dst, const struct event *src)
+{
+	memcpy(dst, src, offsetof(struct event, helo));
+	event_text_copy(dst->helo, src->helo, sizeof(dst->helo));
+	event_text_copy(dst->mail_from, src->mail_from,
+	    sizeof(dst->mail_from));
+	event_text_copy(dst->rcpt, src->rcpt, sizeof(dst->rcpt));
+	event_text_copy(dst->domain, src->domain, sizeof(dst->domain));
+	dst->reason = src->reason;
+	dst->trick = src->trick;
+	dst->what = src->what;
+	dst->command = src->command;
+	event_text_copy(dst->line, src->line, sizeof(dst->line));
+	memcpy(&dst->attempts, &src->attempts, sizeof(*dst) -
+	    offsetof(struct event, attempts));
 }
 
 bool

@@ -79,6 +79,12 @@ struct event {
 	struct event_order order;
 };
 
+/* An empty event (every text "", pointers NULL, numbers 0) without
+ * clearing the ~16 KiB of text arrays; events are ~16 KiB, mostly unused. */
+void event_clear(struct event *ev);
+/* *dst = *src, copying each text only up to its NUL. */
+void event_copy(struct event *dst, const struct event *src);
+
 /*
  * Write ev as one JSON object and a newline into buf.  Returns the length
  * written, or 0 if buf is too small (EVENT_JSON_MAX bytes always suffice).

@@ -178,12 +178,14 @@ rg_mem_pool_drain(struct rg_mem *m)
 	void *p;
 	int c;
 
-	for (c = 0; c < RG_POOL_CLASSES; c++)
-		while ((p = m->pool[c]) != NULL) {
+	for (c = 0; c < RG_POOL_CLASSES; c++) {
+		/* Arena blocks go with their regions, unwalked. */
+		while (!m->arena && (p = m->pool[c]) != NULL) {
 			memcpy(&m->pool[c], p, sizeof(void *));
-			if (!m->arena)
-				free(p);
+			free(p);
 		}
+		m->pool[c] = NULL;
+	}
 	m->pool_bytes = 0;
 	while ((a = m->arenas) != NULL) {
 		m->arenas = a->next;

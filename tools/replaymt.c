@@ -73,6 +73,7 @@ struct mt_worker {
 	_Atomic uint64_t rpos;	/* bytes read (main) */
 	_Atomic uint64_t done;	/* packets whose records are all written */
 	_Atomic bool finished;	/* and engine_finish()'s */
+	uint64_t used_seen;	/* ring bytes in use at the last publish */
 	struct deal *deal;
 	struct capture **files;	/* its own readers (capture_dup) */
 	uint8_t rec[MT_REC_MAX];
@@ -218,7 +219,7 @@ mt_drain(struct mt_worker *w, struct event *ev)
 /*
  * Progress is published to the merge without waking it, except when it
  * is needed: a worker waits for room in its ring (the others' progress
- * may be what lets its records out), or this ring is half full.  (Waking
+ * may be what lets its records out), or this ring gets half full.  (Waking
  * the main thread at every step took a core from a worker each time.)
  * A wake-up missed by the racy reads is made up at the next publish or
  * the worker's end, which always wakes.
@@ -226,11 +227,15 @@ mt_drain(struct mt_worker *w, struct event *ev)
 static void
 mt_publish(struct mt_worker *w, uint64_t done)
 {
+	uint64_t used = atomic_load_explicit(&w->wpos, memory_order_relaxed) -
+	    atomic_load_explicit(&w->rpos, memory_order_relaxed);
+	bool crossed = used > MT_RING / 2 && w->used_seen <= MT_RING / 2;
+
 	atomic_store_explicit(&w->done, done, memory_order_release);
-	if (atomic_load_explicit(&w->mt->waiting, memory_order_relaxed) > 0 ||
-	    atomic_load_explicit(&w->wpos, memory_order_relaxed) -
-	    atomic_load_explicit(&w->rpos, memory_order_relaxed) >
-	    MT_RING / 2)
+	w->used_seen = used;
+	/* Half full: once as it gets there, not at every packet after. */
+	if (crossed || atomic_load_explicit(&w->mt->waiting,
+	    memory_order_relaxed) > 0)
 		mt_signal(w->mt);
 }
 

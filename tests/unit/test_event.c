@@ -185,6 +185,48 @@ test_against_jansson(void)
 	}
 }
 
+/* event_copy() and event_clear(): the same JSON as a whole-struct copy
+ * and a zeroed event, whatever junk the destination held. */
+static void
+test_copy_clear(void)
+{
+	static struct event a, b, z;
+	static char ja[EVENT_JSON_MAX], jb[EVENT_JSON_MAX];
+	size_t na, nb, i;
+
+	for (i = 0; i < 500; i++) {
+		memset(&a, 0, sizeof(a));
+		a.kind = (enum event_kind)(rnd() % 6);
+		a.action = (enum event_action)(rnd() % 5);
+		a.time = rnd();
+		random_addr(&a.client, &a.client_port);
+		rnd_text(a.helo, sizeof(a.helo));
+		rnd_text(a.mail_from, sizeof(a.mail_from));
+		rnd_text(a.rcpt, sizeof(a.rcpt));
+		rnd_text(a.domain, sizeof(a.domain));
+		rnd_text(a.line, sizeof(a.line));
+		a.reason = "foreign-domain";
+		a.what = rnd() % 2 ? "bare-lf" : NULL;
+		a.attempts = rnd();
+		a.truncated = rnd() % 2;
+		a.order.pkt = rnd();
+		memset(&b, 0xa5, sizeof(b));
+		event_copy(&b, &a);
+		na = event_json(&a, ja, sizeof(ja));
+		nb = event_json(&b, jb, sizeof(jb));
+		TEST_CHECK(na > 0 && na == nb && memcmp(ja, jb, na) == 0);
+		TEST_CHECK(b.order.pkt == a.order.pkt && b.what == a.what);
+	}
+	memset(&b, 0xa5, sizeof(b));
+	event_clear(&b);
+	memset(&z, 0, sizeof(z));
+	na = event_json(&z, ja, sizeof(ja));
+	nb = event_json(&b, jb, sizeof(jb));
+	TEST_CHECK(na > 0 && na == nb && memcmp(ja, jb, na) == 0);
+	TEST_CHECK(b.reason == NULL && b.exempt == NULL && b.attempts == 0 &&
+	    !b.truncated && b.order.pkt == 0 && b.rcpt[0] == '\0');
+}
+
 /* Too small a buffer: 0, and nothing claimed written. */
 static void
 test_bounds(void)
@@ -210,5 +252,6 @@ main(void)
 {
 	TEST_RUN(test_against_jansson);
 	TEST_RUN(test_bounds);
+	TEST_RUN(test_copy_clear);
 	return TEST_END("test_event");
 }
