@@ -163,19 +163,27 @@ policy_lru_push(struct policy *p, uint32_t i)
 	p->head = i;
 }
 
+/*
+ * A bucket holds its first client's index plus one, 0 when empty (so a
+ * new table is calloc()'s zeroes: its pages are not touched, nor faulted
+ * in, before clients come); the chain goes on through hnext, which ends
+ * in POLICY_NONE (0xffffffff, which plus one wraps to 0).
+ */
 static void
 policy_hash_unlink(struct policy *p, uint32_t i)
 {
-	uint32_t *pp = &p->bucket[policy_hash(p, &p->c[i].addr) &
-	    (p->nbucket - 1)];
+	uint32_t *b = &p->bucket[policy_hash(p, &p->c[i].addr) &
+	    (p->nbucket - 1)], j;
 
-	while (*pp != POLICY_NONE) {
-		if (*pp == i) {
-			*pp = p->c[i].hnext;
+	if (*b - 1 == i) {
+		*b = p->c[i].hnext + 1;
+		return;
+	}
+	for (j = *b - 1; j != POLICY_NONE; j = p->c[j].hnext)
+		if (p->c[j].hnext == i) {
+			p->c[j].hnext = p->c[i].hnext;
 			return;
 		}
-		pp = &p->c[*pp].hnext;
-	}
 }
 
 static void
@@ -183,8 +191,8 @@ policy_hash_link(struct policy *p, uint32_t i)
 {
 	uint32_t h = policy_hash(p, &p->c[i].addr) & (p->nbucket - 1);
 
-	p->c[i].hnext = p->bucket[h];
-	p->bucket[h] = i;
+	p->c[i].hnext = p->bucket[h] - 1;
+	p->bucket[h] = i + 1;
 }
 
 /* Forget the least recently seen client; its index is returned. */
@@ -232,7 +240,7 @@ policy_lookup(struct policy *p, const struct rg_addr *key)
 {
 	uint32_t i, h = policy_hash(p, key) & (p->nbucket - 1);
 
-	for (i = p->bucket[h]; i != POLICY_NONE; i = p->c[i].hnext)
+	for (i = p->bucket[h] - 1; i != POLICY_NONE; i = p->c[i].hnext)
 		if (rg_addr_eq(&p->c[i].addr, key)) {
 			if (p->head != i) {
 				policy_lru_unlink(p, i);
@@ -259,9 +267,8 @@ policy_rehash(struct policy *p)
 
 	if (nb == p->nbucket)
 		return;
-	if ((b = malloc((size_t)nb * sizeof(*b))) == NULL)
+	if ((b = calloc(nb, sizeof(*b))) == NULL)
 		return;
-	memset(b, 0xff, (size_t)nb * sizeof(*b));	/* POLICY_NONE */
 	free(p->bucket);
 	p->bucket = b;
 	p->nbucket = nb;
@@ -281,12 +288,10 @@ policy_new(const struct policy_params *params)
 	policy_clamp(p);
 	p->group = policy_group(p->params.block_after);
 	p->nbucket = policy_nbucket(p->max);
-	p->bucket = malloc((size_t)p->nbucket * sizeof(*p->bucket));
-	if (p->bucket == NULL) {
+	if ((p->bucket = calloc(p->nbucket, sizeof(*p->bucket))) == NULL) {
 		free(p);
 		return NULL;
 	}
-	memset(p->bucket, 0xff, (size_t)p->nbucket * sizeof(*p->bucket));
 	p->freelist = p->head = p->tail = POLICY_NONE;
 	/* No system calls here, so no getrandom(): the key comes from
 	 * addresses that ASLR makes unpredictable to a remote client. */

@@ -63,7 +63,7 @@ tracked(const struct policy *p, const char *s)
 	uint32_t i;
 
 	policy_canon(&a, &k);
-	for (i = p->bucket[policy_hash(p, &k) & (p->nbucket - 1)];
+	for (i = p->bucket[policy_hash(p, &k) & (p->nbucket - 1)] - 1;
 	    i != POLICY_NONE; i = p->c[i].hnext)
 		if (rg_addr_eq(&p->c[i].addr, &k))
 			return &p->c[i];
