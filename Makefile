@@ -38,13 +38,18 @@ WARN	= -Wall -Wextra -Werror \
 	  -Wvla
 CFLAGS	?= -O2 -g
 ALL_CFLAGS = -std=gnu11 $(WARN) -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
-	  -D_GNU_SOURCE -MMD -MP -Ifilters -Icommon $(SANFLAGS) $(CFLAGS)
+	  -D_GNU_SOURCE -MMD -MP -Ifilters -Icommon $(SANFLAGS) $(CFLAGS) \
+	  $(if $(PCAP_SONAME),-DRG_PCAP_SONAME='"$(PCAP_SONAME)"')
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 # filters/ links libidn2 (internationalised domains as A-labels), so every
 # program and test built on it does.
 PKGS_FILTERS = libidn2
-PKGS_TOOL = libpcap jansson $(PKGS_FILTERS)
+# relayguard loads libpcap only when a capture needs it (tools/capture.c):
+# linked, it and its dependencies cost every run ~7 ms of start-up.  Its
+# headers still come from libpcap-dev; the soname is the installed one.
+PKGS_TOOL = jansson $(PKGS_FILTERS)
+PCAP_SONAME := $(shell objdump -p "$$(pkg-config --variable=libdir libpcap 2>/dev/null)/libpcap.so" 2>/dev/null | awk '/SONAME/ { print $$2 }')
 PKGS_DAEMON = $(PKGS_FILTERS) jansson libcurl libpcap sqlite3 libnftnl libmnl libnetfilter_queue libcap libseccomp libsystemd
 pc_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
 pc_libs = $(shell pkg-config --libs $(1) 2>/dev/null)

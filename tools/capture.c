@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <dlfcn.h>
 #include <pcap/pcap.h>
 
 #include "capture.h"
@@ -434,11 +435,66 @@ capture_try_fast(struct capture *c)
 	return magic != CAPTURE_NG_SHB || capture_ng_open(c);
 }
 
+/*
+ * libpcap, loaded when a capture first needs it (a pipe, or a format the
+ * readers above do not take): with its dependencies (D-Bus, systemd,
+ * libgcrypt, compressors on Debian) linking it costs every run of
+ * relayguard about 7 ms of start-up, most of a short replay's own time.
+ */
+#ifndef RG_PCAP_SONAME
+#define RG_PCAP_SONAME "libpcap.so.0.8"
+#endif
+
+static struct {
+	bool tried, ok;
+	pcap_t *(*fopen_offline)(FILE *, u_int, char *);
+	int (*next_ex)(pcap_t *, struct pcap_pkthdr **, const u_char **);
+	char *(*geterr)(pcap_t *);
+	void (*close)(pcap_t *);
+	int (*datalink)(pcap_t *);
+} lp;
+
+static bool
+capture_libpcap(char *err, size_t errlen)
+{
+	static char why[160];
+	const char *e;
+	void *h;
+
+	if (!lp.tried) {
+		lp.tried = true;
+		if ((h = dlopen(RG_PCAP_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+			e = dlerror();
+			snprintf(why, sizeof(why), "%s", e != NULL ? e : "?");
+		} else {
+			*(void **)&lp.fopen_offline = dlsym(h,
+			    "pcap_fopen_offline_with_tstamp_precision");
+			*(void **)&lp.next_ex = dlsym(h, "pcap_next_ex");
+			*(void **)&lp.geterr = dlsym(h, "pcap_geterr");
+			*(void **)&lp.close = dlsym(h, "pcap_close");
+			*(void **)&lp.datalink = dlsym(h, "pcap_datalink");
+			lp.ok = lp.fopen_offline != NULL && lp.next_ex != NULL &&
+			    lp.geterr != NULL && lp.close != NULL &&
+			    lp.datalink != NULL;
+			snprintf(why, sizeof(why), "a libpcap function is "
+			    "missing");
+		}
+	}
+	if (!lp.ok)
+		snprintf(err, errlen, "cannot load libpcap (%s): %s",
+		    RG_PCAP_SONAME, why);
+	return lp.ok;
+}
+
 static bool
 capture_open_pcap(struct capture *c, char *err, size_t errlen)
 {
-	char errbuf[PCAP_ERRBUF_SIZE];
+	char errbuf[PCAP_ERRBUF_SIZE], why[256];
 
+	if (!capture_libpcap(why, sizeof(why))) {
+		snprintf(err, errlen, "%s: %s", c->path, why);
+		return false;
+	}
 	if ((c->fp = fdopen(c->fd, "rb")) == NULL) {
 		snprintf(err, errlen, "%s: %s", c->path, strerror(errno));
 		return false;
@@ -448,15 +504,14 @@ capture_open_pcap(struct capture *c, char *err, size_t errlen)
 	if ((c->iobuf = malloc(1u << 20)) != NULL)
 		(void)setvbuf(c->fp, c->iobuf, _IOFBF, 1u << 20);
 	errbuf[0] = '\0';
-	c->pc = pcap_fopen_offline_with_tstamp_precision(c->fp,
-	    PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+	c->pc = lp.fopen_offline(c->fp, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
 	if (c->pc == NULL) {
 		snprintf(err, errlen, "%s: not a pcap or pcapng capture (%s)",
 		    c->path, errbuf);
 		return false;
 	}
 	c->fp = NULL;	/* pcap_close() closes it */
-	c->linktype = pcap_datalink(c->pc);
+	c->linktype = lp.datalink(c->pc);
 	return true;
 }
 
@@ -539,7 +594,7 @@ capture_next_pcap(struct capture *c, struct capture_record *r, char *err,
 	const u_char *data;
 	int rc;
 
-	rc = pcap_next_ex(c->pc, &h, &data);
+	rc = lp.next_ex(c->pc, &h, &data);
 	if (rc == 1) {
 		r->ts_usec = h->ts.tv_sec < 0 ? 0 :
 		    (uint64_t)h->ts.tv_sec * 1000000 +
@@ -556,7 +611,7 @@ capture_next_pcap(struct capture *c, struct capture_record *r, char *err,
 	if (rc == PCAP_ERROR_BREAK)
 		return 0;
 	snprintf(err, errlen, "%s: read error after packet %llu: %s", c->path,
-	    (unsigned long long)c->records, pcap_geterr(c->pc));
+	    (unsigned long long)c->records, lp.geterr(c->pc));
 	return -1;
 }
 
@@ -616,7 +671,7 @@ capture_close(struct capture *c)
 		return;
 	}
 	if (c->pc != NULL)
-		pcap_close(c->pc);
+		lp.close(c->pc);
 	if (c->fp != NULL)
 		fclose(c->fp);
 	if (c->fd >= 0)

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,9 @@
 #define MT_PUBLISH 512		/* packets between progress reports */
 
 enum { MT_REC_EVENT, MT_REC_MARK };
+_Static_assert(offsetof(struct engine_mark, peak) ==
+    offsetof(struct engine_mark, used_before) + 2 * sizeof(uint64_t),
+    "a mark's numbers travel as three uint64_t in a row");
 
 struct mt_rec {
 	struct event_order ord;
@@ -212,8 +216,11 @@ mt_drain(struct mt_worker *w, struct event *ev)
 
 	while (engine_next_event(w->e, ev))
 		mt_event_out(w, ev);
+	/* A mark's order is in the record's header: only its numbers
+	 * follow (used_before, used_after, peak). */
 	while (engine_next_mark(w->e, &m))
-		mt_emit(w, &m.order, MT_REC_MARK, &m, sizeof(m));
+		mt_emit(w, &m.order, MT_REC_MARK, &m.used_before,
+		    3 * sizeof(uint64_t));
 }
 
 /*
@@ -476,7 +483,8 @@ mt_merge(struct mt *mt, const struct replay_mt_args *a)
 			mt_event_in(best->payload, &ev);
 			a->event(a->ctx, &ev);
 		} else {
-			memcpy(&m, best->payload, sizeof(m));
+			memcpy(&m.used_before, best->payload,
+			    3 * sizeof(uint64_t));
 			/* Others' bytes as they stand, plus this worker's own
 			 * peak within the step. */
 			cand = mt->global_used - m.used_before + m.peak;
