@@ -37,7 +37,6 @@ _Static_assert(EVENT_TEXT_MAX > SMTP_LINE_MAX, "EVENT_TEXT_MAX too small");
 struct engine {
 	const struct config *conf;
 	bool inline_mode;
-	bool borrow;		/* packet bytes outlive the engine's use */
 	bool simulate;		/* replay carries out enforcement */
 	bool passive;		/* capture: packets passed already */
 	bool passive_resets;	/* capture-reset: the daemon sends RSTs */
@@ -237,13 +236,6 @@ void
 engine_set_arena(struct engine *e)
 {
 	rg_mem_arena(&e->mem);
-}
-
-void
-engine_set_borrow(struct engine *e, bool borrow)
-{
-	/* Inline packets are rewritten and recycled: never borrowed. */
-	e->borrow = borrow && !e->inline_mode;
 }
 
 void
@@ -953,10 +945,6 @@ engine_new_flow(struct engine *e, const struct decode_packet *p, int dir)
 
 	if ((f = engine_flow_create(e, p, dir)) == NULL)
 		return NULL;
-	if (e->borrow) {
-		stream_borrow(&f->dir[0]);
-		stream_borrow(&f->dir[1]);
-	}
 	if (e->inline_mode) {
 		stream_no_gap_skip(&f->dir[0]);
 		stream_no_gap_skip(&f->dir[1]);

@@ -217,13 +217,6 @@ void engine_free(struct engine *e);
  */
 bool engine_set_seed(struct engine *e, uint64_t seed);
 
-/*
- * Promise that the packet bytes handed to engine_packet() stay valid and
- * unchanged until engine_free() (replay over a mapped file): the
- * reassembler then keeps references instead of copies of what it has
- * delivered.  Call before the first packet.
- */
-void engine_set_borrow(struct engine *e, bool borrow);
 /* Replay: buffers from huge-page arenas, never given back before
  * engine_free() (rg_mem_arena()); right after engine_new(). */
 void engine_set_arena(struct engine *e);

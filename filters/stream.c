@@ -67,19 +67,6 @@ stream_fin(struct stream *st, uint32_t seq)
 	st->fin_seq = seq;
 }
 
-struct stream_ref {
-	uint32_t seq, len;
-	const uint8_t *p;
-};
-
-#define STREAM_REFS_COST (STREAM_REFS * sizeof(struct stream_ref))
-
-void
-stream_borrow(struct stream *st)
-{
-	st->borrow = true;
-}
-
 void
 stream_no_gap_skip(struct stream *st)
 {
@@ -89,8 +76,7 @@ stream_no_gap_skip(struct stream *st)
 size_t
 stream_buffered(const struct stream *st)
 {
-	return (size_t)st->ret_cap + (st->refs ? STREAM_REFS_COST : 0) +
-	    (size_t)st->ooo_bytes +
+	return (size_t)st->ret_cap + (size_t)st->ooo_bytes +
 	    (size_t)st->ooo_segs * sizeof(struct stream_seg);
 }
 
@@ -104,104 +90,6 @@ stream_ring_free(struct stream *st, struct rg_mem *m)
 	st->ret = NULL;
 	st->ret_cap = 0;
 	st->ret_len = 0;
-	st->ref_count = 0;
-}
-
-static void
-stream_refs_free(struct stream *st, struct rg_mem *m)
-{
-	if (st->refs != NULL) {
-		rg_block_free(m, st->refs, STREAM_REFS_COST);
-		rg_mem_release(m, STREAM_REFS_COST);
-	}
-	st->refs = NULL;
-	st->ref_count = 0;
-	st->ref_head = 0;
-}
-
-/* Borrow mode: drop references wholly below next - ret_len, trim the
- * oldest one that straddles it. */
-static void
-stream_refs_trim(struct stream *st)
-{
-	uint32_t rstart = st->next - st->ret_len, cut;
-	struct stream_ref *r;
-
-	if (st->ret_len == 0) {
-		st->ref_count = 0;
-		return;
-	}
-	while (st->ref_count > 0) {
-		r = &st->refs[st->ref_head];
-		if (SEQ_LEQ(r->seq + r->len, rstart)) {
-			st->ref_head = (uint8_t)((st->ref_head + 1) % STREAM_REFS);
-			st->ref_count--;
-			continue;
-		}
-		if (SEQ_LT(r->seq, rstart)) {
-			cut = rstart - r->seq;
-			r->seq += cut;
-			r->p += cut;
-			r->len -= cut;
-		}
-		break;
-	}
-}
-
-/* Borrow mode: compare (and rewrite) against the referenced bytes. */
-static bool
-stream_refs_check(const struct stream *st, uint32_t seq, uint8_t *p,
-    uint32_t n, bool rewrite)
-{
-	const struct stream_ref *r;
-	uint32_t a, b, i;
-	bool differ = false;
-
-	for (i = 0; i < st->ref_count; i++) {
-		r = &st->refs[(st->ref_head + i) % STREAM_REFS];
-		a = SEQ_GT(r->seq, seq) ? r->seq : seq;
-		b = SEQ_LT(r->seq + r->len, seq + n) ? r->seq + r->len : seq + n;
-		if (!SEQ_LT(a, b))
-			continue;
-		if (memcmp(p + (a - seq), r->p + (a - r->seq), b - a) != 0) {
-			differ = true;
-			if (rewrite)
-				memcpy(p + (a - seq), r->p + (a - r->seq),
-				    b - a);
-		}
-	}
-	return differ;
-}
-
-/* Borrow mode: remember n caller bytes at next (before next moves). */
-static void
-stream_refs_add(struct stream *st, struct rg_mem *m, const uint8_t *p,
-    uint32_t n)
-{
-	struct stream_ref *r;
-
-	if (st->refs == NULL) {
-		if (!rg_mem_charge(m, STREAM_REFS_COST))
-			return;
-		if ((st->refs = rg_block_alloc(m, STREAM_REFS_COST)) ==
-		    NULL) {
-			rg_mem_release(m, STREAM_REFS_COST);
-			return;
-		}
-	}
-	if (st->ref_count == STREAM_REFS) {
-		/* The oldest falls off: what is retained starts later. */
-		r = &st->refs[st->ref_head];
-		st->ret_len = st->next - (r->seq + r->len);
-		st->ref_head = (uint8_t)((st->ref_head + 1) % STREAM_REFS);
-		st->ref_count--;
-	}
-	r = &st->refs[(st->ref_head + st->ref_count) % STREAM_REFS];
-	r->seq = st->next;
-	r->len = n;
-	r->p = p;
-	st->ref_count++;
-	st->ret_len += n;
 }
 
 /* Copy n bytes for sequence seq into a ring of size cap (n <= cap). */
@@ -267,8 +155,6 @@ stream_ring_check(const struct stream *st, uint32_t seq, uint8_t *p,
 	uint32_t off, first;
 	bool differ;
 
-	if (st->borrow)
-		return stream_refs_check(st, seq, p, n, rewrite);
 	off = seq & (st->ret_cap - 1);
 	first = st->ret_cap - off < n ? st->ret_cap - off : n;
 	differ = memcmp(p, st->ret + off, first) != 0 ||
@@ -307,7 +193,7 @@ stream_retain(struct stream *st, struct rg_mem *m, const uint8_t *p,
 /* Hand n in-order bytes at st->next to the sink, retain them, advance. */
 static void
 stream_deliver(struct stream *st, struct rg_mem *m, const uint8_t *p,
-    uint32_t n, uint32_t gap, bool ours, stream_sink_fn sink, void *ctx)
+    uint32_t n, uint32_t gap, stream_sink_fn sink, void *ctx)
 {
 	if (gap > 0) {
 		/* The retained bytes are no longer adjacent to next. */
@@ -315,18 +201,8 @@ stream_deliver(struct stream *st, struct rg_mem *m, const uint8_t *p,
 		st->gap_bytes += gap;
 		st->next += gap;
 		st->ret_len = 0;
-		st->ref_count = 0;
 	}
-	if (n > 0 && st->borrow) {
-		/* Bytes from our own early-segment copies are freed after
-		 * delivery: they cannot be borrowed, so retention restarts
-		 * after them. */
-		if (ours) {
-			st->ret_len = 0;
-			st->ref_count = 0;
-		} else
-			stream_refs_add(st, m, p, n);
-	} else if (n > 0)
+	if (n > 0)
 		stream_retain(st, m, p, n);
 	st->next += n;
 	st->bytes += n;
@@ -345,7 +221,7 @@ stream_deliver_head(struct stream *st, struct rg_mem *m, uint32_t gap,
 	st->ooo = s->next;
 	st->ooo_segs--;
 	st->ooo_bytes -= s->len;
-	stream_deliver(st, m, s->data, s->len, gap, true, sink, ctx);
+	stream_deliver(st, m, s->data, s->len, gap, sink, ctx);
 	rg_mem_release(m, STREAM_SEG_COST(s->len));
 	free(s);
 	return n;
@@ -445,13 +321,13 @@ stream_inorder(struct stream *st, struct rg_mem *m, uint8_t *data,
 		h = st->ooo;
 		if (h == NULL || SEQ_GEQ(h->seq, end)) {
 			n = end - st->next;
-			stream_deliver(st, m, data, n, 0, false, sink, ctx);
+			stream_deliver(st, m, data, n, 0, sink, ctx);
 			res->delivered += n;
 			break;
 		}
 		if (SEQ_GT(h->seq, st->next)) {
 			n = h->seq - st->next;
-			stream_deliver(st, m, data, n, 0, false, sink, ctx);
+			stream_deliver(st, m, data, n, 0, sink, ctx);
 			res->delivered += n;
 			data += n;
 		}
@@ -609,10 +485,6 @@ release:
 	if (st->ret_len - rel < st->keep)
 		rel = st->ret_len > st->keep ? st->ret_len - st->keep : 0;
 	st->ret_len -= rel;
-	if (st->borrow) {
-		stream_refs_trim(st);
-		return;
-	}
 	/* Everything acknowledged: a large ring goes back (an idle flow
 	 * should hold little), a small one stays, so a busy flow does not
 	 * allocate and free one on every ACK. */
@@ -641,5 +513,4 @@ stream_free(struct stream *st, struct rg_mem *m)
 	st->ooo_segs = 0;
 	st->ooo_bytes = 0;
 	stream_ring_free(st, m);
-	stream_refs_free(st, m);
 }

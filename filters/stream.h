@@ -51,13 +51,6 @@ struct stream {
 	uint8_t *ret;
 	uint32_t ret_len;
 	uint32_t ret_cap;	/* ring size: 0 or a power of two */
-	/*
-	 * Borrow mode (stream_borrow): instead of copying delivered bytes
-	 * into the ring, keep references to the caller's buffers, which the
-	 * caller promises stay valid and unchanged for the stream's life
-	 * (replay over a mapped file).  Zero copies on the hot path.
-	 */
-	bool borrow;
 	/* Inline: every byte the peer has went through us, so an ACK beyond
 	 * what we saw is forged (or came through a bypass): never skip a
 	 * hole for it, count it in acked_unseen for the caller to act on. */
@@ -66,8 +59,6 @@ struct stream {
 	 * many (stream_keep): a late copy of them can still be compared, so a
 	 * faithful retransmission is told from a conflicting one. */
 	uint16_t keep;
-	uint8_t ref_head, ref_count;
-	struct stream_ref *refs;	/* STREAM_REFS entries, lazily */
 	/* counters */
 	uint64_t bytes;		/* delivered */
 	uint64_t gaps, gap_bytes;
@@ -87,11 +78,7 @@ struct stream_result {
 	bool refused;		/* early data dropped: a cap was hit */
 };
 
-#define STREAM_REFS 64	/* borrowed pieces remembered per direction */
-
 void stream_init(struct stream *st);
-/* Retain by reference from now on (see struct stream); before data. */
-void stream_borrow(struct stream *st);
 /* Never skip holes on the peer's ACKs (inline; see struct stream). */
 void stream_no_gap_skip(struct stream *st);
 /* Keep the last n delivered bytes even once acknowledged (struct stream);

@@ -1,13 +1,14 @@
 /*
  * capture.h — reading capture files for replay.
  *
- * Classic pcap and pcapng files are memory-mapped and their records read
- * in place, valid until capture_close(): libpcap's offline reader copies
- * every packet twice (kernel to stdio buffer to its own buffer), which on
- * a fast disk cache costs more than inspecting it, and it does not say on
- * which interface a pcapng record was taken.  Any file the fast readers
- * do not accept goes through libpcap.  Both give the same records;
- * tests/unit/test_capture.c checks them against each other.
+ * Classic pcap and pcapng files are read with pread() into one reused
+ * buffer and their records parsed in place there, valid until the next
+ * capture_next(): libpcap's offline reader copies every packet twice
+ * (kernel to stdio buffer to its own buffer) and does not say on which
+ * interface a pcapng record was taken, and a memory mapping's page faults
+ * cost more than the copy.  Any file the fast readers do not accept (a
+ * pipe, another format) goes through libpcap, loaded then.  Both give the
+ * same records; tests/unit/test_capture.c checks them against each other.
  */
 #ifndef CAPTURE_H
 #define CAPTURE_H
@@ -48,13 +49,13 @@ int capture_next(struct capture *c, struct capture_record *r, char *err,
     size_t errlen);
 void capture_close(struct capture *c);
 /*
- * Another reader of a memory-mapped capture, at the place c is now, over
- * the same mapping (replay's threads share one: its pages count once).
- * Records stay valid until c is closed; close the copy before c.  NULL if
- * c is not mapped (libpcap) or out of memory.
+ * Another reader of a "pread" capture, at the place c is now, with its
+ * own buffer over the same file descriptor (replay's workers each read
+ * the file); close it before c.  NULL if c is read by libpcap or out of
+ * memory.
  */
 struct capture *capture_dup(const struct capture *c);
-/* "mmap" or "libpcap": which reader is in use. */
+/* "pread" or "libpcap": which reader is in use. */
 const char *capture_reader(const struct capture *c);
 
 /*

@@ -971,75 +971,6 @@ test_differential(void)
 }
 
 
-/* Borrow mode: retention by reference gives the same stream, and still
- * finds (and rewrites) differing retransmissions. */
-static void
-test_borrow(void)
-{
-	struct rg_mem m = mem_new(1u << 20);
-	struct stream st;
-	static uint8_t src[4096], other[4096];
-	uint8_t *seg[200];
-	uint32_t isn = 0xfffff000u, i, off;
-	struct stream_result res;
-
-	for (i = 0; i < sizeof(src); i++) {
-		src[i] = (uint8_t)('a' + i % 26);
-		other[i] = (uint8_t)('A' + i % 26);
-	}
-	out_reset();
-	stream_init(&st);
-	stream_borrow(&st);
-	stream_start(&st, isn);
-	/* 100 segments of 20 bytes, each its own buffer (kept). */
-	for (i = 0; i < 100; i++) {
-		seg[i] = malloc(20);
-		memcpy(seg[i], src + i * 20, 20);
-		stream_segment(&st, &m, isn + i * 20, seg[i], 20, false, sink,
-		    &out, &res);
-	}
-	ASSERT_INT_EQ(out.len, 2000);
-	ASSERT_MEM_EQ(out.buf, src, 2000);
-	/* Only the last STREAM_REFS pieces are remembered. */
-	ASSERT_INT_EQ(st.ret_len, STREAM_REFS * 20);
-	/* A retransmission of the last piece with other bytes: found and,
-	 * with rewrite, put back to the first copy. */
-	off = 99 * 20;
-	seg[100] = malloc(20);
-	memcpy(seg[100], other + off, 20);
-	stream_segment(&st, &m, isn + off, seg[100], 20, true, sink, &out,
-	    &res);
-	TEST_CHECK(res.retrans && res.mismatch && res.rewritten);
-	ASSERT_MEM_EQ(seg[100], src + off, 20);
-	/* One spanning two pieces, same bytes: no mismatch. */
-	seg[101] = malloc(30);
-	memcpy(seg[101], src + 1950, 30);
-	stream_segment(&st, &m, isn + 1950, seg[101], 30, false, sink, &out,
-	    &res);
-	TEST_CHECK(res.retrans && !res.mismatch);
-	/* Too old to compare: a retransmission, not a mismatch. */
-	seg[102] = malloc(20);
-	memcpy(seg[102], other, 20);
-	stream_segment(&st, &m, isn, seg[102], 20, false, sink, &out, &res);
-	TEST_CHECK(res.retrans && !res.mismatch);
-	/* Acks trim the references; an ack of everything drops them. */
-	stream_ack(&st, &m, isn + 1990, sink, &out);
-	ASSERT_INT_EQ(st.ret_len, 10);
-	seg[103] = malloc(10);
-	memcpy(seg[103], other, 10);
-	stream_segment(&st, &m, isn + 1990, seg[103], 10, false, sink, &out,
-	    &res);
-	TEST_CHECK(res.mismatch);
-	stream_ack(&st, &m, isn + 2000, sink, &out);
-	ASSERT_INT_EQ(st.ret_len, 0);
-	ASSERT_INT_EQ(st.mismatches, 2);
-	TEST_CHECK(check_invariants(&st, &m));
-	stream_free(&st, &m);
-	ASSERT_INT_EQ(m.used, 0);
-	for (i = 0; i < 104; i++)
-		free(seg[i]);
-}
-
 /*
  * stream_keep: the last bytes stay comparable after the peer acknowledged
  * them, so a faithful late copy is a retransmission and a different one a
@@ -1099,7 +1030,6 @@ main(void)
 	TEST_RUN(test_retain_ring);
 	TEST_RUN(test_retain_big_segment);
 	TEST_RUN(test_differential);
-	TEST_RUN(test_borrow);
 	TEST_RUN(test_keep_after_ack);
 	return TEST_END("stream");
 }
