@@ -64,6 +64,7 @@ metrics_snapshot(struct rgd *d, struct metrics_snapshot *m)
 	worker_stats_all(d->workers, d->nworkers, &ws);
 	m->engine = ws.engine;
 	m->own.packets = ws.packets;
+	m->own.queue_receives = ws.queue_receives;
 	m->own.enobufs = ws.enobufs;
 	m->own.queue_errors = ws.queue_errors;
 	m->own.capture_drops = ws.capture_drops;

@@ -28,6 +28,8 @@ struct rgd;
 #define RGD_STATS(X) \
 	X(packets, "packets", RG_STAT_COUNTER, RG_STAT_QUEUE, "packets", \
 	    "Packets received from the kernel's queue (capture: captured)") \
+	X(queue_receives, "queue_receives", RG_STAT_COUNTER, RG_STAT_QUEUE, \
+	    "receives", "Receives from the kernel's queue: each takes every packet waiting, up to 16") \
 	X(enobufs, "enobufs", RG_STAT_COUNTER, RG_STAT_QUEUE, "messages", \
 	    "Queue messages the kernel dropped (ENOBUFS): those packets passed uninspected") \
 	X(queue_errors, "queue_errors", RG_STAT_COUNTER, RG_STAT_QUEUE, \

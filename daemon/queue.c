@@ -1,8 +1,10 @@
 /*
  * queue.c — NFQUEUE through libnetfilter_queue's libmnl interface.
  *
- * One receive buffer holds a full packet plus netlink headers; every
- * attribute is checked before use.  ENOBUFS means the kernel dropped queue
+ * Each of QUEUE_RECV_BATCH receive buffers holds a full packet plus
+ * netlink headers, and one recvmmsg() fills as many as the kernel has
+ * messages waiting: under load several packets cost one receive and one
+ * verdict.  Every attribute is checked before use.  ENOBUFS means the kernel dropped queue
  * messages because we were slow: with the fail-open flag those packets were
  * accepted, so it is counted and logged by the caller, never fatal.
  */
@@ -26,14 +28,17 @@
 #define QUEUE_COPY_RANGE 0xffff		/* the kernel clamps to 65531 */
 #define QUEUE_MAXLEN 4096		/* packets waiting in the kernel */
 #define QUEUE_RCVBUF (8 * 1024 * 1024)
+#define QUEUE_RECV_BATCH 16		/* messages one receive may take */
 
 struct queue {
 	struct mnl_socket *nl;
 	uint32_t portid;
 	uint16_t num;
-	char *buf;
-	size_t buflen;
-	size_t held;			/* bytes of the message in buf */
+	char *buf;			/* QUEUE_RECV_BATCH buffers */
+	size_t buflen;			/* of each */
+	struct mmsghdr msgs[QUEUE_RECV_BATCH];
+	struct iovec iov[QUEUE_RECV_BATCH];
+	unsigned held;			/* messages received, in msgs */
 	char *vbuf;			/* verdict message buffer */
 	size_t vbuflen;
 	struct queue_stats st;
@@ -107,6 +112,7 @@ queue_open(uint16_t num, char *err, size_t errlen)
 {
 	struct queue *q;
 	int rcv = QUEUE_RCVBUF;
+	unsigned i;
 
 	if ((q = calloc(1, sizeof(*q))) == NULL) {
 		snprintf(err, errlen, "queue %u: out of memory", num);
@@ -115,11 +121,17 @@ queue_open(uint16_t num, char *err, size_t errlen)
 	q->num = num;
 	q->buflen = QUEUE_COPY_RANGE + MNL_SOCKET_BUFFER_SIZE;
 	q->vbuflen = QUEUE_COPY_RANGE + MNL_SOCKET_BUFFER_SIZE;
-	q->buf = malloc(q->buflen);
+	q->buf = calloc(QUEUE_RECV_BATCH, q->buflen);
 	q->vbuf = malloc(q->vbuflen);
 	if (q->buf == NULL || q->vbuf == NULL) {
 		snprintf(err, errlen, "queue %u: out of memory", num);
 		goto fail;
+	}
+	for (i = 0; i < QUEUE_RECV_BATCH; i++) {
+		q->iov[i].iov_base = q->buf + i * q->buflen;
+		q->iov[i].iov_len = q->buflen;
+		q->msgs[i].msg_hdr.msg_iov = &q->iov[i];
+		q->msgs[i].msg_hdr.msg_iovlen = 1;
 	}
 	if ((q->nl = mnl_socket_open(NETLINK_NETFILTER)) == NULL) {
 		snprintf(err, errlen, "queue %u: netlink socket: %s", num,
@@ -306,10 +318,13 @@ queue_cb(const struct nlmsghdr *nlh, void *data)
 int
 queue_wait(struct queue *q)
 {
-	ssize_t n;
+	int n;
 
 	q->held = 0;
-	n = recv(mnl_socket_get_fd(q->nl), q->buf, q->buflen, 0);
+	/* Blocks (up to the socket's timeout) for the first message only,
+	 * then takes what else is waiting without another system call. */
+	n = recvmmsg(mnl_socket_get_fd(q->nl), q->msgs, QUEUE_RECV_BATCH,
+	    MSG_WAITFORONE, NULL);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return 0;
@@ -320,23 +335,35 @@ queue_wait(struct queue *q)
 		q->st.errors++;
 		return -1;
 	}
-	q->held = (size_t)n;
-	return 1;
+	q->held = (unsigned)n;
+	q->st.receives++;
+	return n > 0 ? 1 : 0;
 }
 
 int
 queue_handle(struct queue *q, queue_handler_fn fn, void *ctx)
 {
 	uint64_t before = q->st.packets;
+	unsigned i;
 	int rc;
 
 	if (q->held == 0)
 		return 0;
 	q->fn = fn;
 	q->ctx = ctx;
-	rc = mnl_cb_run(q->buf, q->held, 0, q->portid, queue_cb, q);
-	if (rc < 0 && errno != ENOENT)
-		q->st.errors++;
+	/* The plain accepts of all the messages go in one batch verdict. */
+	for (i = 0; i < q->held; i++) {
+		/* Cannot happen (a buffer takes the copy range and more);
+		 * its packet would wait for a verdict that never comes. */
+		if (q->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			q->st.errors++;
+			continue;
+		}
+		rc = mnl_cb_run(q->iov[i].iov_base, q->msgs[i].msg_len, 0,
+		    q->portid, queue_cb, q);
+		if (rc < 0 && errno != ENOENT)
+			q->st.errors++;
+	}
 	q->held = 0;
 	queue_flush_batch(q);
 	return (int)(q->st.packets - before);

@@ -38,6 +38,7 @@ typedef void (*queue_handler_fn)(void *ctx, uint8_t *pkt, size_t len,
 
 struct queue_stats {
 	uint64_t packets;
+	uint64_t receives;	/* system calls that took packets */
 	uint64_t enobufs;	/* the kernel dropped messages for us */
 	uint64_t errors;
 };

@@ -72,7 +72,8 @@ static const int sandbox_allow[] = {
 	SCMP_SYS(close), SCMP_SYS(rt_sigreturn), SCMP_SYS(restart_syscall),
 	/* NFQUEUE and nftables over netlink (libmnl), resets on raw sockets,
 	 * syslog (sendto on a datagram unix socket), the control socket */
-	SCMP_SYS(recvfrom), SCMP_SYS(recvmsg), SCMP_SYS(sendto),
+	SCMP_SYS(recvfrom), SCMP_SYS(recvmsg), SCMP_SYS(recvmmsg),
+	SCMP_SYS(sendto),
 	SCMP_SYS(sendmsg), SCMP_SYS(setsockopt), SCMP_SYS(getsockopt),
 	SCMP_SYS(getsockname), SCMP_SYS(accept4), SCMP_SYS(connect),
 	SCMP_SYS(shutdown),

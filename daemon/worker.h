@@ -25,6 +25,7 @@ struct queue_stats;
 struct worker_stats {
 	struct engine_stats engine;
 	uint64_t packets, enobufs, queue_errors;
+	uint64_t queue_receives;	/* queue: receive calls (packets/call) */
 	uint64_t capture_drops;		/* capture: the kernel's ring was full */
 	uint64_t resets_sent, reset_errors;
 };
