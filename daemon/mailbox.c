@@ -135,23 +135,27 @@ mailbox_evidence_done(struct mailbox *mb, uint64_t ticket)
 	pthread_mutex_unlock(&mb->lock);
 }
 
+void
+mailbox_deadline(unsigned ms, struct timespec *until)
+{
+	clock_gettime(CLOCK_MONOTONIC, until);
+	until->tv_sec += ms / 1000;
+	until->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (until->tv_nsec >= 1000000000) {
+		until->tv_sec++;
+		until->tv_nsec -= 1000000000;
+	}
+}
+
 bool
 mailbox_evidence_wait(struct mailbox *mb, uint64_t ticket,
-    unsigned timeout_ms)
+    const struct timespec *until)
 {
-	struct timespec until;
 	bool done;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
 	pthread_mutex_lock(&mb->lock);
 	while (mb->done[ticket % mb->cap] < ticket &&
-	    pthread_cond_timedwait(&mb->done_cv, &mb->lock, &until) == 0)
+	    pthread_cond_timedwait(&mb->done_cv, &mb->lock, until) == 0)
 		;
 	done = mb->done[ticket % mb->cap] >= ticket;
 	pthread_mutex_unlock(&mb->lock);

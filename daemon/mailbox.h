@@ -34,6 +34,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "rg.h"
 
@@ -74,11 +75,14 @@ void		 mailbox_post_evidence(struct mailbox *,
  */
 size_t		 mailbox_take_blocks(struct mailbox *,
 		    struct mailbox_block *v, size_t max);
-/* Main thread: wait until the request's evidence is posted, at most
- * timeout_ms; false when the time ran out.  (A ticket whose slot a request
+/* Main thread: the CLOCK_MONOTONIC time ms milliseconds from now, for
+ * mailbox_evidence_wait(); one deadline bounds the waits of a burst. */
+void		 mailbox_deadline(unsigned ms, struct timespec *until);
+/* Main thread: wait until the request's evidence is posted, at most until
+ * the deadline; false when it passed.  (A ticket whose slot a request
  * `cap` tickets later has marked done counts as done.) */
 bool		 mailbox_evidence_wait(struct mailbox *, uint64_t ticket,
-		    unsigned timeout_ms);
+		    const struct timespec *until);
 /* The evidence lines kept for client, oldest first, newline-separated
  * into buf (as many whole lines as fit; "" if none). */
 void		 mailbox_evidence_for(struct mailbox *,

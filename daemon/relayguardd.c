@@ -50,14 +50,17 @@ usage(void)
 }
 
 #define RGD_BLOCKS_TAKE 32	/* block requests carried out together */
-#define RGD_EVIDENCE_WAIT_MS 100	/* for a worker's events, at most */
+#define RGD_EVIDENCE_WAIT_MS 100	/* for the workers' events, at most,
+					 * a burst of requests in all */
 
 /*
  * Main thread: carry out the block requests of the workers: every one
  * taken goes into the kernel set first, then each is stored with its
  * evidence, which its worker may still be writing (mailbox.h): waited for,
- * a bounded time (a worker stuck on a log write past it leaves the line
- * out of the stored evidence, not the block out of the kernel).
+ * a bounded time for the whole burst (a worker stuck on a log write past
+ * it leaves the line out of the stored evidence, not the block out of the
+ * kernel, and 32 requests of that worker do not stall the main thread 32
+ * times).
  */
 static void
 rgd_blocks_requested(struct rgd *d)
@@ -66,6 +69,7 @@ rgd_blocks_requested(struct rgd *d)
 	struct mailbox_block req[RGD_BLOCKS_TAKE];
 	char err[256], addr[RG_ADDRSTRLEN + 8], ev[MAILBOX_EVIDENCE * 64];
 	bool in[RGD_BLOCKS_TAKE];
+	struct timespec until;
 	size_t i, n;
 
 	while ((n = mailbox_take_blocks(d->mail, req, RGD_BLOCKS_TAKE)) > 0) {
@@ -87,11 +91,12 @@ rgd_blocks_requested(struct rgd *d)
 			} else
 				in[i] = true;
 		}
+		mailbox_deadline(RGD_EVIDENCE_WAIT_MS, &until);
 		for (i = 0; i < n; i++) {
 			if (!in[i])
 				continue;
 			if (!mailbox_evidence_wait(d->mail, req[i].ticket,
-			    RGD_EVIDENCE_WAIT_MS))
+			    &until))
 				log_warnx("block %s: its worker has not written "
 				    "the events for %d ms: stored without the "
 				    "latest", bn[i].prefix,

@@ -316,6 +316,7 @@ test_tickets(void)
 	struct mailbox_block v[4];
 	struct rg_addr a = v4(1);
 	struct late l;
+	struct timespec until;
 	pthread_t t;
 	uint64_t t1, t2, t3;
 	double t0;
@@ -333,12 +334,17 @@ test_tickets(void)
 	ASSERT_INT_EQ(v[1].ticket, t2);
 	/* Not done: the wait ends at its timeout, false. */
 	t0 = now_s();
-	TEST_CHECK(!mailbox_evidence_wait(mb, t1, 50));
+	mailbox_deadline(50, &until);
+	TEST_CHECK(!mailbox_evidence_wait(mb, t1, &until));
 	TEST_CHECK(now_s() - t0 >= 0.045 && now_s() - t0 < 5);
+	/* The deadline has passed: a second wait ends at once. */
+	t0 = now_s();
+	TEST_CHECK(!mailbox_evidence_wait(mb, t2, &until));
+	TEST_CHECK(now_s() - t0 < 0.04);
 	/* Done already: true at once; another ticket stays not done. */
 	mailbox_evidence_done(mb, t1);
-	TEST_CHECK(mailbox_evidence_wait(mb, t1, 0));
-	TEST_CHECK(!mailbox_evidence_wait(mb, t2, 0));
+	TEST_CHECK(mailbox_evidence_wait(mb, t1, &until));
+	TEST_CHECK(!mailbox_evidence_wait(mb, t2, &until));
 	mailbox_evidence_done(mb, 0);		/* a dropped request: nothing */
 	/* Done while the main thread waits: it wakes with the evidence. */
 	t3 = mailbox_post_block(mb, &a, 3);
@@ -348,14 +354,15 @@ test_tickets(void)
 	l.ms = 30;
 	TEST_CHECK(pthread_create(&t, NULL, late_done, &l) == 0);
 	t0 = now_s();
-	TEST_CHECK(mailbox_evidence_wait(mb, t3, 10000));
+	mailbox_deadline(10000, &until);
+	TEST_CHECK(mailbox_evidence_wait(mb, t3, &until));
 	TEST_CHECK(now_s() - t0 < 5);
 	mailbox_evidence_for(mb, &(struct rg_addr){ .family = 4 }, buf,
 	    sizeof(buf));
 	ASSERT_STR_EQ(buf, "late\n");
 	pthread_join(t, NULL);
 	/* t3 shares t1's slot (capacity 2): t1 still counts as done. */
-	TEST_CHECK(mailbox_evidence_wait(mb, t1, 0));
+	TEST_CHECK(mailbox_evidence_wait(mb, t1, &until));
 	mailbox_free(mb);
 }
 
