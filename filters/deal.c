@@ -228,18 +228,28 @@ deal_packet(struct deal *d, int linktype, const uint8_t *data, size_t caplen,
     size_t wirelen)
 {
 	struct decode_packet p;
+
+	if (d->n == 1)
+		return 0;
+	return deal_decoded(d, decode_packet(linktype, data, caplen, wirelen,
+	    &p), &p);
+}
+
+unsigned
+deal_decoded(struct deal *d, enum decode_result rc,
+    const struct decode_packet *p)
+{
 	bool to, from;
 
-	if (d->n == 1 || decode_packet(linktype, data, caplen, wirelen, &p) !=
-	    DECODE_OK)
+	if (d->n == 1 || rc != DECODE_OK)
 		return 0;
-	to = deal_server(d, &p.dst, p.dport);
-	from = deal_server(d, &p.src, p.sport);
+	to = deal_server(d, &p->dst, p->dport);
+	from = deal_server(d, &p->src, p->sport);
 	if (to && from)
-		return deal_both(d, &p);
+		return deal_both(d, p);
 	if (to)
-		return deal_worker(d, &p.src);
+		return deal_worker(d, &p->src);
 	if (from)
-		return deal_worker(d, &p.dst);
+		return deal_worker(d, &p->dst);
 	return 0;
 }

@@ -22,6 +22,7 @@
 #define DEAL_H
 
 #include "config.h"
+#include "decode.h"
 
 struct deal;
 
@@ -31,5 +32,8 @@ void deal_free(struct deal *d);
 /* The worker (0 .. nworkers-1) of this packet. */
 unsigned deal_packet(struct deal *d, int linktype, const uint8_t *data,
     size_t caplen, size_t wirelen);
+/* The same for a packet decoded already (rc, *p: decode_packet()). */
+unsigned deal_decoded(struct deal *d, enum decode_result rc,
+    const struct decode_packet *p);
 
 #endif

@@ -1370,11 +1370,11 @@ engine_passive_fragment(struct engine *e, const struct decode_packet *p,
 }
 
 static enum engine_verdict
-engine_inspect(struct engine *e, int linktype, uint8_t *data,
-    size_t caplen, size_t wirelen, unsigned flags, uint32_t indev,
-    struct engine_result *res)
+engine_inspect(struct engine *e, enum decode_result rc,
+    const struct decode_packet *pre, uint8_t *data, size_t caplen,
+    unsigned flags, uint32_t indev, struct engine_result *res)
 {
-	struct decode_packet p;
+	struct decode_packet p = *pre;
 	struct engine_pkt pk;
 	struct stream_result sr;
 	struct flow *f;
@@ -1386,7 +1386,7 @@ engine_inspect(struct engine *e, int linktype, uint8_t *data,
 	bool ambiguous = false;
 	bool enforce, stop, held, waiting, relearnt = false, unverifiable;
 
-	switch (decode_packet(linktype, data, caplen, wirelen, &p)) {
+	switch (rc) {
 	case DECODE_OK:
 		break;
 	case DECODE_NOT_TCP:
@@ -1723,6 +1723,20 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
     size_t caplen, size_t wirelen, unsigned flags, uint32_t indev,
     struct engine_result *res)
 {
+	struct decode_packet p;
+	enum decode_result rc;
+
+	rc = decode_packet(linktype, data, caplen, wirelen, &p);
+	return engine_packet_decoded(e, rc, &p, ts, data, caplen, wirelen,
+	    flags, indev, res);
+}
+
+enum engine_verdict
+engine_packet_decoded(struct engine *e, enum decode_result rc,
+    const struct decode_packet *p, rg_time_t ts, uint8_t *data,
+    size_t caplen, size_t wirelen, unsigned flags, uint32_t indev,
+    struct engine_result *res)
+{
 	struct engine_result dummy;
 
 	if (res == NULL)
@@ -1739,8 +1753,7 @@ engine_packet(struct engine *e, int linktype, rg_time_t ts, uint8_t *data,
 	e->st.packets++;
 	e->st.bytes += wirelen;
 	e->cur = NULL;
-	(void)engine_inspect(e, linktype, data, caplen, wirelen, flags, indev,
-	    res);
+	(void)engine_inspect(e, rc, p, data, caplen, flags, indev, res);
 	if (e->cur != NULL) {
 		/* Its state may have changed: its timeout too. */
 		e->cur->seq = e->pktno;

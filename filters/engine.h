@@ -294,6 +294,12 @@ uint32_t engine_forget(struct engine *e, const struct cidr *net);
 enum engine_verdict engine_packet(struct engine *e, int linktype,
     rg_time_t ts, uint8_t *data, size_t caplen, size_t wirelen,
     unsigned flags, uint32_t indev, struct engine_result *res);
+/* The same for a packet the caller has decoded already (rc and *p from
+ * decode_packet() of these bytes: replay's workers decode to deal). */
+enum engine_verdict engine_packet_decoded(struct engine *e,
+    enum decode_result rc, const struct decode_packet *p, rg_time_t ts,
+    uint8_t *data, size_t caplen, size_t wirelen, unsigned flags,
+    uint32_t indev, struct engine_result *res);
 
 /* Advance the clock without a packet (idle expiry). */
 void engine_tick(struct engine *e, rg_time_t now);

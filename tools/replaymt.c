@@ -270,17 +270,21 @@ mt_worker_main(void *arg)
 	struct mt *mt = w->mt;
 	static __thread struct event ev;
 	struct capture_record r;
+	struct decode_packet p;
+	enum decode_result rc;
 	char err[512];
 	uint64_t i = 0;
-	int f, rc = 0;
+	int f, crc = 0;
 
 	for (f = 0; f < mt->nfiles; f++) {
 		while (!atomic_load_explicit(&mt->stop, memory_order_relaxed) &&
-		    (rc = capture_next(w->files[f], &r, err,
+		    (crc = capture_next(w->files[f], &r, err,
 		    sizeof(err))) == 1) {
-			if (deal_packet(w->deal, r.linktype, r.data, r.caplen,
-			    r.wirelen) == w->id)
-				engine_packet(w->e, r.linktype, r.ts_usec,
+			/* Decoded once: to deal, and for the engine. */
+			rc = decode_packet(r.linktype, r.data, r.caplen,
+			    r.wirelen, &p);
+			if (deal_decoded(w->deal, rc, &p) == w->id)
+				engine_packet_decoded(w->e, rc, &p, r.ts_usec,
 				    (uint8_t *)(uintptr_t)r.data, r.caplen,
 				    r.wirelen, 0, r.has_ifid ? r.ifid :
 				    ENGINE_INDEV_UNKNOWN, NULL);
@@ -291,7 +295,7 @@ mt_worker_main(void *arg)
 				mt_publish(w, i);
 		}
 		/* Every worker meets the same error; one tells it. */
-		if (rc < 0 && w->id == 0)
+		if (crc < 0 && w->id == 0)
 			mt_error(mt, "relayguard: replay: ", err);
 	}
 	mt_publish(w, i);
