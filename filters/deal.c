@@ -83,6 +83,14 @@ deal_mix(uint64_t h, uint64_t v)
 	return h ^ (h >> 31);
 }
 
+/* A worker from a hash's high half: a multiply, not a division (one
+ * of these per packet, on every worker). */
+static unsigned
+deal_pick(const struct deal *d, uint64_t h)
+{
+	return (unsigned)(((h >> 32) * d->n) >> 32);
+}
+
 static unsigned
 deal_worker(const struct deal *d, const struct rg_addr *client)
 {
@@ -91,7 +99,7 @@ deal_worker(const struct deal *d, const struct rg_addr *client)
 	memcpy(w, client->bytes, sizeof(w));
 	h = deal_mix(h, w[0]);
 	h = deal_mix(h, w[1]);
-	return (unsigned)((h >> 32) % d->n);
+	return deal_pick(d, h);
 }
 
 /* The hash of one end. */
@@ -218,8 +226,8 @@ deal_both(struct deal *d, const struct decode_packet *p)
 		break;
 	}
 	if (!known)
-		return (unsigned)((deal_pair_hash(&p->src, p->sport, &p->dst,
-		    p->dport) >> 32) % d->n);
+		return deal_pick(d, deal_pair_hash(&p->src, p->sport, &p->dst,
+		    p->dport));
 	return deal_worker(d, client);
 }
 

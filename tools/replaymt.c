@@ -37,10 +37,21 @@
 #define MT_RING (1u << 18)	/* bytes of records per worker */
 #define MT_PUBLISH 512		/* packets between progress reports */
 
-enum { MT_REC_EVENT, MT_REC_MARK };
-_Static_assert(offsetof(struct engine_mark, peak) ==
-    offsetof(struct engine_mark, used_before) + 2 * sizeof(uint64_t),
-    "a mark's numbers travel as three uint64_t in a row");
+enum { MT_REC_EVENT };
+
+/*
+ * The buffer marks (engine_next_mark) go in a ring of their own, of
+ * fixed-size entries, and the merge takes them in a loop of its own:
+ * they only need ordering among themselves, and there are ~100,000 in a
+ * busy capture against a few thousand events.
+ */
+struct mt_mark {
+	struct event_order ord;
+	int64_t delta;		/* used_after - used_before */
+	uint64_t excess;	/* peak - used_before */
+};
+
+#define MT_MARKS 8192		/* entries a worker's mark ring holds */
 
 struct mt_rec {
 	struct event_order ord;
@@ -78,6 +89,9 @@ struct mt_worker {
 	_Atomic uint64_t done;	/* packets whose records are all written */
 	_Atomic bool finished;	/* and engine_finish()'s */
 	uint64_t used_seen;	/* ring bytes in use at the last publish */
+	uint64_t marks_seen;	/* marks in its ring then */
+	struct mt_mark *marks;	/* MT_MARKS entries */
+	_Atomic uint64_t mw, mr;	/* marks written (worker), read (main) */
 	struct deal *deal;
 	struct capture **files;	/* its own readers (capture_dup) */
 	uint8_t rec[MT_REC_MAX];
@@ -209,6 +223,34 @@ mt_event_out(struct mt_worker *w, const struct event *ev)
 	mt_emit(w, &ev->order, MT_REC_EVENT, buf, n);
 }
 
+/* One mark into w's mark ring, waiting for room as mt_put() does. */
+static void
+mt_mark_put(struct mt_worker *w, const struct engine_mark *m)
+{
+	uint64_t wp = atomic_load_explicit(&w->mw, memory_order_relaxed);
+	struct mt_mark *k;
+
+	if (wp - atomic_load_explicit(&w->mr, memory_order_acquire) ==
+	    MT_MARKS) {
+		mt_signal(w->mt);
+		pthread_mutex_lock(&w->mt->lock);
+		w->mt->waiting++;
+		while (wp - atomic_load_explicit(&w->mr,
+		    memory_order_acquire) == MT_MARKS &&
+		    !atomic_load_explicit(&w->mt->stop, memory_order_relaxed))
+			pthread_cond_wait(&w->mt->room, &w->mt->lock);
+		w->mt->waiting--;
+		pthread_mutex_unlock(&w->mt->lock);
+		if (atomic_load_explicit(&w->mt->stop, memory_order_relaxed))
+			return;
+	}
+	k = &w->marks[wp % MT_MARKS];
+	k->ord = m->order;
+	k->delta = (int64_t)(m->used_after - m->used_before);
+	k->excess = m->peak - m->used_before;
+	atomic_store_explicit(&w->mw, wp + 1, memory_order_release);
+}
+
 static void
 mt_drain(struct mt_worker *w, struct event *ev)
 {
@@ -216,11 +258,8 @@ mt_drain(struct mt_worker *w, struct event *ev)
 
 	while (engine_next_event(w->e, ev))
 		mt_event_out(w, ev);
-	/* A mark's order is in the record's header: only its numbers
-	 * follow (used_before, used_after, peak). */
 	while (engine_next_mark(w->e, &m))
-		mt_emit(w, &m.order, MT_REC_MARK, &m.used_before,
-		    3 * sizeof(uint64_t));
+		mt_mark_put(w, &m);
 }
 
 /*
@@ -236,10 +275,14 @@ mt_publish(struct mt_worker *w, uint64_t done)
 {
 	uint64_t used = atomic_load_explicit(&w->wpos, memory_order_relaxed) -
 	    atomic_load_explicit(&w->rpos, memory_order_relaxed);
-	bool crossed = used > MT_RING / 2 && w->used_seen <= MT_RING / 2;
+	uint64_t marks = atomic_load_explicit(&w->mw, memory_order_relaxed) -
+	    atomic_load_explicit(&w->mr, memory_order_relaxed);
+	bool crossed = (used > MT_RING / 2 && w->used_seen <= MT_RING / 2) ||
+	    (marks > MT_MARKS / 2 && w->marks_seen <= MT_MARKS / 2);
 
 	atomic_store_explicit(&w->done, done, memory_order_release);
 	w->used_seen = used;
+	w->marks_seen = marks;
 	/* Half full: once as it gets there, not at every packet after. */
 	if (crossed || atomic_load_explicit(&w->mt->waiting,
 	    memory_order_relaxed) > 0)
@@ -436,6 +479,7 @@ mt_free(struct mt *mt)
 
 		engine_free(w->e);
 		free(w->ring);
+		free(w->marks);
 		free(w->payload);
 		deal_free(w->deal);
 		if (w->files != NULL)
@@ -456,6 +500,82 @@ mt_div_up(uint64_t a, unsigned n)
 	return (a + n - 1) / n;
 }
 
+/* Can the mark at o go: no other worker may still write one before it.
+ * (Progress first, then the ring, as mt_ready().) */
+static bool
+mt_mark_ready(struct mt *mt, const struct event_order *o, unsigned except)
+{
+	struct mt_worker *v;
+	uint64_t done, r;
+	bool fin;
+	unsigned i;
+
+	for (i = 0; i < mt->n; i++) {
+		if (i == except)
+			continue;
+		v = &mt->w[i];
+		fin = atomic_load_explicit(&v->finished, memory_order_acquire);
+		done = atomic_load_explicit(&v->done, memory_order_acquire);
+		r = atomic_load_explicit(&v->mr, memory_order_relaxed);
+		if (r != atomic_load_explicit(&v->mw, memory_order_acquire)) {
+			if (mt_cmp(&v->marks[r % MT_MARKS].ord, o) < 0)
+				return false;
+			continue;
+		}
+		if (fin || (o->pkt != ENGINE_ORDER_END && o->pkt < done))
+			continue;
+		return false;
+	}
+	return true;
+}
+
+/* The buffer peak one engine would have had: the marks in one order,
+ * others' bytes as they stand plus each step's own peak.  True when
+ * every worker has finished and every mark is in. */
+static bool
+mt_merge_marks(struct mt *mt)
+{
+	struct mt_worker *w, *best;
+	const struct mt_mark *k, *bk = NULL;
+	uint64_t r, cand;
+	unsigned i;
+	bool all_done;
+
+	for (;;) {
+		best = NULL;
+		all_done = true;
+		for (i = 0; i < mt->n; i++) {
+			w = &mt->w[i];
+			if (!atomic_load_explicit(&w->finished,
+			    memory_order_acquire))
+				all_done = false;
+			r = atomic_load_explicit(&w->mr, memory_order_relaxed);
+			if (r == atomic_load_explicit(&w->mw,
+			    memory_order_acquire))
+				continue;
+			all_done = false;
+			k = &w->marks[r % MT_MARKS];
+			if (best == NULL || mt_cmp(&k->ord, &bk->ord) < 0) {
+				best = w;
+				bk = k;
+			}
+		}
+		if (best == NULL || !mt_mark_ready(mt, &bk->ord, best->id))
+			return all_done;
+		cand = mt->global_used + bk->excess;
+		if (cand > mt->global_peak)
+			mt->global_peak = cand;
+		mt->global_used += (uint64_t)bk->delta;
+		atomic_store_explicit(&best->mr, atomic_load_explicit(&best->mr,
+		    memory_order_relaxed) + 1, memory_order_release);
+		if (mt->waiting > 0) {	/* read racily: a miss is caught later */
+			pthread_mutex_lock(&mt->lock);
+			pthread_cond_broadcast(&mt->room);
+			pthread_mutex_unlock(&mt->lock);
+		}
+	}
+}
+
 /* Put out every record no worker can still undercut; true when every
  * worker has finished and all is out. */
 static bool
@@ -463,10 +583,8 @@ mt_merge(struct mt *mt, const struct replay_mt_args *a)
 {
 	static struct event ev;
 	struct mt_worker *w, *best;
-	struct engine_mark m;
-	uint64_t cand;
 	unsigned i;
-	bool all_done;
+	bool all_done, marks_done = mt_merge_marks(mt);
 
 	for (;;) {
 		best = NULL;
@@ -481,21 +599,10 @@ mt_merge(struct mt *mt, const struct replay_mt_args *a)
 				best = w;
 		}
 		if (best == NULL || !mt_ready(mt, &best->head.ord, best->id))
-			return all_done;
+			return all_done && marks_done;
 		a->progress(a->ctx, &best->head.ord);
-		if (best->head.type == MT_REC_EVENT) {
-			mt_event_in(best->payload, &ev);
-			a->event(a->ctx, &ev);
-		} else {
-			memcpy(&m.used_before, best->payload,
-			    3 * sizeof(uint64_t));
-			/* Others' bytes as they stand, plus this worker's own
-			 * peak within the step. */
-			cand = mt->global_used - m.used_before + m.peak;
-			if (cand > mt->global_peak)
-				mt->global_peak = cand;
-			mt->global_used += m.used_after - m.used_before;
-		}
+		mt_event_in(best->payload, &ev);
+		a->event(a->ctx, &ev);
 		mt_pop(mt, best);
 	}
 }
@@ -559,6 +666,7 @@ replay_threads(const struct replay_mt_args *a, struct engine_stats *st,
 				goto oom;
 		if ((w->e = engine_new(&mt.wconf, false)) == NULL ||
 		    (w->ring = malloc(MT_RING)) == NULL ||
+		    (w->marks = calloc(MT_MARKS, sizeof(*w->marks))) == NULL ||
 		    (w->payload = malloc(MT_REC_MAX)) == NULL)
 			goto oom;
 		engine_set_arena(w->e);
