@@ -127,6 +127,39 @@ mt_signal(struct mt *mt)
 	pthread_mutex_unlock(&mt->lock);
 }
 
+/* No room for n more bytes in w's ring (marks: n more marks in its mark
+ * ring)?  The worker's own positions, the merge's read ones. */
+static bool
+mt_full(struct mt_worker *w, bool marks, size_t n)
+{
+	if (marks)
+		return atomic_load_explicit(&w->mw, memory_order_relaxed) + n -
+		    atomic_load_explicit(&w->mr, memory_order_acquire) >
+		    MT_MARKS;
+	return atomic_load_explicit(&w->wpos, memory_order_relaxed) + n -
+	    atomic_load_explicit(&w->rpos, memory_order_acquire) > MT_RING;
+}
+
+/* Wait until there is room (what is written goes out first); false when
+ * the run is given up (mt->stop). */
+static bool
+mt_wait_room(struct mt_worker *w, bool marks, size_t n)
+{
+	struct mt *mt = w->mt;
+
+	if (!mt_full(w, marks, n))
+		return true;
+	mt_signal(mt);
+	pthread_mutex_lock(&mt->lock);
+	mt->waiting++;
+	while (mt_full(w, marks, n) &&
+	    !atomic_load_explicit(&mt->stop, memory_order_relaxed))
+		pthread_cond_wait(&mt->room, &mt->lock);
+	mt->waiting--;
+	pthread_mutex_unlock(&mt->lock);
+	return !atomic_load_explicit(&mt->stop, memory_order_relaxed);
+}
+
 /* Copy n bytes into the ring at wpos, waiting for room; false when the
  * run is given up (mt->stop). */
 static bool
@@ -135,21 +168,8 @@ mt_put(struct mt_worker *w, const void *p, size_t n)
 	uint64_t wp = atomic_load_explicit(&w->wpos, memory_order_relaxed);
 	size_t off = wp % MT_RING, first;
 
-	if (wp + n - atomic_load_explicit(&w->rpos, memory_order_acquire) >
-	    MT_RING) {
-		/* Full: what is written goes out first. */
-		mt_signal(w->mt);
-		pthread_mutex_lock(&w->mt->lock);
-		w->mt->waiting++;
-		while (wp + n - atomic_load_explicit(&w->rpos,
-		    memory_order_acquire) > MT_RING &&
-		    !atomic_load_explicit(&w->mt->stop, memory_order_relaxed))
-			pthread_cond_wait(&w->mt->room, &w->mt->lock);
-		w->mt->waiting--;
-		pthread_mutex_unlock(&w->mt->lock);
-		if (atomic_load_explicit(&w->mt->stop, memory_order_relaxed))
-			return false;
-	}
+	if (!mt_wait_room(w, false, n))
+		return false;
 	first = MT_RING - off < n ? MT_RING - off : n;
 	memcpy(w->ring + off, p, first);
 	memcpy(w->ring, (const uint8_t *)p + first, n - first);
@@ -230,20 +250,8 @@ mt_mark_put(struct mt_worker *w, const struct engine_mark *m)
 	uint64_t wp = atomic_load_explicit(&w->mw, memory_order_relaxed);
 	struct mt_mark *k;
 
-	if (wp - atomic_load_explicit(&w->mr, memory_order_acquire) ==
-	    MT_MARKS) {
-		mt_signal(w->mt);
-		pthread_mutex_lock(&w->mt->lock);
-		w->mt->waiting++;
-		while (wp - atomic_load_explicit(&w->mr,
-		    memory_order_acquire) == MT_MARKS &&
-		    !atomic_load_explicit(&w->mt->stop, memory_order_relaxed))
-			pthread_cond_wait(&w->mt->room, &w->mt->lock);
-		w->mt->waiting--;
-		pthread_mutex_unlock(&w->mt->lock);
-		if (atomic_load_explicit(&w->mt->stop, memory_order_relaxed))
-			return;
-	}
+	if (!mt_wait_room(w, true, 1))
+		return;
 	k = &w->marks[wp % MT_MARKS];
 	k->ord = m->order;
 	k->delta = (int64_t)(m->used_after - m->used_before);
@@ -405,6 +413,19 @@ mt_pop(struct mt *mt, struct mt_worker *w)
 	}
 }
 
+/* Can nothing a worker still writes come before o: its first unread
+ * entry (head, NULL if none) is not before o, or it has finished, or it
+ * is past o's packet (loaded before head: what was written before it
+ * published done is in the ring). */
+static bool
+mt_settled(const struct event_order *o, const struct event_order *head,
+    bool fin, uint64_t done)
+{
+	if (head != NULL)
+		return mt_cmp(head, o) >= 0;
+	return fin || (o->pkt != ENGINE_ORDER_END && o->pkt < done);
+}
+
 /* Can a record at o go out: no worker may still write one before it. */
 static bool
 mt_ready(struct mt *mt, const struct event_order *o, unsigned except)
@@ -422,14 +443,8 @@ mt_ready(struct mt *mt, const struct event_order *o, unsigned except)
 		 * done were written before done was published. */
 		fin = atomic_load_explicit(&v->finished, memory_order_acquire);
 		done = atomic_load_explicit(&v->done, memory_order_acquire);
-		if (mt_head(v)) {
-			if (mt_cmp(&v->head.ord, o) < 0)
-				return false;
-			continue;
-		}
-		if (fin || (o->pkt != ENGINE_ORDER_END && o->pkt < done))
-			continue;
-		return false;
+		if (!mt_settled(o, mt_head(v) ? &v->head.ord : NULL, fin, done))
+			return false;
 	}
 	return true;
 }
@@ -517,14 +532,10 @@ mt_mark_ready(struct mt *mt, const struct event_order *o, unsigned except)
 		fin = atomic_load_explicit(&v->finished, memory_order_acquire);
 		done = atomic_load_explicit(&v->done, memory_order_acquire);
 		r = atomic_load_explicit(&v->mr, memory_order_relaxed);
-		if (r != atomic_load_explicit(&v->mw, memory_order_acquire)) {
-			if (mt_cmp(&v->marks[r % MT_MARKS].ord, o) < 0)
-				return false;
-			continue;
-		}
-		if (fin || (o->pkt != ENGINE_ORDER_END && o->pkt < done))
-			continue;
-		return false;
+		if (!mt_settled(o, r != atomic_load_explicit(&v->mw,
+		    memory_order_acquire) ? &v->marks[r % MT_MARKS].ord : NULL,
+		    fin, done))
+			return false;
 	}
 	return true;
 }
