@@ -34,7 +34,9 @@
 #include "engine.h"
 #include "replaymt.h"
 
+#ifndef MT_RING			/* tests/unit/test_replaymt.c sets it */
 #define MT_RING (1u << 18)	/* bytes of records per worker */
+#endif
 #define MT_PUBLISH 512		/* packets between progress reports */
 
 enum { MT_REC_EVENT };
@@ -51,7 +53,9 @@ struct mt_mark {
 	uint64_t excess;	/* peak - used_before */
 };
 
+#ifndef MT_MARKS			/* and this */
 #define MT_MARKS 8192		/* entries a worker's mark ring holds */
+#endif
 
 struct mt_rec {
 	struct event_order ord;
