@@ -54,18 +54,13 @@ event_time_str(rg_time_t t, char *buf, size_t len)
 	return buf;
 }
 
-/* One text of an event, up to its NUL (the rest of the array is junk). */
-static void
-event_text_copy(char *dst, const char *src, size_t size)
-{
-	size_t n = strnlen(src, size - 1);
-
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
-/* event_clear() and event_copy() name every member between helo and
- * attempts: a member added there must be added to them too. */
+/*
+ * The text arrays of struct event, one table for event_clear(),
+ * event_copy() and the packed form: only the bytes up to each NUL count.
+ * The static assertion below pins the layout those functions rely on:
+ * the fixed head up to helo, the texts and the four static strings up to
+ * attempts, the fixed tail after.
+ */
 #define EV_OFF(m) offsetof(struct event, m)
 #define EV_NEXT(a, b) (EV_OFF(b) >= EV_OFF(a) + sizeof(((struct event *)0)->a) \
 	&& EV_OFF(b) < EV_OFF(a) + sizeof(((struct event *)0)->a) + 8)
@@ -73,35 +68,90 @@ _Static_assert(EV_NEXT(helo, mail_from) && EV_NEXT(mail_from, rcpt) &&
     EV_NEXT(rcpt, domain) && EV_NEXT(domain, reason) &&
     EV_NEXT(reason, trick) && EV_NEXT(trick, what) &&
     EV_NEXT(what, command) && EV_NEXT(command, line) &&
-    EV_NEXT(line, attempts), "struct event changed: see event_copy()");
+    EV_NEXT(line, attempts), "struct event changed: see event_texts");
+
+static const struct {
+	size_t off, size;
+} event_texts[] = {
+#define EV_TEXT(m) { EV_OFF(m), sizeof(((struct event *)0)->m) }
+	EV_TEXT(helo), EV_TEXT(mail_from), EV_TEXT(rcpt), EV_TEXT(domain),
+	EV_TEXT(line),
+#undef EV_TEXT
+};
+#define EVENT_NTEXTS (sizeof(event_texts) / sizeof(event_texts[0]))
+#define EV_TEXT_AT(ev, i) ((char *)(ev) + event_texts[i].off)
+#define EV_CTEXT_AT(ev, i) ((const char *)(ev) + event_texts[i].off)
+#define EV_HEAD EV_OFF(helo)
+#define EV_TAIL (sizeof(struct event) - EV_OFF(attempts))
+/* the static strings reason, trick, what, command, in a row */
+#define EV_STRS (EV_OFF(command) + sizeof(const char *) - EV_OFF(reason))
 
 void
 event_clear(struct event *ev)
 {
-	memset(ev, 0, offsetof(struct event, helo));
-	ev->helo[0] = ev->mail_from[0] = ev->rcpt[0] = ev->domain[0] = '\0';
-	ev->line[0] = '\0';
-	ev->reason = ev->trick = ev->what = ev->command = NULL;
-	memset(&ev->attempts, 0, sizeof(*ev) - offsetof(struct event,
-	    attempts));
+	size_t i;
+
+	memset(ev, 0, EV_HEAD);
+	for (i = 0; i < EVENT_NTEXTS; i++)
+		EV_TEXT_AT(ev, i)[0] = '\0';
+	memset(&ev->reason, 0, EV_STRS);
+	memset(&ev->attempts, 0, EV_TAIL);
 }
 
 void
 event_copy(struct event *dst, const struct event *src)
 {
-	memcpy(dst, src, offsetof(struct event, helo));
-	event_text_copy(dst->helo, src->helo, sizeof(dst->helo));
-	event_text_copy(dst->mail_from, src->mail_from,
-	    sizeof(dst->mail_from));
-	event_text_copy(dst->rcpt, src->rcpt, sizeof(dst->rcpt));
-	event_text_copy(dst->domain, src->domain, sizeof(dst->domain));
-	dst->reason = src->reason;
-	dst->trick = src->trick;
-	dst->what = src->what;
-	dst->command = src->command;
-	event_text_copy(dst->line, src->line, sizeof(dst->line));
-	memcpy(&dst->attempts, &src->attempts, sizeof(*dst) -
-	    offsetof(struct event, attempts));
+	size_t i;
+
+	memcpy(dst, src, EV_HEAD);
+	for (i = 0; i < EVENT_NTEXTS; i++)
+		(void)event_copy_text(EV_TEXT_AT(dst, i), event_texts[i].size,
+		    (const uint8_t *)EV_CTEXT_AT(src, i),
+		    strnlen(EV_CTEXT_AT(src, i), event_texts[i].size - 1));
+	memcpy(&dst->reason, &src->reason, EV_STRS);
+	memcpy(&dst->attempts, &src->attempts, EV_TAIL);
+}
+
+size_t
+event_pack(const struct event *ev, uint8_t *buf)
+{
+	uint16_t len;
+	size_t i, n = 0;
+
+	memcpy(buf, ev, EV_HEAD);
+	n += EV_HEAD;
+	memcpy(buf + n, &ev->reason, EV_STRS);
+	n += EV_STRS;
+	memcpy(buf + n, &ev->attempts, EV_TAIL);
+	n += EV_TAIL;
+	for (i = 0; i < EVENT_NTEXTS; i++) {
+		len = (uint16_t)strnlen(EV_CTEXT_AT(ev, i),
+		    event_texts[i].size - 1);
+		memcpy(buf + n, &len, sizeof(len));
+		memcpy(buf + n + sizeof(len), EV_CTEXT_AT(ev, i), len);
+		n += sizeof(len) + len;
+	}
+	return n;
+}
+
+void
+event_unpack(struct event *ev, const uint8_t *buf)
+{
+	uint16_t len;
+	size_t i, n = 0;
+
+	memcpy(ev, buf, EV_HEAD);
+	n += EV_HEAD;
+	memcpy(&ev->reason, buf + n, EV_STRS);
+	n += EV_STRS;
+	memcpy(&ev->attempts, buf + n, EV_TAIL);
+	n += EV_TAIL;
+	for (i = 0; i < EVENT_NTEXTS; i++) {
+		memcpy(&len, buf + n, sizeof(len));
+		(void)event_copy_text(EV_TEXT_AT(ev, i), event_texts[i].size,
+		    buf + n + sizeof(len), len);
+		n += sizeof(len) + len;
+	}
 }
 
 bool

@@ -84,6 +84,15 @@ struct event {
 void event_clear(struct event *ev);
 /* *dst = *src, copying each text only up to its NUL. */
 void event_copy(struct event *dst, const struct event *src);
+/*
+ * ev flat, for another thread (replay's workers): the fixed fields, then
+ * each text's length and bytes; at most EVENT_PACK_MAX bytes.  The static
+ * strings travel as pointers (they are the program's own).
+ */
+#define EVENT_PACK_MAX (sizeof(struct event) + 16)
+size_t event_pack(const struct event *ev, uint8_t *buf);
+/* Back from event_pack()'s bytes. */
+void event_unpack(struct event *ev, const uint8_t *buf);
 
 /*
  * Write ev as one JSON object and a newline into buf.  Returns the length

@@ -12,9 +12,9 @@
  * less than passing it to another core would.  The main thread only
  * merges.  Events leave each worker in order of
  * (packet index, phase, flow seq) (engine.h), through a ring per worker,
- * and the main thread merges the rings by that order while it reads: the
- * events, the summary and the report are those of one thread.  The
- * buffer bytes' peak is rebuilt from the workers' marks.
+ * and the main thread merges the rings by that order: the events, the
+ * summary and the report are those of one thread.  The buffer bytes' peak
+ * is rebuilt from the workers' marks (a ring of their own).
  *
  * The workers split max-flows and flow-memory between them (rounded up),
  * so the whole stays within them.  When a worker had to evict or shed,
@@ -39,8 +39,6 @@
 #endif
 #define MT_PUBLISH 512		/* packets between progress reports */
 
-enum { MT_REC_EVENT };
-
 /*
  * The buffer marks (engine_next_mark) go in a ring of their own, of
  * fixed-size entries, and the merge takes them in a loop of its own:
@@ -57,27 +55,13 @@ struct mt_mark {
 #define MT_MARKS 8192		/* entries a worker's mark ring holds */
 #endif
 
+/* An event in a worker's ring: its place, then event_pack()'s bytes. */
 struct mt_rec {
 	struct event_order ord;
-	uint32_t type;
 	uint32_t len;		/* of the payload after this header */
 };
 
-/* An event without its text arrays; the texts follow it. */
-struct mt_event {
-	enum event_kind kind;
-	enum event_action action;
-	rg_time_t time, duration, expires;
-	struct rg_addr client, server;
-	uint16_t client_port, server_port;
-	const char *reason, *trick, *what, *command, *exempt;
-	uint32_t attempts, offences;
-	bool truncated;
-	uint16_t len[5];	/* helo, mail_from, rcpt, domain, line */
-};
-
-#define MT_REC_MAX (sizeof(struct mt_rec) + sizeof(struct mt_event) + \
-	4 * EVENT_TEXT_MAX + 256)
+#define MT_REC_MAX (sizeof(struct mt_rec) + EVENT_PACK_MAX)
 
 struct mt;
 
@@ -180,71 +164,23 @@ mt_put(struct mt_worker *w, const void *p, size_t n)
 	return true;
 }
 
+/* An event into w's ring, header and packed event in one piece,
+ * published together. */
 static void
-mt_emit(struct mt_worker *w, const struct event_order *ord, uint32_t type,
-    const void *payload, size_t len)
+mt_event_out(struct mt_worker *w, const struct event *ev)
 {
 	struct mt_rec h;
 	uint64_t wp;
 
 	memset(&h, 0, sizeof(h));
-	h.ord = *ord;
-	h.type = type;
-	h.len = (uint32_t)len;
-	/* Header and payload in one piece, published together. */
+	h.ord = ev->order;
+	h.len = (uint32_t)event_pack(ev, w->rec + sizeof(h));
 	memcpy(w->rec, &h, sizeof(h));
-	memcpy(w->rec + sizeof(h), payload, len);
-	if (!mt_put(w, w->rec, sizeof(h) + len))
+	if (!mt_put(w, w->rec, sizeof(h) + h.len))
 		return;
 	wp = atomic_load_explicit(&w->wpos, memory_order_relaxed);
-	atomic_store_explicit(&w->wpos, wp + sizeof(h) + len,
+	atomic_store_explicit(&w->wpos, wp + sizeof(h) + h.len,
 	    memory_order_release);
-}
-
-static size_t
-mt_text(uint8_t *dst, const char *s, size_t max, uint16_t *len)
-{
-	size_t n = strnlen(s, max - 1);
-
-	memcpy(dst, s, n);
-	*len = (uint16_t)n;
-	return n;
-}
-
-static void
-mt_event_out(struct mt_worker *w, const struct event *ev)
-{
-	static __thread uint8_t buf[sizeof(struct mt_event) +
-	    4 * EVENT_TEXT_MAX + 256];
-	struct mt_event me;
-	size_t n = sizeof(me);
-
-	memset(&me, 0, sizeof(me));
-	me.kind = ev->kind;
-	me.action = ev->action;
-	me.time = ev->time;
-	me.duration = ev->duration;
-	me.expires = ev->expires;
-	me.client = ev->client;
-	me.server = ev->server;
-	me.client_port = ev->client_port;
-	me.server_port = ev->server_port;
-	me.reason = ev->reason;
-	me.trick = ev->trick;
-	me.what = ev->what;
-	me.command = ev->command;
-	me.exempt = ev->exempt;
-	me.attempts = ev->attempts;
-	me.offences = ev->offences;
-	me.truncated = ev->truncated;
-	n += mt_text(buf + n, ev->helo, sizeof(ev->helo), &me.len[0]);
-	n += mt_text(buf + n, ev->mail_from, sizeof(ev->mail_from),
-	    &me.len[1]);
-	n += mt_text(buf + n, ev->rcpt, sizeof(ev->rcpt), &me.len[2]);
-	n += mt_text(buf + n, ev->domain, sizeof(ev->domain), &me.len[3]);
-	n += mt_text(buf + n, ev->line, sizeof(ev->line), &me.len[4]);
-	memcpy(buf, &me, sizeof(me));
-	mt_emit(w, &ev->order, MT_REC_EVENT, buf, n);
 }
 
 /* One mark into w's mark ring, waiting for room as mt_put() does. */
@@ -402,6 +338,18 @@ mt_head(struct mt_worker *w)
 	return true;
 }
 
+/* The merge took something out of a ring: wake workers waiting for room
+ * (read racily: a miss is caught at the next publish or mt_wait()). */
+static void
+mt_room_made(struct mt *mt)
+{
+	if (mt->waiting > 0) {
+		pthread_mutex_lock(&mt->lock);
+		pthread_cond_broadcast(&mt->room);
+		pthread_mutex_unlock(&mt->lock);
+	}
+}
+
 static void
 mt_pop(struct mt *mt, struct mt_worker *w)
 {
@@ -410,11 +358,7 @@ mt_pop(struct mt *mt, struct mt_worker *w)
 	w->have_head = false;
 	atomic_store_explicit(&w->rpos, rp + sizeof(w->head) + w->head.len,
 	    memory_order_release);
-	if (mt->waiting > 0) {	/* read racily: a miss is caught below */
-		pthread_mutex_lock(&mt->lock);
-		pthread_cond_broadcast(&mt->room);
-		pthread_mutex_unlock(&mt->lock);
-	}
+	mt_room_made(mt);
 }
 
 /* Can nothing a worker still writes come before o: its first unread
@@ -451,40 +395,6 @@ mt_ready(struct mt *mt, const struct event_order *o, unsigned except)
 			return false;
 	}
 	return true;
-}
-
-static void
-mt_event_in(const uint8_t *p, struct event *ev)
-{
-	struct mt_event me;
-	char *text[5] = { ev->helo, ev->mail_from, ev->rcpt, ev->domain,
-	    ev->line };
-	size_t off = sizeof(me);
-	unsigned i;
-
-	memcpy(&me, p, sizeof(me));
-	ev->kind = me.kind;
-	ev->action = me.action;
-	ev->time = me.time;
-	ev->duration = me.duration;
-	ev->expires = me.expires;
-	ev->client = me.client;
-	ev->server = me.server;
-	ev->client_port = me.client_port;
-	ev->server_port = me.server_port;
-	ev->reason = me.reason;
-	ev->trick = me.trick;
-	ev->what = me.what;
-	ev->command = me.command;
-	ev->exempt = me.exempt;
-	ev->attempts = me.attempts;
-	ev->offences = me.offences;
-	ev->truncated = me.truncated;
-	for (i = 0; i < 5; i++) {
-		memcpy(text[i], p + off, me.len[i]);
-		text[i][me.len[i]] = '\0';
-		off += me.len[i];
-	}
 }
 
 static void
@@ -583,11 +493,7 @@ mt_merge_marks(struct mt *mt)
 		mt->global_used += (uint64_t)bk->delta;
 		atomic_store_explicit(&best->mr, atomic_load_explicit(&best->mr,
 		    memory_order_relaxed) + 1, memory_order_release);
-		if (mt->waiting > 0) {	/* read racily: a miss is caught later */
-			pthread_mutex_lock(&mt->lock);
-			pthread_cond_broadcast(&mt->room);
-			pthread_mutex_unlock(&mt->lock);
-		}
+		mt_room_made(mt);
 	}
 }
 
@@ -616,7 +522,7 @@ mt_merge(struct mt *mt, const struct replay_mt_args *a)
 		if (best == NULL || !mt_ready(mt, &best->head.ord, best->id))
 			return all_done && marks_done;
 		a->progress(a->ctx, &best->head.ord);
-		mt_event_in(best->payload, &ev);
+		event_unpack(&ev, best->payload);
 		a->event(a->ctx, &ev);
 		mt_pop(mt, best);
 	}

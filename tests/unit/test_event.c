@@ -185,14 +185,16 @@ test_against_jansson(void)
 	}
 }
 
-/* event_copy() and event_clear(): the same JSON as a whole-struct copy
- * and a zeroed event, whatever junk the destination held. */
+/* event_copy(), event_pack()/event_unpack() and event_clear(): the same
+ * JSON as a whole-struct copy and a zeroed event, whatever junk the
+ * destination held. */
 static void
 test_copy_clear(void)
 {
 	static struct event a, b, z;
 	static char ja[EVENT_JSON_MAX], jb[EVENT_JSON_MAX];
-	size_t na, nb, i;
+	static uint8_t packed[EVENT_PACK_MAX];
+	size_t na, nb, i, n;
 
 	for (i = 0; i < 500; i++) {
 		memset(&a, 0, sizeof(a));
@@ -216,6 +218,15 @@ test_copy_clear(void)
 		nb = event_json(&b, jb, sizeof(jb));
 		TEST_CHECK(na > 0 && na == nb && memcmp(ja, jb, na) == 0);
 		TEST_CHECK(b.order.pkt == a.order.pkt && b.what == a.what);
+		/* and through the packed form replay's threads use */
+		memset(&b, 0x5a, sizeof(b));
+		n = event_pack(&a, packed);
+		TEST_CHECK(n <= EVENT_PACK_MAX);
+		event_unpack(&b, packed);
+		nb = event_json(&b, jb, sizeof(jb));
+		TEST_CHECK(na == nb && memcmp(ja, jb, na) == 0);
+		TEST_CHECK(b.order.pkt == a.order.pkt && b.what == a.what &&
+		    b.reason == a.reason && b.truncated == a.truncated);
 	}
 	memset(&b, 0xa5, sizeof(b));
 	event_clear(&b);
