@@ -91,17 +91,6 @@ deal_pick(const struct deal *d, uint64_t h)
 	return (unsigned)(((h >> 32) * d->n) >> 32);
 }
 
-static unsigned
-deal_worker(const struct deal *d, const struct rg_addr *client)
-{
-	uint64_t w[2], h = client->family;
-
-	memcpy(w, client->bytes, sizeof(w));
-	h = deal_mix(h, w[0]);
-	h = deal_mix(h, w[1]);
-	return deal_pick(d, h);
-}
-
 /* The hash of one end. */
 static uint64_t
 deal_end_hash(const struct rg_addr *a, uint16_t port)
@@ -111,6 +100,13 @@ deal_end_hash(const struct rg_addr *a, uint16_t port)
 	memcpy(w, a->bytes, sizeof(w));
 	h = deal_mix(h, w[0]);
 	return deal_mix(h, w[1]);
+}
+
+/* A client's worker. */
+static unsigned
+deal_worker(const struct deal *d, const struct rg_addr *client)
+{
+	return deal_pick(d, deal_end_hash(client, 0));
 }
 
 /* The hash of the connection between a and b, whichever way round (a
@@ -197,10 +193,11 @@ static unsigned
 deal_both(struct deal *d, const struct decode_packet *p)
 {
 	const struct rg_addr *client = &p->src;
+	enum tcp_opener opener = tcp_opener(p);
 	struct deal_pair *s;
 	bool known = true;
 
-	switch (tcp_opener(p)) {
+	switch (opener) {
 	case TCP_OPENER_SYN:
 		known = deal_remember(d, &p->src, p->sport, &p->dst, p->dport);
 		break;
@@ -218,7 +215,7 @@ deal_both(struct deal *d, const struct decode_packet *p)
 		}
 		/* A pickup: the destination is taken as the server
 		 * (engine.c). */
-		if (tcp_opener(p) == TCP_OPENER_DATA)
+		if (opener == TCP_OPENER_DATA)
 			known = deal_remember(d, &p->src, p->sport, &p->dst,
 			    p->dport);
 		else
@@ -229,18 +226,6 @@ deal_both(struct deal *d, const struct decode_packet *p)
 		return deal_pick(d, deal_pair_hash(&p->src, p->sport, &p->dst,
 		    p->dport));
 	return deal_worker(d, client);
-}
-
-unsigned
-deal_packet(struct deal *d, int linktype, const uint8_t *data, size_t caplen,
-    size_t wirelen)
-{
-	struct decode_packet p;
-
-	if (d->n == 1)
-		return 0;
-	return deal_decoded(d, decode_packet(linktype, data, caplen, wirelen,
-	    &p), &p);
 }
 
 unsigned

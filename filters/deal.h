@@ -29,10 +29,8 @@ struct deal;
 /* NULL if out of memory.  conf must outlive the dealer. */
 struct deal *deal_new(const struct config *conf, unsigned nworkers);
 void deal_free(struct deal *d);
-/* The worker (0 .. nworkers-1) of this packet. */
-unsigned deal_packet(struct deal *d, int linktype, const uint8_t *data,
-    size_t caplen, size_t wirelen);
-/* The same for a packet decoded already (rc, *p: decode_packet()). */
+/* The worker (0 .. nworkers-1) of a packet, decoded (rc and *p from
+ * decode_packet(); the engine takes the same, engine_packet_decoded()). */
 unsigned deal_decoded(struct deal *d, enum decode_result rc,
     const struct decode_packet *p);
 

@@ -58,10 +58,12 @@ static unsigned
 dealt(struct deal *d, uint32_t c, uint32_t s, bool reply, uint8_t flags,
     size_t len)
 {
+	struct decode_packet p;
 	uint8_t b[128];
 	size_t n = mk(b, c, s, reply, flags, len);
 
-	return deal_packet(d, DECODE_LINK_RAW, b, n, n);
+	return deal_decoded(d, decode_packet(DECODE_LINK_RAW, b, n, n, &p),
+	    &p);
 }
 
 static void
