@@ -13,8 +13,6 @@
  * and reset state survive.  A flood of completed, open connections still
  * pushes out the least recently active sessions, as it must.
  */
-#include <sys/mman.h>
-
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,30 +35,17 @@ struct flow_table {
 	struct flow_lru cheap;		/* half-open, closed, reset: first to go */
 	struct flow_lru tl[FLOW_T_LISTS];	/* by idle timeout */
 	struct flow *spare;		/* free flows for the next ones */
-	struct flow_slab *slabs;	/* where every flow lives, newest first */
-	uint32_t slab_used;		/* flows of the newest ever handed out */
+	struct rg_regions slabs;	/* where every flow lives */
 };
 
 /*
- * Flows are carved out of slabs of FLOW_SLAB_BYTES and never handed back
- * to malloc before flow_table_free(): a connection that ends leaves its
- * flow to the next one.  One allocation per few thousand connections
- * instead of one each (a calloc per connection was a tenth of a replay's
- * time, in a heap fragmented by the streams' buffers), no allocator
- * header per flow, and a slab is one huge page where the kernel has them
- * (MADV_HUGEPAGE): one page fault instead of one per 4 KiB, which on a
- * virtual machine cost microseconds each.  What is held is the peak of
- * flows in use, which max-flows bounds, in steps of a slab.
+ * Flows are carved out of regions (rg_region_carve(): huge pages, one
+ * allocation per ~3,000 flows) and never handed back before
+ * flow_table_free(): a connection that ends leaves its flow to the next
+ * one.  A calloc per connection was a tenth of a replay's time, in a heap
+ * fragmented by the streams' buffers, and each page of it a fault.  What
+ * is held is the peak of flows in use, which max-flows bounds.
  */
-#define FLOW_SLAB_BYTES (2u << 20)
-
-struct flow_slab {
-	struct flow_slab *next;
-	struct flow f[];
-};
-
-#define FLOW_SLAB ((FLOW_SLAB_BYTES - sizeof(struct flow_slab)) / \
-	sizeof(struct flow))
 
 /*
  * Cheap to lose: nothing but a handshake that may never complete, or a
@@ -313,32 +298,19 @@ flow_lookup(struct flow_table *t, const struct rg_addr *client, uint16_t cport,
 	return f != NULL && dir == 0 ? f : NULL;
 }
 
-/* A free flow: a freed one, else the next never used one of the newest
- * slab, else a new slab's first; NULL when out of memory.  (A new slab is
- * not threaded onto the free list whole: that would touch all its memory
- * at once, a page fault and a cache miss per flow, for flows that may
- * never be needed.) */
+/* A free flow: a freed one, else a new one carved where the last was
+ * (one at a time: carving a region's worth at once would touch all its
+ * memory for flows that may never be needed); NULL when out of memory. */
 static struct flow *
 flow_alloc(struct flow_table *t)
 {
-	struct flow_slab *s;
 	struct flow *f;
-	void *mem;
 
 	if ((f = t->spare) != NULL) {
 		t->spare = f->hnext;
 		return f;
 	}
-	if (t->slabs == NULL || t->slab_used == FLOW_SLAB) {
-		if (posix_memalign(&mem, FLOW_SLAB_BYTES, FLOW_SLAB_BYTES) != 0)
-			return NULL;
-		(void)madvise(mem, FLOW_SLAB_BYTES, MADV_HUGEPAGE);
-		s = mem;
-		s->next = t->slabs;
-		t->slabs = s;
-		t->slab_used = 0;
-	}
-	return &t->slabs->f[t->slab_used++];
+	return rg_region_carve(&t->slabs, sizeof(*f));
 }
 
 struct flow *
@@ -483,17 +455,13 @@ flow_destroy(struct flow_table *t, struct flow *f, struct rg_mem *m)
 void
 flow_table_free(struct flow_table *t, struct rg_mem *m)
 {
-	struct flow_slab *s;
 	struct flow *f;
 
 	if (t == NULL)
 		return;
 	while ((f = flow_pop(t)) != NULL)
 		flow_destroy(t, f, m);
-	while ((s = t->slabs) != NULL) {
-		t->slabs = s->next;
-		free(s);
-	}
+	rg_regions_free(&t->slabs);
 	free(t->buckets);
 	free(t);
 }

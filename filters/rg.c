@@ -98,12 +98,46 @@ rg_pool_class(size_t n)
 	return c;
 }
 
-struct rg_arena {
-	struct rg_arena *next;
+struct rg_region {
+	struct rg_region *next;
 };
 
-/* The header rounded to a cache line: blocks start aligned. */
-#define RG_ARENA_HDR 64
+/* The header rounded to a cache line: pieces start aligned. */
+#define RG_REGION_HDR 64
+
+void *
+rg_region_carve(struct rg_regions *r, size_t n)
+{
+	struct rg_region *g;
+	void *mem;
+
+	if (n > RG_REGION - RG_REGION_HDR)
+		return NULL;
+	if (r->newest == NULL || RG_REGION - r->used < n) {
+		if (posix_memalign(&mem, RG_REGION, RG_REGION) != 0)
+			return NULL;
+		(void)madvise(mem, RG_REGION, MADV_HUGEPAGE);
+		g = mem;
+		g->next = r->newest;
+		r->newest = g;
+		r->used = RG_REGION_HDR;
+	}
+	mem = (uint8_t *)r->newest + r->used;
+	r->used += n;
+	return mem;
+}
+
+void
+rg_regions_free(struct rg_regions *r)
+{
+	struct rg_region *g;
+
+	while ((g = r->newest) != NULL) {
+		r->newest = g->next;
+		free(g);
+	}
+	r->used = 0;
+}
 
 void
 rg_mem_arena(struct rg_mem *m)
@@ -112,27 +146,6 @@ rg_mem_arena(struct rg_mem *m)
 #if !defined(__SANITIZE_ADDRESS__)
 	m->arena = true;
 #endif
-}
-
-/* n bytes (a pool class's size) from the newest region, or a new one. */
-static void *
-rg_arena_carve(struct rg_mem *m, size_t n)
-{
-	struct rg_arena *a;
-	void *mem;
-
-	if (m->arenas == NULL || RG_ARENA - m->arena_used < n) {
-		if (posix_memalign(&mem, RG_ARENA, RG_ARENA) != 0)
-			return NULL;
-		(void)madvise(mem, RG_ARENA, MADV_HUGEPAGE);
-		a = mem;
-		a->next = m->arenas;
-		m->arenas = a;
-		m->arena_used = RG_ARENA_HDR;
-	}
-	mem = (uint8_t *)m->arenas + m->arena_used;
-	m->arena_used += n;
-	return mem;
 }
 
 void *
@@ -150,7 +163,7 @@ rg_block_alloc(struct rg_mem *m, size_t n)
 	}
 	m->pool_misses++;
 	if (c >= 0 && m->arena)
-		return rg_arena_carve(m, n);
+		return rg_region_carve(&m->arenas, n);
 	return malloc(n);
 }
 
@@ -174,7 +187,6 @@ rg_block_free(struct rg_mem *m, void *p, size_t n)
 void
 rg_mem_pool_drain(struct rg_mem *m)
 {
-	struct rg_arena *a;
 	void *p;
 	int c;
 
@@ -187,11 +199,7 @@ rg_mem_pool_drain(struct rg_mem *m)
 		m->pool[c] = NULL;
 	}
 	m->pool_bytes = 0;
-	while ((a = m->arenas) != NULL) {
-		m->arenas = a->next;
-		free(a);
-	}
-	m->arena_used = 0;
+	rg_regions_free(&m->arenas);
 }
 
 bool

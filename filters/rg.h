@@ -33,6 +33,27 @@ bool rg_addr_parse(const char *s, size_t len, struct rg_addr *out);
 bool rg_addr_eq(const struct rg_addr *a, const struct rg_addr *b);
 
 /*
+ * Memory carved, never handed back one piece at a time, out of regions of
+ * RG_REGION bytes, each one huge page where the kernel has them
+ * (MADV_HUGEPAGE): one page fault a region instead of one every 4 KiB,
+ * which on a virtual machine cost microseconds each.  For what lives
+ * until its owner goes (flows, replay's buffers).  Zeroed: empty.
+ */
+#define RG_REGION (2u << 20)
+
+struct rg_region;
+struct rg_regions {
+	struct rg_region *newest;
+	size_t used;			/* bytes carved from the newest */
+};
+
+/* n bytes (at most RG_REGION - 64), 8-aligned if n is a multiple of 8;
+ * NULL when out of memory. */
+void *rg_region_carve(struct rg_regions *r, size_t n);
+/* Every region goes. */
+void rg_regions_free(struct rg_regions *r);
+
+/*
  * Memory budget.  Every byte buffered by the flow table, the reassembler or
  * the SMTP parser is charged here; a charge that would exceed cap fails and
  * the caller degrades (drops the buffered data, counts it) instead of growing.
@@ -56,14 +77,11 @@ struct rg_mem {
 	void *pool[RG_POOL_CLASSES];
 	uint64_t pool_hits, pool_misses;
 	/* Arena mode (rg_mem_arena()): blocks of the pool's sizes are carved
-	 * out of RG_ARENA-byte regions instead of malloc()ed, and freed ones
+	 * out of regions (rg_region_carve) instead of malloc()ed, and freed ones
 	 * all wait in the pool until rg_mem_pool_drain() frees the regions. */
 	bool arena;
-	struct rg_arena *arenas;	/* newest first */
-	size_t arena_used;		/* bytes carved from the newest */
+	struct rg_regions arenas;
 };
-
-#define RG_ARENA (2u << 20)
 
 bool rg_mem_charge(struct rg_mem *m, size_t n);
 void rg_mem_release(struct rg_mem *m, size_t n);

@@ -131,14 +131,15 @@ capture_at(const struct capture *c, size_t *n)
 static bool
 capture_more(struct capture *c)
 {
+	const uint8_t *p;
 	size_t keep, before;
 	ssize_t k;
 
 	if (c->eof || c->rerrno != 0)
 		return false;
-	keep = c->buf_len - (size_t)(c->off - c->buf_off);
-	if (c->off != c->buf_off)
-		memmove(c->buf, c->buf + (c->off - c->buf_off), keep);
+	p = capture_at(c, &keep);
+	if (p != c->buf)
+		memmove(c->buf, p, keep);
 	c->buf_off = c->off;
 	c->buf_len = keep;
 	before = keep;
