@@ -1371,10 +1371,9 @@ engine_passive_fragment(struct engine *e, const struct decode_packet *p,
 
 static enum engine_verdict
 engine_inspect(struct engine *e, enum decode_result rc,
-    const struct decode_packet *pre, uint8_t *data, size_t caplen,
+    const struct decode_packet *p, uint8_t *data, size_t caplen,
     unsigned flags, uint32_t indev, struct engine_result *res)
 {
-	struct decode_packet p = *pre;
 	struct engine_pkt pk;
 	struct stream_result sr;
 	struct flow *f;
@@ -1405,8 +1404,8 @@ engine_inspect(struct engine *e, enum decode_result rc,
 			res->verdict = ENGINE_DROP;
 			return ENGINE_DROP;
 		}
-		if (e->passive && p.frag_first)
-			engine_passive_fragment(e, &p, res);
+		if (e->passive && p->frag_first)
+			engine_passive_fragment(e, p, res);
 		return ENGINE_ACCEPT;
 	case DECODE_MALFORMED:
 		e->st.malformed++;
@@ -1415,14 +1414,14 @@ engine_inspect(struct engine *e, enum decode_result rc,
 		e->st.unsupported++;
 		return engine_undecodable(e, res, "unsupported-packet");
 	}
-	if (!engine_server(e, &p.dst, p.dport) &&
-	    !engine_server(e, &p.src, p.sport))
+	if (!engine_server(e, &p->dst, p->dport) &&
+	    !engine_server(e, &p->src, p->sport))
 		return ENGINE_ACCEPT;
 	e->st.tcp_packets++;
 	res->decoded = true;
 	enforce = e->inline_mode && e->conf->mode == CONFIG_MODE_ENFORCE;
 	if (e->simulate && e->st.sim_clients_blocked > 0 &&
-	    engine_sim_blocked(e, &p)) {
+	    engine_sim_blocked(e, p)) {
 		res->verdict = ENGINE_DROP;
 		goto done;
 	}
@@ -1430,23 +1429,23 @@ engine_inspect(struct engine *e, enum decode_result rc,
 	/* Segments the receiver discards whole, before they touch a flow:
 	 * forged ones must not create or move state. */
 	if (e->inline_mode && !(flags & ENGINE_F_CSUM_UNVERIFIABLE) &&
-	    (!decode_ip_checksum_ok(data, caplen, &p) ||
-	    !decode_tcp_checksum_ok(data, caplen, &p))) {
+	    (!decode_ip_checksum_ok(data, caplen, p) ||
+	    !decode_tcp_checksum_ok(data, caplen, p))) {
 		e->st.norm_bad_checksum++;
 		goto discard;
 	}
-	if (e->conf->min_ttl != 0 && p.ttl < e->conf->min_ttl) {
+	if (e->conf->min_ttl != 0 && p->ttl < e->conf->min_ttl) {
 		e->st.norm_low_ttl++;
 		goto discard;
 	}
 
-	if ((f = engine_lookup(e, &p, &dir)) != NULL)
-		f = engine_reuse(e, f, &p, dir);
+	if ((f = engine_lookup(e, p, &dir)) != NULL)
+		f = engine_reuse(e, f, p, dir);
 	if (f == NULL) {
 		/* Only a SYN, a SYN-ACK or a segment with data opens a flow:
 		 * bare ACKs, FINs and RSTs of unknown connections pass, and
 		 * so does a connection to a port that is not protected. */
-		switch (engine_direction(e, &p, &dir)) {
+		switch (engine_direction(e, p, &dir)) {
 		case ENGINE_SIDE_NONE:
 			goto done;
 		case ENGINE_SIDE_KNOWN:
@@ -1455,7 +1454,7 @@ engine_inspect(struct engine *e, enum decode_result rc,
 			ambiguous = true;
 			break;
 		}
-		if ((f = engine_new_flow(e, &p, dir)) == NULL)
+		if ((f = engine_new_flow(e, p, dir)) == NULL)
 			goto done;
 		if (ambiguous)
 			engine_anomaly(e, f, "ambiguous-direction");
@@ -1480,8 +1479,8 @@ engine_inspect(struct engine *e, enum decode_result rc,
 		 * what was queued before the mark took effect passes too.
 		 * Only its end is followed, so that the key can be reused. */
 		e->st.offloaded_packets++;
-		if ((p.flags & DECODE_TH_RST) ||
-		    ((p.flags & DECODE_TH_FIN) && tcp_fin(&f->tcp, dir)))
+		if ((p->flags & DECODE_TH_RST) ||
+		    ((p->flags & DECODE_TH_FIN) && tcp_fin(&f->tcp, dir)))
 			tcp_close(&f->tcp);
 		goto done;
 	}
@@ -1512,23 +1511,23 @@ engine_inspect(struct engine *e, enum decode_result rc,
 		}
 	}
 	st = &f->dir[dir];
-	if (e->inline_mode && p.payload_len < p.payload_wire_len) {
+	if (e->inline_mode && p->payload_len < p->payload_wire_len) {
 		/* Cut short on the way to us: what we cannot read must not
 		 * reach the server. */
 		e->st.norm_truncated++;
 		engine_anomaly(e, f, "truncated");
 		goto discard;
 	}
-	if ((why = tcp_discarded(&f->tcp, &p, dir)) != TCP_KEEP) {
+	if ((why = tcp_discarded(&f->tcp, p, dir)) != TCP_KEEP) {
 		engine_discard_count(e, why);
 		engine_anomaly(e, f, tcp_discard_str(why));
 		goto discard;
 	}
-	tcp_track(&f->tcp, &p, dir);
-	if (p.flags & DECODE_TH_SYN)
-		stream_syn(st, p.seq);
-	if (p.flags & DECODE_TH_RST) {
-		if (!tcp_rst_acceptable(&f->tcp, &p, dir, st->started,
+	tcp_track(&f->tcp, p, dir);
+	if (p->flags & DECODE_TH_SYN)
+		stream_syn(st, p->seq);
+	if (p->flags & DECODE_TH_RST) {
+		if (!tcp_rst_acceptable(&f->tcp, p, dir, st->started,
 		    st->next)) {
 			e->st.norm_rst_ignored++;
 			goto done;
@@ -1544,17 +1543,17 @@ engine_inspect(struct engine *e, enum decode_result rc,
 	/* An ambiguous pickup: which end reads commands is a guess, so
 	 * inline the session ends. */
 	pk.unreadable = relearnt || ambiguous;
-	if (!st->started && p.payload_wire_len > 0)
-		stream_start(st, p.seq);
+	if (!st->started && p->payload_wire_len > 0)
+		stream_start(st, p->seq);
 	old_next = st->next;
 	old_next_peer = f->dir[1 - dir].next;
 	unseen = f->dir[1 - dir].acked_unseen;
 	/* The acknowledgement first: the sender had the peer's bytes it
 	 * acknowledges before it wrote this payload (a reply that ends a
 	 * body must come after the body bytes a hole was hiding). */
-	if (p.flags & DECODE_TH_ACK) {
+	if (p->flags & DECODE_TH_ACK) {
 		pk.dir = (enum smtp_dir)(1 - dir);
-		stream_ack(&f->dir[1 - dir], &e->mem, p.ack, engine_sink, &pk);
+		stream_ack(&f->dir[1 - dir], &e->mem, p->ack, engine_sink, &pk);
 		pk.dir = (enum smtp_dir)dir;
 		if (f->dir[1 - dir].acked_unseen != unseen) {
 			/* Inline only: the peer cannot have bytes that did
@@ -1564,11 +1563,11 @@ engine_inspect(struct engine *e, enum decode_result rc,
 			pk.unreadable = true;
 		}
 	}
-	if (p.payload_len > 0 || p.payload_wire_len > 0) {
-		uint32_t seq = p.seq;
+	if (p->payload_len > 0 || p->payload_wire_len > 0) {
+		uint32_t seq = p->seq;
 
 		if (enforce && dir == 0 && smtp_client_waiting(&f->smtp) &&
-		    SEQ_GT(seq + p.payload_len, st->next)) {
+		    SEQ_GT(seq + p->payload_len, st->next)) {
 			/* New client bytes that cannot be read until the
 			 * server answers: drop them, the client resends. */
 			res->verdict = ENGINE_DROP;
@@ -1581,11 +1580,11 @@ engine_inspect(struct engine *e, enum decode_result rc,
 		if (enforce && dir == 1 && !engine_tls_exempt(e, f) &&
 		    e->conf->starttls == CONFIG_STARTTLS_STRIP &&
 		    (smtp_awaited(&f->smtp) == SMTP_V_EHLO ||
-		    SEQ_LT(seq, st->next)) && p.payload_len > 0 &&
-		    engine_strip_starttls((uint8_t *)(uintptr_t)p.payload,
-		    p.payload_len)) {
+		    SEQ_LT(seq, st->next)) && p->payload_len > 0 &&
+		    engine_strip_starttls((uint8_t *)(uintptr_t)p->payload,
+		    p->payload_len)) {
 			e->st.starttls_stripped++;
-			decode_tcp_checksum_fix(data, caplen, &p);
+			decode_tcp_checksum_fix(data, caplen, p);
 			res->rewritten = true;
 		}
 		held = dir == 0 && smtp_client_held(&f->smtp);
@@ -1595,12 +1594,12 @@ engine_inspect(struct engine *e, enum decode_result rc,
 		 * and a client acknowledges its own forgery.  Only where the
 		 * two directions come in on different interfaces can they be
 		 * nothing but the server's (a spurious retransmission). */
-		unverifiable = dir == 1 && p.payload_len > 0 && st->started &&
+		unverifiable = dir == 1 && p->payload_len > 0 && st->started &&
 		    SEQ_LT(seq, st->next - st->ret_len) &&
 		    !(f->indev_known[0] && f->indev_known[1] &&
 		    f->indev[0] != f->indev[1]);
-		stream_segment(st, &e->mem, seq, (uint8_t *)(uintptr_t)p.payload,
-		    p.payload_len, enforce, engine_sink, &pk, &sr);
+		stream_segment(st, &e->mem, seq, (uint8_t *)(uintptr_t)p->payload,
+		    p->payload_len, enforce, engine_sink, &pk, &sr);
 		/* Only bytes that came with the awaited command: a later
 		 * segment the daemon drops and the client sends again once
 		 * the reply is in (norm_held), so replay holds it quietly. */
@@ -1625,22 +1624,22 @@ engine_inspect(struct engine *e, enum decode_result rc,
 			engine_anomaly(e, f, "overlap-mismatch");
 		if (sr.rewritten) {
 			e->st.norm_rewritten++;
-			decode_tcp_checksum_fix(data, caplen, &p);
+			decode_tcp_checksum_fix(data, caplen, p);
 			res->rewritten = true;
 		}
 		/* Bytes cut by the capture's snap length are a hole. */
-		if (p.payload_wire_len > p.payload_len)
-			stream_ack(st, &e->mem, seq + p.payload_wire_len,
+		if (p->payload_wire_len > p->payload_len)
+			stream_ack(st, &e->mem, seq + p->payload_wire_len,
 			    engine_sink, &pk);
 	}
 	if (enforce && dir == 0 && !(pk.relay || pk.smuggling || pk.ambiguous ||
-	    pk.starttls_denied || pk.unreadable) && engine_hold(e, f, &p,
+	    pk.starttls_denied || pk.unreadable) && engine_hold(e, f, p,
 	    old_next)) {
 		e->st.norm_partial_held++;
 		goto discard;
 	}
-	if (p.flags & DECODE_TH_FIN) {
-		stream_fin(st, p.seq + p.payload_wire_len);
+	if (p->flags & DECODE_TH_FIN) {
+		stream_fin(st, p->seq + p->payload_wire_len);
 		if (tcp_fin(&f->tcp, dir))
 			engine_close_flow(e, f);
 	}
@@ -1665,14 +1664,14 @@ engine_inspect(struct engine *e, enum decode_result rc,
 		/* The server acknowledges where it expects the client's next
 		 * byte, past any we missed (a fragment it reassembled). */
 		engine_result_reset(res, f, dir == 1 &&
-		    (p.flags & DECODE_TH_ACK) && SEQ_GT(p.ack,
-		    f->dir[0].next) ? p.ack : f->dir[0].next, f->dir[1].next);
+		    (p->flags & DECODE_TH_ACK) && SEQ_GT(p->ack,
+		    f->dir[0].next) ? p->ack : f->dir[0].next, f->dir[1].next);
 	} else if (stop && e->conf->mode == CONFIG_MODE_ENFORCE) {
 		/* Each end gets a RST at the sequence number it expects: the
 		 * bytes that passed before this dropped packet. */
 		if (dir == 0)
 			engine_result_reset(res, f, old_next,
-			    (p.flags & DECODE_TH_ACK) ? p.ack : old_next_peer);
+			    (p->flags & DECODE_TH_ACK) ? p->ack : old_next_peer);
 		else
 			engine_result_reset(res, f, old_next_peer, old_next);
 		/* Inline the daemon sends the resets; replay's simulation
