@@ -110,40 +110,50 @@ random_addr(struct rg_addr *a, uint16_t *port)
 	*port = (uint16_t)rnd();
 }
 
+/* An event of a random kind with every field random, texts hostile. */
+static void
+random_event(struct event *ev)
+{
+	static const enum event_kind kinds[] = { EVENT_RELAY_ATTEMPT,
+	    EVENT_BLOCK, EVENT_SMUGGLING, EVENT_ANOMALY, EVENT_AMBIGUITY,
+	    EVENT_DROPPED };
+
+	memset(ev, 0, sizeof(*ev));
+	ev->kind = kinds[rnd() % 6];
+	ev->action = (enum event_action)(rnd() % 5);
+	ev->time = (rg_time_t)rnd() * 1000003u;
+	ev->expires = ev->time + rnd();
+	ev->duration = (rg_time_t)rnd() * 1000;
+	random_addr(&ev->client, &ev->client_port);
+	random_addr(&ev->server, &ev->server_port);
+	rnd_text(ev->helo, sizeof(ev->helo));
+	rnd_text(ev->mail_from, sizeof(ev->mail_from));
+	rnd_text(ev->rcpt, sizeof(ev->rcpt));
+	rnd_text(ev->domain, sizeof(ev->domain));
+	rnd_text(ev->line, sizeof(ev->line));
+	ev->reason = rnd() % 2 ? "foreign-domain" : NULL;
+	ev->trick = rnd() % 2 ? "percent-hack" : NULL;
+	ev->what = rnd() % 2 ? "bare-lf" : NULL;
+	ev->command = rnd() % 2 ? "RCPT" : NULL;
+	ev->exempt = rnd() % 2 ? "never-block" : NULL;
+	ev->attempts = rnd();
+	ev->offences = rnd();
+	ev->truncated = rnd() % 2;
+	ev->order.pkt = rnd();
+	ev->order.sub = rnd();
+}
+
 static void
 test_against_jansson(void)
 {
 	static struct event ev;
 	static char buf[EVENT_JSON_MAX], *re;
-	static const enum event_kind kinds[] = { EVENT_RELAY_ATTEMPT,
-	    EVENT_BLOCK, EVENT_SMUGGLING, EVENT_ANOMALY, EVENT_AMBIGUITY,
-	    EVENT_DROPPED };
 	json_error_t jerr;
 	json_t *o;
 	size_t n, i, bad = 0;
 
 	for (i = 0; i < 3000; i++) {
-		memset(&ev, 0, sizeof(ev));
-		ev.kind = kinds[rnd() % 6];
-		ev.action = (enum event_action)(rnd() % 5);
-		ev.time = (rg_time_t)rnd() * 1000003u;
-		ev.expires = ev.time + rnd();
-		ev.duration = (rg_time_t)rnd() * 1000;
-		random_addr(&ev.client, &ev.client_port);
-		random_addr(&ev.server, &ev.server_port);
-		rnd_text(ev.helo, sizeof(ev.helo));
-		rnd_text(ev.mail_from, sizeof(ev.mail_from));
-		rnd_text(ev.rcpt, sizeof(ev.rcpt));
-		rnd_text(ev.domain, sizeof(ev.domain));
-		rnd_text(ev.line, sizeof(ev.line));
-		ev.reason = rnd() % 2 ? "foreign-domain" : NULL;
-		ev.trick = rnd() % 2 ? "percent-hack" : NULL;
-		ev.what = rnd() % 2 ? "bare-lf" : NULL;
-		ev.command = rnd() % 2 ? "RCPT" : NULL;
-		ev.exempt = rnd() % 2 ? "never-block" : NULL;
-		ev.attempts = rnd();
-		ev.offences = rnd();
-		ev.truncated = rnd() % 2;
+		random_event(&ev);
 		n = event_json(&ev, buf, sizeof(buf));
 		TEST_CHECK(n > 2 && buf[n - 1] == '\n');
 		if (n < 2)
@@ -197,21 +207,7 @@ test_copy_clear(void)
 	size_t na, nb, i, n;
 
 	for (i = 0; i < 500; i++) {
-		memset(&a, 0, sizeof(a));
-		a.kind = (enum event_kind)(rnd() % 6);
-		a.action = (enum event_action)(rnd() % 5);
-		a.time = rnd();
-		random_addr(&a.client, &a.client_port);
-		rnd_text(a.helo, sizeof(a.helo));
-		rnd_text(a.mail_from, sizeof(a.mail_from));
-		rnd_text(a.rcpt, sizeof(a.rcpt));
-		rnd_text(a.domain, sizeof(a.domain));
-		rnd_text(a.line, sizeof(a.line));
-		a.reason = "foreign-domain";
-		a.what = rnd() % 2 ? "bare-lf" : NULL;
-		a.attempts = rnd();
-		a.truncated = rnd() % 2;
-		a.order.pkt = rnd();
+		random_event(&a);
 		memset(&b, 0xa5, sizeof(b));
 		event_copy(&b, &a);
 		na = event_json(&a, ja, sizeof(ja));
