@@ -452,15 +452,6 @@ _Static_assert(sizeof(((struct blocks_pulled *)0)->addr) == INET6_ADDRSTRLEN,
 _Static_assert(sizeof(((struct blocks_pulled *)0)->origin) ==
     STORE_ORIGIN_MAX + 1, "blocks_pulled.origin");
 
-static int64_t
-blocks_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 size_t
 blocks_put_many(struct rgd *d, const struct blocks_pulled *v, size_t n)
 {
@@ -468,7 +459,7 @@ blocks_put_many(struct rgd *d, const struct blocks_pulled *v, size_t n)
 	struct store_block sb;
 	char err[256], text[INET6_ADDRSTRLEN + 8];
 	size_t i, put = 0;
-	int64_t t0 = blocks_ms(), t1;
+	int64_t t0 = rgd_ms(), t1;
 
 	memset(&c, 0, sizeof(c));
 	c.d = d;
@@ -494,7 +485,7 @@ blocks_put_many(struct rgd *d, const struct blocks_pulled *v, size_t n)
 	free(c.v);
 	if (c.failed)
 		log_warnx("crowdsec decisions into the kernel sets: %s", err);
-	t1 = blocks_ms();
+	t1 = rgd_ms();
 	if (store_batch_begin(d->store, err, sizeof(err)) < 0) {
 		log_warnx("%s", err);
 		return c.restored;
@@ -527,7 +518,7 @@ blocks_put_many(struct rgd *d, const struct blocks_pulled *v, size_t n)
 	if (n >= 1000)
 		log_info("%zu pulled block(s): %lld ms into the kernel sets (%zu "
 		    "in), %lld ms into the store", n, (long long)(t1 - t0),
-		    c.restored, (long long)(blocks_ms() - t1));
+		    c.restored, (long long)(rgd_ms() - t1));
 	return put;
 }
 

@@ -619,24 +619,6 @@ crowdsec_push(struct crowdsec *cs, const struct store_outbox *v, int n,
 	return n;
 }
 
-static int64_t
-crowdsec_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-crowdsec_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec;
-}
-
 /* One pull: the stream reply parsed, or NULL (logged). */
 static struct crowdsec_pulled *
 crowdsec_pull(struct crowdsec *cs)
@@ -647,11 +629,11 @@ crowdsec_pull(struct crowdsec *cs)
 	const char *path = cs->pulled_once ? "/v1/decisions/stream" :
 	    "/v1/decisions/stream?startup=true";
 	long st;
-	int64_t t0 = crowdsec_ms(), t1;
+	int64_t t0 = rgd_ms(), t1;
 
 	snprintf(auth, sizeof(auth), "X-Api-Key: %s", cs->apikey);
 	st = crowdsec_http(cs, "GET", path, NULL, auth, &b, err, sizeof(err));
-	t1 = crowdsec_ms();
+	t1 = rgd_ms();
 	if (st >= 0 && st != 200) {
 		crowdsec_reply_text(&b, text, sizeof(text));
 		snprintf(err, sizeof(err), "GET %s: HTTP %ld %s", path, st,
@@ -681,7 +663,7 @@ crowdsec_pull(struct crowdsec *cs)
 		log_info("crowdsec: pulled %zu new and %zu deleted decisions "
 		    "(%zu bytes): %lld ms transfer, %lld ms parse", p->st.nadd,
 		    p->st.ndel, b.len, (long long)(t1 - t0),
-		    (long long)(crowdsec_ms() - t1));
+		    (long long)(rgd_ms() - t1));
 	free(b.p);
 	if (cs->pull_failing)
 		log_info("crowdsec: pulling decisions from %s again", cs->url);
@@ -690,7 +672,6 @@ crowdsec_pull(struct crowdsec *cs)
 	cs->pulled_once = true;
 	return p;
 }
-
 
 static void *
 crowdsec_main(void *arg)
@@ -720,7 +701,7 @@ crowdsec_main(void *arg)
 			cs->job_done = true;
 			continue;
 		}
-		if (cs->pull && crowdsec_mono() >= next_pull) {
+		if (cs->pull && rgd_ms() / 1000 >= next_pull) {
 			pthread_mutex_unlock(&cs->lock);
 			p = crowdsec_pull(cs);
 			pthread_mutex_lock(&cs->lock);
@@ -728,7 +709,7 @@ crowdsec_main(void *arg)
 				*cs->pulled_tail = p;
 				cs->pulled_tail = &p->next;
 			}
-			next_pull = crowdsec_mono() + cs->interval;
+			next_pull = rgd_ms() / 1000 + cs->interval;
 			continue;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &until);
@@ -1169,7 +1150,7 @@ crowdsec_apply(struct rgd *d, struct crowdsec_stream *st)
 	struct store_block old;
 	time_t now = time(NULL);
 	size_t i, n = 0, skipped = st->skipped, local = 0, lifted, gets = 0;
-	int64_t t0 = crowdsec_ms();
+	int64_t t0 = rgd_ms();
 	char err[256];
 	int rc;
 
@@ -1238,7 +1219,7 @@ crowdsec_apply(struct rgd *d, struct crowdsec_stream *st)
 		    "already blocked here, %zu skipped (not a ban of an Ip or "
 		    "Range, or malformed), in %lld ms", st->startup ?
 		    "startup: " : "", n, lifted, local, skipped,
-		    (long long)(crowdsec_ms() - t0));
+		    (long long)(rgd_ms() - t0));
 }
 
 void

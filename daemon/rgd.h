@@ -33,6 +33,17 @@
 struct mailbox;
 struct nft_ctx;
 struct store;
+
+/* Milliseconds on CLOCK_MONOTONIC (a date change leaves it alone), for
+ * measuring and for schedules. */
+static inline int64_t
+rgd_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 struct store_block;
 struct crowdsec;
 struct reset;
