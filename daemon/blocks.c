@@ -529,8 +529,11 @@ blocks_lift_many(struct rgd *d, const struct blocks_pulled *v, size_t n)
 	char err[256], text[INET6_ADDRSTRLEN + 8];
 	size_t i, k = 0, lifted = 0;
 
-	if ((nb = calloc(n, sizeof(*nb))) == NULL)
+	if ((nb = calloc(n, sizeof(*nb))) == NULL) {
+		log_warnx("%zu crowdsec block(s) not lifted: out of "
+		    "memory", n);
 		return 0;
+	}
 	if (store_batch_begin(d->store, err, sizeof(err)) < 0) {
 		log_warnx("%s", err);
 		free(nb);

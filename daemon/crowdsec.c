@@ -1077,6 +1077,7 @@ struct crowdsec_stale {
 	size_t nkeep;
 	struct blocks_pulled *v;
 	size_t n, cap;
+	bool oom;			/* v could not grow */
 };
 
 static int
@@ -1095,8 +1096,10 @@ crowdsec_stale_cb(const struct store_block *b, void *arg)
 		return 0;
 	if (c->n == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 64;
-		if ((nv = realloc(c->v, c->cap * sizeof(*nv))) == NULL)
+		if ((nv = realloc(c->v, c->cap * sizeof(*nv))) == NULL) {
+			c->oom = true;
 			return -1;
+		}
 		c->v = nv;
 	}
 	c->v[c->n++] = k;
@@ -1119,8 +1122,11 @@ crowdsec_reconcile(struct rgd *d, const struct crowdsec_stream *st)
 	size_t i, lifted = 0;
 
 	memset(&c, 0, sizeof(c));
-	if ((keep = calloc(st->nadd + 1, sizeof(*keep))) == NULL)
+	if ((keep = calloc(st->nadd + 1, sizeof(*keep))) == NULL) {
+		log_warnx("crowdsec: stored blocks not reconciled with the "
+		    "startup list: out of memory for %zu decisions", st->nadd);
 		return 0;
+	}
 	for (i = 0; i < st->nadd; i++)
 		if (st->add[i].ms >= 1000 &&
 		    crowdsec_origin_wanted(cs, st->add[i].origin) &&
@@ -1128,9 +1134,11 @@ crowdsec_reconcile(struct rgd *d, const struct crowdsec_stream *st)
 			c.nkeep++;
 	qsort(keep, c.nkeep, sizeof(*keep), crowdsec_key_cmp);
 	c.keep = keep;
+	/* The callback fails only when out of memory, without an err. */
 	if (store_blocks_active(d->store, time(NULL), crowdsec_stale_cb, &c,
 	    err, sizeof(err)) != 0)
-		log_warnx("crowdsec: reading the stored blocks: %s", err);
+		log_warnx("crowdsec: reading the stored blocks: %s", c.oom ?
+		    "out of memory" : err);
 	else if (c.n > 0) {
 		lifted = blocks_lift_many(d, c.v, c.n);
 		log_info("crowdsec: %zu stored block(s) from CrowdSec lifted: "
