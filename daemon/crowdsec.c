@@ -1161,6 +1161,7 @@ crowdsec_apply(struct rgd *d, struct crowdsec_stream *st)
 	int64_t t0 = rgd_ms();
 	char err[256];
 	int rc;
+	bool batch;
 
 	v = calloc(st->ndel > st->nadd ? st->ndel + 1 : st->nadd + 1,
 	    sizeof(*v));
@@ -1191,7 +1192,8 @@ crowdsec_apply(struct rgd *d, struct crowdsec_stream *st)
 	n = 0;
 	/* One read transaction for the look-ups (one each would take and
 	 * drop the database's lock 100,000 times). */
-	if (store_batch_begin(d->store, err, sizeof(err)) < 0)
+	batch = store_batch_begin(d->store, err, sizeof(err)) == 0;
+	if (!batch)
 		log_warnx("crowdsec: %s", err);
 	for (i = 0; i < st->nadd; i++) {
 		const struct crowdsec_decision *dc = &st->add[i];
@@ -1215,7 +1217,9 @@ crowdsec_apply(struct rgd *d, struct crowdsec_stream *st)
 			continue;
 		v[n++] = sb;
 	}
-	if (store_batch_end(d->store, err, sizeof(err)) < 0)
+	/* Ended only if begun: a commit without a transaction would log a
+	 * second, misleading error. */
+	if (batch && store_batch_end(d->store, err, sizeof(err)) < 0)
 		log_warnx("crowdsec: %s", err);
 	if (n > 0)
 		n = blocks_put_many(d, v, n);
