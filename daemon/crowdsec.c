@@ -1107,31 +1107,55 @@ crowdsec_stale_cb(const struct store_block *b, void *arg)
 }
 
 /*
+ * The new decisions of a reply that apply here, as pulled blocks expiring
+ * from now, into v (room for st->nadd): bans of an Ip or Range of at least
+ * a second from a wanted origin; those of a wanted origin that are not
+ * such a ban (or malformed) counted in *skipped.  How many.
+ */
+static size_t
+crowdsec_wanted(const struct crowdsec *cs, const struct crowdsec_stream *st,
+    time_t now, struct blocks_pulled *v, size_t *skipped)
+{
+	const struct crowdsec_decision *dc;
+	size_t i, n = 0;
+
+	for (i = 0; i < st->nadd; i++) {
+		dc = &st->add[i];
+		if (dc->ms < 1000 || !crowdsec_origin_wanted(cs, dc->origin))
+			continue;
+		if (!crowdsec_to_block(dc, &v[n])) {
+			(*skipped)++;
+			continue;
+		}
+		v[n++].expires = now + dc->ms / 1000;
+	}
+	return n;
+}
+
+/*
  * The startup list is everything the LAPI holds: a stored CrowdSec block
  * it does not list any more was deleted while the daemon was away, or
  * hard-deleted by the LAPI's flush (which no delta ever reports), or its
  * origin left crowdsec-origins.  Lift those.  How many were lifted.
  */
 static size_t
-crowdsec_reconcile(struct rgd *d, const struct crowdsec_stream *st)
+crowdsec_reconcile(struct rgd *d, const struct blocks_pulled *wanted,
+    size_t n)
 {
-	struct crowdsec *cs = d->crowdsec;
 	struct crowdsec_stale c;
 	struct blocks_pulled *keep;
 	char err[256];
-	size_t i, lifted = 0;
+	size_t lifted = 0;
 
 	memset(&c, 0, sizeof(c));
-	if ((keep = calloc(st->nadd + 1, sizeof(*keep))) == NULL) {
+	/* A sorted copy: the order of wanted stays the LAPI's. */
+	if ((keep = calloc(n + 1, sizeof(*keep))) == NULL) {
 		log_warnx("crowdsec: stored blocks not reconciled with the "
-		    "startup list: out of memory for %zu decisions", st->nadd);
+		    "startup list: out of memory for %zu decisions", n);
 		return 0;
 	}
-	for (i = 0; i < st->nadd; i++)
-		if (st->add[i].ms >= 1000 &&
-		    crowdsec_origin_wanted(cs, st->add[i].origin) &&
-		    crowdsec_to_block(&st->add[i], &keep[c.nkeep]))
-			c.nkeep++;
+	memcpy(keep, wanted, n * sizeof(*keep));
+	c.nkeep = n;
 	qsort(keep, c.nkeep, sizeof(*keep), crowdsec_key_cmp);
 	c.keep = keep;
 	/* The callback fails only when out of memory, without an err. */
@@ -1157,7 +1181,8 @@ crowdsec_apply(struct rgd *d, struct crowdsec_stream *st)
 	struct blocks_pulled *v, sb;
 	struct store_block old;
 	time_t now = time(NULL);
-	size_t i, n = 0, skipped = st->skipped, local = 0, lifted, gets = 0;
+	size_t i, n = 0, skipped = st->skipped, local = 0, lifted, gets = 0,
+	    nwanted;
 	int64_t t0 = rgd_ms();
 	char err[256];
 	int rc;
@@ -1187,23 +1212,19 @@ crowdsec_apply(struct rgd *d, struct crowdsec_stream *st)
 		log_warnx("crowdsec: %zu deleted decisions not lifted (the "
 		    "store could not be read)", gets);
 	lifted = n > 0 ? blocks_lift_many(d, v, n) : 0;
+	/* v now holds the wanted new decisions, converted once for both
+	 * the reconciling and the applying. */
+	nwanted = crowdsec_wanted(cs, st, now, v, &skipped);
 	if (st->startup)
-		lifted += crowdsec_reconcile(d, st);
+		lifted += crowdsec_reconcile(d, v, nwanted);
 	n = 0;
 	/* One read transaction for the look-ups (one each would take and
 	 * drop the database's lock 100,000 times). */
 	batch = store_batch_begin(d->store, err, sizeof(err)) == 0;
 	if (!batch)
 		log_warnx("crowdsec: %s", err);
-	for (i = 0; i < st->nadd; i++) {
-		const struct crowdsec_decision *dc = &st->add[i];
-
-		if (dc->ms < 1000 || !crowdsec_origin_wanted(cs, dc->origin))
-			continue;
-		if (!crowdsec_to_block(dc, &sb)) {
-			skipped++;
-			continue;
-		}
+	for (i = 0; i < nwanted; i++) {
+		sb = v[i];
 		rc = store_block_get(d->store, sb.addr, sb.prefix, &old, err,
 		    sizeof(err));
 		/* Blocked here already (relayguard's own decision coming
@@ -1212,7 +1233,6 @@ crowdsec_apply(struct rgd *d, struct crowdsec_stream *st)
 			local++;
 			continue;
 		}
-		sb.expires = now + dc->ms / 1000;
 		if (rc == 1 && old.expires >= sb.expires)
 			continue;
 		v[n++] = sb;
