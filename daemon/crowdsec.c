@@ -1218,6 +1218,7 @@ crowdsec_apply(struct rgd *d, struct crowdsec_stream *st)
 	if (st->startup)
 		lifted += crowdsec_reconcile(d, v, nwanted);
 	n = 0;
+	gets = 0;
 	/* One read transaction for the look-ups (one each would take and
 	 * drop the database's lock 100,000 times). */
 	batch = store_batch_begin(d->store, err, sizeof(err)) == 0;
@@ -1235,8 +1236,17 @@ crowdsec_apply(struct rgd *d, struct crowdsec_stream *st)
 		}
 		if (rc == 1 && old.expires >= sb.expires)
 			continue;
+		/* Unreadable: taken as not stored (the block goes in), and
+		 * said. */
+		if (rc < 0 && gets++ == 0)
+			log_warnx("crowdsec: decision %s/%d: the stored block "
+			    "could not be read (taken as none): %s", sb.addr,
+			    sb.prefix, err);
 		v[n++] = sb;
 	}
+	if (gets > 1)
+		log_warnx("crowdsec: %zu new decisions whose stored block "
+		    "could not be read (taken as none)", gets);
 	/* Ended only if begun: a commit without a transaction would log a
 	 * second, misleading error. */
 	if (batch && store_batch_end(d->store, err, sizeof(err)) < 0)
